@@ -1,0 +1,90 @@
+import Foundation
+import StudyCore
+
+extension LocalStore {
+    /// Starts a study session on a deck and returns its id.
+    public func startSession(deckID: String, at time: Int64) throws -> String {
+        let id = UUID().uuidString.lowercased()
+        try db.run("INSERT INTO sessions(id, deck_id, device_id, started_at) VALUES (?, ?, ?, ?)", [.text(id), .text(deckID), .text(deviceID), .integer(time)])
+        return id
+    }
+
+    /// The device's hybrid clock, seeded with the newest attempt this store holds from any device.
+    public func hybridClock() throws -> HybridClock {
+        HybridClock(last: try db.query("SELECT COALESCE(MAX(answered_at), 0) FROM attempts") { $0.int(0) }.first ?? 0)
+    }
+
+    /// Records one answer durably: the row is committed when this returns.
+    public func record(_ attempt: Attempt) throws {
+        try db.run(
+            """
+            INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, values(of: attempt))
+    }
+
+    /// The outcome of merging attempts into the store.
+    public struct Merge: Sendable, Equatable {
+        public var inserted = 0
+        public var duplicates = 0
+        /// Ids that already name a different attempt here; neither copy is changed.
+        public var conflicts: [String] = []
+    }
+
+    /// Set-union merge in one transaction: new attempts are inserted, identical ones ignored, and a different attempt under
+    /// an existing id is reported, never overwritten.
+    public func merge(_ attempts: [Attempt], markPushed: Bool = false) throws -> Merge {
+        try db.transaction {
+            var result = Merge()
+            for attempt in attempts {
+                let inserted = try db.run(
+                    """
+                    INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id, pushed)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+                    """, values(of: attempt) + [.init(markPushed)])
+                if inserted == 1 {
+                    result.inserted += 1
+                } else if try self.attempt(id: attempt.id) == attempt {
+                    result.duplicates += 1
+                } else {
+                    result.conflicts.append(attempt.id)
+                }
+            }
+            return result
+        }
+    }
+
+    public func attempt(id: String) throws -> Attempt? {
+        try db.query("\(Self.selectAttempt) WHERE id = ?", [.text(id)], row: Self.decodeAttempt).first
+    }
+
+    /// Every attempt, in fold order `(answeredAt, id)`.
+    public func attempts() throws -> [Attempt] {
+        try db.query("\(Self.selectAttempt) ORDER BY answered_at, id", row: Self.decodeAttempt)
+    }
+
+    /// The newest attempts first, at most `limit`.
+    public func recentAttempts(limit: Int) throws -> [Attempt] {
+        try db.query("\(Self.selectAttempt) ORDER BY answered_at DESC, id DESC LIMIT ?", [.init(limit)], row: Self.decodeAttempt)
+    }
+
+    /// Progress on every question with attempts: the pure fold of the stored attempts.
+    public func progress() throws -> [String: QuestionProgress] {
+        Progress.foldAll(try attempts())
+    }
+
+    private func values(of a: Attempt) -> [SQLiteValue] {
+        [.text(a.id), .text(a.deviceID), .text(a.questionID), .text(a.questionVersion), .text(JSONText.encode(a.chosen)), .init(a.correct),
+         .integer(a.answeredAt), .integer(a.durationMs), .text(a.sessionID)]
+    }
+
+    private static let selectAttempt =
+        "SELECT id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id FROM attempts"
+
+    private static func decodeAttempt(_ row: SQLiteDatabase.Row) throws -> Attempt {
+        Attempt(
+            id: row.text(0), deviceID: row.text(1), questionID: row.text(2), questionVersion: row.text(3),
+            chosen: try JSONText.decode([Int].self, row.text(4)), correct: row.int(5) != 0, answeredAt: row.int(6), durationMs: row.int(7),
+            sessionID: row.text(8))
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import StudyCore
+import StudyDecks
+
+/// The learner's local store: decks, question versions and attempts in SQLite (WAL), one file per home.
+///
+/// Every recorded answer is committed with `synchronous=FULL` before `record` returns, so a crash loses at most the
+/// question on screen.
+public final class LocalStore {
+    public let directory: URL
+    public let deviceID: String
+    let db: SQLiteDatabase
+
+    public static let fileName = "study.sqlite3"
+
+    /// Opens (creating on first use) the store in `directory`, migrates its schema, and loads the bundled decks the first time.
+    public init(directory: URL) throws {
+        self.directory = directory
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StoreError("Cannot create the study home \(directory.path): \(error.localizedDescription). Choose another with --home DIR or STUDY_HOME.")
+        }
+        do {
+            db = try SQLiteDatabase(path: directory.appendingPathComponent(Self.fileName).path)
+            try db.execute(script: "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            try Migrations.apply(to: db)
+        } catch let error as SQLiteError {
+            throw StoreError("Cannot open the local store in \(directory.path) (\(error.message)). Check that the directory is writable, or choose another with --home.")
+        }
+        if let id = try db.query("SELECT value FROM meta WHERE key = 'device_id'", row: { $0.text(0) }).first {
+            deviceID = id
+        } else {
+            deviceID = UUID().uuidString.lowercased()
+            try db.run("INSERT INTO meta(key, value) VALUES ('device_id', ?)", [.text(deviceID)])
+        }
+        try loadBundledDecksOnce()
+    }
+
+    private func loadBundledDecksOnce() throws {
+        guard try meta("bundled_decks_loaded") == nil else { return }
+        for source in try BundledDecks.all() {
+            let deck = try SeedFormat.parse(source.text, name: source.name)
+            _ = try importDeck(deck, source: "bundled")
+        }
+        try setMeta("bundled_decks_loaded", "1")
+    }
+
+    func meta(_ key: String) throws -> String? {
+        try db.query("SELECT value FROM meta WHERE key = ?", [.text(key)]) { $0.text(0) }.first
+    }
+
+    func setMeta(_ key: String, _ value: String?) throws {
+        if let value {
+            try db.run("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [.text(key), .text(value)])
+        } else {
+            try db.run("DELETE FROM meta WHERE key = ?", [.text(key)])
+        }
+    }
+}
+
+/// A failure of the local store, phrased for the learner.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The local schema, versioned by `PRAGMA user_version`; migrations only go forward, each in its own transaction.
+enum Migrations {
+    static let steps: [String] = [
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE decks (
+            name TEXT PRIMARY KEY,
+            id TEXT NOT NULL,
+            source TEXT NOT NULL,
+            imported_at INTEGER NOT NULL
+        );
+        CREATE TABLE question_versions (
+            question_id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            options TEXT NOT NULL,
+            correct TEXT NOT NULL,
+            PRIMARY KEY (question_id, version)
+        );
+        CREATE TABLE deck_questions (
+            deck_name TEXT NOT NULL REFERENCES decks(name) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            question_id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            PRIMARY KEY (deck_name, position),
+            FOREIGN KEY (question_id, version) REFERENCES question_versions(question_id, version)
+        );
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            deck_id TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            started_at INTEGER NOT NULL
+        );
+        CREATE TABLE attempts (
+            id TEXT PRIMARY KEY,
+            device_id TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            question_version TEXT NOT NULL,
+            chosen TEXT NOT NULL,
+            correct INTEGER NOT NULL,
+            answered_at INTEGER NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            session_id TEXT NOT NULL,
+            pushed INTEGER NOT NULL DEFAULT 0,
+            server_seq INTEGER
+        );
+        CREATE INDEX attempts_by_question ON attempts (question_id, answered_at, id);
+        CREATE INDEX attempts_by_time ON attempts (answered_at, id);
+        CREATE INDEX attempts_pending ON attempts (answered_at, id) WHERE pushed = 0;
+        """
+    ]
+
+    static func apply(to db: SQLiteDatabase) throws {
+        let current = try db.query("PRAGMA user_version") { Int($0.int(0)) }.first ?? 0
+        guard current <= steps.count else {
+            throw StoreError("The local store was written by a newer version of study (schema \(current)); upgrade study to open it.")
+        }
+        for (index, script) in steps.enumerated().dropFirst(current) {
+            try db.transaction {
+                try db.execute(script: script)
+                // PRAGMA takes no bound parameters; the value is our own integer.
+                try db.execute(script: "PRAGMA user_version = \(index + 1)")
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import CSQLite
+import Foundation
+
+/// An error from SQLite, with its result code and message.
+public struct SQLiteError: Error, Sendable, CustomStringConvertible {
+    public let code: Int32
+    public let message: String
+    public var description: String { "SQLite error \(code): \(message)" }
+}
+
+/// A value bound to a `?` parameter or read from a column.
+public enum SQLiteValue: Sendable, Hashable {
+    case null, integer(Int64), real(Double), text(String)
+}
+
+/// A SQLite connection. The CLI is single-threaded and owns its one connection, so this type is deliberately not Sendable.
+/// Every statement is prepared with bound parameters; no value is ever pasted into SQL text.
+final class SQLiteDatabase {
+    private let handle: OpaquePointer
+
+    init(path: String) throws {
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(db)
+            throw SQLiteError(code: rc, message: message)
+        }
+        handle = db
+        sqlite3_busy_timeout(db, 5_000)
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    /// Runs SQL text with no parameters (schema and pragmas only).
+    func execute(script: String) throws {
+        var error: UnsafeMutablePointer<CChar>?
+        if sqlite3_exec(handle, script, nil, nil, &error) != SQLITE_OK {
+            let message = error.map { String(cString: $0) } ?? "unknown error"
+            sqlite3_free(error)
+            throw SQLiteError(code: sqlite3_errcode(handle), message: message)
+        }
+    }
+
+    /// Runs one statement with bound parameters; returns the number of rows it changed.
+    @discardableResult
+    func run(_ sql: String, _ values: [SQLiteValue] = []) throws -> Int {
+        try withStatement(sql, values) { statement in
+            while try step(statement) {}
+        }
+        return Int(sqlite3_changes(handle))
+    }
+
+    /// Runs a query with bound parameters and maps each row.
+    func query<T>(_ sql: String, _ values: [SQLiteValue] = [], row: (Row) throws -> T) throws -> [T] {
+        try withStatement(sql, values) { statement in
+            var rows: [T] = []
+            while try step(statement) { rows.append(try row(Row(statement: statement))) }
+            return rows
+        }
+    }
+
+    /// Runs `body` in one transaction that is rolled back if it throws. `IMMEDIATE` takes the write lock up front, so two
+    /// `study` processes on one home serialise instead of failing half-way.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute(script: "BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute(script: "COMMIT")
+            return result
+        } catch {
+            try? execute(script: "ROLLBACK")
+            throw error
+        }
+    }
+
+    struct Row {
+        fileprivate let statement: OpaquePointer
+
+        func int(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+        func optionalInt(_ column: Int32) -> Int64? { isNull(column) ? nil : int(column) }
+        func double(_ column: Int32) -> Double { sqlite3_column_double(statement, column) }
+        func optionalDouble(_ column: Int32) -> Double? { isNull(column) ? nil : double(column) }
+        func text(_ column: Int32) -> String { sqlite3_column_text(statement, column).map { String(cString: $0) } ?? "" }
+        func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
+        func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+    }
+
+    private func withStatement<T>(_ sql: String, _ values: [SQLiteValue], _ body: (OpaquePointer) throws -> T) throws -> T {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else { throw lastError() }
+        defer { sqlite3_finalize(statement) }
+        for (i, value) in values.enumerated() {
+            let index = Int32(i + 1)
+            let rc: Int32
+            switch value {
+            case .null: rc = sqlite3_bind_null(statement, index)
+            case .integer(let v): rc = sqlite3_bind_int64(statement, index, v)
+            case .real(let v): rc = sqlite3_bind_double(statement, index, v)
+            case .text(let v): rc = sqlite3_bind_text(statement, index, v, -1, SQLiteDatabase.transient)
+            }
+            guard rc == SQLITE_OK else { throw lastError() }
+        }
+        return try body(statement)
+    }
+
+    private func step(_ statement: OpaquePointer) throws -> Bool {
+        switch sqlite3_step(statement) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default: throw lastError()
+        }
+    }
+
+    private func lastError() -> SQLiteError {
+        SQLiteError(code: sqlite3_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
+    }
+
+    /// SQLite copies the bytes before `bind` returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+}
+
+extension SQLiteValue {
+    init(_ v: String?) { self = v.map { .text($0) } ?? .null }
+    init(_ v: Int64?) { self = v.map { .integer($0) } ?? .null }
+    init(_ v: Int) { self = .integer(Int64(v)) }
+    init(_ v: Bool) { self = .integer(v ? 1 : 0) }
+    init(_ v: Double?) { self = v.map { .real($0) } ?? .null }
+}

@@ -1,0 +1,71 @@
+/// One answer to one question: an immutable fact. Its JSON form is the wire shape, used by sync and by backups alike.
+public struct Attempt: Sendable, Hashable, Codable {
+    /// Client-made UUID, lowercase.
+    public let id: String
+    public let deviceID: String
+    public let questionID: String
+    public let questionVersion: String
+    /// Canonical option indexes, ascending.
+    public let chosen: [Int]
+    public let correct: Bool
+    /// Epoch milliseconds on the answering device's hybrid logical clock.
+    public let answeredAt: Int64
+    public let durationMs: Int64
+    public let sessionID: String
+
+    public init(
+        id: String, deviceID: String, questionID: String, questionVersion: String, chosen: [Int], correct: Bool,
+        answeredAt: Int64, durationMs: Int64, sessionID: String
+    ) {
+        self.id = id
+        self.deviceID = deviceID
+        self.questionID = questionID
+        self.questionVersion = questionVersion
+        self.chosen = Array(Set(chosen)).sorted()
+        self.correct = correct
+        self.answeredAt = answeredAt
+        self.durationMs = durationMs
+        self.sessionID = sessionID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, deviceID = "deviceId", questionID = "questionId", questionVersion, chosen, correct, answeredAt, durationMs
+        case sessionID = "sessionId"
+    }
+
+    /// The total order progress is folded in: by time, then by id so equal stamps still have one order everywhere.
+    public static func foldOrder(_ a: Attempt, _ b: Attempt) -> Bool {
+        (a.answeredAt, a.id) < (b.answeredAt, b.id)
+    }
+
+    /// Problems that make an attempt unusable, each a sentence; empty when it is well formed.
+    public var problems: [String] {
+        var found: [String] = []
+        if !Attempt.isUUID(id) { found.append("id must be a UUID") }
+        if deviceID.isEmpty { found.append("deviceId must not be empty") }
+        if questionID.isEmpty || questionVersion.isEmpty { found.append("questionId and questionVersion must not be empty") }
+        if chosen.isEmpty || chosen.contains(where: { $0 < 0 || $0 > 9 }) { found.append("chosen must list option indexes from 0 to 9") }
+        if answeredAt < 0 { found.append("answeredAt must be epoch milliseconds") }
+        if durationMs < 0 { found.append("durationMs must not be negative") }
+        if sessionID.isEmpty { found.append("sessionId must not be empty") }
+        return found
+    }
+
+    static func isUUID(_ s: String) -> Bool {
+        let parts = s.split(separator: "-", omittingEmptySubsequences: false)
+        return parts.map(\.count) == [8, 4, 4, 4, 12] && parts.allSatisfy { $0.allSatisfy(\.isHexDigit) }
+    }
+}
+
+/// Stamps answers so a device's times never run backwards and never fall behind the newest attempt it has seen, even when
+/// its wall clock is wrong or is set back (a hybrid logical clock in epoch milliseconds).
+public struct HybridClock: Sendable {
+    public private(set) var last: Int64
+
+    public init(last: Int64) { self.last = last }
+
+    public mutating func stamp(wallClock: Int64) -> Int64 {
+        last = max(wallClock, last + 1)
+        return last
+    }
+}

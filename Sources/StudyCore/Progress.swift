@@ -1,0 +1,94 @@
+/// Where a learner stands on one question: the FSRS fold of its attempts, plus counts.
+public struct QuestionProgress: Sendable, Hashable, Codable {
+    public let questionID: String
+    public let card: FSRS.Card
+    public let attempts: Int
+    public let correctAttempts: Int
+    public let lastCorrect: Bool?
+    public let lastAnsweredAt: Int64?
+
+    /// Mastered: in the review state with a stability of at least 21 days, Anki's "mature" threshold, so the learner is
+    /// expected to recall it with 90 % probability three weeks after the last review.
+    public var isMastered: Bool { card.state == .review && (card.stability ?? 0) >= Progress.masteredStability }
+
+    public func isDue(at now: Int64) -> Bool { attempts > 0 && (card.due ?? .max) <= now }
+
+    enum CodingKeys: String, CodingKey {
+        case questionID = "questionId", card, attempts, correctAttempts, lastCorrect, lastAnsweredAt
+    }
+}
+
+public enum Progress {
+    public static let masteredStability = 21.0
+
+    /// The rating an attempt gives: wrong is Again, right is Good.
+    public static func rating(correct: Bool) -> FSRS.Rating { correct ? .good : .again }
+
+    /// Progress on one question: its attempts, in any order, replayed in `(answeredAt, id)` order. Pure, so any two places
+    /// holding the same attempts hold bit-identical progress.
+    public static func fold(questionID: String, attempts: some Sequence<Attempt>, scheduler: FSRS = .standard) -> QuestionProgress {
+        let ordered = attempts.filter { $0.questionID == questionID }.sorted(by: Attempt.foldOrder)
+        var card = FSRS.Card()
+        for attempt in ordered {
+            card = scheduler.review(card, rating: rating(correct: attempt.correct), at: attempt.answeredAt)
+        }
+        return QuestionProgress(
+            questionID: questionID, card: card, attempts: ordered.count,
+            correctAttempts: ordered.count(where: \.correct), lastCorrect: ordered.last?.correct, lastAnsweredAt: ordered.last?.answeredAt
+        )
+    }
+
+    /// Progress on every question that has attempts, keyed by question id.
+    public static func foldAll(_ attempts: some Sequence<Attempt>, scheduler: FSRS = .standard) -> [String: QuestionProgress] {
+        Dictionary(grouping: attempts, by: \.questionID).reduce(into: [:]) { result, entry in
+            result[entry.key] = fold(questionID: entry.key, attempts: entry.value, scheduler: scheduler)
+        }
+    }
+}
+
+/// A deck's totals for `study progress`.
+public struct DeckSummary: Sendable, Hashable, Encodable {
+    public let deckID: String
+    public let deck: String
+    public let questions: Int
+    public let answered: Int
+    public let attempts: Int
+    public let correctAttempts: Int
+    public let mastered: Int
+    public let dueNow: Int
+    /// The earliest due time in the future, epoch milliseconds; nil when nothing has been answered.
+    public let nextDue: Int64?
+
+    public var accuracy: Double? { attempts == 0 ? nil : Double(correctAttempts) / Double(attempts) }
+
+    public init(deck: Deck, progress: [String: QuestionProgress], now: Int64) {
+        let known = deck.questions.compactMap { progress[$0.id] }
+        self.deckID = deck.id
+        self.deck = deck.name
+        self.questions = deck.questions.count
+        self.answered = known.count
+        self.attempts = known.reduce(0) { $0 + $1.attempts }
+        self.correctAttempts = known.reduce(0) { $0 + $1.correctAttempts }
+        self.mastered = known.count(where: \.isMastered)
+        self.dueNow = known.count(where: { $0.isDue(at: now) })
+        self.nextDue = known.compactMap(\.card.due).filter { $0 > now }.min()
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case deckID = "deckId", deck, questions, answered, attempts, correctAttempts, mastered, dueNow, nextDue, accuracy
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(deckID, forKey: .deckID)
+        try c.encode(deck, forKey: .deck)
+        try c.encode(questions, forKey: .questions)
+        try c.encode(answered, forKey: .answered)
+        try c.encode(attempts, forKey: .attempts)
+        try c.encode(correctAttempts, forKey: .correctAttempts)
+        try c.encode(mastered, forKey: .mastered)
+        try c.encode(dueNow, forKey: .dueNow)
+        try c.encode(nextDue, forKey: .nextDue)
+        try c.encode(accuracy, forKey: .accuracy)
+    }
+}
