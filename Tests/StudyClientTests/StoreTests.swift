@@ -1,1 +1,101 @@
+import Foundation
 import Testing
+
+@testable import StudyClient
+@testable import StudyCore
+
+func temporaryDirectory() -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("studysync-test-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+func makeAttempt(_ question: Question, correct: Bool, at time: Int64, device: String = "dev", id: String = UUID().uuidString.lowercased()) -> Attempt {
+    let wrong = question.options.indices.first { !question.correct.contains($0) }!
+    return Attempt(
+        id: id, deviceID: device, questionID: question.id, questionVersion: question.version, chosen: correct ? question.correct : [wrong],
+        correct: correct, answeredAt: time, durationMs: 1200, sessionID: "s")
+}
+
+@Suite struct StoreTests {
+    let home = temporaryDirectory()
+
+    @Test func theFirstOpenCreatesTheStoreAndLoadsTheBundledDeck() throws {
+        let fresh = home.appendingPathComponent("nested/home")
+        let store = try LocalStore(directory: fresh)
+        let decks = try store.decks()
+        #expect(decks.map(\.name) == ["ml-deployment"])
+        #expect(decks[0].questions.count == 21)
+        let mode = try FileManager.default.attributesOfItem(atPath: fresh.path)[.posixPermissions] as? Int
+        #expect(mode == 0o700)
+        let journal = try store.db.query("PRAGMA journal_mode") { $0.text(0) }
+        #expect(journal == ["wal"])
+        #expect(try store.db.query("PRAGMA user_version") { $0.int(0) } == [Int64(Migrations.steps.count)])
+    }
+
+    @Test func reopeningKeepsTheDeviceIdAndDoesNotReloadTheBundledDeck() throws {
+        let first = try LocalStore(directory: home)
+        let q = try first.requireDeck("ml-deployment").questions[0]
+        try first.record(makeAttempt(q, correct: true, at: 1_000))
+        try first.db.run("DELETE FROM decks")
+        let second = try LocalStore(directory: home)
+        #expect(second.deviceID == first.deviceID)
+        #expect(try second.decks().isEmpty)
+        #expect(try second.attempts().count == 1)
+    }
+
+    @Test func aStoreFromANewerVersionIsRefused() throws {
+        let store = try LocalStore(directory: home)
+        try store.db.execute(script: "PRAGMA user_version = 99")
+        #expect(throws: StoreError.self) { try LocalStore(directory: home) }
+    }
+
+    @Test func mergingIsASetUnionThatReportsConflicts() throws {
+        let store = try LocalStore(directory: home)
+        let q = try store.requireDeck("ml-deployment").questions[2]
+        let a = makeAttempt(q, correct: true, at: 5_000)
+        let b = makeAttempt(q, correct: false, at: 6_000)
+        #expect(try store.merge([a, b]) == .init(inserted: 2, duplicates: 0, conflicts: []))
+        #expect(try store.merge([b, a]) == .init(inserted: 0, duplicates: 2, conflicts: []))
+        let forged = makeAttempt(q, correct: false, at: 5_000, id: a.id)
+        #expect(try store.merge([forged]) == .init(inserted: 0, duplicates: 0, conflicts: [a.id]))
+        #expect(try store.attempt(id: a.id) == a)
+        #expect(try store.attempts() == [a, b])
+    }
+
+    @Test func reimportingAnEditedDeckKeepsOldVersionsAndAttempts() throws {
+        let store = try LocalStore(directory: home)
+        let v1 = try SeedFormat.parse("Capital of France?\n\nParis (Correct)\n\nLyon\n---\nTwo?\n\n2 (Correct)\n\n3\n", name: "geo")
+        #expect(try store.importDeck(v1, source: "t") == .init(deck: "geo", added: 2, changed: 0, unchanged: 0, removed: 0))
+        try store.record(makeAttempt(v1.questions[0], correct: true, at: 10))
+        let v2 = try SeedFormat.parse("Capital of France?\n\nParis (Correct)\n\nLyons\n", name: "geo")
+        #expect(try store.importDeck(v2, source: "t") == .init(deck: "geo", added: 0, changed: 1, unchanged: 0, removed: 1))
+        #expect(try store.requireDeck("geo") == v2)
+        #expect(try store.question(id: v1.questions[0].id, version: v1.questions[0].version) == v1.questions[0])
+        #expect(try store.progress()[v2.questions[0].id]?.attempts == 1)
+    }
+
+    @Test func anUnknownDeckNamesTheDecksThereAre() throws {
+        let store = try LocalStore(directory: home)
+        #expect {
+            try store.requireDeck("nope")
+        } throws: { error in
+            (error as? StoreError)?.description == "There is no deck named 'nope': the decks are: ml-deployment."
+        }
+    }
+
+    @Test func theHomeResolvesFromFlagThenEnvironmentThenXDG() {
+        #expect(StudyHome.resolve(explicit: "/a", environment: ["STUDY_HOME": "/b"]).path == "/a")
+        #expect(StudyHome.resolve(explicit: nil, environment: ["STUDY_HOME": "/b", "XDG_DATA_HOME": "/x"]).path == "/b")
+        #expect(StudyHome.resolve(explicit: nil, environment: ["XDG_DATA_HOME": "/x", "HOME": "/h"]).path == "/x/studysync")
+        #expect(StudyHome.resolve(explicit: nil, environment: ["XDG_DATA_HOME": "relative", "HOME": "/h"]).path == "/h/.local/share/studysync")
+    }
+
+    @Test func theHybridClockStartsAfterTheNewestStoredAttempt() throws {
+        let store = try LocalStore(directory: home)
+        let q = try store.requireDeck("ml-deployment").questions[0]
+        try store.record(makeAttempt(q, correct: true, at: 9_000_000))
+        var clock = try store.hybridClock()
+        #expect(clock.stamp(wallClock: 1_000) == 9_000_001)
+    }
+}
