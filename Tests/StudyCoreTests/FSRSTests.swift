@@ -18,8 +18,10 @@ struct GoldenFixture: Decodable {
     }
     let logs: [[Review]]
 
+    /// The committed fixtures, or the file named by `FSRS_FIXTURE` (to check logs generated with another seed).
     static func load() throws -> GoldenFixture {
-        let url = try #require(Bundle.module.url(forResource: "fsrs-golden", withExtension: "json", subdirectory: "Fixtures"))
+        let override = ProcessInfo.processInfo.environment["FSRS_FIXTURE"].map { URL(fileURLWithPath: $0) }
+        let url = try #require(override ?? Bundle.module.url(forResource: "fsrs-golden", withExtension: "json", subdirectory: "Fixtures"))
         return try JSONDecoder().decode(GoldenFixture.self, from: Data(contentsOf: url))
     }
 }
