@@ -9,6 +9,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // Pure domain: decks, identity, attempts, FSRS, progress. Foundation only, no I/O.
@@ -18,6 +20,23 @@ let package = Package(
         // System SQLite for the CLI's local store (apt libsqlite3-dev).
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "StudyClient", dependencies: ["StudyCore", "StudyDecks", "CSQLite"]),
+        // libpq, PostgreSQL's C client (apt libpq-dev), and the safe wrapper that nothing above it gets around.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(
+            name: "LibPQ",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A private PostgreSQL and a fresh database per test; used only by test targets.
+        .target(name: "PostgresTestSupport", dependencies: ["LibPQ"]),
+        .target(
+            name: "StudyPostgres",
+            dependencies: ["StudyCore", "LibPQ", .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("SQL")]
+        ),
         .executableTarget(
             name: "study",
             dependencies: [
@@ -27,6 +46,8 @@ let package = Package(
         ),
         .testTarget(name: "StudyCoreTests", dependencies: ["StudyCore", "StudyDecks"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StudyClientTests", dependencies: ["StudyClient", "StudyCore"]),
+        .testTarget(name: "LibPQTests", dependencies: ["LibPQ", "PostgresTestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "StudyPostgresTests", dependencies: ["StudyPostgres", "LibPQ", "PostgresTestSupport", "StudyCore"]),
         .testTarget(name: "StudyCLITests", dependencies: ["study", "StudyClient", "StudyCore"]),
     ],
     swiftLanguageModes: [.v6]

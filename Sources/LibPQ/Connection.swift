@@ -1,0 +1,226 @@
+import CLibPQ
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One libpq connection, used through blocking calls.
+///
+/// `@unchecked Sendable` is safe because the pool leases a connection to one caller at a time, and that caller makes its
+/// calls one after another (each awaited on the thread pool), so no two threads touch `handle` at once. The one call that
+/// may come from another thread, `cancel()`, uses libpq's `PGcancel` object, which libpq documents as thread-safe.
+final class PQConnection: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private let cancelHandle: OpaquePointer?
+    private let notices: Unmanaged<NoticeSink>
+    private let cancelled = LockedFlag()
+    /// True once a failure showed the socket is gone; the pool then throws the connection away.
+    private(set) var broken = false
+
+    /// Connects, blocking for at most the configured connect timeout. `PQfinish` runs even after a failed attempt.
+    init(configuration: PostgresConfiguration, logger: Logger) throws(PostgresError) {
+        let pairs = configuration.keywordValues
+        let raw: OpaquePointer? = pairs.map(\.0).withCStringArray { keywords in
+            pairs.map(\.1).withCStringArray { values in PQconnectdbParams(keywords, values, 1) }
+        }
+        guard let raw else { throw PostgresError(kind: .connectFailed, message: "libpq could not allocate a connection.") }
+        guard PQstatus(raw) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(raw)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(raw)
+            throw PostgresError(kind: .connectFailed, message: "Cannot connect to PostgreSQL: \(message)")
+        }
+        handle = raw
+        cancelHandle = PQgetCancel(raw)
+        notices = Unmanaged.passRetained(NoticeSink(logger: logger))
+        PQsetNoticeReceiver(raw, noticeReceiver, notices.toOpaque())
+    }
+
+    deinit {
+        PQfinish(handle)
+        if let cancelHandle { PQfreeCancel(cancelHandle) }
+        notices.release()
+    }
+
+    var serverProcessID: Int32 { PQbackendPID(handle) }
+
+    /// Whether the connection sits inside a transaction block (open, or failed and awaiting ROLLBACK).
+    var inTransaction: Bool { PQtransactionStatus(handle) != PQTRANS_IDLE }
+
+    var isUsable: Bool { !broken && PQstatus(handle) == CONNECTION_OK }
+
+    /// Asks the server to cancel the statement running on this connection. Safe from any thread.
+    func cancel() {
+        cancelled.set(true)
+        guard let cancelHandle else { return }
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancelHandle, &buffer, Int32(buffer.count))
+    }
+
+    func resetCancellation() { cancelled.set(false) }
+
+    /// Runs one statement with its bound parameters and copies the result out of libpq.
+    func execute(_ query: PostgresQuery) throws(PostgresError) -> PostgresRows {
+        try checkNotCancelled()
+        let binds = query.binds
+        var lengths = [Int32](repeating: 0, count: binds.count)
+        var formats = [Int32](repeating: 0, count: binds.count)
+        var buffers: [UnsafeMutablePointer<CChar>?] = []
+        buffers.reserveCapacity(binds.count)
+        defer { buffers.forEach { free($0) } }
+        for (i, bind) in binds.enumerated() {
+            switch bind {
+            case .null:
+                buffers.append(nil)
+            case .text(let text):
+                buffers.append(strdup(text))
+            case .binary(let bytes):
+                let buffer = malloc(max(bytes.count, 1))!.assumingMemoryBound(to: CChar.self)
+                bytes.withUnsafeBytes { raw in if !bytes.isEmpty { memcpy(buffer, raw.baseAddress!, bytes.count) } }
+                buffers.append(buffer)
+                lengths[i] = Int32(bytes.count)
+                formats[i] = 1
+            }
+        }
+        let result: OpaquePointer? = buffers.withUnsafeBufferPointer { values in
+            values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
+                PQexecParams(handle, query.sql, Int32(binds.count), nil, values.baseAddress, lengths, formats, 0)
+            }
+        }
+        return try consume(result)
+    }
+
+    /// Runs SQL text that may hold several statements and no parameters (migration files).
+    func executeScript(_ sql: String) throws(PostgresError) {
+        try checkNotCancelled()
+        _ = try consume(PQexec(handle, sql))
+    }
+
+    /// `COPY ... FROM STDIN` in text format: each row's values are escaped here, NULL is `\N`. Returns the rows copied.
+    func copy(_ statement: PostgresQuery, rows: some Sequence<[String?]>) throws(PostgresError) -> Int {
+        try checkNotCancelled()
+        let start = PQexecParams(handle, statement.sql, 0, nil, nil, nil, nil, 0)
+        guard let start, PQresultStatus(start) == PGRES_COPY_IN else {
+            _ = try consume(start)
+            throw PostgresError(kind: .protocolError, message: "The statement did not start a COPY FROM STDIN.")
+        }
+        PQclear(start)
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(1 << 16)
+        var failure: PostgresError?
+        func flush() {
+            guard failure == nil, !chunk.isEmpty else { return }
+            let sent = chunk.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
+            }
+            if sent != 1 { failure = connectionError() }
+            chunk.removeAll(keepingCapacity: true)
+        }
+        for row in rows {
+            for (i, value) in row.enumerated() {
+                if i > 0 { chunk.append(0x09) }
+                guard let value else {
+                    chunk.append(contentsOf: [0x5C, 0x4E])  // \N
+                    continue
+                }
+                for byte in value.utf8 {
+                    switch byte {
+                    case 0x5C: chunk.append(contentsOf: [0x5C, 0x5C])
+                    case 0x09: chunk.append(contentsOf: [0x5C, 0x74])
+                    case 0x0A: chunk.append(contentsOf: [0x5C, 0x6E])
+                    case 0x0D: chunk.append(contentsOf: [0x5C, 0x72])
+                    default: chunk.append(byte)
+                    }
+                }
+            }
+            chunk.append(0x0A)
+            if chunk.count >= 1 << 16 { flush() }
+            if failure != nil { break }
+        }
+        flush()
+        if PQputCopyEnd(handle, failure == nil ? nil : "client failed to send rows") != 1 { failure = failure ?? connectionError() }
+        // Drain every result to NULL; the first is the COPY's outcome.
+        var outcome: Result<PostgresRows, PostgresError>?
+        while let result = PQgetResult(handle) {
+            let this = Result { () throws(PostgresError) in try consume(result) }
+            if outcome == nil { outcome = this }
+        }
+        if let failure { throw failure }
+        guard let outcome else { throw connectionError() }
+        return try outcome.get().affectedRows
+    }
+
+    private func checkNotCancelled() throws(PostgresError) {
+        if cancelled.value { throw PostgresError(kind: .queryCancelled, message: "The query was cancelled before it started.") }
+    }
+
+    /// Turns a result into rows or an error, and frees it.
+    private func consume(_ result: OpaquePointer?) throws(PostgresError) -> PostgresRows {
+        guard let result else { throw connectionError() }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            let columnCount = PQnfields(result)
+            let names = ColumnNames((0..<columnCount).map { String(cString: PQfname(result, $0)) })
+            let rows = (0..<PQntuples(result)).map { row in
+                PostgresRow(columns: names, values: (0..<columnCount).map { column in
+                    PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+                })
+            }
+            let tag = String(cString: PQcmdTuples(result))
+            return PostgresRows(rows: rows, affectedRows: Int(tag) ?? rows.count)
+        case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR:
+            func field(_ code: Int32) -> String? { PQresultErrorField(result, code).map { String(cString: $0) } }
+            let state = field(Diagnostic.sqlstate)
+            var kind = state.map(PostgresError.kind(forSQLState:)) ?? .connectionLost
+            if PQstatus(handle) != CONNECTION_OK {
+                kind = .connectionLost
+            }
+            if kind == .connectionLost { broken = true }
+            let message = field(Diagnostic.message) ?? String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw PostgresError(kind: kind, sqlState: state, message: message, detail: field(Diagnostic.detail), hint: field(Diagnostic.hint))
+        default:
+            throw PostgresError(kind: .protocolError, message: "Unexpected libpq result status \(PQresultStatus(result).rawValue).")
+        }
+    }
+
+    private func connectionError() -> PostgresError {
+        broken = true
+        let message = String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+        return PostgresError(kind: .connectionLost, message: "The connection to PostgreSQL was lost: \(message.isEmpty ? "no reply" : message)")
+    }
+}
+
+/// Receives the server's NOTICE and WARNING messages, so they reach the logger instead of stderr.
+final class NoticeSink: Sendable {
+    let logger: Logger
+    init(logger: Logger) { self.logger = logger }
+}
+
+private func noticeReceiver(_ context: UnsafeMutableRawPointer?, _ result: OpaquePointer?) {
+    guard let context, let result else { return }
+    let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()
+    let message = PQresultErrorField(result, Diagnostic.message).map { String(cString: $0) } ?? ""
+    let severity = PQresultErrorField(result, Diagnostic.severityNonlocalized).map { String(cString: $0) } ?? "NOTICE"
+    let state = PQresultErrorField(result, Diagnostic.sqlstate).map { String(cString: $0) } ?? ""
+    sink.logger.debug("postgres notice", metadata: ["pg.severity": "\(severity)", "pg.sqlstate": "\(state)", "pg.message": "\(message)"])
+}
+
+/// A Bool read and written from several threads.
+final class LockedFlag: @unchecked Sendable {
+    // Guarded by `lock`.
+    private var flag = false
+    private let lock = NSLock()
+    var value: Bool { lock.withLock { flag } }
+    func set(_ value: Bool) { lock.withLock { flag = value } }
+}
+
+/// libpq's `PG_DIAG_*` field codes, which are C character literals that Swift does not import.
+enum Diagnostic {
+    static let sqlstate = Int32(UInt8(ascii: "C"))
+    static let message = Int32(UInt8(ascii: "M"))
+    static let detail = Int32(UInt8(ascii: "D"))
+    static let hint = Int32(UInt8(ascii: "H"))
+    static let severityNonlocalized = Int32(UInt8(ascii: "V"))
+}

@@ -1,0 +1,189 @@
+import Foundation
+import Logging
+import NIOPosix
+
+/// A bounded pool of libpq connections.
+///
+/// Blocking libpq calls run on the pool's own `NIOThreadPool`, never on Swift's cooperative threads. One connection serves
+/// one caller at a time. A connection that broke is closed and replaced; one handed back inside a transaction (say, after
+/// the closure threw mid-transaction) is rolled back before anyone else gets it.
+public final class PostgresPool: Sendable {
+    public let configuration: PostgresConfiguration
+    public let size: Int
+    /// How long a caller waits for a free connection before `PostgresError.Kind.poolTimeout`.
+    public let waitTimeout: Duration
+    let logger: Logger
+    let threads: NIOThreadPool
+    private let state: PoolState
+
+    public init(configuration: PostgresConfiguration, size: Int = 4, waitTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "studysync.libpq")) {
+        precondition(size > 0, "a pool needs at least one connection")
+        self.configuration = configuration
+        self.size = size
+        self.waitTimeout = waitTimeout
+        self.logger = logger
+        self.threads = NIOThreadPool(numberOfThreads: size)
+        self.threads.start()
+        self.state = PoolState(size: size)
+    }
+
+    /// Closes idle connections and stops the threads; callers waiting for a connection get `poolClosed`.
+    public func close() async {
+        for connection in await state.close() { _ = connection }
+        try? await threads.shutdownGracefully()
+    }
+
+    /// Leases a connection for the duration of `body`. The connection must not escape the closure.
+    public func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let (connection, _) = try await lease()
+        do {
+            let result = try await body(PostgresConnection(raw: connection, threads: threads))
+            await giveBack(connection)
+            return result
+        } catch {
+            await giveBack(connection)
+            throw error
+        }
+    }
+
+    /// Runs `body` in a transaction on a leased connection: committed when it returns, rolled back when it throws.
+    public func withTransaction<T: Sendable>(
+        isolation: PostgresConnection.Isolation = .readCommitted, _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await withConnection { try await $0.withTransaction(isolation: isolation, body) }
+    }
+
+    /// Runs one statement on any connection. A connection that died while idle (a restarted server, a killed backend) is
+    /// replaced and the statement sent once more, which is safe because it never reached the server.
+    @discardableResult
+    public func query(_ query: PostgresQuery) async throws -> PostgresRows {
+        for attempt in 0..<2 {
+            let (connection, wasIdle) = try await lease()
+            do {
+                let rows = try await PostgresConnection(raw: connection, threads: threads).query(query)
+                await giveBack(connection)
+                return rows
+            } catch let error as PostgresError where error.kind == .connectionLost && wasIdle && attempt == 0 && !connection.isUsable {
+                logger.debug("replacing a connection that died while idle", metadata: ["pg.error": "\(error.message)"])
+                await giveBack(connection)
+            } catch {
+                await giveBack(connection)
+                throw error
+            }
+        }
+        throw PostgresError(kind: .connectionLost, message: "The connection to PostgreSQL was lost twice in a row.")
+    }
+
+    /// The number of connections open now (leased or idle).
+    public var openConnections: Int { get async { await state.open } }
+
+    private func lease() async throws -> (PQConnection, wasIdle: Bool) {
+        switch try await state.acquire(timeout: waitTimeout) {
+        case .existing(let connection):
+            return (connection, true)
+        case .openNew:
+            do {
+                let connection = try await threads.runIfActive { [configuration, logger] in try PQConnection(configuration: configuration, logger: logger) }
+                return (connection, false)
+            } catch {
+                await state.openFailed()
+                throw error
+            }
+        }
+    }
+
+    private func giveBack(_ connection: PQConnection) async {
+        connection.resetCancellation()
+        var usable = connection.isUsable
+        if usable && connection.inTransaction {
+            do {
+                try await threads.runIfActive { try connection.executeScript("ROLLBACK") }
+            } catch {
+                usable = false
+            }
+        }
+        if !usable { logger.debug("closing a broken connection") }
+        await state.release(connection, usable: usable)
+    }
+}
+
+/// The pool's bookkeeping: idle connections, how many are open, and who waits.
+actor PoolState {
+    enum Grant: Sendable {
+        case existing(PQConnection)
+        /// A slot is reserved; the caller opens the connection itself, outside the actor.
+        case openNew
+    }
+
+    let size: Int
+    private(set) var open = 0
+    private var idle: [PQConnection] = []
+    private var waiters: [(id: UInt64, continuation: CheckedContinuation<Grant, any Error>)] = []
+    private var nextID: UInt64 = 0
+    private var closed = false
+
+    init(size: Int) { self.size = size }
+
+    func acquire(timeout: Duration) async throws -> Grant {
+        if closed { throw PostgresError(kind: .poolClosed, message: "The connection pool is closed.") }
+        if let connection = idle.popLast() { return .existing(connection) }
+        if open < size {
+            open += 1
+            return .openNew
+        }
+        nextID += 1
+        let id = nextID
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                waiters.append((id, continuation))
+                Task { [weak self] in
+                    try? await Task.sleep(for: timeout)
+                    await self?.expire(id, PostgresError(
+                        kind: .poolTimeout,
+                        message: "No database connection became free within \(timeout); the server is overloaded or PostgreSQL is not answering."))
+                }
+            }
+        } onCancel: {
+            Task { await self.expire(id, CancellationError()) }
+        }
+    }
+
+    func release(_ connection: PQConnection, usable: Bool) {
+        if usable && !closed {
+            if waiters.isEmpty {
+                idle.append(connection)
+            } else {
+                waiters.removeFirst().continuation.resume(returning: .existing(connection))
+            }
+            return
+        }
+        open -= 1
+        wakeOneToOpen()
+    }
+
+    func openFailed() {
+        open -= 1
+        wakeOneToOpen()
+    }
+
+    func close() -> [PQConnection] {
+        closed = true
+        for waiter in waiters { waiter.continuation.resume(throwing: PostgresError(kind: .poolClosed, message: "The connection pool is closed.")) }
+        waiters = []
+        let connections = idle
+        open -= idle.count
+        idle = []
+        return connections
+    }
+
+    private func wakeOneToOpen() {
+        guard !closed, open < size, !waiters.isEmpty else { return }
+        open += 1
+        waiters.removeFirst().continuation.resume(returning: .openNew)
+    }
+
+    private func expire(_ id: UInt64, _ error: any Error) {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+        waiters.remove(at: index).continuation.resume(throwing: error)
+    }
+}

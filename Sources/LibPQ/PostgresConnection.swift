@@ -1,0 +1,70 @@
+import NIOPosix
+
+/// A leased connection, handed to the closures of `PostgresPool.withConnection` and `withTransaction`. It must not escape
+/// the closure: once the closure returns the pool gives the connection to someone else.
+public struct PostgresConnection: Sendable {
+    let raw: PQConnection
+    let threads: NIOThreadPool
+
+    public enum Isolation: String, Sendable {
+        case readCommitted = "READ COMMITTED"
+        case repeatableRead = "REPEATABLE READ"
+        case serializable = "SERIALIZABLE"
+    }
+
+    /// The server process serving this connection (for `pg_cancel_backend` and tests).
+    public var serverProcessID: Int32 { raw.serverProcessID }
+
+    /// Runs one statement. Cancelling the Swift task cancels the statement on the server (`PQcancel`).
+    @discardableResult
+    public func query(_ query: PostgresQuery) async throws -> PostgresRows {
+        try await run { try $0.execute(query) }
+    }
+
+    /// Runs SQL text holding several statements and no values, such as a migration file.
+    public func execute(script: String) async throws {
+        try await run { try $0.executeScript(script) }
+    }
+
+    /// Streams `rows` through `COPY <table> (<columns>) FROM STDIN`; returns the number of rows copied.
+    @discardableResult
+    public func copy(into table: String, columns: [String], rows: [[String?]]) async throws -> Int {
+        let columnList = columns.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: ", ")
+        let statement = PostgresQuery(unsafeSQL: "COPY \(quoteQualified(table)) (\(columnList)) FROM STDIN")
+        return try await run { try $0.copy(statement, rows: rows) }
+    }
+
+    /// Runs `body` inside BEGIN … COMMIT; throws after ROLLBACK when `body` throws.
+    public func withTransaction<T: Sendable>(isolation: Isolation = .readCommitted, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await query(PostgresQuery(unsafeSQL: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"))
+        do {
+            let result = try await body(self)
+            try await query("COMMIT")
+            return result
+        } catch {
+            if raw.isUsable { _ = try? await threads.runIfActive { [raw] in try raw.executeScript("ROLLBACK") } }
+            throw error
+        }
+    }
+
+    private func run<T: Sendable>(_ work: @escaping @Sendable (PQConnection) throws -> T) async throws -> T {
+        let raw = self.raw
+        try Task.checkCancellation()
+        do {
+            return try await withTaskCancellationHandler {
+                try await threads.runIfActive { try work(raw) }
+            } onCancel: {
+                raw.cancel()
+            }
+        } catch let error as PostgresError where error.kind == .queryCancelled && Task.isCancelled {
+            throw CancellationError()
+        }
+    }
+}
+
+/// Quotes `schema.table` or `table` as identifiers.
+func quoteQualified(_ name: String) -> String {
+    name.split(separator: ".", omittingEmptySubsequences: false)
+        .map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        .joined(separator: ".")
+}

@@ -1,0 +1,42 @@
+import Foundation
+import LibPQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real PostgreSQL for tests: one private throwaway cluster per test process, started on first use and stopped at exit,
+/// and a fresh database for every test so that tests running in parallel never see each other's rows.
+///
+/// `STUDYSYNC_TEST_DATABASE_URL` points the tests at a server you run instead. There is no skipping: when no server can be
+/// had, the tests that need one fail with the reason.
+public enum TestDatabase {
+    private static let server: Result<LocalPostgres?, any Error> = Result {
+        if ProcessInfo.processInfo.environment["STUDYSYNC_TEST_DATABASE_URL"] != nil { return nil }
+        let server = try LocalPostgres.startTemporary(durable: false)
+        atexit { TestDatabase.stopAtExit() }
+        return server
+    }
+
+    /// The server's maintenance database (`postgres`).
+    public static func serverConfiguration() throws -> PostgresConfiguration {
+        if let url = ProcessInfo.processInfo.environment["STUDYSYNC_TEST_DATABASE_URL"] { return PostgresConfiguration(url: url) }
+        return try server.get()!.configuration
+    }
+
+    /// The cluster this process started, if it started one (tests that stop and restart the server use it).
+    public static var localServer: LocalPostgres? { try? server.get() }
+
+    private static let admin: Result<PostgresPool, any Error> = Result { PostgresPool(configuration: try serverConfiguration(), size: 2) }
+
+    /// Creates an empty database with a unique name and returns how to reach it.
+    public static func fresh(_ label: String = "t") async throws -> PostgresConfiguration {
+        let name = "\(label)_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
+        try await admin.get().query("CREATE DATABASE \(identifier: name)")
+        return try serverConfiguration().database(name)
+    }
+
+    private static func stopAtExit() {
+        try? localServer?.stop()
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import LibPQ
+import Logging
+import PostgresTestSupport
+import Testing
+
+@Suite struct QueryTests {
+    @Test func valuesWithQuotesNullUnicodeAndBytesRoundTripAsParameters() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 2)
+        defer { Task { await pool.close() } }
+        try await pool.query("CREATE TABLE t (s text, n bigint, d float8, b boolean, bytes bytea)")
+        let tricky = "Robert'); DROP TABLE t;-- \"quoted\" \\ back\nslash 日本語 🧪"
+        let bytes: [UInt8] = [0, 1, 2, 0x5C, 0x27, 0xFF, 0x0A, 0]
+        let nothing: String? = nil
+        try await pool.query("INSERT INTO t VALUES (\(tricky), \(Int64.min), \(0.1 + 0.2), \(true), \(bytes))")
+        try await pool.query("INSERT INTO t VALUES (\(nothing), \(Int64?.none), \(Double?.none), \(Bool?.none), \([UInt8]()))")
+        let rows = try await pool.query("SELECT s, n, d, b, bytes FROM t ORDER BY n NULLS LAST")
+        #expect(rows.count == 2)
+        #expect(try rows[0].decode(String.self, at: 0) == tricky)
+        #expect(try rows[0].decode(Int64.self, at: 1) == Int64.min)
+        #expect(try rows[0].decode(Double.self, at: 2) == 0.1 + 0.2)
+        #expect(try rows[0].decode(Bool.self, column: "b"))
+        #expect(try rows[0].decode([UInt8].self, column: "bytes") == bytes)
+        #expect(try rows[1].decode(String?.self, at: 0) == nil)
+        #expect(try rows[1].decode(Int64?.self, at: 1) == nil)
+        #expect(try rows[1].decode([UInt8].self, at: 4) == [])
+        #expect(try await pool.query("SELECT count(*) FROM t").scalar(Int.self) == 2)
+    }
+
+    @Test func anInterpolatedValueIsNeverSQL() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
+        defer { Task { await pool.close() } }
+        let attack = "1; SELECT pg_sleep(10)"
+        let query: PostgresQuery = "SELECT \(attack)::text AS v"
+        #expect(query.sql == "SELECT $1::text AS v")
+        #expect(try await pool.query(query).scalar(String.self) == attack)
+        let name = "we\"ird"
+        let quoted: PostgresQuery = "SELECT 1 AS \(identifier: name)"
+        #expect(quoted.sql == "SELECT 1 AS \"we\"\"ird\"")
+        #expect(try await pool.query(quoted)[0].decode(Int.self, column: name) == 1)
+    }
+
+    @Test func arraysTravelAsOneParameter() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
+        defer { Task { await pool.close() } }
+        let values = PostgresArray(["a\"b", "c\\d", "e,f", nil, "{}"])
+        let rows = try await pool.query("SELECT x FROM unnest(\(values)::text[]) WITH ORDINALITY AS u(x, i) ORDER BY i")
+        #expect(try rows.column(String?.self) == ["a\"b", "c\\d", "e,f", nil, "{}"])
+    }
+
+    @Test func decodingTheWrongTypeSaysWhatWentWrong() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
+        defer { Task { await pool.close() } }
+        let rows = try await pool.query("SELECT 'abc'::text AS t, NULL::int AS n")
+        #expect(throws: PostgresError.self) { try rows[0].decode(Int.self, at: 0) }
+        #expect(throws: PostgresError.self) { try rows[0].decode(Int.self, column: "n") }
+        #expect(throws: PostgresError.self) { try rows[0].decode(Int.self, column: "missing") }
+    }
+
+    @Test func sessionSettingsArePinned() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
+        defer { Task { await pool.close() } }
+        let row = try await pool.query("SELECT current_setting('TimeZone'), current_setting('DateStyle'), current_setting('application_name'), current_setting('statement_timeout')")[0]
+        #expect(try row.decode(String.self, at: 0) == "UTC")
+        #expect(try row.decode(String.self, at: 1) == "ISO, YMD")
+        #expect(try row.decode(String.self, at: 2) == "studysync")
+        #expect(try row.decode(String.self, at: 3) == "30s")
+    }
+
+    @Test func copyBulkLoadsRowsWithAwkwardValues() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
+        defer { Task { await pool.close() } }
+        try await pool.query("CREATE TABLE c (id int, note text)")
+        var rows: [[String?]] = (0..<50_000).map { [String($0), "row \($0)"] }
+        rows.append(["-1", "tab\there\nnew line \\N back\\slash"])
+        rows.append(["-2", nil])
+        let copied = try await pool.withConnection { try await $0.copy(into: "c", columns: ["id", "note"], rows: rows) }
+        #expect(copied == 50_002)
+        #expect(try await pool.query("SELECT note FROM c WHERE id = -1").scalar(String.self) == "tab\there\nnew line \\N back\\slash")
+        #expect(try await pool.query("SELECT note FROM c WHERE id = -2").scalar(String?.self) == .some(nil))
+    }
+
+    @Test func noticesGoToTheLogger() async throws {
+        let sink = CapturedLogs()
+        var logger = Logger(label: "test") { _ in sink }
+        logger.logLevel = .debug
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1, logger: logger)
+        defer { Task { await pool.close() } }
+        try await pool.query("DO $$ BEGIN RAISE NOTICE 'hello from plpgsql'; END $$")
+        #expect(sink.messages.contains { $0.contains("hello from plpgsql") })
+    }
+}
+
+/// A log handler that keeps what it is given, for assertions.
+final class CapturedLogs: LogHandler, @unchecked Sendable {
+    // Guarded by `lock`; written from the pool's threads.
+    private var lines: [String] = []
+    private let lock = NSLock()
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        lock.withLock { lines.append("\(event.message) \(event.metadata ?? [:])") }
+    }
+    var messages: [String] { lock.withLock { lines } }
+}
