@@ -34,6 +34,7 @@ public final class PostgresPool: Sendable {
     }
 
     /// Leases a connection for the duration of `body`. The connection must not escape the closure.
+    @discardableResult
     public func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         let (connection, _) = try await lease()
         do {
@@ -47,6 +48,7 @@ public final class PostgresPool: Sendable {
     }
 
     /// Runs `body` in a transaction on a leased connection: committed when it returns, rolled back when it throws.
+    @discardableResult
     public func withTransaction<T: Sendable>(
         isolation: PostgresConnection.Isolation = .readCommitted, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
