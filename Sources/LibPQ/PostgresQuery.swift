@@ -56,6 +56,9 @@ public struct PostgresQuery: Sendable, Hashable, ExpressibleByStringInterpolatio
             sql += "$\(binds.count)"
         }
 
+        /// SQL text the program owns (a column list kept in a constant), pasted as it is. Never pass input here.
+        public mutating func appendInterpolation(unsafeRaw sql: String) { self.sql += sql }
+
         /// A schema, table or column name, double-quoted so that no name can break out of the identifier.
         public mutating func appendInterpolation(identifier: String) {
             sql += "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""

@@ -42,12 +42,12 @@ public struct Attempt: Sendable, Hashable, Codable {
     public var problems: [String] {
         var found: [String] = []
         if !Attempt.isUUID(id) { found.append("id must be a UUID") }
-        if deviceID.isEmpty { found.append("deviceId must not be empty") }
+        if !Attempt.isUUID(deviceID) { found.append("deviceId must be a UUID") }
         if questionID.isEmpty || questionVersion.isEmpty { found.append("questionId and questionVersion must not be empty") }
         if chosen.isEmpty || chosen.contains(where: { $0 < 0 || $0 > 9 }) { found.append("chosen must list option indexes from 0 to 9") }
         if answeredAt < 0 { found.append("answeredAt must be epoch milliseconds") }
         if durationMs < 0 { found.append("durationMs must not be negative") }
-        if sessionID.isEmpty { found.append("sessionId must not be empty") }
+        if !Attempt.isUUID(sessionID) { found.append("sessionId must be a UUID") }
         return found
     }
 

@@ -13,6 +13,15 @@ public struct QuestionProgress: Sendable, Hashable, Codable {
 
     public func isDue(at now: Int64) -> Bool { attempts > 0 && (card.due ?? .max) <= now }
 
+    public init(questionID: String, card: FSRS.Card, attempts: Int, correctAttempts: Int, lastCorrect: Bool?, lastAnsweredAt: Int64?) {
+        self.questionID = questionID
+        self.card = card
+        self.attempts = attempts
+        self.correctAttempts = correctAttempts
+        self.lastCorrect = lastCorrect
+        self.lastAnsweredAt = lastAnsweredAt
+    }
+
     enum CodingKeys: String, CodingKey {
         case questionID = "questionId", card, attempts, correctAttempts, lastCorrect, lastAnsweredAt
     }

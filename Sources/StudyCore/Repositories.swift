@@ -1,0 +1,126 @@
+/// The server's storage, as the domain sees it. `StudyPostgres` implements these over PostgreSQL; handlers are generic
+/// over them and never see SQL.
+
+public enum Role: String, Sendable, Codable, CaseIterable {
+    case learner, instructor, admin
+}
+
+public struct UserRecord: Sendable, Hashable {
+    public let id: Int64
+    public let username: String
+    public let displayName: String
+    public let passwordHash: String
+    public let role: Role
+    public let createdAt: Int64
+
+    public init(id: Int64, username: String, displayName: String, passwordHash: String, role: Role, createdAt: Int64) {
+        self.id = id
+        self.username = username
+        self.displayName = displayName
+        self.passwordHash = passwordHash
+        self.role = role
+        self.createdAt = createdAt
+    }
+}
+
+public struct DeviceRecord: Sendable, Hashable {
+    public let id: String
+    public let userID: Int64
+    public let name: String
+    public let createdAt: Int64
+    public let lastSeenAt: Int64?
+    public let clockOffsetMs: Int64?
+    public let revokedAt: Int64?
+
+    public init(id: String, userID: Int64, name: String, createdAt: Int64, lastSeenAt: Int64?, clockOffsetMs: Int64?, revokedAt: Int64?) {
+        self.id = id
+        self.userID = userID
+        self.name = name
+        self.createdAt = createdAt
+        self.lastSeenAt = lastSeenAt
+        self.clockOffsetMs = clockOffsetMs
+        self.revokedAt = revokedAt
+    }
+}
+
+/// Why the server set an attempt aside from leaderboards (invariant 8). It stays in the log and in the learner's progress.
+public struct AttemptFlags: OptionSet, Sendable, Hashable, Codable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    /// The client's `correct` disagrees with the server's grading of the choice.
+    public static let gradeMismatch = AttemptFlags(rawValue: 1 << 0)
+    /// Answered faster than a person can read the question.
+    public static let tooFast = AttemptFlags(rawValue: 1 << 1)
+    /// Part of a burst of answers too close together to be human.
+    public static let burst = AttemptFlags(rawValue: 1 << 2)
+    /// Stamped by a device whose clock was found to be off.
+    public static let clockSkew = AttemptFlags(rawValue: 1 << 3)
+    /// Names a question or version the server does not know.
+    public static let unknownQuestion = AttemptFlags(rawValue: 1 << 4)
+}
+
+/// An attempt as the server stores it: the fact, its per-user sequence number, and the server's flags.
+public struct StoredAttempt: Sendable, Hashable {
+    public let seq: Int64
+    public let attempt: Attempt
+    public let flags: AttemptFlags
+
+    public init(seq: Int64, attempt: Attempt, flags: AttemptFlags) {
+        self.seq = seq
+        self.attempt = attempt
+        self.flags = flags
+    }
+}
+
+/// What became of one pushed attempt.
+public enum PushOutcome: Sendable, Hashable {
+    case inserted(seq: Int64)
+    /// The same attempt was already stored; nothing changed.
+    case duplicate(seq: Int64)
+    /// A different attempt is stored under this id; neither is changed.
+    case conflict
+    /// Refused; the reason is safe to show the pushing user (it never names another user).
+    case rejected(reason: String)
+}
+
+public protocol UserRepository: Sendable {
+    /// Creates a user; nil when the username is taken.
+    func createUser(username: String, displayName: String, passwordHash: String, role: Role, at time: Int64) async throws -> UserRecord?
+    /// The user with this username, if any.
+    func user(named username: String) async throws -> UserRecord?
+    /// The user with this id, if any.
+    func user(id: Int64) async throws -> UserRecord?
+}
+
+public protocol DeviceRepository: Sendable {
+    /// Registers a device for a user together with its first token's hash.
+    func registerDevice(id: String, userID: Int64, name: String, tokenHash: [UInt8], expiresAt: Int64?, at time: Int64) async throws -> DeviceRecord
+    /// The user's devices, oldest first.
+    func devices(userID: Int64) async throws -> [DeviceRecord]
+    /// Revokes a device of this user and all its tokens; false when the user has no such device.
+    func revokeDevice(id: String, userID: Int64, at time: Int64) async throws -> Bool
+    /// The user and device a live token hash belongs to (not revoked, not expired, device not revoked).
+    func authenticate(tokenHash: [UInt8], at time: Int64) async throws -> (UserRecord, DeviceRecord)?
+    /// Revokes one token (log out).
+    func revokeToken(hash: [UInt8], at time: Int64) async throws
+    /// Records a device's sync time and measured clock offset.
+    func recordSync(deviceID: String, clockOffsetMs: Int64, at time: Int64) async throws
+}
+
+public protocol AttemptRepository: Sendable {
+    /// Stores new attempts in one transaction, assigning per-user sequence numbers under the user's row lock; an
+    /// attempt already stored is a duplicate, a different one under its id a conflict, another user's id rejected.
+    func insert(_ attempts: [(attempt: Attempt, flags: AttemptFlags)], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome]
+    /// The user's attempts with sequence numbers above `cursor`, in order, at most `limit`, and whether more remain.
+    func attempts(userID: Int64, after cursor: Int64, limit: Int) async throws -> (attempts: [StoredAttempt], hasMore: Bool)
+    /// The highest sequence number handed out for the user (0 when none).
+    func latestSequence(userID: Int64) async throws -> Int64
+}
+
+public protocol ProgressRepository: Sendable {
+    /// Recomputes and stores the fold of the user's attempts for these questions.
+    func refreshProgress(userID: Int64, questionIDs: Set<String>, at time: Int64) async throws
+    /// The stored progress of every question the user has answered.
+    func progress(userID: Int64) async throws -> [QuestionProgress]
+}

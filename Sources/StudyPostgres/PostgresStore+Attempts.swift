@@ -1,0 +1,173 @@
+import LibPQ
+import StudyCore
+
+extension PostgresStore: AttemptRepository {
+    static let attemptColumns = ["user_id", "seq", "id", "device_id", "question_id", "question_version", "chosen", "correct", "answered_at", "duration_ms", "session_id", "received_at", "flags"]
+
+    public func insert(_ items: [(attempt: Attempt, flags: AttemptFlags)], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome] {
+        guard !items.isEmpty else { return [] }
+        let incoming = items.map { (attempt: $0.attempt.normalisedIDs(), flags: $0.flags) }
+        return try await retrying { tx in
+            // The user's row lock orders this user's pushes: sequence numbers commit in the order they are handed out.
+            guard let base = try await tx.query("SELECT attempt_seq FROM users WHERE id = \(userID) FOR UPDATE").scalar(Int64.self) else {
+                throw PostgresError(kind: .server, message: "There is no user \(userID).")
+            }
+            let wellFormed = incoming.filter { $0.attempt.problems.isEmpty }.map(\.attempt.id)
+            var stored: [String: (userID: Int64, seq: Int64, attempt: Attempt)] = [:]
+            if !wellFormed.isEmpty {
+                for row in try await tx.query(
+                    "SELECT user_id, \(unsafeRaw: Self.pullColumns) FROM attempts WHERE id = ANY(\(PostgresArray(wellFormed))::uuid[])")
+                {
+                    let found = try Self.storedAttempt(row, offset: 1)
+                    stored[found.attempt.id] = (try row.decode(Int64.self, at: 0), found.seq, found.attempt)
+                }
+            }
+            var next = base
+            var outcomes: [PushOutcome] = []
+            var rows: [[String?]] = []
+            for (attempt, flags) in incoming {
+                if let problem = attempt.problems.first {
+                    outcomes.append(.rejected(reason: problem))
+                } else if let existing = stored[attempt.id] {
+                    if existing.userID != userID {
+                        outcomes.append(.rejected(reason: "this id is already used by an attempt that is not yours; give the attempt a new id"))
+                    } else {
+                        outcomes.append(existing.attempt == attempt ? .duplicate(seq: existing.seq) : .conflict)
+                    }
+                } else {
+                    next += 1
+                    stored[attempt.id] = (userID, next, attempt)
+                    outcomes.append(.inserted(seq: next))
+                    rows.append([
+                        String(userID), String(next), attempt.id, attempt.deviceID, attempt.questionID, attempt.questionVersion,
+                        "{" + attempt.chosen.map(String.init).joined(separator: ",") + "}", attempt.correct ? "t" : "f", String(attempt.answeredAt),
+                        String(attempt.durationMs), attempt.sessionID, String(receivedAt), String(flags.rawValue),
+                    ])
+                }
+            }
+            if !rows.isEmpty {
+                try await tx.copy(into: "attempts", columns: Self.attemptColumns, rows: rows)
+                try await tx.query("UPDATE users SET attempt_seq = \(next) WHERE id = \(userID)")
+                try await updateDailyActivity(tx, userID: userID, seqAbove: base, upTo: next)
+            }
+            return outcomes
+        }
+    }
+
+    public func attempts(userID: Int64, after cursor: Int64, limit: Int) async throws -> (attempts: [StoredAttempt], hasMore: Bool) {
+        let rows = try await pool.query(
+            "SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) AND seq > \(cursor) ORDER BY seq LIMIT \(limit + 1)")
+        let page = try rows.prefix(limit).map { try Self.storedAttempt($0) }
+        return (page, rows.count > limit)
+    }
+
+    public func latestSequence(userID: Int64) async throws -> Int64 {
+        try await pool.query("SELECT attempt_seq FROM users WHERE id = \(userID)").scalar(Int64.self) ?? 0
+    }
+
+    /// Adds the attempts numbered (`seqAbove`, `upTo`] to the leaderboard's daily aggregates, in every time zone of the
+    /// learner's teams, inside the pushing transaction.
+    private func updateDailyActivity(_ tx: PostgresConnection, userID: Int64, seqAbove base: Int64, upTo next: Int64) async throws {
+        try await tx.query(
+            """
+            WITH zones AS (
+                SELECT DISTINCT t.time_zone FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = \(userID)
+            ), fresh AS (
+                SELECT z.time_zone, (to_timestamp(a.answered_at / 1000.0) AT TIME ZONE z.time_zone)::date AS day, a.question_id,
+                       count(*) AS attempts, count(*) FILTER (WHERE a.correct) AS correct_attempts
+                FROM attempts a CROSS JOIN zones z
+                WHERE a.user_id = \(userID) AND a.seq > \(base) AND a.seq <= \(next) AND a.flags = 0
+                GROUP BY 1, 2, 3
+            ), merged AS (
+                INSERT INTO daily_question_activity AS d (user_id, time_zone, day, question_id, attempts, correct_attempts)
+                SELECT \(userID), time_zone, day, question_id, attempts, correct_attempts FROM fresh
+                ON CONFLICT (user_id, time_zone, day, question_id) DO UPDATE
+                    SET attempts = d.attempts + excluded.attempts, correct_attempts = d.correct_attempts + excluded.correct_attempts
+                RETURNING time_zone, day, question_id, correct_attempts
+            )
+            INSERT INTO daily_activity AS s (user_id, time_zone, day, attempts, correct_attempts, points)
+            -- A question earns its day's point with the first correct attempt: the merged count equals this batch's.
+            SELECT \(userID), f.time_zone, f.day, sum(f.attempts), sum(f.correct_attempts),
+                   count(*) FILTER (WHERE f.correct_attempts > 0 AND m.correct_attempts = f.correct_attempts)
+            FROM fresh f JOIN merged m USING (time_zone, day, question_id)
+            GROUP BY f.time_zone, f.day
+            ON CONFLICT (user_id, time_zone, day) DO UPDATE
+                SET attempts = s.attempts + excluded.attempts, correct_attempts = s.correct_attempts + excluded.correct_attempts,
+                    points = s.points + excluded.points
+            """)
+    }
+
+    static let pullColumns = "seq, id::text, device_id::text, question_id, question_version, chosen::text, correct, answered_at, duration_ms, session_id::text, flags"
+
+    static func storedAttempt(_ row: PostgresRow, offset: Int = 0) throws -> StoredAttempt {
+        let chosenText = try row.decode(String.self, at: offset + 5)
+        let chosen = chosenText.dropFirst().dropLast().split(separator: ",").compactMap { Int($0) }
+        let attempt = Attempt(
+            id: try row.decode(at: offset + 1), deviceID: try row.decode(at: offset + 2), questionID: try row.decode(at: offset + 3),
+            questionVersion: try row.decode(at: offset + 4), chosen: chosen, correct: try row.decode(at: offset + 6), answeredAt: try row.decode(at: offset + 7),
+            durationMs: try row.decode(at: offset + 8), sessionID: try row.decode(at: offset + 9))
+        return StoredAttempt(seq: try row.decode(at: offset), attempt: attempt, flags: AttemptFlags(rawValue: try row.decode(at: offset + 10)))
+    }
+}
+
+extension PostgresStore: ProgressRepository {
+    public func refreshProgress(userID: Int64, questionIDs: Set<String>, at time: Int64) async throws {
+        guard !questionIDs.isEmpty else { return }
+        let ids = PostgresArray(questionIDs.sorted())
+        let attempts = try await pool.query(
+            "SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) AND question_id = ANY(\(ids)::text[])"
+        ).map { try Self.storedAttempt($0).attempt }
+        let folded = Progress.foldAll(attempts).values.sorted { $0.questionID < $1.questionID }
+        guard !folded.isEmpty else { return }
+        func column<T: CustomStringConvertible>(_ values: [T?]) -> PostgresArray { PostgresArray(values.map { $0?.description }) }
+        try await pool.query(
+            """
+            INSERT INTO progress AS p (user_id, question_id, state, step, stability, difficulty, due, last_review, attempts, correct_attempts,
+                                       last_correct, mastered, updated_at)
+            SELECT \(userID), * , \(time) FROM unnest(
+                \(column(folded.map(\.questionID)))::text[], \(column(folded.map { $0.card.state.rawValue }))::smallint[],
+                \(column(folded.map(\.card.step)))::integer[], \(column(folded.map(\.card.stability)))::float8[],
+                \(column(folded.map(\.card.difficulty)))::float8[], \(column(folded.map(\.card.due)))::bigint[],
+                \(column(folded.map(\.card.lastReview)))::bigint[], \(column(folded.map(\.attempts)))::integer[],
+                \(column(folded.map(\.correctAttempts)))::integer[], \(column(folded.map(\.lastCorrect)))::boolean[],
+                \(column(folded.map(\.isMastered)))::boolean[])
+            ON CONFLICT (user_id, question_id) DO UPDATE SET
+                state = excluded.state, step = excluded.step, stability = excluded.stability, difficulty = excluded.difficulty,
+                due = excluded.due, last_review = excluded.last_review, attempts = excluded.attempts,
+                correct_attempts = excluded.correct_attempts, last_correct = excluded.last_correct, mastered = excluded.mastered,
+                updated_at = excluded.updated_at
+            """)
+    }
+
+    public func progress(userID: Int64) async throws -> [QuestionProgress] {
+        try await pool.query(
+            """
+            SELECT question_id, state, step, stability, difficulty, due, last_review, attempts, correct_attempts, last_correct, last_review
+            FROM progress WHERE user_id = \(userID) ORDER BY question_id
+            """
+        ).map { row in
+            var card = FSRS.Card()
+            guard let state = FSRS.State(rawValue: try row.decode(Int.self, at: 1)) else {
+                throw PostgresError(kind: .decoding, message: "Unknown FSRS state.")
+            }
+            card.state = state
+            card.step = try row.decode(at: 2)
+            card.stability = try row.decode(Double.self, at: 3)
+            card.difficulty = try row.decode(Double.self, at: 4)
+            card.due = try row.decode(Int64.self, at: 5)
+            card.lastReview = try row.decode(Int64.self, at: 6)
+            return QuestionProgress(
+                questionID: try row.decode(at: 0), card: card, attempts: try row.decode(at: 7), correctAttempts: try row.decode(at: 8),
+                lastCorrect: try row.decode(Bool.self, at: 9), lastAnsweredAt: try row.decode(Int64.self, at: 10))
+        }
+    }
+}
+
+extension Attempt {
+    /// The same attempt with its UUIDs in PostgreSQL's lowercase spelling, so a re-sent attempt compares equal.
+    func normalisedIDs() -> Attempt {
+        Attempt(
+            id: id.lowercased(), deviceID: deviceID.lowercased(), questionID: questionID, questionVersion: questionVersion, chosen: chosen, correct: correct,
+            answeredAt: answeredAt, durationMs: durationMs, sessionID: sessionID.lowercased())
+    }
+}

@@ -1,0 +1,121 @@
+import LibPQ
+import StudyCore
+
+/// The server's repositories over one PostgreSQL connection pool. Every statement binds its values; a transaction never
+/// spans more than one user (the schema is ready to shard by user).
+public struct PostgresStore: Sendable {
+    public let pool: PostgresPool
+
+    public init(pool: PostgresPool) { self.pool = pool }
+
+    /// Applies the bundled migrations (see `MigrationRunner`).
+    public func migrate() async throws {
+        try await MigrationRunner(pool: pool).run(try Migration.bundled())
+    }
+
+    /// Runs `body` in a transaction, again from the start when PostgreSQL reports a serialization failure, a deadlock or
+    /// a unique violation raced by another transaction, up to `attempts` times.
+    func retrying<T: Sendable>(attempts: Int = 5, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await pool.withTransaction(body)
+            } catch let error as PostgresError where (error.isRetryable || error.kind == .uniqueViolation) && attempt < attempts {
+                attempt += 1
+            }
+        }
+    }
+}
+
+extension PostgresStore: UserRepository {
+    public func createUser(username: String, displayName: String, passwordHash: String, role: Role, at time: Int64) async throws -> UserRecord? {
+        let rows = try await pool.query(
+            """
+            INSERT INTO users (username, display_name, password_hash, role, created_at)
+            VALUES (\(username), \(displayName), \(passwordHash), \(role.rawValue), \(time))
+            ON CONFLICT (username) DO NOTHING
+            RETURNING \(unsafeRaw: Self.userColumns)
+            """)
+        return try rows.first.map { try Self.user($0) }
+    }
+
+    public func user(named username: String) async throws -> UserRecord? {
+        try await pool.query("SELECT \(unsafeRaw: Self.userColumns) FROM users WHERE username = \(username)").first.map { try Self.user($0) }
+    }
+
+    public func user(id: Int64) async throws -> UserRecord? {
+        try await pool.query("SELECT \(unsafeRaw: Self.userColumns) FROM users WHERE id = \(id)").first.map { try Self.user($0) }
+    }
+
+    static let userColumns = "id, username, display_name, password_hash, role, created_at"
+
+    static func user(_ row: PostgresRow, offset: Int = 0) throws -> UserRecord {
+        let roleName = try row.decode(String.self, at: offset + 4)
+        guard let role = Role(rawValue: roleName) else { throw PostgresError(kind: .decoding, message: "Unknown role \(roleName).") }
+        return UserRecord(
+            id: try row.decode(at: offset), username: try row.decode(at: offset + 1), displayName: try row.decode(at: offset + 2),
+            passwordHash: try row.decode(at: offset + 3), role: role, createdAt: try row.decode(at: offset + 5))
+    }
+}
+
+extension PostgresStore: DeviceRepository {
+    public func registerDevice(id: String, userID: Int64, name: String, tokenHash: [UInt8], expiresAt: Int64?, at time: Int64) async throws -> DeviceRecord {
+        try await pool.withTransaction { tx in
+            let rows = try await tx.query(
+                """
+                INSERT INTO devices (id, user_id, name, created_at) VALUES (\(id)::uuid, \(userID), \(name), \(time))
+                RETURNING \(unsafeRaw: Self.deviceColumns)
+                """)
+            try await tx.query(
+                """
+                INSERT INTO auth_tokens (token_hash, user_id, device_id, created_at, expires_at)
+                VALUES (\(tokenHash), \(userID), \(id)::uuid, \(time), \(expiresAt))
+                """)
+            return try Self.device(rows[0])
+        }
+    }
+
+    public func devices(userID: Int64) async throws -> [DeviceRecord] {
+        try await pool.query("SELECT \(unsafeRaw: Self.deviceColumns) FROM devices WHERE user_id = \(userID) ORDER BY created_at, id").map { try Self.device($0) }
+    }
+
+    public func revokeDevice(id: String, userID: Int64, at time: Int64) async throws -> Bool {
+        try await pool.withTransaction { tx in
+            let changed = try await tx.query(
+                "UPDATE devices SET revoked_at = COALESCE(revoked_at, \(time)) WHERE id = \(id)::uuid AND user_id = \(userID)"
+            ).affectedRows
+            try await tx.query("UPDATE auth_tokens SET revoked_at = COALESCE(revoked_at, \(time)) WHERE device_id = \(id)::uuid AND user_id = \(userID)")
+            return changed == 1
+        }
+    }
+
+    public func authenticate(tokenHash: [UInt8], at time: Int64) async throws -> (UserRecord, DeviceRecord)? {
+        let rows = try await pool.query(
+            """
+            SELECT u.id, u.username, u.display_name, u.password_hash, u.role, u.created_at,
+                   d.id::text, d.user_id, d.name, d.created_at, d.last_seen_at, d.clock_offset_ms, d.revoked_at
+            FROM auth_tokens t JOIN users u ON u.id = t.user_id JOIN devices d ON d.id = t.device_id
+            WHERE t.token_hash = \(tokenHash) AND t.revoked_at IS NULL AND d.revoked_at IS NULL
+              AND (t.expires_at IS NULL OR t.expires_at > \(time))
+            """)
+        guard let row = rows.first else { return nil }
+        return (try Self.user(row), try Self.device(row, offset: 6))
+    }
+
+    public func revokeToken(hash: [UInt8], at time: Int64) async throws {
+        try await pool.query("UPDATE auth_tokens SET revoked_at = COALESCE(revoked_at, \(time)) WHERE token_hash = \(hash)")
+    }
+
+    public func recordSync(deviceID: String, clockOffsetMs: Int64, at time: Int64) async throws {
+        try await pool.query("UPDATE devices SET last_seen_at = \(time), clock_offset_ms = \(clockOffsetMs) WHERE id = \(deviceID)::uuid")
+    }
+
+    static let deviceColumns = "id::text, user_id, name, created_at, last_seen_at, clock_offset_ms, revoked_at"
+
+    static func device(_ row: PostgresRow, offset: Int = 0) throws -> DeviceRecord {
+        DeviceRecord(
+            id: try row.decode(at: offset), userID: try row.decode(at: offset + 1), name: try row.decode(at: offset + 2),
+            createdAt: try row.decode(at: offset + 3), lastSeenAt: try row.decode(at: offset + 4), clockOffsetMs: try row.decode(at: offset + 5),
+            revokedAt: try row.decode(at: offset + 6))
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import LibPQ
+import PostgresTestSupport
+import StudyPostgres
+import Testing
+
+@Suite struct MigrationTests {
+    @Test func aFreshDatabaseGetsEveryMigrationOnceAndARerunDoesNothing() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 2)
+        defer { Task { await pool.close() } }
+        let migrations = try Migration.bundled()
+        #expect(migrations.map(\.name).first == "001_accounts.sql")
+        #expect(migrations.count >= 6)
+        let runner = MigrationRunner(pool: pool)
+        #expect(try await runner.run(migrations) == migrations.map(\.name))
+        #expect(try await runner.run(migrations) == [])
+        let tables = try await pool.query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1").column(String.self)
+        for table in ["users", "devices", "auth_tokens", "teams", "memberships", "invites", "decks", "question_versions", "deck_questions",
+                      "team_decks", "study_sessions", "attempts", "progress", "daily_question_activity", "daily_activity", "schema_migrations"] {
+            #expect(tables.contains(table), "missing table \(table)")
+        }
+        let recorded = try await pool.query("SELECT name, checksum FROM schema_migrations ORDER BY name")
+        #expect(try recorded.map { try $0.decode(String.self, at: 0) } == migrations.map(\.name))
+        #expect(try recorded.map { try $0.decode(String.self, at: 1) } == migrations.map(\.checksum))
+    }
+
+    @Test func twoRunnersStartingAtOnceApplyEachMigrationOnce() async throws {
+        let config = try await TestDatabase.fresh()
+        let a = PostgresPool(configuration: config, size: 1), b = PostgresPool(configuration: config, size: 1)
+        defer { Task { await a.close(); await b.close() } }
+        let migrations = try Migration.bundled()
+        async let first = MigrationRunner(pool: a).run(migrations)
+        async let second = MigrationRunner(pool: b).run(migrations)
+        let applied = try await [first, second]
+        #expect(applied.map(\.count).sorted() == [0, migrations.count])
+        #expect(try await a.query("SELECT count(*) FROM schema_migrations").scalar(Int.self) == migrations.count)
+    }
+
+    @Test func aChangedMigrationFileIsRefused() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
+        defer { Task { await pool.close() } }
+        var migrations = try Migration.bundled()
+        try await MigrationRunner(pool: pool).run(migrations)
+        migrations[1] = Migration(name: migrations[1].name, sql: migrations[1].sql + "\n-- edited after release\n")
+        await #expect {
+            try await MigrationRunner(pool: pool).run(migrations)
+        } throws: { error in
+            "\(error)".hasPrefix("Migration 002_teams.sql has changed since it was applied")
+        }
+    }
+
+    @Test func aDatabaseFromANewerServerIsRefused() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
+        defer { Task { await pool.close() } }
+        let migrations = try Migration.bundled()
+        try await MigrationRunner(pool: pool).run(migrations + [Migration(name: "999_future.sql", sql: "SELECT 1;")])
+        await #expect {
+            try await MigrationRunner(pool: pool).run(migrations)
+        } throws: { "\($0)".contains("999_future.sql, which this server does not have") }
+    }
+
+    @Test func aFailingMigrationLeavesNothingBehind() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
+        defer { Task { await pool.close() } }
+        let broken = [Migration(name: "001_ok.sql", sql: "CREATE TABLE ok (x int);"), Migration(name: "002_bad.sql", sql: "CREATE TABLE half (x int); SELECT 1/0;")]
+        await #expect(throws: PostgresError.self) { try await MigrationRunner(pool: pool).run(broken) }
+        #expect(try await pool.query("SELECT name FROM schema_migrations").column(String.self) == ["001_ok.sql"])
+        #expect(try await pool.query("SELECT to_regclass('half')::text").scalar(String?.self) == .some(nil))
+    }
+}
