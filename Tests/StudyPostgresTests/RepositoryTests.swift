@@ -1,0 +1,211 @@
+import Foundation
+import LibPQ
+import PostgresTestSupport
+import StudyCore
+import StudyPostgres
+import Testing
+
+/// A migrated database of its own and a store over it.
+func migratedStore(poolSize: Int = 4) async throws -> PostgresStore {
+    let store = PostgresStore(pool: PostgresPool(configuration: try await TestDatabase.fresh(), size: poolSize))
+    try await store.migrate()
+    return store
+}
+
+func uuid() -> String { UUID().uuidString.lowercased() }
+
+func attempt(question: String = "q1", correct: Bool = true, at time: Int64, device: String = "00000000-0000-4000-8000-000000000001", id: String = uuid()) -> Attempt {
+    Attempt(
+        id: id, deviceID: device, questionID: question, questionVersion: "v1", chosen: correct ? [0] : [1], correct: correct, answeredAt: time,
+        durationMs: 4_000, sessionID: "00000000-0000-4000-8000-00000000000a")
+}
+
+@Suite struct AccountRepositoryTests {
+    @Test func usersAreUniqueByUsername() async throws {
+        let store = try await migratedStore()
+        defer { Task { await store.pool.close() } }
+        let ada = try #require(try await store.createUser(username: "ada", displayName: "Ada L.", passwordHash: "$2b$…", role: .learner, at: 1))
+        #expect(try await store.createUser(username: "ada", displayName: "Other", passwordHash: "x", role: .admin, at: 2) == nil)
+        #expect(try await store.user(named: "ada") == ada)
+        #expect(try await store.user(id: ada.id) == ada)
+        #expect(try await store.user(named: "nobody") == nil)
+    }
+
+    @Test func aTokenAuthenticatesItsDeviceUntilRevoked() async throws {
+        let store = try await migratedStore()
+        defer { Task { await store.pool.close() } }
+        let user = try #require(try await store.createUser(username: "bob", displayName: "Bob", passwordHash: "h", role: .learner, at: 1))
+        let laptop = uuid(), desktop = uuid()
+        let laptopToken = SHA256.hash(Array("laptop-secret".utf8)), desktopToken = SHA256.hash(Array("desktop-secret".utf8))
+        _ = try await store.registerDevice(id: laptop, userID: user.id, name: "laptop", tokenHash: laptopToken, expiresAt: nil, at: 10)
+        _ = try await store.registerDevice(id: desktop, userID: user.id, name: "desktop", tokenHash: desktopToken, expiresAt: 1_000, at: 11)
+        #expect(try await store.authenticate(tokenHash: laptopToken, at: 20)?.1.id == laptop)
+        #expect(try await store.authenticate(tokenHash: desktopToken, at: 999)?.0 == user)
+        #expect(try await store.authenticate(tokenHash: desktopToken, at: 1_000) == nil)
+        #expect(try await store.authenticate(tokenHash: SHA256.hash(Array("guess".utf8)), at: 20) == nil)
+        #expect(try await store.devices(userID: user.id).map(\.name) == ["laptop", "desktop"])
+        #expect(try await store.revokeDevice(id: laptop, userID: user.id, at: 30))
+        #expect(try await store.authenticate(tokenHash: laptopToken, at: 31) == nil)
+        let other = try #require(try await store.createUser(username: "eve", displayName: "Eve", passwordHash: "h", role: .learner, at: 1))
+        #expect(try await store.revokeDevice(id: desktop, userID: other.id, at: 32) == false)
+        try await store.recordSync(deviceID: desktop, clockOffsetMs: -86_400_000, at: 40)
+        #expect(try await store.devices(userID: user.id).last?.clockOffsetMs == -86_400_000)
+    }
+}
+
+@Suite struct AttemptRepositoryTests {
+    @Test func pushingTheSameAttemptsTwiceStoresThemOnce() async throws {
+        let store = try await migratedStore()
+        defer { Task { await store.pool.close() } }
+        let user = try #require(try await store.createUser(username: "cat", displayName: "Cat", passwordHash: "h", role: .learner, at: 1))
+        let page = (0..<5).map { (attempt: attempt(at: 1_000 + Int64($0)), flags: AttemptFlags()) }
+        #expect(try await store.insert(page, userID: user.id, receivedAt: 2_000) == (1...5).map { .inserted(seq: $0) })
+        #expect(try await store.insert(page, userID: user.id, receivedAt: 3_000) == (1...5).map { .duplicate(seq: $0) })
+        // An attempt re-sent with its UUIDs in capitals is the same attempt.
+        let shouted = page[0].attempt
+        let upper = Attempt(id: shouted.id.uppercased(), deviceID: shouted.deviceID.uppercased(), questionID: shouted.questionID,
+                            questionVersion: shouted.questionVersion, chosen: shouted.chosen, correct: shouted.correct, answeredAt: shouted.answeredAt,
+                            durationMs: shouted.durationMs, sessionID: shouted.sessionID.uppercased())
+        #expect(try await store.insert([(upper, [])], userID: user.id, receivedAt: 3_000) == [.duplicate(seq: 1)])
+        #expect(try await store.latestSequence(userID: user.id) == 5)
+        let pulled = try await store.attempts(userID: user.id, after: 0, limit: 100)
+        #expect(pulled.attempts.map(\.attempt) == page.map(\.attempt))
+        #expect(pulled.hasMore == false)
+    }
+
+    @Test func aDifferentAttemptUnderAnExistingIdIsAConflictAndChangesNothing() async throws {
+        let store = try await migratedStore()
+        defer { Task { await store.pool.close() } }
+        let user = try #require(try await store.createUser(username: "dan", displayName: "Dan", passwordHash: "h", role: .learner, at: 1))
+        let original = attempt(at: 5_000)
+        _ = try await store.insert([(original, [])], userID: user.id, receivedAt: 6_000)
+        let forged = attempt(correct: false, at: 5_000, id: original.id)
+        let twin = attempt(at: 7_000)
+        let inPageTwin = attempt(correct: false, at: 7_000, id: twin.id)
+        #expect(try await store.insert([(forged, []), (twin, []), (inPageTwin, []), (twin, [])], userID: user.id, receivedAt: 8_000)
+            == [.conflict, .inserted(seq: 2), .conflict, .duplicate(seq: 2)])
+        #expect(try await store.attempts(userID: user.id, after: 0, limit: 10).attempts.map(\.attempt) == [original, twin])
+    }
+
+    @Test func anotherUsersIdIsRejectedWithoutSayingWhose() async throws {
+        let store = try await migratedStore()
+        defer { Task { await store.pool.close() } }
+        let a = try #require(try await store.createUser(username: "amy", displayName: "Amy", passwordHash: "h", role: .learner, at: 1))
+        let b = try #require(try await store.createUser(username: "ben", displayName: "Ben", passwordHash: "h", role: .learner, at: 1))
+        let mine = attempt(at: 1)
+        _ = try await store.insert([(mine, [])], userID: a.id, receivedAt: 2)
+        let outcome = try await store.insert([(mine, []), (attempt(at: 3, id: "not-a-uuid"), [])], userID: b.id, receivedAt: 4)
+        guard case .rejected(let reason) = outcome[0] else { Issue.record("expected a rejection, got \(outcome[0])"); return }
+        #expect(!reason.contains("amy") && !reason.contains(String(a.id)))
+        #expect(outcome[1] == .rejected(reason: "id must be a UUID"))
+        #expect(try await store.latestSequence(userID: b.id) == 0)
+    }
+
+    @Test func pullingPagesFollowsTheCursorAndSaysWhetherMoreRemain() async throws {
+        let store = try await migratedStore()
+        defer { Task { await store.pool.close() } }
+        let user = try #require(try await store.createUser(username: "eva", displayName: "Eva", passwordHash: "h", role: .learner, at: 1))
+        _ = try await store.insert((0..<25).map { (attempt(at: Int64($0)), []) }, userID: user.id, receivedAt: 100)
+        var cursor: Int64 = 0
+        var pages: [[Int64]] = []
+        while true {
+            let page = try await store.attempts(userID: user.id, after: cursor, limit: 10)
+            pages.append(page.attempts.map(\.seq))
+            cursor = page.attempts.last?.seq ?? cursor
+            if !page.hasMore { break }
+        }
+        #expect(pages == [Array(1...10), Array(11...20), Array(21...25)])
+    }
+
+    /// Invariant 4: 8 writers push 10,000 attempts for one user while a reader polls the cursor; every sequence number
+    /// exists once, and the reader never sees N+1 before N. Run ten times (in parallel, each in its own database).
+    @Test(arguments: 1...10)
+    func theCursorIsGapFreeUnderConcurrentPushes(run: Int) async throws {
+        let store = try await migratedStore(poolSize: 9)
+        defer { Task { await store.pool.close() } }
+        let user = try #require(try await store.createUser(username: "writer\(run)", displayName: "U", passwordHash: "h", role: .learner, at: 1))
+        let writers = 8, perWriter = 1_250, pageSize = 50
+        let total = writers * perWriter
+        async let reader: [Int64] = {
+            var seen: [Int64] = []
+            var cursor: Int64 = 0
+            while seen.count < total {
+                let page = try await store.attempts(userID: user.id, after: cursor, limit: 500)
+                for stored in page.attempts {
+                    // The next one the reader sees must be exactly the one after its cursor.
+                    guard stored.seq == cursor + 1 else { throw GapError(expected: cursor + 1, saw: stored.seq) }
+                    cursor = stored.seq
+                    seen.append(stored.seq)
+                }
+                if page.attempts.isEmpty { try await Task.sleep(for: .milliseconds(2)) }
+            }
+            return seen
+        }()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<writers {
+                group.addTask {
+                    for p in 0..<(perWriter / pageSize) {
+                        let page = (0..<pageSize).map { i in (attempt(question: "q\(i % 7)", at: Int64(w * 1_000_000 + p * pageSize + i)), AttemptFlags()) }
+                        let outcomes = try await store.insert(page, userID: user.id, receivedAt: 1)
+                        guard outcomes.allSatisfy({ if case .inserted = $0 { true } else { false } }) else { throw GapError(expected: -1, saw: -1) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let seen = try await reader
+        #expect(seen == Array(1...Int64(total)))
+        #expect(try await store.pool.query("SELECT count(DISTINCT seq), min(seq), max(seq) FROM attempts WHERE user_id = \(user.id)")[0].decode(Int.self, at: 0) == total)
+        #expect(try await store.latestSequence(userID: user.id) == Int64(total))
+    }
+
+    struct GapError: Error { let expected: Int64; let saw: Int64 }
+}
+
+@Suite struct ProgressRepositoryTests {
+    @Test func storedProgressIsTheFoldOfTheAttempts() async throws {
+        let store = try await migratedStore()
+        defer { Task { await store.pool.close() } }
+        let user = try #require(try await store.createUser(username: "fay", displayName: "Fay", passwordHash: "h", role: .learner, at: 1))
+        let day: Int64 = 86_400_000
+        let attempts = [attempt(question: "a", correct: true, at: 0), attempt(question: "a", correct: true, at: 600_000), attempt(question: "a", correct: true, at: 3 * day),
+                        attempt(question: "b", correct: false, at: 5), attempt(question: "a", correct: false, at: 30 * day)]
+        // Pushed out of order: the fold orders by (answeredAt, id).
+        _ = try await store.insert(attempts.reversed().map { ($0, []) }, userID: user.id, receivedAt: 1)
+        try await store.refreshProgress(userID: user.id, questionIDs: ["a", "b"], at: 99)
+        let stored = try await store.progress(userID: user.id)
+        let expected = Progress.foldAll(attempts)
+        #expect(stored.count == 2)
+        for progress in stored {
+            let fold = try #require(expected[progress.questionID])
+            #expect(progress.card == fold.card)
+            #expect(progress.attempts == fold.attempts && progress.correctAttempts == fold.correctAttempts && progress.lastCorrect == fold.lastCorrect)
+        }
+        // Refreshing again is idempotent.
+        try await store.refreshProgress(userID: user.id, questionIDs: ["a"], at: 100)
+        #expect(try await store.progress(userID: user.id).map(\.card) == stored.map(\.card))
+    }
+
+    @Test func dailyAggregatesCountOnePointPerQuestionPerDayInTheTeamsTimeZone() async throws {
+        let store = try await migratedStore()
+        defer { Task { await store.pool.close() } }
+        let user = try #require(try await store.createUser(username: "gus", displayName: "Gus", passwordHash: "h", role: .learner, at: 1))
+        let team = try await store.pool.query(
+            "INSERT INTO teams (name, time_zone, created_by, created_at) VALUES ('t', 'America/New_York', \(user.id), 1) RETURNING id").scalar(Int64.self)!
+        try await store.pool.query("INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES (\(team), \(user.id), 'member', 1)")
+        // 2026-01-10 03:00 UTC is 2026-01-09 22:00 in New York.
+        let t: Int64 = 1_768_014_000_000
+        _ = try await store.insert([(attempt(question: "a", correct: true, at: t), []), (attempt(question: "a", correct: true, at: t + 1), []),
+                                    (attempt(question: "b", correct: false, at: t + 2), [])], userID: user.id, receivedAt: 1)
+        // A later page: another right answer to "a" the same day adds no point; "b" right now earns one; a flagged one counts nothing.
+        _ = try await store.insert([(attempt(question: "a", correct: true, at: t + 3), []), (attempt(question: "b", correct: true, at: t + 4), []),
+                                    (attempt(question: "c", correct: true, at: t + 5), [.tooFast])], userID: user.id, receivedAt: 2)
+        let row = try await store.pool.query(
+            "SELECT day::text, attempts, correct_attempts, points FROM daily_activity WHERE user_id = \(user.id)")
+        #expect(row.count == 1)
+        #expect(try row[0].decode(String.self, at: 0) == "2026-01-09")
+        #expect(try row[0].decode(Int.self, at: 1) == 5)
+        #expect(try row[0].decode(Int.self, at: 2) == 4)
+        #expect(try row[0].decode(Int.self, at: 3) == 2)
+    }
+}
