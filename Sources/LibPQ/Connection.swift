@@ -50,6 +50,22 @@ final class PQConnection: @unchecked Sendable {
 
     var isUsable: Bool { !broken && PQstatus(handle) == CONNECTION_OK }
 
+    /// Reads whatever the server sent while the connection sat idle, without blocking: a server that shut down or a
+    /// terminated backend has sent its last message and closed the socket, which this notices.
+    func isAlive() -> Bool {
+        guard isUsable else { return false }
+        // The last message and the end of the stream may arrive separately; read until nothing more is waiting.
+        var socket = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        for _ in 0..<4 {
+            guard poll(&socket, 1, 0) > 0 else { return true }
+            if PQconsumeInput(handle) != 1 || PQstatus(handle) != CONNECTION_OK {
+                broken = true
+                return false
+            }
+        }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
     /// Asks the server to cancel the statement running on this connection. Safe from any thread.
     func cancel() {
         cancelled.set(true)

@@ -36,7 +36,7 @@ public final class PostgresPool: Sendable {
     /// Leases a connection for the duration of `body`. The connection must not escape the closure.
     @discardableResult
     public func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        let (connection, _) = try await lease()
+        let connection = try await lease()
         do {
             let result = try await body(PostgresConnection(raw: connection, threads: threads))
             await giveBack(connection)
@@ -55,41 +55,31 @@ public final class PostgresPool: Sendable {
         try await withConnection { try await $0.withTransaction(isolation: isolation, body) }
     }
 
-    /// Runs one statement on any connection. A connection that died while idle (a restarted server, a killed backend) is
-    /// replaced and the statement sent once more, which is safe because it never reached the server.
+    /// Runs one statement on any free connection.
     @discardableResult
     public func query(_ query: PostgresQuery) async throws -> PostgresRows {
-        for attempt in 0..<2 {
-            let (connection, wasIdle) = try await lease()
-            do {
-                let rows = try await PostgresConnection(raw: connection, threads: threads).query(query)
-                await giveBack(connection)
-                return rows
-            } catch let error as PostgresError where error.kind == .connectionLost && wasIdle && attempt == 0 && !connection.isUsable {
-                logger.debug("replacing a connection that died while idle", metadata: ["pg.error": "\(error.message)"])
-                await giveBack(connection)
-            } catch {
-                await giveBack(connection)
-                throw error
-            }
-        }
-        throw PostgresError(kind: .connectionLost, message: "The connection to PostgreSQL was lost twice in a row.")
+        try await withConnection { try await $0.query(query) }
     }
 
     /// The number of connections open now (leased or idle).
     public var openConnections: Int { get async { await state.open } }
 
-    private func lease() async throws -> (PQConnection, wasIdle: Bool) {
-        switch try await state.acquire(timeout: waitTimeout) {
-        case .existing(let connection):
-            return (connection, true)
-        case .openNew:
-            do {
-                let connection = try await threads.runIfActive { [configuration, logger] in try PQConnection(configuration: configuration, logger: logger) }
-                return (connection, false)
-            } catch {
-                await state.openFailed()
-                throw error
+    /// A connection for one caller. An idle connection whose server went away (a restart, a killed backend) is noticed
+    /// here, before any statement is sent, and replaced.
+    private func lease() async throws -> PQConnection {
+        while true {
+            switch try await state.acquire(timeout: waitTimeout) {
+            case .existing(let connection):
+                if connection.isAlive() { return connection }
+                logger.debug("replacing a connection whose server went away while it was idle")
+                await state.release(connection, usable: false)
+            case .openNew:
+                do {
+                    return try await threads.runIfActive { [configuration, logger] in try PQConnection(configuration: configuration, logger: logger) }
+                } catch {
+                    await state.openFailed()
+                    throw error
+                }
             }
         }
     }
