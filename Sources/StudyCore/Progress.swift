@@ -6,6 +6,8 @@ public struct QuestionProgress: Sendable, Hashable, Codable {
     public let correctAttempts: Int
     public let lastCorrect: Bool?
     public let lastAnsweredAt: Int64?
+    /// The id of the last attempt folded, so a later fold can tell whether new attempts come after it.
+    public let lastAttemptID: String?
 
     /// Mastered: in the review state with a stability of at least 21 days, Anki's "mature" threshold, so the learner is
     /// expected to recall it with 90 % probability three weeks after the last review.
@@ -13,17 +15,20 @@ public struct QuestionProgress: Sendable, Hashable, Codable {
 
     public func isDue(at now: Int64) -> Bool { attempts > 0 && (card.due ?? .max) <= now }
 
-    public init(questionID: String, card: FSRS.Card, attempts: Int, correctAttempts: Int, lastCorrect: Bool?, lastAnsweredAt: Int64?) {
+    public init(
+        questionID: String, card: FSRS.Card, attempts: Int, correctAttempts: Int, lastCorrect: Bool?, lastAnsweredAt: Int64?, lastAttemptID: String?
+    ) {
         self.questionID = questionID
         self.card = card
         self.attempts = attempts
         self.correctAttempts = correctAttempts
         self.lastCorrect = lastCorrect
         self.lastAnsweredAt = lastAnsweredAt
+        self.lastAttemptID = lastAttemptID
     }
 
     enum CodingKeys: String, CodingKey {
-        case questionID = "questionId", card, attempts, correctAttempts, lastCorrect, lastAnsweredAt
+        case questionID = "questionId", card, attempts, correctAttempts, lastCorrect, lastAnsweredAt, lastAttemptID = "lastAttemptId"
     }
 }
 
@@ -36,15 +41,31 @@ public enum Progress {
     /// Progress on one question: its attempts, in any order, replayed in `(answeredAt, id)` order. Pure, so any two places
     /// holding the same attempts hold bit-identical progress.
     public static func fold(questionID: String, attempts: some Sequence<Attempt>, scheduler: FSRS = .standard) -> QuestionProgress {
-        let ordered = attempts.filter { $0.questionID == questionID }.sorted(by: Attempt.foldOrder)
-        var card = FSRS.Card()
+        let empty = QuestionProgress(questionID: questionID, card: FSRS.Card(), attempts: 0, correctAttempts: 0, lastCorrect: nil, lastAnsweredAt: nil, lastAttemptID: nil)
+        return extend(empty, with: attempts.filter { $0.questionID == questionID }.sorted(by: Attempt.foldOrder), scheduler: scheduler)
+    }
+
+    /// Continues a fold with attempts that all come after the ones already folded, which gives the same result as
+    /// folding everything again; nil when some new attempt sorts before the last one folded (fold from scratch then).
+    public static func extendFold(_ progress: QuestionProgress, with attempts: some Sequence<Attempt>, scheduler: FSRS = .standard) -> QuestionProgress? {
+        let ordered = attempts.filter { $0.questionID == progress.questionID }.sorted(by: Attempt.foldOrder)
+        if let first = ordered.first, let lastTime = progress.lastAnsweredAt, let lastID = progress.lastAttemptID,
+            (first.answeredAt, first.id) <= (lastTime, lastID)
+        {
+            return nil
+        }
+        return extend(progress, with: ordered, scheduler: scheduler)
+    }
+
+    private static func extend(_ progress: QuestionProgress, with ordered: [Attempt], scheduler: FSRS) -> QuestionProgress {
+        var card = progress.card
         for attempt in ordered {
             card = scheduler.review(card, rating: rating(correct: attempt.correct), at: attempt.answeredAt)
         }
         return QuestionProgress(
-            questionID: questionID, card: card, attempts: ordered.count,
-            correctAttempts: ordered.count(where: \.correct), lastCorrect: ordered.last?.correct, lastAnsweredAt: ordered.last?.answeredAt
-        )
+            questionID: progress.questionID, card: card, attempts: progress.attempts + ordered.count,
+            correctAttempts: progress.correctAttempts + ordered.count(where: \.correct), lastCorrect: ordered.last?.correct ?? progress.lastCorrect,
+            lastAnsweredAt: ordered.last?.answeredAt ?? progress.lastAnsweredAt, lastAttemptID: ordered.last?.id ?? progress.lastAttemptID)
     }
 
     /// Progress on every question that has attempts, keyed by question id.

@@ -73,6 +73,20 @@ public struct StoredAttempt: Sendable, Hashable {
     }
 }
 
+/// One page of a pull.
+public struct PullPage: Sendable, Hashable {
+    public let attempts: [StoredAttempt]
+    /// The cursor after this page.
+    public let cursor: Int64
+    public let hasMore: Bool
+
+    public init(attempts: [StoredAttempt], cursor: Int64, hasMore: Bool) {
+        self.attempts = attempts
+        self.cursor = cursor
+        self.hasMore = hasMore
+    }
+}
+
 /// What became of one pushed attempt.
 public enum PushOutcome: Sendable, Hashable {
     case inserted(seq: Int64)
@@ -112,8 +126,9 @@ public protocol AttemptRepository: Sendable {
     /// Stores new attempts in one transaction, assigning per-user sequence numbers under the user's row lock; an
     /// attempt already stored is a duplicate, a different one under its id a conflict, another user's id rejected.
     func insert(_ attempts: [(attempt: Attempt, flags: AttemptFlags)], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome]
-    /// The user's attempts with sequence numbers above `cursor`, in order, at most `limit`, and whether more remain.
-    func attempts(userID: Int64, after cursor: Int64, limit: Int) async throws -> (attempts: [StoredAttempt], hasMore: Bool)
+    /// The user's attempts with sequence numbers above `cursor`, in order, at most `limit`, leaving out those that came
+    /// from `excludingDevice` (the puller has them); the page's cursor passes the left-out ones too.
+    func pull(userID: Int64, after cursor: Int64, limit: Int, excludingDevice: String?) async throws -> PullPage
     /// The highest sequence number handed out for the user (0 when none).
     func latestSequence(userID: Int64) async throws -> Int64
 }
@@ -121,6 +136,16 @@ public protocol AttemptRepository: Sendable {
 public protocol ProgressRepository: Sendable {
     /// Recomputes and stores the fold of the user's attempts for these questions.
     func refreshProgress(userID: Int64, questionIDs: Set<String>, at time: Int64) async throws
+    /// Folds newly stored attempts into the stored progress: on top of it when they all come after what it holds,
+    /// from scratch for a question where one does not.
+    func recordProgress(userID: Int64, newAttempts: [Attempt], at time: Int64) async throws
     /// The stored progress of every question the user has answered.
     func progress(userID: Int64) async throws -> [QuestionProgress]
+}
+
+public protocol DeckRepository: Sendable {
+    /// Stores a deck and its question versions; storing the same deck again changes nothing.
+    func storeDeck(_ deck: Deck, at time: Int64) async throws
+    /// The question versions the server knows among `keys` (`AttemptReview.key`), keyed the same way.
+    func questions(forKeys keys: Set<String>) async throws -> [String: Question]
 }

@@ -54,11 +54,20 @@ extension PostgresStore: AttemptRepository {
         }
     }
 
-    public func attempts(userID: Int64, after cursor: Int64, limit: Int) async throws -> (attempts: [StoredAttempt], hasMore: Bool) {
-        let rows = try await pool.query(
-            "SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) AND seq > \(cursor) ORDER BY seq LIMIT \(limit + 1)")
-        let page = try rows.prefix(limit).map { try Self.storedAttempt($0) }
-        return (page, rows.count > limit)
+    public func pull(userID: Int64, after cursor: Int64, limit: Int, excludingDevice: String?) async throws -> PullPage {
+        // One snapshot for both statements, so "nothing more" and the user's latest sequence number agree.
+        try await pool.withTransaction(isolation: .repeatableRead) { tx in
+            let rows = try await tx.query(
+                """
+                SELECT \(unsafeRaw: Self.pullColumns) FROM attempts
+                WHERE user_id = \(userID) AND seq > \(cursor) AND (\(excludingDevice)::uuid IS NULL OR device_id <> \(excludingDevice)::uuid)
+                ORDER BY seq LIMIT \(limit + 1)
+                """)
+            let page = try rows.prefix(limit).map { try Self.storedAttempt($0) }
+            if rows.count > limit { return PullPage(attempts: page, cursor: page.last!.seq, hasMore: true) }
+            let latest = try await tx.query("SELECT attempt_seq FROM users WHERE id = \(userID)").scalar(Int64.self) ?? 0
+            return PullPage(attempts: page, cursor: max(cursor, latest), hasMore: false)
+        }
     }
 
     public func latestSequence(userID: Int64) async throws -> Int64 {
@@ -113,37 +122,44 @@ extension PostgresStore: AttemptRepository {
 extension PostgresStore: ProgressRepository {
     public func refreshProgress(userID: Int64, questionIDs: Set<String>, at time: Int64) async throws {
         guard !questionIDs.isEmpty else { return }
-        let ids = PostgresArray(questionIDs.sorted())
-        let attempts = try await pool.query(
-            "SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) AND question_id = ANY(\(ids)::text[])"
-        ).map { try Self.storedAttempt($0).attempt }
-        let folded = Progress.foldAll(attempts).values.sorted { $0.questionID < $1.questionID }
-        guard !folded.isEmpty else { return }
-        func column<T: CustomStringConvertible>(_ values: [T?]) -> PostgresArray { PostgresArray(values.map { $0?.description }) }
-        try await pool.query(
-            """
-            INSERT INTO progress AS p (user_id, question_id, state, step, stability, difficulty, due, last_review, attempts, correct_attempts,
-                                       last_correct, mastered, updated_at)
-            SELECT \(userID), * , \(time) FROM unnest(
-                \(column(folded.map(\.questionID)))::text[], \(column(folded.map { $0.card.state.rawValue }))::smallint[],
-                \(column(folded.map(\.card.step)))::integer[], \(column(folded.map(\.card.stability)))::float8[],
-                \(column(folded.map(\.card.difficulty)))::float8[], \(column(folded.map(\.card.due)))::bigint[],
-                \(column(folded.map(\.card.lastReview)))::bigint[], \(column(folded.map(\.attempts)))::integer[],
-                \(column(folded.map(\.correctAttempts)))::integer[], \(column(folded.map(\.lastCorrect)))::boolean[],
-                \(column(folded.map(\.isMastered)))::boolean[])
-            ON CONFLICT (user_id, question_id) DO UPDATE SET
-                state = excluded.state, step = excluded.step, stability = excluded.stability, difficulty = excluded.difficulty,
-                due = excluded.due, last_review = excluded.last_review, attempts = excluded.attempts,
-                correct_attempts = excluded.correct_attempts, last_correct = excluded.last_correct, mastered = excluded.mastered,
-                updated_at = excluded.updated_at
-            """)
+        let folded = try await Progress.foldAll(allAttempts(userID: userID, questionIDs: questionIDs))
+        try await upsert(Array(folded.values), userID: userID, at: time)
+    }
+
+    public func recordProgress(userID: Int64, newAttempts: [Attempt], at time: Int64) async throws {
+        guard !newAttempts.isEmpty else { return }
+        let byQuestion = Dictionary(grouping: newAttempts, by: \.questionID)
+        let stored = Dictionary(uniqueKeysWithValues: try await progress(userID: userID, questionIDs: Set(byQuestion.keys)).map { ($0.questionID, $0) })
+        var updated: [QuestionProgress] = []
+        var refold: Set<String> = []
+        for (questionID, attempts) in byQuestion {
+            if let current = stored[questionID], let next = Progress.extendFold(current, with: attempts) {
+                updated.append(next)
+            } else {
+                refold.insert(questionID)
+            }
+        }
+        if !refold.isEmpty { updated += try await Progress.foldAll(allAttempts(userID: userID, questionIDs: refold)).values }
+        try await upsert(updated, userID: userID, at: time)
     }
 
     public func progress(userID: Int64) async throws -> [QuestionProgress] {
+        try await progress(userID: userID, questionIDs: nil)
+    }
+
+    private func allAttempts(userID: Int64, questionIDs: Set<String>) async throws -> [Attempt] {
         try await pool.query(
+            "SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) AND question_id = ANY(\(PostgresArray(questionIDs.sorted()))::text[])"
+        ).map { try Self.storedAttempt($0).attempt }
+    }
+
+    private func progress(userID: Int64, questionIDs: Set<String>?) async throws -> [QuestionProgress] {
+        let filter = questionIDs.map { PostgresArray($0.sorted()) }
+        return try await pool.query(
             """
-            SELECT question_id, state, step, stability, difficulty, due, last_review, attempts, correct_attempts, last_correct, last_review
-            FROM progress WHERE user_id = \(userID) ORDER BY question_id
+            SELECT question_id, state, step, stability, difficulty, due, last_review, attempts, correct_attempts, last_correct, last_attempt_id::text
+            FROM progress WHERE user_id = \(userID) AND (\(filter)::text[] IS NULL OR question_id = ANY(\(filter)::text[]))
+            ORDER BY question_id
             """
         ).map { row in
             var card = FSRS.Card()
@@ -158,8 +174,31 @@ extension PostgresStore: ProgressRepository {
             card.lastReview = try row.decode(Int64.self, at: 6)
             return QuestionProgress(
                 questionID: try row.decode(at: 0), card: card, attempts: try row.decode(at: 7), correctAttempts: try row.decode(at: 8),
-                lastCorrect: try row.decode(Bool.self, at: 9), lastAnsweredAt: try row.decode(Int64.self, at: 10))
+                lastCorrect: try row.decode(Bool.self, at: 9), lastAnsweredAt: card.lastReview, lastAttemptID: try row.decode(at: 10))
         }
+    }
+
+    private func upsert(_ folded: [QuestionProgress], userID: Int64, at time: Int64) async throws {
+        let rows = folded.filter { $0.attempts > 0 }.sorted { $0.questionID < $1.questionID }
+        guard !rows.isEmpty else { return }
+        func column<T: CustomStringConvertible>(_ values: [T?]) -> PostgresArray { PostgresArray(values.map { $0?.description }) }
+        try await pool.query(
+            """
+            INSERT INTO progress AS p (user_id, question_id, state, step, stability, difficulty, due, last_review, attempts, correct_attempts,
+                                       last_correct, mastered, last_attempt_id, updated_at)
+            SELECT \(userID), *, \(time) FROM unnest(
+                \(column(rows.map(\.questionID)))::text[], \(column(rows.map { $0.card.state.rawValue }))::smallint[],
+                \(column(rows.map(\.card.step)))::integer[], \(column(rows.map(\.card.stability)))::float8[],
+                \(column(rows.map(\.card.difficulty)))::float8[], \(column(rows.map(\.card.due)))::bigint[],
+                \(column(rows.map(\.card.lastReview)))::bigint[], \(column(rows.map(\.attempts)))::integer[],
+                \(column(rows.map(\.correctAttempts)))::integer[], \(column(rows.map(\.lastCorrect)))::boolean[],
+                \(column(rows.map(\.isMastered)))::boolean[], \(column(rows.map(\.lastAttemptID)))::uuid[])
+            ON CONFLICT (user_id, question_id) DO UPDATE SET
+                state = excluded.state, step = excluded.step, stability = excluded.stability, difficulty = excluded.difficulty,
+                due = excluded.due, last_review = excluded.last_review, attempts = excluded.attempts,
+                correct_attempts = excluded.correct_attempts, last_correct = excluded.last_correct, mastered = excluded.mastered,
+                last_attempt_id = excluded.last_attempt_id, updated_at = excluded.updated_at
+            """)
     }
 }
 

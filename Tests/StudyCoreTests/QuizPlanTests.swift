@@ -55,6 +55,14 @@ import Testing
         #expect(Progress.fold(questionID: q.id, attempts: [b, a]).lastCorrect == true)
     }
 
+    @Test func extendingAFoldEqualsFoldingEverythingAndRefusesEarlierAttempts() {
+        let early = (0..<4).map { attempt($0 % 2 == 0 ? 0 : 1, correct: $0 != 1, at: Int64($0) * 700_000) }
+        let late = [attempt(0, correct: true, at: 9_000_000)]
+        let base = Progress.fold(questionID: deck.questions[0].id, attempts: early)
+        #expect(Progress.extendFold(base, with: late) == Progress.fold(questionID: deck.questions[0].id, attempts: early + late))
+        #expect(Progress.extendFold(base, with: [attempt(0, correct: true, at: 1)]) == nil)
+    }
+
     @Test func malformedAttemptsAreNamed() {
         let bad = Attempt(id: "nope", deviceID: "", questionID: "q", questionVersion: "v", chosen: [], correct: true, answeredAt: -1, durationMs: 0, sessionID: "s")
         #expect(bad.problems == ["id must be a UUID", "deviceId must be a UUID", "chosen must list option indexes from 0 to 9", "answeredAt must be epoch milliseconds", "sessionId must be a UUID"])

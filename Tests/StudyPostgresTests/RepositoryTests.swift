@@ -68,7 +68,7 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
                             durationMs: shouted.durationMs, sessionID: shouted.sessionID.uppercased())
         #expect(try await store.insert([(upper, [])], userID: user.id, receivedAt: 3_000) == [.duplicate(seq: 1)])
         #expect(try await store.latestSequence(userID: user.id) == 5)
-        let pulled = try await store.attempts(userID: user.id, after: 0, limit: 100)
+        let pulled = try await store.pull(userID: user.id, after: 0, limit: 100, excludingDevice: nil)
         #expect(pulled.attempts.map(\.attempt) == page.map(\.attempt))
         #expect(pulled.hasMore == false)
     }
@@ -84,7 +84,7 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
         let inPageTwin = attempt(correct: false, at: 7_000, id: twin.id)
         #expect(try await store.insert([(forged, []), (twin, []), (inPageTwin, []), (twin, [])], userID: user.id, receivedAt: 8_000)
             == [.conflict, .inserted(seq: 2), .conflict, .duplicate(seq: 2)])
-        #expect(try await store.attempts(userID: user.id, after: 0, limit: 10).attempts.map(\.attempt) == [original, twin])
+        #expect(try await store.pull(userID: user.id, after: 0, limit: 10, excludingDevice: nil).attempts.map(\.attempt) == [original, twin])
     }
 
     @Test func anotherUsersIdIsRejectedWithoutSayingWhose() async throws {
@@ -109,12 +109,27 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
         var cursor: Int64 = 0
         var pages: [[Int64]] = []
         while true {
-            let page = try await store.attempts(userID: user.id, after: cursor, limit: 10)
+            let page = try await store.pull(userID: user.id, after: cursor, limit: 10, excludingDevice: nil)
             pages.append(page.attempts.map(\.seq))
-            cursor = page.attempts.last?.seq ?? cursor
+            cursor = page.cursor
             if !page.hasMore { break }
         }
         #expect(pages == [Array(1...10), Array(11...20), Array(21...25)])
+        #expect(cursor == 25)
+    }
+
+    @Test func aDevicesOwnAttemptsAreLeftOutOfItsPullButTheCursorPassesThem() async throws {
+        let store = try await migratedStore()
+        defer { Task { await store.pool.close() } }
+        let user = try #require(try await store.createUser(username: "ida", displayName: "Ida", passwordHash: "h", role: .learner, at: 1))
+        let laptop = uuid(), desktop = uuid()
+        let mixed = [attempt(at: 1, device: laptop), attempt(at: 2, device: desktop), attempt(at: 3, device: laptop), attempt(at: 4, device: laptop)]
+        _ = try await store.insert(mixed.map { ($0, []) }, userID: user.id, receivedAt: 5)
+        let forLaptop = try await store.pull(userID: user.id, after: 0, limit: 10, excludingDevice: laptop)
+        #expect(forLaptop.attempts.map(\.seq) == [2])
+        #expect(forLaptop.cursor == 4 && !forLaptop.hasMore)
+        let firstPage = try await store.pull(userID: user.id, after: 0, limit: 1, excludingDevice: desktop)
+        #expect(firstPage.attempts.map(\.seq) == [1] && firstPage.cursor == 1 && firstPage.hasMore)
     }
 
     /// Invariant 4: 8 writers push 10,000 attempts for one user while a reader polls the cursor; every sequence number
@@ -130,7 +145,7 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
             var seen: [Int64] = []
             var cursor: Int64 = 0
             while seen.count < total {
-                let page = try await store.attempts(userID: user.id, after: cursor, limit: 500)
+                let page = try await store.pull(userID: user.id, after: cursor, limit: 500, excludingDevice: nil)
                 for stored in page.attempts {
                     // The next one the reader sees must be exactly the one after its cursor.
                     guard stored.seq == cursor + 1 else { throw GapError(expected: cursor + 1, saw: stored.seq) }
@@ -184,6 +199,27 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
         // Refreshing again is idempotent.
         try await store.refreshProgress(userID: user.id, questionIDs: ["a"], at: 100)
         #expect(try await store.progress(userID: user.id).map(\.card) == stored.map(\.card))
+    }
+
+    @Test func recordingProgressPageByPageEqualsTheFullFoldEvenForLateOfflineAttempts() async throws {
+        let store = try await migratedStore()
+        defer { Task { await store.pool.close() } }
+        let user = try #require(try await store.createUser(username: "hal", displayName: "Hal", passwordHash: "h", role: .learner, at: 1))
+        let minute: Int64 = 60_000
+        let first = (0..<6).map { attempt(question: "q\($0 % 2)", correct: $0 % 3 != 0, at: Int64($0) * 30 * minute) }
+        let later = (6..<10).map { attempt(question: "q\($0 % 2)", correct: true, at: Int64($0) * 30 * minute) }
+        // An offline device syncs late: its attempts sort before the ones already folded.
+        let lateOffline = [attempt(question: "q0", correct: false, at: 45 * minute)]
+        var everything: [Attempt] = []
+        for page in [first, later, lateOffline] {
+            _ = try await store.insert(page.map { ($0, []) }, userID: user.id, receivedAt: 1)
+            try await store.recordProgress(userID: user.id, newAttempts: page, at: 2)
+            everything += page
+            let stored = try await store.progress(userID: user.id)
+            let expected = Progress.foldAll(everything)
+            #expect(stored.count == expected.count)
+            for p in stored { #expect(p == expected[p.questionID]) }
+        }
     }
 
     @Test func dailyAggregatesCountOnePointPerQuestionPerDayInTheTeamsTimeZone() async throws {

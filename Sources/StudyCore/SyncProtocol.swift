@@ -1,0 +1,136 @@
+/// The sync protocol's wire types (PROTOCOL.md), shared by the server and the CLI so both sides agree by construction.
+public enum SyncProtocol {
+    public static let version = 1
+    /// The most attempts one request may push.
+    public static let maxPushPage = 5_000
+    /// The most attempts one response pulls.
+    public static let maxPullPage = 5_000
+    /// Clock offsets beyond this are reported to the client and its stamps corrected or flagged.
+    public static let clockTolerance: Int64 = 5 * 60_000
+}
+
+public struct SyncRequest: Sendable, Codable, Hashable {
+    /// The client's wall clock when it sent the request, epoch milliseconds.
+    public var clientTime: Int64
+    /// The highest per-user sequence number the client has pulled (0 on a first sync).
+    public var cursor: Int64
+    public var attempts: [Attempt]
+    public var sessions: [StudySession]
+    /// How many attempts to pull at most; the server caps it at `SyncProtocol.maxPullPage`.
+    public var pullLimit: Int?
+
+    public init(clientTime: Int64, cursor: Int64, attempts: [Attempt], sessions: [StudySession] = [], pullLimit: Int? = nil) {
+        self.clientTime = clientTime
+        self.cursor = cursor
+        self.attempts = attempts
+        self.sessions = sessions
+        self.pullLimit = pullLimit
+    }
+}
+
+public struct StudySession: Sendable, Codable, Hashable {
+    public var id: String
+    public var deckId: String
+    public var startedAt: Int64
+
+    public init(id: String, deckId: String, startedAt: Int64) {
+        self.id = id
+        self.deckId = deckId
+        self.startedAt = startedAt
+    }
+}
+
+public struct PushResult: Sendable, Codable, Hashable {
+    public enum Status: String, Sendable, Codable { case inserted, duplicate, conflict, rejected }
+    public var id: String
+    public var status: Status
+    public var seq: Int64?
+    public var reason: String?
+
+    public init(id: String, outcome: PushOutcome) {
+        self.id = id
+        switch outcome {
+        case .inserted(let seq): (status, self.seq) = (.inserted, seq)
+        case .duplicate(let seq): (status, self.seq) = (.duplicate, seq)
+        case .conflict: status = .conflict
+        case .rejected(let reason): (status, self.reason) = (.rejected, reason)
+        }
+    }
+}
+
+/// A pulled attempt: the fact plus its sequence number and the server's flags.
+public struct PulledAttempt: Sendable, Codable, Hashable {
+    public var seq: Int64
+    public var attempt: Attempt
+    public var flags: Int32
+
+    public init(_ stored: StoredAttempt) {
+        seq = stored.seq
+        attempt = stored.attempt
+        flags = stored.flags.rawValue
+    }
+}
+
+public struct SyncResponse: Sendable, Codable, Hashable {
+    /// One per pushed attempt, in the order pushed.
+    public var results: [PushResult]
+    /// Attempts from the user's other devices after the request's cursor, in sequence order.
+    public var attempts: [PulledAttempt]
+    /// The cursor to send next time. It may pass attempts not returned: those the requesting device pushed itself.
+    public var cursor: Int64
+    public var hasMore: Bool
+    public var serverTime: Int64
+    /// Server time minus client time when the request arrived, in milliseconds.
+    public var clockOffsetMs: Int64
+    /// Set when the client's clock is off by more than the tolerance: a sentence for the learner.
+    public var clockWarning: String?
+
+    public init(results: [PushResult], attempts: [PulledAttempt], cursor: Int64, hasMore: Bool, serverTime: Int64, clockOffsetMs: Int64, clockWarning: String?) {
+        self.results = results
+        self.attempts = attempts
+        self.cursor = cursor
+        self.hasMore = hasMore
+        self.serverTime = serverTime
+        self.clockOffsetMs = clockOffsetMs
+        self.clockWarning = clockWarning
+    }
+}
+
+/// The server's judgement of pushed attempts (invariants 7 and 8): pure, so it is tested without a server.
+public enum AttemptReview {
+    /// A person needs at least this long to read a question and choose.
+    public static let minimumDurationMs: Int64 = 1_000
+    /// Answers from one device closer together than this are a burst.
+    public static let burstGapMs: Int64 = 1_000
+
+    /// Flags for each attempt, in order. `questions` maps `questionId + "/" + version` to the versions the server knows.
+    public static func flags(for attempts: [Attempt], questions: [String: Question], serverTime: Int64) -> [AttemptFlags] {
+        var lastByDevice: [String: Int64] = [:]
+        var flags = [AttemptFlags](repeating: [], count: attempts.count)
+        for index in attempts.indices.sorted(by: { Attempt.foldOrder(attempts[$0], attempts[$1]) }) {
+            let attempt = attempts[index]
+            if let question = questions[key(attempt.questionID, attempt.questionVersion)] {
+                if question.grade(attempt.chosen) != attempt.correct || attempt.chosen.contains(where: { $0 >= question.options.count }) {
+                    flags[index].insert(.gradeMismatch)
+                }
+            } else {
+                flags[index].insert(.unknownQuestion)
+            }
+            if attempt.durationMs < minimumDurationMs { flags[index].insert(.tooFast) }
+            if let last = lastByDevice[attempt.deviceID], attempt.answeredAt - last < burstGapMs { flags[index].insert(.burst) }
+            lastByDevice[attempt.deviceID] = attempt.answeredAt
+            if attempt.answeredAt > serverTime + SyncProtocol.clockTolerance { flags[index].insert(.clockSkew) }
+        }
+        return flags
+    }
+
+    public static func key(_ questionID: String, _ version: String) -> String { questionID + "/" + version }
+
+    /// A sentence for a learner whose clock is `offsetMs` behind (positive) or ahead (negative) of the server, or nil.
+    public static func clockWarning(offsetMs: Int64) -> String? {
+        guard abs(offsetMs) > SyncProtocol.clockTolerance else { return nil }
+        let minutes = abs(offsetMs) / 60_000
+        let amount = minutes >= 120 ? "\(minutes / 60) hours" : "\(minutes) minutes"
+        return "This computer's clock is \(amount) \(offsetMs > 0 ? "behind" : "ahead of") the server's; answers are stamped with the corrected time. Set the clock right to silence this warning."
+    }
+}

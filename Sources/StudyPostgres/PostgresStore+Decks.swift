@@ -1,0 +1,46 @@
+import LibPQ
+import StudyCore
+
+extension PostgresStore: DeckRepository {
+    public func storeDeck(_ deck: Deck, at time: Int64) async throws {
+        try await retrying { tx in
+            for q in deck.questions {
+                try await tx.query(
+                    """
+                    INSERT INTO question_versions (question_id, version, prompt, options, correct)
+                    VALUES (\(q.id), \(q.version), \(q.prompt), \(PostgresArray(q.options))::text[], \(PostgresArray(q.correct))::smallint[])
+                    ON CONFLICT DO NOTHING
+                    """)
+            }
+            let inserted = try await tx.query(
+                "INSERT INTO decks (id, name, created_at) VALUES (\(deck.id), \(deck.name), \(time)) ON CONFLICT DO NOTHING").affectedRows
+            guard inserted == 1 else { return }
+            try await tx.query(
+                """
+                INSERT INTO deck_questions (deck_id, position, question_id, version)
+                SELECT \(deck.id), position - 1, question_id, version
+                FROM unnest(\(PostgresArray(deck.questions.map(\.id)))::text[], \(PostgresArray(deck.questions.map(\.version)))::text[])
+                     WITH ORDINALITY AS q(question_id, version, position)
+                """)
+        }
+    }
+
+    public func questions(forKeys keys: Set<String>) async throws -> [String: Question] {
+        guard !keys.isEmpty else { return [:] }
+        let pairs = keys.sorted().map { $0.split(separator: "/", maxSplits: 1).map(String.init) }.filter { $0.count == 2 }
+        let rows = try await pool.query(
+            """
+            SELECT v.question_id, v.version, v.prompt, v.options::text[], v.correct::int[]
+            FROM unnest(\(PostgresArray(pairs.map { $0[0] }))::text[], \(PostgresArray(pairs.map { $0[1] }))::text[]) AS k(question_id, version)
+            JOIN question_versions v USING (question_id, version)
+            """)
+        var found: [String: Question] = [:]
+        for row in rows {
+            let question = Question(
+                prompt: try row.decode(at: 2), options: try PostgresTextArray.parse(try row.decode(String.self, at: 3)),
+                correct: try PostgresTextArray.parse(try row.decode(String.self, at: 4)).compactMap { Int($0) })
+            found[AttemptReview.key(try row.decode(at: 0), try row.decode(at: 1))] = question
+        }
+        return found
+    }
+}
