@@ -6,11 +6,14 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "study", targets: ["study"]),
+        .executable(name: "study-server", targets: ["study-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
     ],
     targets: [
         // Pure domain: decks, identity, attempts, FSRS, progress. Foundation only, no I/O.
@@ -37,6 +40,20 @@ let package = Package(
             dependencies: ["StudyCore", "LibPQ", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("SQL")]
         ),
+        // The HTTP API as a library: buildApplication(configuration) is the one composition root, used by main and tests.
+        .target(
+            name: "StudyServer",
+            dependencies: [
+                "StudyCore", "StudyPostgres", "StudyDecks", "LibPQ",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            resources: [.copy("openapi.json")]
+        ),
+        .executableTarget(
+            name: "study-server",
+            dependencies: ["StudyServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "study",
             dependencies: [
@@ -48,6 +65,13 @@ let package = Package(
         .testTarget(name: "StudyClientTests", dependencies: ["StudyClient", "StudyCore"]),
         .testTarget(name: "LibPQTests", dependencies: ["LibPQ", "PostgresTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "StudyPostgresTests", dependencies: ["StudyPostgres", "LibPQ", "PostgresTestSupport", "StudyCore"]),
+        .testTarget(
+            name: "StudyServerTests",
+            dependencies: [
+                "StudyServer", "StudyClient", "StudyCore", "PostgresTestSupport", "LibPQ",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(name: "StudyCLITests", dependencies: ["study", "StudyClient", "StudyCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -67,8 +67,15 @@ public final class LocalPostgres: Sendable {
         let asPostgres = getuid() == 0
         let fm = FileManager.default
         if !fm.fileExists(atPath: data.appendingPathComponent("PG_VERSION").path) {
-            try fm.createDirectory(at: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            if asPostgres { try chownToPostgres(data) }
+            // Parents stay traversable (the postgres user must reach the data directory); the directory itself is private.
+            try fm.createDirectory(at: data.deletingLastPathComponent(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            try fm.createDirectory(at: data, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            if asPostgres {
+                try chownToPostgres(data)
+                guard access(data.deletingLastPathComponent().path, X_OK) == 0, canPostgresReach(data) else {
+                    throw LocalPostgresError("The postgres user cannot reach \(data.path) (a parent directory is private): choose a data directory it can reach, such as /var/lib/studysync/postgres.")
+                }
+            }
             var arguments = ["-D", data.path, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"]
             if !durable { arguments.append("--no-sync") }
             try run(binaries.appendingPathComponent("initdb"), arguments, asPostgres: asPostgres)
@@ -145,6 +152,18 @@ public final class LocalPostgres: Sendable {
         let url = URL(fileURLWithPath: String(cString: path))
         if getuid() == 0 { try chownToPostgres(url) }
         return url
+    }
+
+    /// Whether every directory above `url` lets others pass (`o+x`), as the postgres user needs when we are root.
+    private static func canPostgresReach(_ url: URL) -> Bool {
+        var directory = url.deletingLastPathComponent()
+        while directory.path != "/" {
+            var info = stat()
+            guard stat(directory.path, &info) == 0 else { return false }
+            if info.st_mode & S_IXOTH == 0 { return false }
+            directory = directory.deletingLastPathComponent()
+        }
+        return true
     }
 
     private static func chownToPostgres(_ url: URL) throws {

@@ -149,3 +149,13 @@ public protocol DeckRepository: Sendable {
     /// The question versions the server knows among `keys` (`AttemptReview.key`), keyed the same way.
     func questions(forKeys keys: Set<String>) async throws -> [String: Question]
 }
+
+/// A write the repository refused because it collides with another user's data.
+public enum RepositoryConflict: Error, Sendable {
+    case deviceOwnedByAnotherUser
+}
+
+public protocol SessionRepository: Sendable {
+    /// Stores study sessions; ones already stored are left as they are.
+    func storeSessions(_ sessions: [StudySession], userID: Int64, deviceID: String) async throws
+}

@@ -44,3 +44,17 @@ extension PostgresStore: DeckRepository {
         return found
     }
 }
+
+extension PostgresStore: SessionRepository {
+    public func storeSessions(_ sessions: [StudySession], userID: Int64, deviceID: String) async throws {
+        guard !sessions.isEmpty else { return }
+        try await pool.query(
+            """
+            INSERT INTO study_sessions (id, user_id, device_id, deck_id, started_at)
+            SELECT id, \(userID), \(deviceID)::uuid, deck_id, started_at
+            FROM unnest(\(PostgresArray(sessions.map(\.id)))::uuid[], \(PostgresArray(sessions.map(\.deckId)))::text[],
+                        \(PostgresArray(sessions.map(\.startedAt)))::bigint[]) AS s(id, deck_id, started_at)
+            ON CONFLICT (id) DO NOTHING
+            """)
+    }
+}

@@ -61,11 +61,14 @@ extension PostgresStore: UserRepository {
 extension PostgresStore: DeviceRepository {
     public func registerDevice(id: String, userID: Int64, name: String, tokenHash: [UInt8], expiresAt: Int64?, at time: Int64) async throws -> DeviceRecord {
         try await pool.withTransaction { tx in
+            // Logging in again from the same home reuses its device id: the device keeps its history and gains a token.
             let rows = try await tx.query(
                 """
-                INSERT INTO devices (id, user_id, name, created_at) VALUES (\(id)::uuid, \(userID), \(name), \(time))
+                INSERT INTO devices AS d (id, user_id, name, created_at) VALUES (\(id)::uuid, \(userID), \(name), \(time))
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name WHERE d.user_id = excluded.user_id
                 RETURNING \(unsafeRaw: Self.deviceColumns)
                 """)
+            guard !rows.isEmpty else { throw RepositoryConflict.deviceOwnedByAnotherUser }
             try await tx.query(
                 """
                 INSERT INTO auth_tokens (token_hash, user_id, device_id, created_at, expires_at)

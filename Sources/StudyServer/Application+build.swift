@@ -1,0 +1,89 @@
+import Foundation
+import Hummingbird
+import HummingbirdBcrypt
+import LibPQ
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import StudyCore
+import StudyDecks
+import StudyPostgres
+
+/// The one composition root: `study-server`'s main and the tests both call this.
+///
+/// It reaches PostgreSQL (the URL given, or the embedded private cluster, started here), applies the migrations,
+/// makes the bundled deck known to the server, and wires the routes over the PostgreSQL repositories.
+public func buildApplication(
+    _ configuration: ServerConfiguration, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    var logger = Logger(label: "study-server")
+    logger.logLevel = configuration.logLevel
+
+    let embedded: LocalPostgres?
+    let database: PostgresConfiguration
+    switch configuration.database {
+    case .url(let url):
+        embedded = nil
+        database = PostgresConfiguration(url: url)
+    case .embedded(let directory):
+        let server = try LocalPostgres.startPersistent(dataDirectory: directory)
+        logger.notice("using the private PostgreSQL; set DATABASE_URL to use your own", metadata: ["postgres.data": "\(directory.path)"])
+        embedded = server
+        database = server.configuration
+    }
+    let pool = PostgresPool(configuration: database, size: configuration.poolSize, logger: logger)
+    let store = PostgresStore(pool: pool)
+    do {
+        try await MigrationRunner(pool: pool, logger: logger).run(try Migration.bundled())
+        for source in try BundledDecks.all() {
+            try await store.storeDeck(try SeedFormat.parse(source.text, name: source.name), at: clock())
+        }
+    } catch {
+        await pool.close()
+        try? embedded?.stop()
+        throw error
+    }
+
+    let router = Router(context: AppContext.self)
+    router.add(middleware: JSONErrorMiddleware())
+    router.add(middleware: LogRequestsMiddleware(.debug))
+    HealthController(pool: pool).addRoutes(to: router)
+
+    let v1 = router.group("v1")
+    MetaController(configuration: configuration, clock: clock).addRoutes(to: v1)
+    let accounts = AccountController(
+        repository: store, configuration: configuration,
+        throttle: LoginThrottle(
+            perUsername: configuration.loginFailuresPerUsername, perAddress: configuration.loginFailuresPerAddress, windowMs: configuration.loginWindowMs),
+        clock: clock, decoyHash: Bcrypt.hash(UUID().uuidString, cost: configuration.bcryptCost))
+    accounts.addPublicRoutes(to: v1)
+
+    let authenticated = v1.group().add(middleware: AuthenticationMiddleware(repository: store, clock: clock))
+    accounts.addAuthenticatedRoutes(to: authenticated)
+    SyncController(repository: store, configuration: configuration, clock: clock).addRoutes(to: authenticated)
+
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "study-server"),
+        services: [DatabaseService(pool: pool, embedded: embedded, logger: logger)],
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger
+    )
+}
+
+/// Owns the connection pool (and the embedded PostgreSQL, if any) for the application's lifetime: on shutdown, after
+/// the HTTP server has finished its in-flight requests, it closes the pool and stops the embedded server.
+struct DatabaseService: Service {
+    let pool: PostgresPool
+    let embedded: LocalPostgres?
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await pool.close()
+        if let embedded {
+            do { try embedded.stop() } catch { logger.error("could not stop the private PostgreSQL", metadata: ["error": "\(error)"]) }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+import Hummingbird
+import StudyCore
+
+/// `GET /v1/meta` (limits and the server's clock) and `GET /v1/openapi.json`.
+struct MetaController {
+    let configuration: ServerConfiguration
+    let clock: @Sendable () -> Int64
+
+    struct Meta: ResponseCodable {
+        let protocolVersion: Int
+        let serverTime: Int64
+        let maxPushPage: Int
+        let maxPullPage: Int
+        let maxBodyBytes: Int
+        let clockToleranceMs: Int64
+    }
+
+    func addRoutes(to group: RouterGroup<AppContext>) {
+        group.get("meta") { _, _ in
+            Meta(
+                protocolVersion: SyncProtocol.version, serverTime: clock(), maxPushPage: SyncProtocol.maxPushPage, maxPullPage: SyncProtocol.maxPullPage,
+                maxBodyBytes: configuration.maxBodyBytes, clockToleranceMs: SyncProtocol.clockTolerance)
+        }
+        group.get("openapi.json") { _, _ -> Response in
+            guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"), let data = FileManager.default.contents(atPath: url.path) else {
+                throw APIError(.internalServerError, "internal", "The OpenAPI document is missing from the installation.")
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+    }
+}

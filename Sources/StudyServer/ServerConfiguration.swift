@@ -1,0 +1,42 @@
+import Foundation
+import Logging
+
+/// Everything the server needs to start, built by `study-server` from flags and environment, or by a test.
+public struct ServerConfiguration: Sendable {
+    public enum Database: Sendable {
+        /// A PostgreSQL you run: a `postgres://` URL or libpq key/value string.
+        case url(String)
+        /// The private PostgreSQL the server creates and starts itself, kept in this directory.
+        case embedded(dataDirectory: URL)
+    }
+
+    public var host = "127.0.0.1"
+    /// 0 picks a free port (tests).
+    public var port = 8080
+    public var database: Database
+    public var logLevel: Logger.Level = .info
+    /// The largest request body accepted, in bytes; advertised by `GET /v1/meta`.
+    public var maxBodyBytes = 16 * 1024 * 1024
+    public var poolSize = 8
+    /// bcrypt's cost factor: 12 by default; tests lower it to stay fast.
+    public var bcryptCost: UInt8 = 12
+    /// Failed logins allowed per username, and per client address, within `loginWindowMs`.
+    public var loginFailuresPerUsername = 5
+    public var loginFailuresPerAddress = 30
+    public var loginWindowMs: Int64 = 15 * 60_000
+    /// How long a device token lives; nil for until revoked.
+    public var tokenLifetimeMs: Int64? = 365 * 24 * 3_600_000
+
+    public init(database: Database) { self.database = database }
+
+    /// Where the embedded PostgreSQL lives when none is given: `$XDG_DATA_HOME/studysync-server/postgres`, or
+    /// `/var/lib/studysync/postgres` for root (whose home the `postgres` user may not enter).
+    public static func defaultDataDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        if getuid() == 0 { return URL(fileURLWithPath: "/var/lib/studysync/postgres") }
+        if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") {
+            return URL(fileURLWithPath: xdg).appendingPathComponent("studysync-server/postgres")
+        }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return URL(fileURLWithPath: home).appendingPathComponent(".local/share/studysync-server/postgres")
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Hummingbird
+import StudyCore
+
+/// `POST /v1/sync`: one round trip pushes a page of attempts and pulls a page of the user's others (PROTOCOL.md).
+struct SyncController<Repository: AttemptRepository & ProgressRepository & DeviceRepository & DeckRepository & SessionRepository> {
+    let repository: Repository
+    let configuration: ServerConfiguration
+    let clock: @Sendable () -> Int64
+
+    func addRoutes(to group: RouterGroup<AppContext>) {
+        group.post("sync") { request, context in try await sync(request, context) }
+        group.get("progress") { _, context in try await progress(context) }
+    }
+
+    struct ProgressList: ResponseEncodable { let progress: [QuestionProgress] }
+
+    func sync(_ request: Request, _ context: AppContext) async throws -> JSONBody<SyncResponse> {
+        let identity = try context.requireIdentity()
+        let body = try await decode(SyncRequest.self, request, context, limit: configuration.maxBodyBytes)
+        guard body.attempts.count <= SyncProtocol.maxPushPage else {
+            throw APIError(.contentTooLarge, "page_too_large", "Push at most \(SyncProtocol.maxPushPage) attempts per request; send the rest in the next one.")
+        }
+        guard body.cursor >= 0 else { throw APIError.badRequest("cursor must be 0 or a sequence number the server returned.") }
+        let now = clock()
+        let offset = now - body.clientTime
+
+        let known = try await repository.questions(forKeys: Set(body.attempts.map { AttemptReview.key($0.questionID, $0.questionVersion) }))
+        var flags = AttemptReview.flags(for: body.attempts, questions: known, serverTime: now)
+        if abs(offset) > SyncProtocol.clockTolerance {
+            // A client that did not correct its stamps for a clock this far off: keep the attempts, keep them off boards.
+            for i in flags.indices where body.attempts[i].deviceID.lowercased() == identity.device.id { flags[i].insert(.clockSkew) }
+        }
+        try await repository.storeSessions(body.sessions.filter { UUID(uuidString: $0.id) != nil }, userID: identity.user.id, deviceID: identity.device.id)
+        let outcomes = try await repository.insert(Array(zip(body.attempts, flags)).map { ($0.0, $0.1) }, userID: identity.user.id, receivedAt: now)
+        let inserted = zip(body.attempts, outcomes).compactMap { attempt, outcome -> Attempt? in
+            if case .inserted = outcome { return attempt }
+            return nil
+        }
+        try await repository.recordProgress(userID: identity.user.id, newAttempts: inserted, at: now)
+        try await repository.recordSync(deviceID: identity.device.id, clockOffsetMs: offset, at: now)
+
+        let limit = min(max(body.pullLimit ?? SyncProtocol.maxPullPage, 1), SyncProtocol.maxPullPage)
+        let page = try await repository.pull(userID: identity.user.id, after: body.cursor, limit: limit, excludingDevice: identity.device.id)
+        context.logger.info(
+            "sync",
+            metadata: ["sync.pushed": "\(body.attempts.count)", "sync.inserted": "\(inserted.count)", "sync.pulled": "\(page.attempts.count)",
+                       "sync.clock_offset_ms": "\(offset)"])
+        return JSONBody(SyncResponse(
+            results: zip(body.attempts, outcomes).map { PushResult(id: $0.0.id, outcome: $0.1) }, attempts: page.attempts.map(PulledAttempt.init),
+            cursor: page.cursor, hasMore: page.hasMore, serverTime: now, clockOffsetMs: offset, clockWarning: AttemptReview.clockWarning(offsetMs: offset)))
+    }
+
+    func progress(_ context: AppContext) async throws -> ProgressList {
+        let identity = try context.requireIdentity()
+        return ProgressList(progress: try await repository.progress(userID: identity.user.id))
+    }
+}
+
+/// A response body of a type from another module, encoded as JSON (instead of a retroactive conformance).
+struct JSONBody<Value: Encodable & Sendable>: ResponseEncodable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}
