@@ -114,7 +114,12 @@ enum Migrations {
         CREATE INDEX attempts_by_question ON attempts (question_id, answered_at, id);
         CREATE INDEX attempts_by_time ON attempts (answered_at, id);
         CREATE INDEX attempts_pending ON attempts (answered_at, id) WHERE pushed = 0;
+        """,
+        // Sync: why the server set an attempt aside, and which sessions it has.
         """
+        ALTER TABLE attempts ADD COLUMN sync_note TEXT;
+        ALTER TABLE sessions ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     static func apply(to db: SQLiteDatabase) throws {

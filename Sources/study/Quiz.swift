@@ -37,6 +37,8 @@ struct Quiz: ParsableCommand {
         }
         let sessionID = try store.startSession(deckID: deck.id, at: now)
         var clock = try store.hybridClock()
+        // The offset the server measured at the last sync: a device whose clock is wrong still stamps the right time.
+        let offset = store.clockOffsetMs
         var answered = 0
         var right = 0
         Terminal.say(Terminal.bold("\(deck.name): \(questions.count) question\(questions.count == 1 ? "" : "s") (\(mode.rawValue))"))
@@ -59,7 +61,7 @@ struct Quiz: ParsableCommand {
             try store.record(
                 Attempt(
                     id: UUID().uuidString.lowercased(), deviceID: store.deviceID, questionID: question.id, questionVersion: question.version,
-                    chosen: chosen, correct: correct, answeredAt: clock.stamp(wallClock: Clock.nowMs()), durationMs: durationMs, sessionID: sessionID))
+                    chosen: chosen, correct: correct, answeredAt: clock.stamp(wallClock: Clock.nowMs() + offset), durationMs: durationMs, sessionID: sessionID))
             answered += 1
             if correct {
                 right += 1

@@ -4,12 +4,15 @@ import StudyClient
 import StudyCore
 
 @main
-struct Study: ParsableCommand {
+struct Study: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "study",
         abstract: "Study multiple-choice decks in the terminal, offline.",
         discussion: "With no subcommand, 'study' starts a quiz. Data lives in $XDG_DATA_HOME/studysync (override with --home or STUDY_HOME).",
-        subcommands: [Quiz.self, ProgressCommand.self, DeckCommand.self, History.self, Backup.self],
+        subcommands: [
+            Quiz.self, ProgressCommand.self, DeckCommand.self, History.self, Backup.self, Register.self, Login.self, Logout.self, Sync.self,
+            Status.self, Devices.self,
+        ],
         defaultSubcommand: Quiz.self
     )
 }

@@ -1,0 +1,101 @@
+import Foundation
+import StudyCore
+
+/// `attempts.pushed`: where an attempt stands with the server.
+enum PushState: Int64 {
+    case pending = 0
+    case synced = 1
+    /// The server holds a different attempt under this id; this copy stays local.
+    case conflict = 2
+    /// The server refused it; `sync_note` says why.
+    case rejected = 3
+}
+
+extension LocalStore {
+    /// Attempts not yet accepted by the server, oldest first.
+    public func pendingAttempts(limit: Int) throws -> [Attempt] {
+        try db.query(
+            """
+            SELECT id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id
+            FROM attempts WHERE pushed = 0 ORDER BY answered_at, id LIMIT ?
+            """, [.init(limit)]
+        ) { row in
+            Attempt(
+                id: row.text(0), deviceID: row.text(1), questionID: row.text(2), questionVersion: row.text(3),
+                chosen: try JSONText.decode([Int].self, row.text(4)), correct: row.int(5) != 0, answeredAt: row.int(6), durationMs: row.int(7),
+                sessionID: row.text(8))
+        }
+    }
+
+    public func pendingCount() throws -> Int {
+        Int(try db.query("SELECT count(*) FROM attempts WHERE pushed = 0") { $0.int(0) }.first ?? 0)
+    }
+
+    /// Counts of attempts the server conflicted with or refused.
+    public func unsyncable() throws -> (conflicts: Int, rejected: Int) {
+        let rows = try db.query("SELECT pushed, count(*) FROM attempts WHERE pushed IN (2, 3) GROUP BY pushed") { ($0.int(0), Int($0.int(1))) }
+        let counts = Dictionary(uniqueKeysWithValues: rows)
+        return (counts[PushState.conflict.rawValue] ?? 0, counts[PushState.rejected.rawValue] ?? 0)
+    }
+
+    /// The sessions the given attempts belong to that the server has not been sent.
+    public func pendingSessions(for attempts: [Attempt]) throws -> [StudySession] {
+        let ids = Set(attempts.map(\.sessionID))
+        return try db.query("SELECT id, deck_id, started_at FROM sessions WHERE pushed = 0") { StudySession(id: $0.text(0), deckId: $0.text(1), startedAt: $0.int(2)) }
+            .filter { ids.contains($0.id) }
+    }
+
+    /// Applies one sync response in one local transaction: the pushed attempts' results, the pulled attempts, the new
+    /// cursor. Until this commits nothing is marked, so a sync cut short anywhere is simply repeated.
+    public func apply(_ response: SyncResponse, pushedSessions: [StudySession]) throws -> Merge {
+        try db.transaction {
+            for result in response.results {
+                let state: PushState =
+                    switch result.status {
+                    case .inserted, .duplicate: .synced
+                    case .conflict: .conflict
+                    case .rejected: .rejected
+                    }
+                try db.run("UPDATE attempts SET pushed = ?, server_seq = ?, sync_note = ? WHERE id = ?",
+                           [.integer(state.rawValue), .init(result.seq), .init(result.reason), .text(result.id)])
+            }
+            for session in pushedSessions { try db.run("UPDATE sessions SET pushed = 1 WHERE id = ?", [.text(session.id)]) }
+            var merge = Merge()
+            for pulled in response.attempts {
+                let a = pulled.attempt
+                let inserted = try db.run(
+                    """
+                    INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id, pushed, server_seq)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(id) DO NOTHING
+                    """,
+                    [.text(a.id), .text(a.deviceID), .text(a.questionID), .text(a.questionVersion), .text(JSONText.encode(a.chosen)), .init(a.correct),
+                     .integer(a.answeredAt), .integer(a.durationMs), .text(a.sessionID), .integer(pulled.seq)])
+                if inserted == 1 {
+                    merge.inserted += 1
+                } else {
+                    merge.duplicates += 1
+                    // A copy this device had not pushed yet (restored from a backup, say) is now known to be on the server.
+                    try db.run("UPDATE attempts SET pushed = 1, server_seq = ? WHERE id = ? AND pushed = 0", [.integer(pulled.seq), .text(a.id)])
+                }
+            }
+            try setMeta("sync_cursor", String(response.cursor))
+            try setMeta("clock_offset_ms", String(response.clockOffsetMs))
+            try setMeta("last_sync_at", String(response.serverTime))
+            try setMeta("clock_warning", response.clockWarning)
+            return merge
+        }
+    }
+
+    public var syncCursor: Int64 { (try? meta("sync_cursor")).flatMap { $0.flatMap { Int64($0) } } ?? 0 }
+    /// Server time minus this device's clock at the last sync; quiz stamps add it, so a wrong clock stamps right times.
+    public var clockOffsetMs: Int64 { (try? meta("clock_offset_ms")).flatMap { $0.flatMap { Int64($0) } } ?? 0 }
+    public var lastSyncAt: Int64? { (try? meta("last_sync_at")).flatMap { $0.flatMap { Int64($0) } } }
+    public var clockWarning: String? { (try? meta("clock_warning")) ?? nil }
+
+    /// Forgets the server's cursor, so the next sync pulls everything again (after logging in as someone else).
+    public func resetSyncState() throws {
+        try db.transaction {
+            for key in ["sync_cursor", "clock_offset_ms", "last_sync_at", "clock_warning"] { try setMeta(key, nil) }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import StudyCore
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The server's HTTP API as the CLI uses it. Network failures and 5xx answers are retried with backoff; a 4xx answer
+/// becomes a `StoreError` carrying the server's sentence.
+public struct ServerAPI: Sendable {
+    public let baseURL: URL
+    public let token: String?
+    let session: URLSession
+    /// Waits before the second, third and fourth tries.
+    var backoff: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2)]
+
+    public init(server: String, token: String? = nil) throws {
+        guard let url = URL(string: server), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw StoreError("'\(server)' is not a server URL: give one like http://localhost:8080.")
+        }
+        baseURL = url
+        self.token = token
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = 60
+        session = URLSession(configuration: configuration)
+    }
+
+    public struct Meta: Codable, Sendable {
+        public let protocolVersion: Int
+        public let serverTime: Int64
+        public let maxPushPage: Int
+        public let maxPullPage: Int
+        public let maxBodyBytes: Int
+    }
+
+    public struct User: Codable, Sendable { public let id: Int64; public let username: String; public let displayName: String; public let role: String }
+    public struct Login: Codable, Sendable { public let token: String; public let deviceId: String; public let user: User }
+    public struct Device: Codable, Sendable {
+        public let id: String; public let name: String; public let createdAt: Int64; public let lastSeenAt: Int64?; public let clockOffsetMs: Int64?
+        public let revokedAt: Int64?; public let current: Bool
+    }
+    struct Devices: Codable { let devices: [Device] }
+    struct Empty: Codable {}
+
+    public func meta() async throws -> Meta { try await call("GET", "v1/meta", body: Empty?.none) }
+
+    public func register(username: String, password: String, displayName: String?) async throws -> User {
+        struct Body: Encodable { let username: String; let password: String; let displayName: String? }
+        return try await call("POST", "v1/accounts", body: Body(username: username, password: password, displayName: displayName), retry: false)
+    }
+
+    public func login(username: String, password: String, deviceID: String, deviceName: String) async throws -> Login {
+        struct Body: Encodable { let username: String; let password: String; let deviceId: String; let deviceName: String }
+        return try await call("POST", "v1/sessions", body: Body(username: username, password: password, deviceId: deviceID, deviceName: deviceName), retry: false)
+    }
+
+    public func logout() async throws { try await send("DELETE", "v1/sessions/current", body: Empty?.none) }
+
+    public func devices() async throws -> [Device] { try await (call("GET", "v1/devices", body: Empty?.none) as Devices).devices }
+
+    public func revokeDevice(_ id: String) async throws { try await send("DELETE", "v1/devices/\(id)", body: Empty?.none) }
+
+    public func sync(_ request: SyncRequest) async throws -> SyncResponse { try await call("POST", "v1/sync", body: request) }
+
+    public func progress() async throws -> [QuestionProgress] {
+        struct List: Decodable { let progress: [QuestionProgress] }
+        return try await (call("GET", "v1/progress", body: Empty?.none) as List).progress
+    }
+
+    private func call<Body: Encodable, Result: Decodable>(_ method: String, _ path: String, body: Body?, retry: Bool = true) async throws -> Result {
+        let data = try await send(method, path, body: body, retry: retry)
+        do {
+            return try JSONDecoder().decode(Result.self, from: data)
+        } catch {
+            throw StoreError("The server at \(baseURL.absoluteString) answered \(method) /\(path) with something study does not understand; is it a StudySync server of the same version?")
+        }
+    }
+
+    @discardableResult
+    private func send<Body: Encodable>(_ method: String, _ path: String, body: Body?, retry: Bool = true) async throws -> Data {
+        var request = URLRequest(url: baseURL.appendingPathComponent(path))
+        request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let body {
+            request.httpBody = try JSONEncoder().encode(body)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        var lastFailure = ""
+        for attempt in 0...(retry ? backoff.count : 0) {
+            if attempt > 0 { try await Task.sleep(for: backoff[attempt - 1]) }
+            let data: Data
+            let response: URLResponse
+            do {
+                (data, response) = try await session.data(for: request)
+            } catch {
+                lastFailure = "cannot reach the server at \(baseURL.absoluteString) (\(error.localizedDescription))"
+                continue
+            }
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            if (200..<300).contains(status) { return data }
+            let message = (try? JSONDecoder().decode(ServerErrorBody.self, from: data))?.message ?? "HTTP status \(status)"
+            if retry && (status >= 500 || status == 429) {
+                lastFailure = "the server failed: \(message)"
+                continue
+            }
+            throw ServerError(status: status, message: message)
+        }
+        throw StoreError("Sync stopped: \(lastFailure). Nothing was lost; run the command again when the server is reachable.")
+    }
+}
+
+struct ServerErrorBody: Decodable {
+    let error: String
+    let message: String
+}
+
+/// A refusal from the server, with its sentence.
+public struct ServerError: Error, Sendable, CustomStringConvertible {
+    public let status: Int
+    public let message: String
+    public var description: String { message }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import StudyCore
+
+/// Sends one sync request and returns the answer: the HTTP API in the CLI, the server's handler in-process in tests.
+public protocol SyncTransport: Sendable {
+    func sync(_ request: SyncRequest) async throws -> SyncResponse
+}
+
+extension ServerAPI: SyncTransport {}
+
+/// Runs a whole sync: pages of pending attempts pushed, pages of the user's others pulled, until nothing is left.
+/// Each response is applied in one local transaction, so a sync cut short anywhere is resumed by the next and converges.
+public struct SyncEngine {
+    public struct Summary: Sendable, Equatable {
+        public var pushed = 0
+        public var pulled = 0
+        public var duplicates = 0
+        public var conflicts = 0
+        public var rejected = 0
+        public var requests = 0
+        public var clockWarning: String?
+    }
+
+    let store: LocalStore
+    let transport: any SyncTransport
+    let pageSize: Int
+    let clock: () -> Int64
+
+    public init(store: LocalStore, transport: any SyncTransport, pageSize: Int = 2_000, clock: @escaping () -> Int64 = { Clock.nowMs() }) {
+        self.store = store
+        self.transport = transport
+        self.pageSize = min(pageSize, SyncProtocol.maxPushPage)
+        self.clock = clock
+    }
+
+    /// `progress` is told (done, total) after each request, for a progress bar.
+    public func run(progress: (Int, Int) -> Void = { _, _ in }) async throws -> Summary {
+        var summary = Summary()
+        let total = try store.pendingCount()
+        while true {
+            let pending = try store.pendingAttempts(limit: pageSize)
+            let sessions = try store.pendingSessions(for: pending)
+            let request = SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: pending, sessions: sessions)
+            let response = try await transport.sync(request)
+            let merge = try store.apply(response, pushedSessions: sessions)
+            summary.requests += 1
+            summary.pulled += merge.inserted
+            for result in response.results {
+                switch result.status {
+                case .inserted: summary.pushed += 1
+                case .duplicate: summary.duplicates += 1
+                case .conflict: summary.conflicts += 1
+                case .rejected: summary.rejected += 1
+                }
+            }
+            summary.clockWarning = response.clockWarning
+            progress(summary.pushed + summary.duplicates + summary.conflicts + summary.rejected, total)
+            if pending.count < pageSize && !response.hasMore { return summary }
+        }
+    }
+}
