@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
         // Pure domain: decks, identity, attempts, FSRS, progress. Foundation only, no I/O.
@@ -68,8 +69,9 @@ let package = Package(
         .testTarget(
             name: "StudyServerTests",
             dependencies: [
-                "StudyServer", "StudyClient", "StudyCore", "PostgresTestSupport", "LibPQ",
+                "StudyServer", "StudyClient", "StudyCore", "PostgresTestSupport", "LibPQ", "study",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(name: "StudyCLITests", dependencies: ["study", "StudyClient", "StudyCore"]),

@@ -72,7 +72,7 @@ public final class LocalPostgres: Sendable {
             try fm.createDirectory(at: data, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             if asPostgres {
                 try chownToPostgres(data)
-                guard access(data.deletingLastPathComponent().path, X_OK) == 0, canPostgresReach(data) else {
+                guard canPostgresReach(data) else {
                     throw LocalPostgresError("The postgres user cannot reach \(data.path) (a parent directory is private): choose a data directory it can reach, such as /var/lib/studysync/postgres.")
                 }
             }
@@ -154,13 +154,16 @@ public final class LocalPostgres: Sendable {
         return url
     }
 
-    /// Whether every directory above `url` lets others pass (`o+x`), as the postgres user needs when we are root.
+    /// Whether the postgres user may pass through every directory above `url`, as it must when we are root.
     private static func canPostgresReach(_ url: URL) -> Bool {
+        guard let user = getpwnam("postgres") else { return false }
+        let (uid, gid) = (user.pointee.pw_uid, user.pointee.pw_gid)
         var directory = url.deletingLastPathComponent()
         while directory.path != "/" {
             var info = stat()
             guard stat(directory.path, &info) == 0 else { return false }
-            if info.st_mode & S_IXOTH == 0 { return false }
+            let bit = info.st_uid == uid ? S_IXUSR : info.st_gid == gid ? S_IXGRP : S_IXOTH
+            if info.st_mode & bit == 0 { return false }
             directory = directory.deletingLastPathComponent()
         }
         return true

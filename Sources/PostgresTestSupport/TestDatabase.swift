@@ -36,7 +36,27 @@ public enum TestDatabase {
         return try serverConfiguration().database(name)
     }
 
+    /// Like `fresh`, as a libpq URL (for code configured by URL, such as the server).
+    public static func freshURL(_ label: String = "t") async throws -> String {
+        let name = "\(label)_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
+        try await admin.get().query("CREATE DATABASE \(identifier: name)")
+        if let url = ProcessInfo.processInfo.environment["STUDYSYNC_TEST_DATABASE_URL"] {
+            return "\(url) dbname=\(name)".hasPrefix("postgres") ? url.replacingDatabase(with: name) : "\(url) dbname=\(name)"
+        }
+        let server = try server.get()!
+        return "postgresql:///\(name)?host=\(server.socketDirectory.path)&port=\(server.port)&user=postgres"
+    }
+
     private static func stopAtExit() {
         try? localServer?.stop()
+    }
+}
+
+extension String {
+    /// A `postgres://…/db?…` URL with its database replaced.
+    func replacingDatabase(with name: String) -> String {
+        guard var components = URLComponents(string: self) else { return self }
+        components.path = "/" + name
+        return components.string ?? self
     }
 }

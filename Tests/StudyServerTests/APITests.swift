@@ -1,0 +1,94 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import StudyCore
+import StudyServer
+import Testing
+
+@Suite struct APITests {
+    @Test func healthReadinessMetaAndOpenAPIAnswer() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        try await app.test(.router) { client in
+            #expect(try await client.json(.get, "/healthz").body["status"] as? String == "ok")
+            #expect(try await client.json(.get, "/readyz").body["status"] as? String == "ready")
+            let meta = try await client.json(.get, "/v1/meta").body
+            #expect(meta["maxPushPage"] as? Int == SyncProtocol.maxPushPage)
+            #expect(meta["maxBodyBytes"] as? Int == 16 * 1024 * 1024)
+            let spec = try await client.json(.get, "/v1/openapi.json")
+            #expect(spec.status == .ok)
+            #expect((spec.body["paths"] as? [String: Any])?.keys.contains("/v1/sync") == true)
+        }
+    }
+
+    @Test func everyErrorIsJSONWithACodeAndASentence() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        try await app.test(.router) { client in
+            let missing = try await client.json(.get, "/v1/nowhere")
+            #expect(missing.status == .notFound)
+            #expect(missing.body["error"] as? String == "not_found")
+            let anonymous = try await client.json(.post, "/v1/sync", SyncRequest(clientTime: 0, cursor: 0, attempts: []))
+            #expect(anonymous.status == .unauthorized)
+            #expect((anonymous.body["message"] as? String)?.contains("Authorization: Bearer") == true)
+            let forged = try await client.json(.get, "/v1/devices", token: "not-a-real-token")
+            #expect(forged.status == .unauthorized && forged.body["error"] as? String == "invalid_token")
+            let garbage = try await client.execute(uri: "/v1/accounts", method: .post, body: ByteBuffer(string: "{not json")) { $0 }
+            #expect(garbage.status == .badRequest)
+        }
+    }
+
+    @Test func registrationStatesItsRules() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        try await app.test(.router) { client in
+            let badName = try await client.json(.post, "/v1/accounts", ["username": "A!", "password": "long enough"])
+            #expect(badName.status == .badRequest && badName.body["error"] as? String == "invalid_username")
+            #expect((badName.body["message"] as? String)?.contains("3 to 32 characters") == true)
+            let badPassword = try await client.json(.post, "/v1/accounts", ["username": "ann", "password": "short"])
+            #expect(badPassword.status == .badRequest && (badPassword.body["message"] as? String)?.contains("at least 8 characters") == true)
+            #expect(try await client.json(.post, "/v1/accounts", ["username": "ann", "password": "long enough"]).status == .created)
+            let taken = try await client.json(.post, "/v1/accounts", ["username": "ann", "password": "long enough"])
+            #expect(taken.status == .conflict && taken.body["error"] as? String == "username_taken")
+        }
+    }
+
+    @Test func anUnknownUserAndAWrongPasswordGetTheSameAnswerAndFailuresAreRateLimited() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        try await app.test(.router) { client in
+            _ = try await client.json(.post, "/v1/accounts", ["username": "carl", "password": "right password"])
+            let wrong = try await client.json(.post, "/v1/sessions", ["username": "carl", "password": "wrong password"])
+            let unknown = try await client.json(.post, "/v1/sessions", ["username": "nobody", "password": "wrong password"])
+            #expect(wrong.status == .unauthorized && unknown.status == .unauthorized)
+            #expect(wrong.body as NSDictionary == unknown.body as NSDictionary)
+            for _ in 0..<4 { _ = try await client.json(.post, "/v1/sessions", ["username": "carl", "password": "wrong again"]) }
+            // Five failures for carl: even the right password now waits.
+            let limited = try await client.json(.post, "/v1/sessions", ["username": "carl", "password": "right password"])
+            #expect(limited.status == .tooManyRequests)
+            #expect(Int(limited.headers[.retryAfter] ?? "") ?? 0 > 0)
+            #expect(limited.body["error"] as? String == "too_many_attempts")
+        }
+    }
+
+    @Test func tokensAreRevocableAndDevicesBelongToTheirOwner() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        try await app.test(.router) { client in
+            let laptop = UUID().uuidString.lowercased()
+            let token = try await client.account("dora", deviceID: laptop)
+            let other = try await client.account("dora", deviceID: UUID().uuidString.lowercased())
+            let devices = try await client.json(.get, "/v1/devices", token: token).body["devices"] as? [[String: Any]]
+            #expect(devices?.count == 2)
+            #expect(devices?.first { $0["id"] as? String == laptop }?["current"] as? Bool == true)
+            // Another user can neither see nor revoke dora's devices.
+            let eve = try await client.account("eve")
+            #expect(try await client.json(.delete, "/v1/devices/\(laptop)", token: eve).status == .notFound)
+            #expect(try await client.json(.get, "/v1/devices", token: token).status == .ok)
+            // Revoking from the other device stops the laptop's token at once.
+            #expect(try await client.json(.delete, "/v1/devices/\(laptop)", token: other).status == .noContent)
+            #expect(try await client.json(.get, "/v1/devices", token: token).status == .unauthorized)
+            // Logging out revokes only that token.
+            #expect(try await client.json(.delete, "/v1/sessions/current", token: other).status == .noContent)
+            #expect(try await client.json(.get, "/v1/devices", token: other).status == .unauthorized)
+            // A device id that belongs to dora cannot be claimed by eve.
+            let stolen = try await client.json(.post, "/v1/sessions", ["username": "eve", "password": "correct horse", "deviceId": laptop, "deviceName": "x"])
+            #expect(stolen.status == .conflict)
+        }
+    }
+}

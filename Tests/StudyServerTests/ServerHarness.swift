@@ -1,0 +1,74 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import PostgresTestSupport
+import StudyClient
+import StudyCore
+import StudyServer
+import Testing
+
+/// The real application over a fresh, migrated database of its own, with a fast bcrypt.
+func testConfiguration() async throws -> ServerConfiguration {
+    var configuration = ServerConfiguration(database: .url(try await TestDatabase.freshURL("srv")))
+    configuration.bcryptCost = 4
+    configuration.port = 0
+    configuration.logLevel = .warning
+    return configuration
+}
+
+extension TestClientProtocol {
+    /// Sends JSON and returns the status and the decoded JSON body.
+    @discardableResult
+    func json(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, _ body: some Encodable = [String: String]()) async throws
+        -> (status: HTTPResponse.Status, body: [String: Any], headers: HTTPFields)
+    {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        let data = try JSONEncoder().encode(body)
+        return try await execute(uri: uri, method: method, headers: headers, body: ByteBuffer(bytes: data)) { response in
+            let object = response.body.readableBytes == 0 ? [:] : (try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any] ?? [:])
+            return (response.status, object, response.headers)
+        }
+    }
+
+    func decoded<T: Decodable>(_ type: T.Type, _ method: HTTPRequest.Method, _ uri: String, token: String?, _ body: some Encodable) async throws -> T {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await execute(uri: uri, method: method, headers: headers, body: ByteBuffer(bytes: try JSONEncoder().encode(body))) { response in
+            guard response.status == .ok else { throw HarnessError.status(response.status, String(buffer: response.body)) }
+            return try JSONDecoder().decode(T.self, from: Data(response.body.readableBytesView))
+        }
+    }
+
+    /// Registers `username` and logs a device in; returns its token.
+    func account(_ username: String, deviceID: String = UUID().uuidString.lowercased(), password: String = "correct horse") async throws -> String {
+        let registered = try await json(.post, "/v1/accounts", ["username": username, "password": password])
+        if registered.status != .created && registered.status != .conflict { throw HarnessError.status(registered.status, "\(registered.body)") }
+        let login = try await json(.post, "/v1/sessions", ["username": username, "password": password, "deviceId": deviceID, "deviceName": "test"])
+        guard let token = login.body["token"] as? String else { throw HarnessError.status(login.status, "\(login.body)") }
+        return token
+    }
+}
+
+enum HarnessError: Error { case status(HTTPResponse.Status, String) }
+
+/// A sync transport that goes through the real router in-process, as the CLI's HTTP client would over the network.
+struct RouterTransport: SyncTransport {
+    let client: any TestClientProtocol
+    let token: String
+
+    func sync(_ request: SyncRequest) async throws -> SyncResponse {
+        try await client.decoded(SyncResponse.self, .post, "/v1/sync", token: token, request)
+    }
+}
+
+/// A temporary directory removed when the value goes away.
+final class TemporaryDirectory: Sendable {
+    let url: URL
+    init() {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("studysync-srvtest-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
