@@ -1,0 +1,255 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import PropertyBased
+import StudyClient
+import StudyCore
+import StudyServer
+import Testing
+
+/// A learner's device for in-process tests: a real local store in its own directory, logged in to the real app.
+struct Device {
+    let directory: TemporaryDirectory
+    let token: String
+
+    func store() throws -> LocalStore { try LocalStore(directory: directory.url) }
+
+    /// Answers `count` questions of the bundled deck offline, right or wrong by `rng`, stamped from `start`.
+    func study(_ count: Int, from start: Int64, using rng: inout SeededGenerator) throws {
+        let store = try store()
+        let deck = try store.requireDeck("ml-deployment")
+        let session = try store.startSession(deckID: deck.id, at: start)
+        var clock = try store.hybridClock()
+        for i in 0..<count {
+            let question = deck.questions[Int.random(in: 0..<deck.questions.count, using: &rng)]
+            let right = Bool.random(using: &rng)
+            let chosen = right ? question.correct : [question.options.indices.first { !question.correct.contains($0) }!]
+            try store.record(Attempt(
+                id: UUID().uuidString.lowercased(), deviceID: store.deviceID, questionID: question.id, questionVersion: question.version, chosen: chosen,
+                correct: question.grade(chosen), answeredAt: clock.stamp(wallClock: start + Int64(i) * 20_000), durationMs: 5_000, sessionID: session))
+        }
+    }
+
+    func sync(_ client: any TestClientProtocol, clock: @escaping () -> Int64 = { Clock.nowMs() }, pageSize: Int = 2_000) async throws -> SyncEngine.Summary {
+        try await SyncEngine(store: store(), transport: RouterTransport(client: client, token: token), pageSize: pageSize, clock: clock).run()
+    }
+
+    static func login(_ client: any TestClientProtocol, as username: String) async throws -> Device {
+        let directory = TemporaryDirectory()
+        let store = try LocalStore(directory: directory.url)
+        return Device(directory: directory, token: try await client.account(username, deviceID: store.deviceID))
+    }
+
+    init(directory: TemporaryDirectory, token: String) {
+        self.directory = directory
+        self.token = token
+    }
+}
+
+/// Every device holds the same attempts and the same progress, and so does the server.
+func expectConverged(_ devices: [Device], _ client: any TestClientProtocol, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let stores = try devices.map { try $0.store() }
+    let attempts = try stores.map { try Set($0.attempts()) }
+    for other in attempts.dropFirst() { #expect(other == attempts[0], "attempt sets differ", sourceLocation: sourceLocation) }
+    let progress = try stores.map { try $0.progress() }
+    for other in progress.dropFirst() { #expect(other == progress[0], "progress differs", sourceLocation: sourceLocation) }
+    let server = try await client.decoded(ServerProgress.self, .get, "/v1/progress", token: devices[0].token, [String: String]()).progress
+    #expect(Dictionary(uniqueKeysWithValues: server.map { ($0.questionID, $0.card) }) == progress[0].mapValues(\.card), "server progress differs",
+            sourceLocation: sourceLocation)
+    #expect(server.reduce(0) { $0 + $1.attempts } == attempts[0].count, sourceLocation: sourceLocation)
+}
+
+struct ServerProgress: Decodable { let progress: [QuestionProgress] }
+
+let hour: Int64 = 3_600_000
+
+@Suite struct SyncTests {
+    @Test func pushingTheSamePageTwiceStoresItOnce() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        try await app.test(.router) { client in
+            let device = try await Device.login(client, as: "pat")
+            var rng = SeededGenerator(seed: 1)
+            try device.study(5, from: Clock.nowMs() - hour, using: &rng)
+            let page = try device.store().pendingAttempts(limit: 100)
+            let request = SyncRequest(clientTime: Clock.nowMs(), cursor: 0, attempts: page)
+            let first = try await client.decoded(SyncResponse.self, .post, "/v1/sync", token: device.token, request)
+            let second = try await client.decoded(SyncResponse.self, .post, "/v1/sync", token: device.token, request)
+            #expect(first.results.map(\.status) == Array(repeating: .inserted, count: 5))
+            #expect(second.results.map(\.status) == Array(repeating: .duplicate, count: 5))
+            #expect(second.results.map(\.seq) == first.results.map(\.seq))
+            #expect(first.attempts.isEmpty && first.cursor == 5)
+        }
+    }
+
+    @Test func twoDevicesStudyingOfflineConvergeInEitherOrder() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        try await app.test(.router) { client in
+            for (run, order) in [[0, 1], [1, 0]].enumerated() {
+                let devices = [try await Device.login(client, as: "two\(run)"), try await Device.login(client, as: "two\(run)")]
+                var rng = SeededGenerator(seed: UInt64(run))
+                try devices[0].study(12, from: Clock.nowMs() - 5 * hour, using: &rng)
+                try devices[1].study(9, from: Clock.nowMs() - 5 * hour + 30_000, using: &rng)
+                for i in order { _ = try await devices[i].sync(client) }
+                _ = try await devices[order[0]].sync(client)
+                try await expectConverged(devices, client)
+            }
+        }
+    }
+
+    @Test func threeDevicesConvergeWhateverTheOrderOfSyncs() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        try await app.test(.router) { client in
+            let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]
+            for (run, order) in orders.enumerated() {
+                let devices = [try await Device.login(client, as: "tri\(run)"), try await Device.login(client, as: "tri\(run)"), try await Device.login(client, as: "tri\(run)")]
+                var rng = SeededGenerator(seed: UInt64(100 + run))
+                for (i, device) in devices.enumerated() { try device.study(6 + i, from: Clock.nowMs() - 3 * hour + Int64(i) * 7_000, using: &rng) }
+                for i in order { _ = try await devices[i].sync(client) }
+                for i in order.dropLast() { _ = try await devices[i].sync(client) }
+                try await expectConverged(devices, client)
+            }
+        }
+    }
+
+    @Test func aDeviceWhoseClockIsADayOffStillSyncsIsWarnedAndCannotReorderTheOthers() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        try await app.test(.router) { client in
+            let day: Int64 = 24 * hour
+            let (good, skewed) = (try await Device.login(client, as: "clocks"), try await Device.login(client, as: "clocks"))
+            var rng = SeededGenerator(seed: 7)
+            try good.study(8, from: Clock.nowMs() - hour, using: &rng)
+            _ = try await good.sync(client)
+            let before = try good.store().attempts()
+            // This machine believes it is a day earlier than it is.
+            try skewed.study(6, from: Clock.nowMs() - day, using: &rng)
+            let summary = try await skewed.sync(client, clock: { Clock.nowMs() - day })
+            #expect(summary.pushed == 6)
+            #expect(summary.clockWarning?.contains("behind") == true)
+            #expect(try skewed.store().clockOffsetMs > day - hour)
+            _ = try await good.sync(client)
+            // The good device's own attempts are untouched and keep their order.
+            let after = try good.store().attempts().filter { $0.deviceID == before.first?.deviceID }
+            #expect(after == before)
+            try await expectConverged([good, skewed], client)
+            // The skewed device's stamps are kept but flagged, so they stay off leaderboards.
+            let flagged = try await client.decoded(SyncResponse.self, .post, "/v1/sync", token: good.token, SyncRequest(clientTime: Clock.nowMs(), cursor: 0, attempts: []))
+            #expect(flagged.attempts.count == 6 && flagged.attempts.allSatisfy { AttemptFlags(rawValue: $0.flags).contains(.clockSkew) })
+        }
+    }
+
+    @Test func fourDevicesSyncingAtTheSameMomentAllSucceed() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        try await app.test(.router) { client in
+            var devices: [Device] = []
+            for i in 0..<4 {
+                let device = try await Device.login(client, as: "quad")
+                var rng = SeededGenerator(seed: UInt64(i))
+                try device.study(300, from: Clock.nowMs() - 10 * hour + Int64(i) * 1_000, using: &rng)
+                devices.append(device)
+            }
+            let summaries = try await withThrowingTaskGroup(of: SyncEngine.Summary.self) { group in
+                for device in devices { group.addTask { try await device.sync(client, pageSize: 50) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(summaries.map(\.pushed) == [300, 300, 300, 300])
+            for device in devices { _ = try await device.sync(client) }
+            try await expectConverged(devices, client)
+            #expect(try devices[0].store().attempts().count == 1_200)
+        }
+    }
+
+    @Test func aSyncWhoseResponseIsLostIsResumedByTheNextAndConverges() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        try await app.test(.router) { client in
+            let (a, b) = (try await Device.login(client, as: "lossy"), try await Device.login(client, as: "lossy"))
+            var rng = SeededGenerator(seed: 3)
+            try a.study(40, from: Clock.nowMs() - 2 * hour, using: &rng)
+            try b.study(25, from: Clock.nowMs() - 2 * hour, using: &rng)
+            _ = try await b.sync(client)
+            // The server commits a's second page, then the connection drops before a hears the answer.
+            let lossy = DroppingTransport(inner: RouterTransport(client: client, token: a.token), dropAfterServerCall: 2)
+            await #expect(throws: DroppingTransport.Dropped.self) {
+                _ = try await SyncEngine(store: a.store(), transport: lossy, pageSize: 10).run()
+            }
+            #expect(try a.store().pendingCount() == 30)
+            let retry = try await a.sync(client, pageSize: 10)
+            #expect(retry.pushed == 20 && retry.duplicates == 10)
+            _ = try await b.sync(client)
+            try await expectConverged([a, b], client)
+        }
+    }
+
+    @Test func anOversizedBodyIsRefusedWithTheLimit() async throws {
+        var configuration = try await testConfiguration()
+        configuration.maxBodyBytes = 64 * 1024
+        let app = try await buildApplication(configuration)
+        try await app.test(.router) { client in
+            let device = try await Device.login(client, as: "big")
+            var rng = SeededGenerator(seed: 5)
+            try device.study(600, from: Clock.nowMs() - 20 * hour, using: &rng)
+            let request = SyncRequest(clientTime: Clock.nowMs(), cursor: 0, attempts: try device.store().pendingAttempts(limit: 600))
+            let response = try await client.json(.post, "/v1/sync", token: device.token, request)
+            #expect(response.status == .contentTooLarge)
+            #expect((response.body["message"] as? String)?.contains("GET /v1/meta") == true)
+        }
+    }
+
+    /// Convergence over random interleavings of studying and syncing on 2 to 4 devices, in-process against the real
+    /// repository: after everyone syncs twice at the end, all hold the same attempts and progress as the server.
+    @Test func randomInterleavingsOfStudyAndSyncConverge() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        let runs = Counter()
+        try await app.test(.router) { client in
+            await propertyCheck(count: 12, input: Gen.int(in: 2...4), Gen.int(in: 0...1_000_000).array(of: 1...14)) { deviceCount, script in
+                do {
+                    let username = "prop\(runs.next())"
+                    var devices: [Device] = []
+                    for _ in 0..<deviceCount { devices.append(try await Device.login(client, as: username)) }
+                    var rng = SeededGenerator(seed: UInt64(script.first ?? 0))
+                    var time = Clock.nowMs() - 30 * hour
+                    for step in script {
+                        let device = devices[step % deviceCount]
+                        time += Int64(step % 7_200_000)
+                        if (step / deviceCount) % 2 == 0 {
+                            try device.study(1 + step % 9, from: time, using: &rng)
+                        } else {
+                            _ = try await device.sync(client, pageSize: 1 + step % 5)
+                        }
+                    }
+                    for _ in 0..<2 { for device in devices { _ = try await device.sync(client) } }
+                    try await expectConverged(devices, client)
+                } catch {
+                    Issue.record(error)
+                }
+            }
+        }
+    }
+}
+
+/// Passes requests to the server but loses the answer of the `dropAfterServerCall`-th, after the server committed it.
+final class DroppingTransport: SyncTransport, @unchecked Sendable {
+    struct Dropped: Error {}
+    let inner: any SyncTransport
+    let dropAfterServerCall: Int
+    // Only touched from the one sync that uses this transport, one request at a time.
+    private var calls = 0
+
+    init(inner: any SyncTransport, dropAfterServerCall: Int) {
+        self.inner = inner
+        self.dropAfterServerCall = dropAfterServerCall
+    }
+
+    func sync(_ request: SyncRequest) async throws -> SyncResponse {
+        calls += 1
+        let response = try await inner.sync(request)
+        if calls == dropAfterServerCall { throw Dropped() }
+        return response
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    // Guarded by `lock`.
+    private var value = 0
+    private let lock = NSLock()
+    func next() -> Int { lock.withLock { value += 1; return value } }
+}
