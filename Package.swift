@@ -55,6 +55,8 @@ let package = Package(
             name: "study-server",
             dependencies: ["StudyServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The sync benchmark: drives the real protocol over loopback against a study-server process (not a test).
+        .executableTarget(name: "studysync-bench", dependencies: ["StudyClient", "StudyCore", "LibPQ"]),
         .executableTarget(
             name: "study",
             dependencies: [

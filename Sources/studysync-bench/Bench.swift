@@ -1,0 +1,192 @@
+import Foundation
+import LibPQ
+import StudyClient
+import StudyCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Drives the real sync protocol over loopback against a `study-server` process backed by a private PostgreSQL with
+/// durable settings, and prints wall time, attempts per second and the server's peak memory for each shape of work,
+/// beside the raw COPY rate of the same rows measured in the same run.
+///
+///     swift build -c release && .build/release/studysync-bench
+@main
+struct Bench {
+    static func main() async throws {
+        let machine = machineDescription()
+        print("StudySync sync benchmark — \(ISO8601DateFormatter().string(from: Date())) — \(machine)")
+        let postgres = try LocalPostgres.startTemporary(durable: true)
+        defer { try? postgres.stop() }
+        let port = 18_000 + Int.random(in: 0..<2_000)
+        let server = try startServer(port: port, database: postgres.url)
+        defer { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() }
+        let url = "http://127.0.0.1:\(port)"
+        try await waitForServer(url)
+        var rows: [(String, Int, Duration)] = []
+
+        for size in [1_000, 10_000, 100_000] {
+            let user = "push\(size)"
+            let a = try await Home.login(url, user: user, register: true)
+            try a.fill(size, seed: UInt64(size))
+            let push = try await timed { _ = try await a.sync() }
+            rows.append(("push \(size) offline attempts (device A)", size, push))
+            let b = try await Home.login(url, user: user, register: false)
+            let pull = try await timed { _ = try await b.sync() }
+            let received = try b.store.attempts().count
+            guard received == size else { throw BenchError("device B received \(received) of \(size) attempts") }
+            rows.append(("pull \(size) attempts (device B)", size, pull))
+            if size == 10_000 {
+                var samples: [Duration] = []
+                for _ in 0..<21 { samples.append(try await timed { _ = try await b.sync() }) }
+                rows.append(("sync with nothing new (median of 21)", 0, samples.sorted()[10]))
+            }
+        }
+
+        var homes: [Home] = []
+        for i in 0..<8 {
+            let home = try await Home.login(url, user: "crowd\(i)", register: true)
+            try home.fill(10_000, seed: UInt64(1_000 + i))
+            homes.append(home)
+        }
+        let crowdHomes = homes
+        let crowd = try await timed {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for home in crowdHomes { group.addTask { _ = try await home.sync() } }
+                try await group.waitForAll()
+            }
+        }
+        rows.append(("8 users x 10000 at the same moment", 80_000, crowd))
+
+        let copy = try await copyRate(postgres, rows: 100_000)
+        let peak = peakMemoryMiB(pid: server.processIdentifier)
+
+        print("")
+        print(pad("work", 40) + pad("wall", 12) + "attempts/s")
+        for (name, count, duration) in rows {
+            let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+            print(pad(name, 40) + pad(format(duration), 12) + (count > 0 ? String(Int(Double(count) / seconds)) : "-"))
+        }
+        print(pad("raw COPY of the same 100000 rows", 40) + pad(format(copy.duration), 12) + String(Int(copy.rate)))
+        if let push = rows.first(where: { $0.0.hasPrefix("push 100000") }) {
+            let seconds = Double(push.2.components.seconds) + Double(push.2.components.attoseconds) / 1e18
+            print("100k push rate / raw COPY rate: \(String(format: "%.2f", 100_000 / seconds / copy.rate))")
+        }
+        print("server peak memory (VmHWM): \(peak) MiB")
+    }
+
+    static func timed(_ body: @Sendable () async throws -> Void) async throws -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await body()
+        return clock.now - start
+    }
+
+    static func format(_ d: Duration) -> String {
+        let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+        return ms >= 1000 ? String(format: "%.2f s", ms / 1000) : String(format: "%.1f ms", ms)
+    }
+
+    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+
+    static func startServer(port: Int, database: String) throws -> Process {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("study-server")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["--port", String(port), "--database-url", database, "--log-level", "warning", "--pool-size", "8"]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    static func waitForServer(_ url: String) async throws {
+        for _ in 0..<200 {
+            if let meta = try? await ServerAPI(server: url).meta(), meta.protocolVersion == SyncProtocol.version { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw BenchError("study-server did not start on \(url)")
+    }
+
+    /// COPY of 100k attempt-shaped rows into a table like `attempts`, inside one transaction, as the floor to compare with.
+    static func copyRate(_ postgres: LocalPostgres, rows count: Int) async throws -> (duration: Duration, rate: Double) {
+        let pool = PostgresPool(configuration: postgres.configuration, size: 1)
+        defer { Task { await pool.close() } }
+        try await pool.query(PostgresQuery(unsafeSQL: "CREATE TABLE IF NOT EXISTS copy_probe (LIKE attempts INCLUDING ALL)"))
+        let rows: [[String?]] = (0..<count).map { i in
+            ["1", String(i + 1), UUID().uuidString.lowercased(), UUID().uuidString.lowercased(), "q\(i % 21)", "v1", "{1}", "t", String(1_700_000_000_000 + i), "4000",
+             UUID().uuidString.lowercased(), "1", "0"]
+        }
+        let columns = ["user_id", "seq", "id", "device_id", "question_id", "question_version", "chosen", "correct", "answered_at", "duration_ms", "session_id", "received_at", "flags"]
+        let duration = try await timed {
+            _ = try await pool.withTransaction { connection -> Int in try await connection.copy(into: "copy_probe", columns: columns, rows: rows) }
+        }
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return (duration, Double(count) / seconds)
+    }
+
+    static func peakMemoryMiB(pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        else { return -1 }
+        return kb / 1024
+    }
+
+    static func machineDescription() -> String {
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
+            .first { $0.hasPrefix("model name") }.map { $0.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        let memory = ProcessInfo.processInfo.physicalMemory / (1 << 30)
+        return "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), \(memory) GiB, \(ProcessInfo.processInfo.operatingSystemVersionString)"
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// A study home logged in to the benchmark server.
+final class Home: @unchecked Sendable {
+    // Used by one task at a time.
+    let directory: URL
+    let store: LocalStore
+    let api: ServerAPI
+
+    init(directory: URL, store: LocalStore, api: ServerAPI) {
+        self.directory = directory
+        self.store = store
+        self.api = api
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    static func login(_ url: String, user: String, register: Bool) async throws -> Home {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("studysync-bench-\(UUID().uuidString)")
+        let store = try LocalStore(directory: directory)
+        let anonymous = try ServerAPI(server: url)
+        if register { _ = try await anonymous.register(username: user, password: "benchmark password", displayName: nil) }
+        let login = try await anonymous.login(username: user, password: "benchmark password", deviceID: store.deviceID, deviceName: "bench")
+        return Home(directory: directory, store: store, api: try ServerAPI(server: url, token: login.token))
+    }
+
+    /// `count` offline attempts on the bundled deck, a few seconds apart, answered as a person would.
+    func fill(_ count: Int, seed: UInt64) throws {
+        let deck = try store.requireDeck("ml-deployment")
+        let session = try store.startSession(deckID: deck.id, at: 1_700_000_000_000)
+        var rng = SeededGenerator(seed: seed)
+        let start = Int64(Date().timeIntervalSince1970 * 1000) - Int64(count) * 4_000 - 60_000
+        let attempts = (0..<count).map { i -> Attempt in
+            let q = deck.questions[Int.random(in: 0..<deck.questions.count, using: &rng)]
+            let chosen = Bool.random(using: &rng) ? q.correct : [(q.correct[0] + 1) % q.options.count]
+            return Attempt(
+                id: UUID().uuidString.lowercased(), deviceID: store.deviceID, questionID: q.id, questionVersion: q.version, chosen: chosen,
+                correct: q.grade(chosen), answeredAt: start + Int64(i) * 4_000, durationMs: 3_500, sessionID: session)
+        }
+        try store.recordAll(attempts)
+    }
+
+    func sync() async throws -> SyncEngine.Summary {
+        try await SyncEngine(store: store, transport: api, pageSize: SyncProtocol.maxPushPage).run()
+    }
+}
