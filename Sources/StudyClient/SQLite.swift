@@ -30,7 +30,13 @@ final class SQLiteDatabase {
         sqlite3_busy_timeout(db, 5_000)
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    /// Prepared statements by SQL text, reused: a sync applies thousands of rows with the same few statements.
+    private var statements: [String: OpaquePointer] = [:]
+
+    deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        sqlite3_close_v2(handle)
+    }
 
     /// Runs SQL text with no parameters (schema and pragmas only).
     func execute(script: String) throws {
@@ -87,9 +93,20 @@ final class SQLiteDatabase {
     }
 
     private func withStatement<T>(_ sql: String, _ values: [SQLiteValue], _ body: (OpaquePointer) throws -> T) throws -> T {
-        var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else { throw lastError() }
-        defer { sqlite3_finalize(statement) }
+        let statement: OpaquePointer
+        if let cached = statements[sql] {
+            statement = cached
+        } else {
+            var prepared: OpaquePointer?
+            guard sqlite3_prepare_v2(handle, sql, -1, &prepared, nil) == SQLITE_OK, let prepared else { throw lastError() }
+            statements[sql] = prepared
+            statement = prepared
+        }
+        // Reset after use so the statement holds no lock and no stale binding when it is next taken from the cache.
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
         for (i, value) in values.enumerated() {
             let index = Int32(i + 1)
             let rc: Int32

@@ -17,7 +17,16 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
 
     func sync(_ request: Request, _ context: AppContext) async throws -> JSONBody<SyncResponse> {
         let identity = try context.requireIdentity()
+        let started = ContinuousClock.now
+        var phases: [String: Duration] = [:]
+        var mark = started
+        func lap(_ name: String) {
+            let now = ContinuousClock.now
+            phases[name] = now - mark
+            mark = now
+        }
         let body = try await decode(SyncRequest.self, request, context, limit: configuration.maxBodyBytes)
+        lap("decode")
         guard body.attempts.count <= SyncProtocol.maxPushPage else {
             throw APIError(.contentTooLarge, "page_too_large", "Push at most \(SyncProtocol.maxPushPage) attempts per request; send the rest in the next one.")
         }
@@ -27,25 +36,32 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
 
         let known = try await repository.questions(forKeys: Set(body.attempts.map { AttemptReview.key($0.questionID, $0.questionVersion) }))
         var flags = AttemptReview.flags(for: body.attempts, questions: known, serverTime: now)
+        lap("grade")
         if abs(offset) > SyncProtocol.clockTolerance {
             // A client that did not correct its stamps for a clock this far off: keep the attempts, keep them off boards.
             for i in flags.indices where body.attempts[i].deviceID.lowercased() == identity.device.id { flags[i].insert(.clockSkew) }
         }
         try await repository.storeSessions(body.sessions.filter { UUID(uuidString: $0.id) != nil }, userID: identity.user.id, deviceID: identity.device.id)
         let outcomes = try await repository.insert(Array(zip(body.attempts, flags)).map { ($0.0, $0.1) }, userID: identity.user.id, receivedAt: now)
+        lap("insert")
         let inserted = zip(body.attempts, outcomes).compactMap { attempt, outcome -> Attempt? in
             if case .inserted = outcome { return attempt }
             return nil
         }
         try await repository.recordProgress(userID: identity.user.id, newAttempts: inserted, at: now)
         try await repository.recordSync(deviceID: identity.device.id, clockOffsetMs: offset, at: now)
+        lap("progress")
 
         let limit = min(max(body.pullLimit ?? SyncProtocol.maxPullPage, 1), SyncProtocol.maxPullPage)
         let page = try await repository.pull(userID: identity.user.id, after: body.cursor, limit: limit, excludingDevice: identity.device.id)
+        lap("pull")
+        func ms(_ d: Duration?) -> String { String(format: "%.1f", Double((d ?? .zero).components.attoseconds) / 1e15 + Double((d ?? .zero).components.seconds) * 1000) }
         context.logger.info(
             "sync",
             metadata: ["sync.pushed": "\(body.attempts.count)", "sync.inserted": "\(inserted.count)", "sync.pulled": "\(page.attempts.count)",
-                       "sync.clock_offset_ms": "\(offset)"])
+                       "sync.clock_offset_ms": "\(offset)", "sync.ms.decode": "\(ms(phases["decode"]))", "sync.ms.grade": "\(ms(phases["grade"]))",
+                       "sync.ms.insert": "\(ms(phases["insert"]))", "sync.ms.progress": "\(ms(phases["progress"]))", "sync.ms.pull": "\(ms(phases["pull"]))",
+                       "sync.ms.total": "\(ms(ContinuousClock.now - started))"])
         return JSONBody(SyncResponse(
             results: zip(body.attempts, outcomes).map { PushResult(id: $0.0.id, outcome: $0.1) }, attempts: page.attempts.map(PulledAttempt.init),
             cursor: page.cursor, hasMore: page.hasMore, serverTime: now, clockOffsetMs: offset, clockWarning: AttemptReview.clockWarning(offsetMs: offset)))

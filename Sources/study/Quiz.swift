@@ -58,10 +58,11 @@ struct Quiz: ParsableCommand {
             let chosen = positions.map { order[$0] }.sorted()
             let correct = question.grade(chosen)
             let durationMs = Int64((DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000)
+            let answeredAt = clock.stamp(wallClock: Clock.nowMs() + offset)
             try store.record(
                 Attempt(
-                    id: UUID().uuidString.lowercased(), deviceID: store.deviceID, questionID: question.id, questionVersion: question.version,
-                    chosen: chosen, correct: correct, answeredAt: clock.stamp(wallClock: Clock.nowMs() + offset), durationMs: durationMs, sessionID: sessionID))
+                    id: UUIDv7.make(milliseconds: answeredAt), deviceID: store.deviceID, questionID: question.id, questionVersion: question.version,
+                    chosen: chosen, correct: correct, answeredAt: answeredAt, durationMs: durationMs, sessionID: sessionID))
             answered += 1
             if correct {
                 right += 1

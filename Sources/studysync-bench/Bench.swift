@@ -94,8 +94,8 @@ struct Bench {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("study-server")
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["--port", String(port), "--database-url", database, "--log-level", "warning", "--pool-size", "8"]
-        process.standardOutput = FileHandle.nullDevice
+        let logLevel = ProcessInfo.processInfo.environment["BENCH_SERVER_LOG_LEVEL"] ?? "warning"
+        process.arguments = ["--port", String(port), "--database-url", database, "--log-level", logLevel, "--pool-size", "8"]
         try process.run()
         return process
     }
@@ -180,7 +180,7 @@ final class Home: @unchecked Sendable {
             let q = deck.questions[Int.random(in: 0..<deck.questions.count, using: &rng)]
             let chosen = Bool.random(using: &rng) ? q.correct : [(q.correct[0] + 1) % q.options.count]
             return Attempt(
-                id: UUID().uuidString.lowercased(), deviceID: store.deviceID, questionID: q.id, questionVersion: q.version, chosen: chosen,
+                id: UUIDv7.make(milliseconds: start + Int64(i) * 4_000, using: &rng), deviceID: store.deviceID, questionID: q.id, questionVersion: q.version, chosen: chosen,
                 correct: q.grade(chosen), answeredAt: start + Int64(i) * 4_000, durationMs: 3_500, sessionID: session)
         }
         try store.recordAll(attempts)

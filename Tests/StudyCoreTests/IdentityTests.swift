@@ -12,6 +12,15 @@ import Testing
         #expect(SHA256.hex(String(repeating: "a", count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 
+    @Test func uuidv7IdsCarryTheirVersionAndSortByTime() {
+        var rng = SeededGenerator(seed: 9)
+        let ids = (0..<50).map { UUIDv7.make(milliseconds: 1_780_000_000_000 + Int64($0) * 7, using: &rng) }
+        #expect(ids == ids.sorted())
+        #expect(ids.allSatisfy { Attempt.isUUID($0) && Array($0)[14] == "7" && "89ab".contains(Array($0)[19]) })
+        #expect(ids[0].hasPrefix("019e7044-8800-7"))  // 1_780_000_000_000 ms is 0x019E_7044_8800
+        #expect(Set(ids).count == 50)
+    }
+
     @Test func theIdIgnoresWhiteSpaceAndUnicodeComposition() {
         let a = Question(prompt: "What is  the\nanswer?", options: ["x", "y"], correct: [0])
         let b = Question(prompt: "  What is the answer? ", options: ["x", "y"], correct: [0])
