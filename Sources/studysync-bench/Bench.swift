@@ -19,6 +19,21 @@ struct Bench {
         print("StudySync sync benchmark — \(ISO8601DateFormatter().string(from: Date())) — \(machine)")
         let postgres = try LocalPostgres.startTemporary(durable: true)
         defer { try? postgres.stop() }
+        if let slow = ProcessInfo.processInfo.environment["BENCH_LOG_STATEMENTS_MS"] {
+            // Logs statements slower than this many milliseconds to postgres.log, copied to /tmp at the end.
+            let pool = PostgresPool(configuration: postgres.configuration, size: 1)
+            try await pool.query(PostgresQuery(unsafeSQL: "ALTER SYSTEM SET log_min_duration_statement = \(Int(slow) ?? 50)"))
+            try await pool.query("SELECT pg_reload_conf()")
+            await pool.close()
+        }
+        defer {
+            if ProcessInfo.processInfo.environment["BENCH_LOG_STATEMENTS_MS"] != nil {
+                try? FileManager.default.removeItem(atPath: "/tmp/studysync-bench-postgres.log")
+                try? FileManager.default.copyItem(
+                    atPath: postgres.dataDirectory.deletingLastPathComponent().appendingPathComponent("postgres.log").path,
+                    toPath: "/tmp/studysync-bench-postgres.log")
+            }
+        }
         let port = 18_000 + Int.random(in: 0..<2_000)
         let server = try startServer(port: port, database: postgres.url)
         defer { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() }
