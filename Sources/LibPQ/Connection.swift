@@ -99,12 +99,36 @@ final class PQConnection: @unchecked Sendable {
                 formats[i] = 1
             }
         }
-        let result: OpaquePointer? = buffers.withUnsafeBufferPointer { values in
+        let sent = buffers.withUnsafeBufferPointer { values in
             values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                PQexecParams(handle, query.sql, Int32(binds.count), nil, values.baseAddress, lengths, formats, 0)
+                PQsendQueryParams(handle, query.sql, Int32(binds.count), nil, values.baseAddress, lengths, formats, 0)
             }
         }
+        guard sent == 1 else { throw connectionError() }
+        try awaitResult()
+        // One statement gives one result; drain to NULL so the connection is ready for the next.
+        var result: OpaquePointer? = nil
+        while let next = PQgetResult(handle) {
+            if let earlier = result { PQclear(earlier) }
+            result = next
+        }
         return try consume(result)
+    }
+
+    /// Waits for the server's answer without blocking in libpq, so a cancellation that arrives at any moment while the
+    /// statement runs — even before it reached the server — is sent (again) and honoured.
+    private func awaitResult() throws(PostgresError) {
+        var socket = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        var cancelSent = false
+        while PQisBusy(handle) == 1 {
+            if cancelled.value && !cancelSent, let cancelHandle {
+                var buffer = [CChar](repeating: 0, count: 256)
+                _ = PQcancel(cancelHandle, &buffer, Int32(buffer.count))
+                cancelSent = true
+            }
+            _ = poll(&socket, 1, 100)
+            if PQconsumeInput(handle) != 1 { throw connectionError() }
+        }
     }
 
     /// Runs SQL text that may hold several statements and no parameters (migration files).

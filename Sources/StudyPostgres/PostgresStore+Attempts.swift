@@ -122,40 +122,54 @@ extension PostgresStore: AttemptRepository {
 extension PostgresStore: ProgressRepository {
     public func refreshProgress(userID: Int64, questionIDs: Set<String>, at time: Int64) async throws {
         guard !questionIDs.isEmpty else { return }
-        let folded = try await Progress.foldAll(allAttempts(userID: userID, questionIDs: questionIDs))
-        try await upsert(Array(folded.values), userID: userID, at: time)
+        try await lockingUser(userID) { tx in
+            let folded = try await Progress.foldAll(Self.allAttempts(userID: userID, questionIDs: questionIDs, on: tx))
+            try await Self.upsert(Array(folded.values), userID: userID, at: time, on: tx)
+        }
     }
 
     public func recordProgress(userID: Int64, newAttempts: [Attempt], at time: Int64) async throws {
         guard !newAttempts.isEmpty else { return }
         let byQuestion = Dictionary(grouping: newAttempts, by: \.questionID)
-        let stored = Dictionary(uniqueKeysWithValues: try await progress(userID: userID, questionIDs: Set(byQuestion.keys)).map { ($0.questionID, $0) })
-        var updated: [QuestionProgress] = []
-        var refold: Set<String> = []
-        for (questionID, attempts) in byQuestion {
-            if let current = stored[questionID], let next = Progress.extendFold(current, with: attempts) {
-                updated.append(next)
-            } else {
-                refold.insert(questionID)
+        try await lockingUser(userID) { tx in
+            let stored = Dictionary(
+                uniqueKeysWithValues: try await Self.progress(userID: userID, questionIDs: Set(byQuestion.keys), on: tx).map { ($0.questionID, $0) })
+            var updated: [QuestionProgress] = []
+            var refold: Set<String> = []
+            for (questionID, attempts) in byQuestion {
+                if let current = stored[questionID], let next = Progress.extendFold(current, with: attempts) {
+                    updated.append(next)
+                } else {
+                    refold.insert(questionID)
+                }
             }
+            if !refold.isEmpty { updated += try await Progress.foldAll(Self.allAttempts(userID: userID, questionIDs: refold, on: tx)).values }
+            try await Self.upsert(updated, userID: userID, at: time, on: tx)
         }
-        if !refold.isEmpty { updated += try await Progress.foldAll(allAttempts(userID: userID, questionIDs: refold)).values }
-        try await upsert(updated, userID: userID, at: time)
     }
 
     public func progress(userID: Int64) async throws -> [QuestionProgress] {
-        try await progress(userID: userID, questionIDs: nil)
+        try await pool.withConnection { try await Self.progress(userID: userID, questionIDs: nil, on: $0) }
     }
 
-    private func allAttempts(userID: Int64, questionIDs: Set<String>) async throws -> [Attempt] {
-        try await pool.query(
+    /// Runs `body` in a transaction holding the user's row lock, so two syncs of one user never update the progress
+    /// cache from the same stale state (the later would undo the earlier).
+    private func lockingUser(_ userID: Int64, _ body: (PostgresConnection) async throws -> Void) async throws {
+        try await retrying { tx in
+            try await tx.query("SELECT 1 FROM users WHERE id = \(userID) FOR UPDATE")
+            try await body(tx)
+        }
+    }
+
+    private static func allAttempts(userID: Int64, questionIDs: Set<String>, on connection: PostgresConnection) async throws -> [Attempt] {
+        try await connection.query(
             "SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) AND question_id = ANY(\(PostgresArray(questionIDs.sorted()))::text[])"
         ).map { try Self.storedAttempt($0).attempt }
     }
 
-    private func progress(userID: Int64, questionIDs: Set<String>?) async throws -> [QuestionProgress] {
+    private static func progress(userID: Int64, questionIDs: Set<String>?, on connection: PostgresConnection) async throws -> [QuestionProgress] {
         let filter = questionIDs.map { PostgresArray($0.sorted()) }
-        return try await pool.query(
+        return try await connection.query(
             """
             SELECT question_id, state, step, stability, difficulty, due, last_review, attempts, correct_attempts, last_correct, last_attempt_id::text
             FROM progress WHERE user_id = \(userID) AND (\(filter)::text[] IS NULL OR question_id = ANY(\(filter)::text[]))
@@ -178,11 +192,11 @@ extension PostgresStore: ProgressRepository {
         }
     }
 
-    private func upsert(_ folded: [QuestionProgress], userID: Int64, at time: Int64) async throws {
+    private static func upsert(_ folded: [QuestionProgress], userID: Int64, at time: Int64, on connection: PostgresConnection) async throws {
         let rows = folded.filter { $0.attempts > 0 }.sorted { $0.questionID < $1.questionID }
         guard !rows.isEmpty else { return }
         func column<T: CustomStringConvertible>(_ values: [T?]) -> PostgresArray { PostgresArray(values.map { $0?.description }) }
-        try await pool.query(
+        try await connection.query(
             """
             INSERT INTO progress AS p (user_id, question_id, state, step, stability, difficulty, due, last_review, attempts, correct_attempts,
                                        last_correct, mastered, last_attempt_id, updated_at)

@@ -133,8 +133,8 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
     }
 
     /// Invariant 4: 8 writers push 10,000 attempts for one user while a reader polls the cursor; every sequence number
-    /// exists once, and the reader never sees N+1 before N. Run ten times (in parallel, each in its own database).
-    @Test(arguments: 1...10)
+    /// exists once, and the reader never sees N+1 before N. Run ten times, one after another (each in its own database).
+    @Test(.serialized, arguments: 1...10)
     func theCursorIsGapFreeUnderConcurrentPushes(run: Int) async throws {
         let store = try await migratedStore(poolSize: 9)
         defer { Task { await store.pool.close() } }
