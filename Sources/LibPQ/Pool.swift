@@ -29,7 +29,8 @@ public final class PostgresPool: Sendable {
 
     /// Closes idle connections and stops the threads; callers waiting for a connection get `poolClosed`.
     public func close() async {
-        for connection in await state.close() { _ = connection }
+        // Dropping the idle connections finishes them (PQfinish in deinit); leased ones finish when given back.
+        _ = await state.close()
         try? await threads.shutdownGracefully()
     }
 

@@ -109,8 +109,7 @@ extension PostgresStore: AttemptRepository {
     static let pullColumns = "seq, id::text, device_id::text, question_id, question_version, chosen::text, correct, answered_at, duration_ms, session_id::text, flags"
 
     static func storedAttempt(_ row: PostgresRow, offset: Int = 0) throws -> StoredAttempt {
-        let chosenText = try row.decode(String.self, at: offset + 5)
-        let chosen = chosenText.dropFirst().dropLast().split(separator: ",").compactMap { Int($0) }
+        let chosen = try PostgresTextArray.parse(try row.decode(String.self, at: offset + 5)).compactMap { Int($0) }
         let attempt = Attempt(
             id: try row.decode(at: offset + 1), deviceID: try row.decode(at: offset + 2), questionID: try row.decode(at: offset + 3),
             questionVersion: try row.decode(at: offset + 4), chosen: chosen, correct: try row.decode(at: offset + 6), answeredAt: try row.decode(at: offset + 7),
