@@ -154,10 +154,19 @@ public final class LocalPostgres: Sendable {
         return url
     }
 
+    /// The `postgres` account's uid and gid, looked up once: `getpwnam` returns a shared static buffer, so two clusters
+    /// starting at once on different threads could read each other's half-written entry.
+    public static let postgresAccount: (uid: uid_t, gid: gid_t)? = {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getpwnam_r("postgres", &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return (entry.pw_uid, entry.pw_gid)
+    }()
+
     /// Whether the postgres user may pass through every directory above `url`, as it must when we are root.
     private static func canPostgresReach(_ url: URL) -> Bool {
-        guard let user = getpwnam("postgres") else { return false }
-        let (uid, gid) = (user.pointee.pw_uid, user.pointee.pw_gid)
+        guard let (uid, gid) = postgresAccount else { return false }
         var directory = url.deletingLastPathComponent()
         while directory.path != "/" {
             var info = stat()
@@ -170,10 +179,10 @@ public final class LocalPostgres: Sendable {
     }
 
     private static func chownToPostgres(_ url: URL) throws {
-        guard let user = getpwnam("postgres") else {
+        guard let (uid, gid) = postgresAccount else {
             throw LocalPostgresError("Running as root, PostgreSQL must run as the 'postgres' user, which does not exist: install the postgresql package.")
         }
-        guard chown(url.path, user.pointee.pw_uid, user.pointee.pw_gid) == 0 else {
+        guard chown(url.path, uid, gid) == 0 else {
             throw LocalPostgresError("Cannot give \(url.path) to the postgres user: \(String(cString: strerror(errno))).")
         }
     }

@@ -7,7 +7,7 @@ import Testing
         let parent = URL(fileURLWithPath: "/tmp/studysync-persist-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: parent) }
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
-        if getuid() == 0, let pw = getpwnam("postgres") { chown(parent.path, pw.pointee.pw_uid, pw.pointee.pw_gid) }
+        if getuid() == 0, let account = LocalPostgres.postgresAccount { chown(parent.path, account.uid, account.gid) }
         let data = parent.appendingPathComponent("data")
 
         let first = try LocalPostgres.startPersistent(dataDirectory: data)
