@@ -7,8 +7,7 @@ public enum AikenFormat {
 
     public static func parse(_ text: String, name: String) throws(DeckFormatError) -> Deck {
         var problems: [DeckProblem] = []
-        var questions: [Question] = []
-        var firstLineOfID: [String: Int] = [:]
+        var parsed: [(line: Int, question: Question)] = []
         var prompt: [(line: Int, text: Substring)] = []
         var options: [(line: Int, letter: Character, text: Substring)] = []
 
@@ -38,12 +37,7 @@ public enum AikenFormat {
                 }
                 if correct.isEmpty { continue }
                 let q = Question(prompt: prompt.map { String($0.text) }.joined(separator: "\n\n"), options: options.map { String($0.text) }, correct: correct)
-                if let earlier = firstLineOfID[q.id] {
-                    problems.append(.init(line: first.line, message: "This question repeats the question on line \(earlier): remove one of them."))
-                } else {
-                    firstLineOfID[q.id] = first.line
-                    questions.append(q)
-                }
+                parsed.append((first.line, q))
             } else if let option = optionLine(line) {
                 if prompt.isEmpty {
                     problems.append(.init(line: lineNumber, message: "This option has no question before it: write the prompt on the line above the options."))
@@ -68,11 +62,8 @@ public enum AikenFormat {
         if let first = prompt.first {
             problems.append(.init(line: first.line, message: "This question has no ANSWER line: add 'ANSWER: X' after its last option."))
         }
-        if problems.isEmpty && questions.isEmpty {
-            problems.append(.init(line: 1, message: "The file has no questions: write a prompt line, options 'A. text', and an 'ANSWER: A' line."))
-        }
-        guard problems.isEmpty else { throw DeckFormatError(problems: problems) }
-        return Deck(name: name, questions: questions)
+        return try assembleDeck(
+            name: name, parsed: parsed, problems: problems, emptyFileHint: "write a prompt line, options 'A. text', and an 'ANSWER: A' line.")
     }
 
     /// Fails for a question with more than 10 options, which Aiken cannot letter; the parser refuses those too.

@@ -43,6 +43,29 @@ public enum DeckFormat: String, Sendable, CaseIterable {
     }
 }
 
+/// How every line-based parser ends: repeated questions are problems too, a file with no question is refused, and
+/// any problem refuses the whole file; otherwise the deck.
+func assembleDeck(
+    name: String, parsed: [(line: Int, question: Question)], problems found: [DeckProblem], emptyFileHint: String
+) throws(DeckFormatError) -> Deck {
+    var problems = found
+    var firstLineOfID: [String: Int] = [:]
+    var questions: [Question] = []
+    for (line, question) in parsed {
+        if let earlier = firstLineOfID[question.id] {
+            problems.append(.init(line: line, message: "This question repeats the question on line \(earlier): remove one of them."))
+        } else {
+            firstLineOfID[question.id] = line
+            questions.append(question)
+        }
+    }
+    if problems.isEmpty && questions.isEmpty { problems.append(.init(line: 1, message: "The file has no questions: " + emptyFileHint)) }
+    // By line, and in the order found within a line.
+    let ordered = problems.enumerated().sorted { ($0.element.line, $0.offset) < ($1.element.line, $1.offset) }.map(\.element)
+    guard ordered.isEmpty else { throw DeckFormatError(problems: ordered) }
+    return Deck(name: name, questions: questions)
+}
+
 /// Splits text into lines, accepting LF, CRLF and CR endings and dropping a byte-order mark.
 func splitLines(_ text: String) -> [Substring] {
     var body = Substring(text)

@@ -9,8 +9,7 @@ public enum SeedFormat {
 
     public static func parse(_ text: String, name: String) throws(DeckFormatError) -> Deck {
         var problems: [DeckProblem] = []
-        var questions: [Question] = []
-        var firstLineOfID: [String: Int] = [:]
+        var parsed: [(line: Int, question: Question)] = []
         let blocks = self.blocks(of: splitLines(text))
 
         for (index, block) in blocks.enumerated() {
@@ -22,21 +21,13 @@ public enum SeedFormat {
             }
             switch question(from: block.paragraphs) {
             case .success(let q):
-                if let earlier = firstLineOfID[q.id] {
-                    problems.append(.init(line: block.paragraphs[0].line, message: "This question repeats the question on line \(earlier): remove one of them."))
-                } else {
-                    firstLineOfID[q.id] = block.paragraphs[0].line
-                    questions.append(q)
-                }
+                parsed.append((block.paragraphs[0].line, q))
             case .failure(let found):
                 problems.append(contentsOf: found.problems)
             }
         }
-        if problems.isEmpty && questions.isEmpty {
-            problems.append(.init(line: 1, message: "The file has no questions: write a prompt, a blank line, then the options, one paragraph each."))
-        }
-        guard problems.isEmpty else { throw DeckFormatError(problems: problems) }
-        return Deck(name: name, questions: questions)
+        return try assembleDeck(
+            name: name, parsed: parsed, problems: problems, emptyFileHint: "write a prompt, a blank line, then the options, one paragraph each.")
     }
 
     public static func export(_ deck: Deck) -> String {

@@ -61,12 +61,13 @@ private func logIn(api: ServerAPI, server: String, username: String, password: S
     Terminal.say("Logged in as \(username) on \(server). Run 'study sync' to sync.")
 }
 
-/// The saved login of this home, or an error that says how to log in.
-func requireCredentials(_ store: LocalStore) throws -> Credentials {
+/// This home's store, its saved login, and the server API with its token; or an error that says how to log in.
+func loggedIn(_ options: HomeOptions) throws -> (store: LocalStore, credentials: Credentials, api: ServerAPI) {
+    let store = try options.openStore()
     guard let credentials = try Credentials.load(for: store.directory) else {
         throw CLIError("This study home is not logged in: run 'study login --server URL --username NAME' (or 'study register' for a new account).")
     }
-    return credentials
+    return (store, credentials, try ServerAPI(server: credentials.server, token: credentials.token))
 }
 
 struct Logout: AsyncParsableCommand {
@@ -74,10 +75,9 @@ struct Logout: AsyncParsableCommand {
     @OptionGroup var options: HomeOptions
 
     func run() async throws {
-        let store = try options.openStore()
-        let credentials = try requireCredentials(store)
+        let (store, credentials, api) = try loggedIn(options)
         do {
-            try await ServerAPI(server: credentials.server, token: credentials.token).logout()
+            try await api.logout()
         } catch let error as ServerError where error.status == 401 {
             // Already revoked on the server: forgetting it here is all that is left.
         }
@@ -91,9 +91,7 @@ struct Sync: AsyncParsableCommand {
     @OptionGroup var options: HomeOptions
 
     func run() async throws {
-        let store = try options.openStore()
-        let credentials = try requireCredentials(store)
-        let api = try ServerAPI(server: credentials.server, token: credentials.token)
+        let (store, credentials, api) = try loggedIn(options)
         let engine = SyncEngine(store: store, transport: api)
         let summary: SyncEngine.Summary
         do {
@@ -164,9 +162,7 @@ struct Devices: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let store = try options.openStore()
-            let credentials = try requireCredentials(store)
-            let devices = try await ServerAPI(server: credentials.server, token: credentials.token).devices()
+            let devices = try await loggedIn(options).api.devices()
             if json {
                 struct Row: Encodable { let id: String; let name: String; let lastSeenAt: Int64?; let revoked: Bool; let current: Bool }
                 Terminal.say(Terminal.json(devices.map { Row(id: $0.id, name: $0.name, lastSeenAt: $0.lastSeenAt, revoked: $0.revokedAt != nil, current: $0.current) }))
@@ -184,9 +180,7 @@ struct Devices: AsyncParsableCommand {
         @Argument(help: "The device's id, from 'study devices'.") var id: String
 
         func run() async throws {
-            let store = try options.openStore()
-            let credentials = try requireCredentials(store)
-            try await ServerAPI(server: credentials.server, token: credentials.token).revokeDevice(id)
+            try await loggedIn(options).api.revokeDevice(id)
             Terminal.say("Revoked device \(id).")
         }
     }
