@@ -33,15 +33,15 @@ extension LocalStore {
 
     /// Set-union merge in one transaction: new attempts are inserted, identical ones ignored, and a different attempt under
     /// an existing id is reported, never overwritten.
-    public func merge(_ attempts: [Attempt], markPushed: Bool = false) throws -> Merge {
+    public func merge(_ attempts: [Attempt]) throws -> Merge {
         try db.transaction {
             var result = Merge()
             for attempt in attempts {
                 let inserted = try db.run(
                     """
-                    INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id, pushed)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
-                    """, values(of: attempt) + [.init(markPushed)])
+                    INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+                    """, values(of: attempt))
                 if inserted == 1 {
                     result.inserted += 1
                 } else if try self.attempt(id: attempt.id) == attempt {

@@ -129,22 +129,3 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
         try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
     }
 }
-
-/// Decodes a JSON body within the size limit, with a 400 that names the problem.
-func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: AppContext, limit: Int = 1 << 20) async throws -> T {
-    let buffer: ByteBuffer
-    do {
-        buffer = try await request.body.collect(upTo: limit)
-    } catch {
-        throw APIError(.contentTooLarge, "body_too_large", "The request body is larger than \(limit) bytes; see GET /v1/meta for the limits.")
-    }
-    do {
-        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
-    } catch let DecodingError.keyNotFound(key, _) {
-        throw APIError.badRequest("The JSON body lacks the field '\(key.stringValue)'.")
-    } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-        throw APIError.badRequest("The JSON field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type.")
-    } catch {
-        throw APIError.badRequest("The request body is not valid JSON for this endpoint; see GET /v1/openapi.json.")
-    }
-}
