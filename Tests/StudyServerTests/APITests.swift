@@ -5,7 +5,7 @@ import StudyCore
 import StudyServer
 import Testing
 
-@Suite struct APITests {
+@Suite(.serialized) struct APITests {
     @Test func healthReadinessMetaAndOpenAPIAnswer() async throws {
         let app = try await buildApplication(try await testConfiguration())
         try await app.test(.router) { client in

@@ -62,7 +62,7 @@ func pushedOrPresent(_ line: String) -> Int {
     return number(after: "pushed ") + number(before: " already there")
 }
 
-@Suite struct CLISyncTests {
+@Suite(.serialized) struct CLISyncTests {
     /// Two and three homes of one user study offline with piped answers, then sync in different orders through the
     /// real server over HTTP: every home ends with the same `study progress --json`.
     @Test(arguments: [[0, 1], [1, 0], [0, 1, 2], [2, 0, 1]])

@@ -63,7 +63,7 @@ struct ServerProgress: Decodable { let progress: [QuestionProgress] }
 
 let hour: Int64 = 3_600_000
 
-@Suite struct SyncTests {
+@Suite(.serialized) struct SyncTests {
     @Test func pushingTheSamePageTwiceStoresItOnce() async throws {
         let app = try await buildApplication(try await testConfiguration())
         try await app.test(.router) { client in
