@@ -60,7 +60,15 @@ public struct ServerAPI: Sendable {
 
     public func revokeDevice(_ id: String) async throws { try await send("DELETE", "v1/devices/\(id)", body: Empty?.none) }
 
-    public func sync(_ request: SyncRequest) async throws -> SyncResponse { try await call("POST", "v1/sync", body: request) }
+    /// Sync messages go through their own JSON codec (StudyCore/WireJSON.swift); the JSON is the same as the Codable form.
+    public func sync(_ request: SyncRequest) async throws -> SyncResponse {
+        let data = try await send("POST", "v1/sync", json: Data(request.wireJSON()))
+        do {
+            return try SyncResponse(wireJSON: data)
+        } catch {
+            throw unreadable("POST", "v1/sync")
+        }
+    }
 
     public func progress() async throws -> [QuestionProgress] {
         struct List: Decodable { let progress: [QuestionProgress] }
@@ -72,17 +80,25 @@ public struct ServerAPI: Sendable {
         do {
             return try JSONDecoder().decode(Result.self, from: data)
         } catch {
-            throw StoreError("The server at \(baseURL.absoluteString) answered \(method) /\(path) with something study does not understand; is it a StudySync server of the same version?")
+            throw unreadable(method, path)
         }
+    }
+
+    private func unreadable(_ method: String, _ path: String) -> StoreError {
+        StoreError("The server at \(baseURL.absoluteString) answered \(method) /\(path) with something study does not understand; is it a StudySync server of the same version?")
     }
 
     @discardableResult
     private func send<Body: Encodable>(_ method: String, _ path: String, body: Body?, retry: Bool = true) async throws -> Data {
+        try await send(method, path, json: try body.map { try JSONEncoder().encode($0) }, retry: retry)
+    }
+
+    private func send(_ method: String, _ path: String, json: Data?, retry: Bool = true) async throws -> Data {
         var request = URLRequest(url: baseURL.appendingPathComponent(path))
         request.httpMethod = method
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        if let body {
-            request.httpBody = try JSONEncoder().encode(body)
+        if let json {
+            request.httpBody = json
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         var lastFailure = ""

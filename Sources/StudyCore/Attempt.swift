@@ -21,7 +21,7 @@ public struct Attempt: Sendable, Hashable, Codable {
         self.deviceID = deviceID
         self.questionID = questionID
         self.questionVersion = questionVersion
-        self.chosen = Array(Set(chosen)).sorted()
+        self.chosen = zip(chosen, chosen.dropFirst()).allSatisfy { $0 < $1 } ? chosen : Array(Set(chosen)).sorted()
         self.correct = correct
         self.answeredAt = answeredAt
         self.durationMs = durationMs
@@ -51,9 +51,24 @@ public struct Attempt: Sendable, Hashable, Codable {
         return found
     }
 
+    /// The 8-4-4-4-12 hexadecimal form, either case. Checked on the UTF-8 bytes: every pushed attempt passes here three times.
     static func isUUID(_ s: String) -> Bool {
-        let parts = s.split(separator: "-", omittingEmptySubsequences: false)
-        return parts.map(\.count) == [8, 4, 4, 4, 12] && parts.allSatisfy { $0.allSatisfy(\.isHexDigit) }
+        s.utf8.withContiguousStorageIfAvailable(isUUIDBytes) ?? Array(s.utf8).withUnsafeBufferPointer(isUUIDBytes)
+    }
+
+    private static func isUUIDBytes(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count == 36 else { return false }
+        for (i, byte) in bytes.enumerated() {
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                guard byte == UInt8(ascii: "-") else { return false }
+            } else {
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): continue
+                default: return false
+                }
+            }
+        }
+        return true
     }
 }
 

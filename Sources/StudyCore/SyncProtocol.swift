@@ -47,6 +47,13 @@ public struct PushResult: Sendable, Codable, Hashable {
     public var seq: Int64?
     public var reason: String?
 
+    public init(id: String, status: Status, seq: Int64? = nil, reason: String? = nil) {
+        self.id = id
+        self.status = status
+        self.seq = seq
+        self.reason = reason
+    }
+
     public init(id: String, outcome: PushOutcome) {
         self.id = id
         switch outcome {
@@ -63,6 +70,12 @@ public struct PulledAttempt: Sendable, Codable, Hashable {
     public var seq: Int64
     public var attempt: Attempt
     public var flags: Int32
+
+    public init(seq: Int64, attempt: Attempt, flags: Int32) {
+        self.seq = seq
+        self.attempt = attempt
+        self.flags = flags
+    }
 
     public init(_ stored: StoredAttempt) {
         seq = stored.seq

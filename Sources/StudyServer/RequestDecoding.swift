@@ -3,12 +3,7 @@ import Hummingbird
 
 /// Decodes a JSON body within the size limit, with a 400 that names the problem.
 func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: AppContext, limit: Int = 1 << 20) async throws -> T {
-    let buffer: ByteBuffer
-    do {
-        buffer = try await request.body.collect(upTo: limit)
-    } catch {
-        throw APIError(.contentTooLarge, "body_too_large", "The request body is larger than \(limit) bytes; see GET /v1/meta for the limits.")
-    }
+    let buffer = try await collectBody(request, limit: limit)
     do {
         return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
     } catch let DecodingError.keyNotFound(key, _) {
@@ -17,5 +12,14 @@ func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: AppCont
         throw APIError.badRequest("The JSON field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type.")
     } catch {
         throw APIError.badRequest("The request body is not valid JSON for this endpoint; see GET /v1/openapi.json.")
+    }
+}
+
+/// The whole request body, or a 413 when it is larger than `limit`.
+func collectBody(_ request: Request, limit: Int) async throws -> ByteBuffer {
+    do {
+        return try await request.body.collect(upTo: limit)
+    } catch {
+        throw APIError(.contentTooLarge, "body_too_large", "The request body is larger than \(limit) bytes; see GET /v1/meta for the limits.")
     }
 }

@@ -43,9 +43,9 @@ import Testing
     @Test func arraysTravelAsOneParameter() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
         defer { Task { await pool.close() } }
-        let values = PostgresArray(["a\"b", "c\\d", "e,f", nil, "{}"])
+        let values = PostgresArray(["a\"b", "c\\d", "e,f", nil, "{}", "NULL", "é \\\""])
         let rows = try await pool.query("SELECT x FROM unnest(\(values)::text[]) WITH ORDINALITY AS u(x, i) ORDER BY i")
-        #expect(try rows.column(String?.self) == ["a\"b", "c\\d", "e,f", nil, "{}"])
+        #expect(try rows.column(String?.self) == ["a\"b", "c\\d", "e,f", nil, "{}", "NULL", "é \\\""])
     }
 
     @Test func decodingTheWrongTypeSaysWhatWentWrong() async throws {

@@ -67,4 +67,14 @@ import Testing
         let bad = Attempt(id: "nope", deviceID: "", questionID: "q", questionVersion: "v", chosen: [], correct: true, answeredAt: -1, durationMs: 0, sessionID: "s")
         #expect(bad.problems == ["id must be a UUID", "deviceId must be a UUID", "chosen must list option indexes from 0 to 9", "answeredAt must be epoch milliseconds", "sessionId must be a UUID"])
     }
+
+    @Test(arguments: [
+        ("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", true), ("0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B", true),
+        ("0190a1b2c3d4-7e5f-8a9b-0c1d2e3f4a5b-", false), ("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5", false),
+        ("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5bb", false), ("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5g", false),
+        ("0190a1b2-c3d4-7e5f-8a9b_0c1d2e3f4a5b", false), ("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4aé", false), ("", false),
+    ])
+    func uuidSpelling(_ text: String, _ valid: Bool) {
+        #expect(Attempt.isUUID(text) == valid)
+    }
 }

@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+
+@testable import StudyCore
+
+/// The hand-written sync codec must read and write exactly the JSON that the Codable forms of the same types do.
+@Suite struct WireJSONTests {
+    static let awkward = ["", "plain", "quote \" and \\ backslash", "new\nline\ttab\r", "\u{01}\u{1F}", "é ü 中文", "emoji 😀", "slash / end", "NULL"]
+
+    func text(_ rng: inout SeededGenerator) -> String {
+        Bool.random(using: &rng) ? UUIDv7.make(milliseconds: 1_700_000_000_000, using: &rng) : Self.awkward.randomElement(using: &rng)! + String(Int.random(in: 0...99, using: &rng))
+    }
+
+    func attempt(_ rng: inout SeededGenerator) -> Attempt {
+        Attempt(
+            id: text(&rng), deviceID: text(&rng), questionID: text(&rng), questionVersion: text(&rng),
+            chosen: (0..<Int.random(in: 0...4, using: &rng)).map { _ in Int.random(in: -3...12, using: &rng) },
+            correct: Bool.random(using: &rng), answeredAt: Int64.random(in: Int64.min...Int64.max, using: &rng),
+            durationMs: Int64.random(in: -5...10_000_000, using: &rng), sessionID: text(&rng))
+    }
+
+    func request(_ seed: UInt64) -> SyncRequest {
+        var rng = SeededGenerator(seed: seed)
+        return SyncRequest(
+            clientTime: Int64.random(in: 0...Int64.max, using: &rng), cursor: Int64.random(in: -1...1_000_000, using: &rng),
+            attempts: (0..<Int.random(in: 0...20, using: &rng)).map { _ in attempt(&rng) },
+            sessions: (0..<Int.random(in: 0...3, using: &rng)).map { _ in StudySession(id: text(&rng), deckId: text(&rng), startedAt: Int64.random(in: 0...99, using: &rng)) },
+            pullLimit: Bool.random(using: &rng) ? Int.random(in: 0...10_000, using: &rng) : nil)
+    }
+
+    func response(_ seed: UInt64) -> SyncResponse {
+        var rng = SeededGenerator(seed: seed)
+        let outcomes: [PushOutcome] = [.inserted(seq: 4), .duplicate(seq: 9), .conflict, .rejected(reason: "id must be a UUID \"x\"")]
+        return SyncResponse(
+            results: (0..<Int.random(in: 0...10, using: &rng)).map { _ in PushResult(id: text(&rng), outcome: outcomes.randomElement(using: &rng)!) },
+            attempts: (0..<Int.random(in: 0...10, using: &rng)).map { _ in
+                PulledAttempt(seq: Int64.random(in: 1...1_000, using: &rng), attempt: attempt(&rng), flags: Int32.random(in: 0...63, using: &rng))
+            },
+            cursor: Int64.random(in: 0...1_000, using: &rng), hasMore: Bool.random(using: &rng), serverTime: Int64.random(in: -9...Int64.max, using: &rng),
+            clockOffsetMs: Int64.random(in: Int64.min...Int64.max, using: &rng), clockWarning: Bool.random(using: &rng) ? text(&rng) : nil)
+    }
+
+    @Test(arguments: 0..<150) func requestsMatchFoundationsCodableBothWays(seed: UInt64) throws {
+        let value = request(seed)
+        #expect(try SyncRequest(wireJSON: value.wireJSON()) == value)
+        #expect(try JSONDecoder().decode(SyncRequest.self, from: Data(value.wireJSON())) == value)
+        #expect(try SyncRequest(wireJSON: JSONEncoder().encode(value)) == value)
+    }
+
+    @Test(arguments: 0..<150) func responsesMatchFoundationsCodableBothWays(seed: UInt64) throws {
+        let value = response(seed)
+        #expect(try SyncResponse(wireJSON: value.wireJSON()) == value)
+        #expect(try JSONDecoder().decode(SyncResponse.self, from: Data(value.wireJSON())) == value)
+        #expect(try SyncResponse(wireJSON: JSONEncoder().encode(value)) == value)
+    }
+
+    @Test func escapesAndUnknownFieldsAreRead() throws {
+        let json = #"""
+            { "future": {"a": [1, 2.5e3, -0.1, true, false, null, "x"]}, "sessions" : [ ], "cursor": 0, "pullLimit": null,
+              "clientTime": -12, "attempts": [{"id": "a\"b\\c\/d\n\u00e9\ud83d\ude00", "deviceId": "d", "questionId": "q",
+              "questionVersion": "v", "chosen": [2, 0], "correct": false, "answeredAt": 9223372036854775807, "durationMs": -9223372036854775808,
+              "sessionId": "s", "extra": {}}] }
+            """#
+        let request = try SyncRequest(wireJSON: Array(json.utf8))
+        #expect(request.clientTime == -12 && request.cursor == 0 && request.pullLimit == nil && request.sessions.isEmpty)
+        #expect(request.attempts[0].id == "a\"b\\c/d\né😀")
+        #expect(request.attempts[0].chosen == [0, 2])
+        #expect(request.attempts[0].answeredAt == .max && request.attempts[0].durationMs == .min)
+    }
+
+    static let good = #"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [ATTEMPT]}"#
+    static let attemptJSON = #"{"id": "i", "deviceId": "d", "questionId": "q", "questionVersion": "v", "chosen": [1], "correct": true, "answeredAt": 5, "durationMs": 6, "sessionId": "s"}"#
+
+    @Test(arguments: [
+        (#"{"cursor": 0, "sessions": [], "attempts": []}"#, WireJSONError.Kind.missingField, "clientTime"),
+        (good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: #""chosen": [1], "#, with: "")), .missingField, "attempts[0].chosen"),
+        (good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: "[1]", with: #"["1"]"#)), .wrongType, "attempts[0].chosen[0]"),
+        (good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: "true", with: "1")), .wrongType, "attempts[0].correct"),
+        (good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: ": 5,", with: ": 5.5,")), .wrongType, "attempts[0].answeredAt"),
+        (good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: ": 5,", with: ": 92233720368547758070,")), .wrongType,
+         "attempts[0].answeredAt"),
+        (#"{"clientTime": "1", "cursor": 0, "sessions": [], "attempts": []}"#, .wrongType, "clientTime"),
+        (#"{"clientTime": 1, "cursor": 0, "sessions": {}, "attempts": []}"#, .wrongType, "sessions"),
+        ("[]", .wrongType, ""),
+        ("", .syntax, ""),
+        (#"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": []"#, .syntax, ""),
+        (#"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": []} x"#, .syntax, ""),
+        (#"{"clientTime": 01, "cursor": 0, "sessions": [], "attempts": []}"#, .syntax, "clientTime"),
+        (#"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [], "x": "\q"}"#, .syntax, "x"),
+        (#"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [], "x": "\ud83d"}"#, .syntax, "x"),
+        ("{\"clientTime\": 1, \"cursor\": 0, \"sessions\": [], \"attempts\": [], \"x\": \"a\u{01}\"}", .syntax, "x"),
+        (#"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [], "x": tru}"#, .syntax, "x"),
+        (#"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [], "x": -}"#, .syntax, "x"),
+        (#"{"clientTime": 1 "cursor": 0}"#, .syntax, ""),
+    ])
+    func badBodiesNameTheirFault(_ json: String, _ kind: WireJSONError.Kind, _ field: String) {
+        #expect {
+            try SyncRequest(wireJSON: Array(json.utf8))
+        } throws: { error in
+            guard let error = error as? WireJSONError else { return false }
+            return error.kind == kind && error.field == field
+        }
+    }
+
+    @Test func invalidUTF8IsRefused() {
+        var bytes = Array(#"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [], "x": "ab"}"#.utf8)
+        bytes[bytes.count - 3] = 0xFF
+        #expect(throws: WireJSONError.self) { try SyncRequest(wireJSON: bytes) }
+    }
+
+    @Test func errorsReadAsSentences() {
+        #expect(WireJSONError(.missingField, "", path: ["attempts", "[2]", "chosen"]).description == "The JSON body lacks the field 'attempts[2].chosen'.")
+        #expect(WireJSONError(.wrongType, "expected a string", path: ["cursor"]).description == "The JSON field 'cursor' has the wrong type: expected a string.")
+    }
+}
