@@ -82,6 +82,19 @@ enum JSONText {
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
         try JSONDecoder().decode(type, from: Data(text.utf8))
     }
+
+    // Every attempt row has a chosen-options column: these two skip Foundation's codec for it (a sync page reads thousands).
+    static func encode(_ value: [Int]) -> String {
+        var json = JSONWriter(capacity: 16)
+        json.array { json in for option in value { json.int(option) } }
+        return String(decoding: json.bytes, as: UTF8.self)
+    }
+
+    static func decode(_ type: [Int].Type, _ text: String) throws -> [Int] {
+        try JSONReader.read(text.utf8) { (json: inout JSONReader) throws(WireJSONError) in
+            try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try json.readInt() }
+        }
+    }
 }
 
 /// The wall clock, in epoch milliseconds. `STUDY_NOW` pins it (epoch milliseconds), so scripted sessions and tests are reproducible.

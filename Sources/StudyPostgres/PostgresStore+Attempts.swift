@@ -6,14 +6,18 @@ extension PostgresStore: AttemptRepository {
 
     public func insert(_ items: [(attempt: Attempt, flags: AttemptFlags)], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome] {
         guard !items.isEmpty else { return [] }
-        let incoming = items.map { (attempt: $0.attempt.normalisedIDs(), flags: $0.flags) }
+        let incoming = items.map { (attempt: $0.attempt.normalisedIDs(), flags: $0.flags, problem: $0.attempt.problems.first) }
+        // Pushed attempts are nearly always new, so the first try copies them without looking their ids up; only when
+        // that runs into a stored id (a resent page, an id of another user) is the transaction rolled back and redone
+        // with a look-up that sorts each attempt into inserted, duplicate, conflict or refused.
+        var lookUp = false
         return try await retrying { tx in
             // The user's row lock orders this user's pushes: sequence numbers commit in the order they are handed out.
             guard let base = try await tx.query("SELECT attempt_seq FROM users WHERE id = \(userID) FOR UPDATE").scalar(Int64.self) else {
                 throw PostgresError(kind: .server, message: "There is no user \(userID).")
             }
-            let wellFormed = incoming.filter { $0.attempt.problems.isEmpty }.map(\.attempt.id)
             var stored: [String: (userID: Int64, seq: Int64, attempt: Attempt)] = [:]
+            let wellFormed = lookUp ? incoming.filter { $0.problem == nil }.map(\.attempt.id) : []
             if !wellFormed.isEmpty {
                 for row in try await tx.query(
                     "SELECT user_id, \(unsafeRaw: Self.pullColumns) FROM attempts WHERE id = ANY(\(PostgresArray(wellFormed))::uuid[])")
@@ -25,8 +29,8 @@ extension PostgresStore: AttemptRepository {
             var next = base
             var outcomes: [PushOutcome] = []
             var rows: [[String?]] = []
-            for (attempt, flags) in incoming {
-                if let problem = attempt.problems.first {
+            for (attempt, flags, problem) in incoming {
+                if let problem {
                     outcomes.append(.rejected(reason: problem))
                 } else if let existing = stored[attempt.id] {
                     if existing.userID != userID {
@@ -46,7 +50,12 @@ extension PostgresStore: AttemptRepository {
                 }
             }
             if !rows.isEmpty {
-                try await tx.copy(into: "attempts", columns: Self.attemptColumns, rows: rows)
+                do {
+                    try await tx.copy(into: "attempts", columns: Self.attemptColumns, rows: rows)
+                } catch let error as PostgresError where error.kind == .uniqueViolation && !lookUp {
+                    lookUp = true
+                    throw error  // `retrying` runs the transaction again, with the look-up
+                }
                 try await tx.query("UPDATE users SET attempt_seq = \(next) WHERE id = \(userID)")
                 try await updateDailyActivity(tx, userID: userID, seqAbove: base, upTo: next)
             }
