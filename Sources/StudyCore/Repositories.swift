@@ -101,6 +101,10 @@ public enum PushOutcome: Sendable, Hashable {
 public protocol UserRepository: Sendable {
     /// Creates a user; nil when the username is taken.
     func createUser(username: String, displayName: String, passwordHash: String, role: Role, at time: Int64) async throws -> UserRecord?
+    /// Registers an account: the first one on a server is its admin, every later one a learner. Nil when the name is taken.
+    func createAccount(username: String, displayName: String, passwordHash: String, at time: Int64) async throws -> UserRecord?
+    /// Gives a user a server role; nil when there is no such user.
+    func setRole(username: String, role: Role) async throws -> UserRecord?
     /// The user with this username, if any.
     func user(named username: String) async throws -> UserRecord?
     /// The user with this id, if any.

@@ -58,6 +58,10 @@ extension PostgresStore: AttemptRepository {
                 }
                 try await tx.query("UPDATE users SET attempt_seq = \(next) WHERE id = \(userID)")
                 try await updateDailyActivity(tx, userID: userID, seqAbove: base, upTo: next)
+                try await updateQuestionStats(tx, userID: userID, attempts: zip(incoming, outcomes).compactMap { item, outcome in
+                    if case .inserted = outcome, item.flags.isEmpty { return item.attempt }
+                    return nil
+                })
             }
             return outcomes
         }
@@ -84,14 +88,16 @@ extension PostgresStore: AttemptRepository {
     }
 
     /// Adds the attempts numbered (`seqAbove`, `upTo`] to the leaderboard's daily aggregates, in every time zone of the
-    /// learner's teams, inside the pushing transaction.
-    private func updateDailyActivity(_ tx: PostgresConnection, userID: Int64, seqAbove base: Int64, upTo next: Int64) async throws {
+    /// learner's teams (or only `onlyZone`), and rebuilds the learner's totals and streaks there, inside the pushing
+    /// transaction.
+    func updateDailyActivity(_ tx: PostgresConnection, userID: Int64, seqAbove base: Int64, upTo next: Int64, onlyZone: String? = nil) async throws {
         try await tx.query(
             """
             WITH zones AS (
-                SELECT DISTINCT t.time_zone FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = \(userID)
+                SELECT DISTINCT t.time_zone FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = \(userID) AND \(onlyZone)::text IS NULL
+                UNION SELECT \(onlyZone)::text WHERE \(onlyZone)::text IS NOT NULL
             ), fresh AS (
-                SELECT z.time_zone, (to_timestamp(a.answered_at / 1000.0) AT TIME ZONE z.time_zone)::date AS day, a.question_id,
+                SELECT z.time_zone, team_day(z.time_zone, a.answered_at) AS day, a.question_id,
                        count(*) AS attempts, count(*) FILTER (WHERE a.correct) AS correct_attempts
                 FROM attempts a CROSS JOIN zones z
                 WHERE a.user_id = \(userID) AND a.seq > \(base) AND a.seq <= \(next) AND a.flags = 0
@@ -112,6 +118,78 @@ extension PostgresStore: AttemptRepository {
             ON CONFLICT (user_id, time_zone, day) DO UPDATE
                 SET attempts = s.attempts + excluded.attempts, correct_attempts = s.correct_attempts + excluded.correct_attempts,
                     points = s.points + excluded.points
+            """)
+        // Totals and the latest run of consecutive days, from the learner's own days (a few hundred rows at most a year).
+        try await tx.query(
+            """
+            WITH zones AS (
+                SELECT DISTINCT t.time_zone FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = \(userID) AND \(onlyZone)::text IS NULL
+                UNION SELECT \(onlyZone)::text WHERE \(onlyZone)::text IS NOT NULL
+            ), days AS (
+                SELECT d.time_zone, d.day, d.attempts, d.correct_attempts, d.points,
+                       d.day - (row_number() OVER (PARTITION BY d.time_zone ORDER BY d.day))::integer AS run
+                FROM daily_activity d WHERE d.user_id = \(userID) AND d.time_zone IN (SELECT time_zone FROM zones)
+            ), latest AS (
+                SELECT DISTINCT ON (time_zone) time_zone, max(day) AS last_day, count(*) AS length
+                FROM days GROUP BY time_zone, run ORDER BY time_zone, max(day) DESC
+            )
+            INSERT INTO activity_totals AS t (user_id, time_zone, attempts, correct_attempts, points, streak_last_day, streak_days)
+            SELECT \(userID), d.time_zone, sum(d.attempts), sum(d.correct_attempts), sum(d.points), l.last_day, l.length
+            FROM days d JOIN latest l USING (time_zone)
+            GROUP BY d.time_zone, l.last_day, l.length
+            ON CONFLICT (user_id, time_zone) DO UPDATE
+                SET attempts = excluded.attempts, correct_attempts = excluded.correct_attempts, points = excluded.points,
+                    streak_last_day = excluded.streak_last_day, streak_days = excluded.streak_days
+            """)
+    }
+
+    /// Folds newly stored, unflagged attempts into `learner_question_stats` (what the reports read).
+    private func updateQuestionStats(_ tx: PostgresConnection, userID: Int64, attempts: [Attempt]) async throws {
+        guard !attempts.isEmpty else { return }
+        struct Stats {
+            var attempts = 0, correct = 0, durationSum: Int64 = 0, last: Int64 = .min
+            var options = [Int](repeating: 0, count: 10)
+            var first: Attempt
+        }
+        var byQuestion: [String: Stats] = [:]
+        for attempt in attempts {
+            var stats = byQuestion[attempt.questionID] ?? Stats(first: attempt)
+            stats.attempts += 1
+            if attempt.correct { stats.correct += 1 }
+            stats.durationSum += attempt.durationMs
+            stats.last = max(stats.last, attempt.answeredAt)
+            for option in attempt.chosen where (0..<10).contains(option) { stats.options[option] += 1 }
+            if Attempt.foldOrder(attempt, stats.first) { stats.first = attempt }
+            byQuestion[attempt.questionID] = stats
+        }
+        let rows = byQuestion.sorted { $0.key < $1.key }
+        func column<T: CustomStringConvertible>(_ value: (Stats) -> T) -> PostgresArray { PostgresArray(rows.map { value($0.value) }) }
+        func list(_ values: [Int]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
+        try await tx.query(
+            """
+            INSERT INTO learner_question_stats AS s (user_id, question_id, attempts, correct_attempts, option_counts, duration_ms_sum, first_answered_at,
+                                                     first_attempt_id, first_correct, first_chosen, first_duration_ms, last_answered_at)
+            SELECT \(userID), q, n, c, o::integer[], d, fa, fi, fc, fch::smallint[], fd, la
+            FROM unnest(\(PostgresArray(rows.map(\.key)))::text[], \(column(\.attempts))::integer[], \(column(\.correct))::integer[],
+                        \(column { list($0.options) })::text[], \(column(\.durationSum))::bigint[], \(column(\.first.answeredAt))::bigint[],
+                        \(column(\.first.id))::uuid[], \(column(\.first.correct))::boolean[], \(column { list($0.first.chosen) })::text[],
+                        \(column(\.first.durationMs))::bigint[], \(column(\.last))::bigint[]) AS u(q, n, c, o, d, fa, fi, fc, fch, fd, la)
+            ON CONFLICT (user_id, question_id) DO UPDATE SET
+                attempts = s.attempts + excluded.attempts,
+                correct_attempts = s.correct_attempts + excluded.correct_attempts,
+                option_counts = ARRAY(SELECT x + y FROM unnest(s.option_counts, excluded.option_counts) WITH ORDINALITY AS z(x, y, k) ORDER BY k),
+                duration_ms_sum = s.duration_ms_sum + excluded.duration_ms_sum,
+                last_answered_at = greatest(s.last_answered_at, excluded.last_answered_at),
+                first_answered_at = CASE WHEN (excluded.first_answered_at, excluded.first_attempt_id) < (s.first_answered_at, s.first_attempt_id)
+                                         THEN excluded.first_answered_at ELSE s.first_answered_at END,
+                first_correct = CASE WHEN (excluded.first_answered_at, excluded.first_attempt_id) < (s.first_answered_at, s.first_attempt_id)
+                                     THEN excluded.first_correct ELSE s.first_correct END,
+                first_chosen = CASE WHEN (excluded.first_answered_at, excluded.first_attempt_id) < (s.first_answered_at, s.first_attempt_id)
+                                    THEN excluded.first_chosen ELSE s.first_chosen END,
+                first_duration_ms = CASE WHEN (excluded.first_answered_at, excluded.first_attempt_id) < (s.first_answered_at, s.first_attempt_id)
+                                         THEN excluded.first_duration_ms ELSE s.first_duration_ms END,
+                first_attempt_id = CASE WHEN (excluded.first_answered_at, excluded.first_attempt_id) < (s.first_answered_at, s.first_attempt_id)
+                                        THEN excluded.first_attempt_id ELSE s.first_attempt_id END
             """)
     }
 
@@ -221,6 +299,8 @@ extension PostgresStore: ProgressRepository {
                 correct_attempts = excluded.correct_attempts, last_correct = excluded.last_correct, mastered = excluded.mastered,
                 last_attempt_id = excluded.last_attempt_id, updated_at = excluded.updated_at
             """)
+        try await connection.query(
+            "UPDATE users SET mastered_count = (SELECT count(*) FROM progress WHERE user_id = \(userID) AND mastered) WHERE id = \(userID)")
     }
 }
 

@@ -39,6 +39,26 @@ extension PostgresStore: UserRepository {
         return try rows.first.map { try Self.user($0) }
     }
 
+    public func createAccount(username: String, displayName: String, passwordHash: String, at time: Int64) async throws -> UserRecord? {
+        try await retrying { tx in
+            // Registrations queue here for a moment, so two at once on an empty server cannot both become its admin.
+            try await tx.query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+            let rows = try await tx.query(
+                """
+                INSERT INTO users (username, display_name, password_hash, role, created_at)
+                SELECT \(username), \(displayName), \(passwordHash), CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'learner' ELSE 'admin' END, \(time)
+                ON CONFLICT (username) DO NOTHING
+                RETURNING \(unsafeRaw: Self.userColumns)
+                """)
+            return try rows.first.map { try Self.user($0) }
+        }
+    }
+
+    public func setRole(username: String, role: Role) async throws -> UserRecord? {
+        try await pool.query("UPDATE users SET role = \(role.rawValue) WHERE username = \(username) RETURNING \(unsafeRaw: Self.userColumns)")
+            .first.map { try Self.user($0) }
+    }
+
     public func user(named username: String) async throws -> UserRecord? {
         try await pool.query("SELECT \(unsafeRaw: Self.userColumns) FROM users WHERE username = \(username)").first.map { try Self.user($0) }
     }

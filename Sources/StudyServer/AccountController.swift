@@ -55,7 +55,7 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
         let displayName = (body.displayName ?? body.username).trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...64).contains(displayName.count) else { throw APIError(.badRequest, "invalid_display_name", "A display name is 1 to 64 characters.") }
         let hash = try await hashPassword(body.password)
-        guard let user = try await repository.createUser(username: body.username, displayName: displayName, passwordHash: hash, role: .learner, at: clock()) else {
+        guard let user = try await repository.createAccount(username: body.username, displayName: displayName, passwordHash: hash, at: clock()) else {
             throw APIError(.conflict, "username_taken", "The username '\(body.username)' is taken: choose another.")
         }
         return EditedResponse(status: .created, response: view(user))

@@ -34,10 +34,13 @@ public func buildApplication(
     }
     let pool = PostgresPool(configuration: database, size: configuration.poolSize, logger: logger)
     let store = PostgresStore(pool: pool)
+    var bundledDeckIDs: [String] = []
     do {
         try await MigrationRunner(pool: pool, logger: logger).run(try Migration.bundled())
         for source in try BundledDecks.all() {
-            try await store.storeDeck(try SeedFormat.parse(source.text, name: source.name), at: clock())
+            let deck = try SeedFormat.parse(source.text, name: source.name)
+            try await store.storeDeck(deck, at: clock())
+            bundledDeckIDs.append(deck.id)
         }
     } catch {
         await pool.close()
@@ -62,6 +65,7 @@ public func buildApplication(
     let authenticated = v1.group().add(middleware: AuthenticationMiddleware(repository: store, clock: clock))
     accounts.addAuthenticatedRoutes(to: authenticated)
     SyncController(repository: store, configuration: configuration, clock: clock).addRoutes(to: authenticated)
+    TeamController(repository: store, bundledDeckIDs: bundledDeckIDs, clock: clock).addRoutes(to: authenticated)
 
     return Application(
         router: router,

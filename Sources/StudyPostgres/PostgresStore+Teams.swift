@@ -1,0 +1,282 @@
+import LibPQ
+import StudyCore
+
+extension PostgresStore: TeamRepository {
+    static let teamColumns = "t.id, t.name, t.time_zone, t.week_start, t.created_at"
+
+    static func team(_ row: PostgresRow, offset: Int = 0) throws -> TeamRecord {
+        TeamRecord(
+            id: try row.decode(at: offset), name: try row.decode(at: offset + 1), timeZone: try row.decode(at: offset + 2),
+            weekStart: try row.decode(at: offset + 3), createdAt: try row.decode(at: offset + 4))
+    }
+
+    static func teamRole(_ text: String) throws -> TeamRole {
+        guard let role = TeamRole(rawValue: text) else { throw PostgresError(kind: .decoding, message: "Unknown team role '\(text)'.") }
+        return role
+    }
+
+    public func createTeam(name: String, timeZone: String, weekStart: Int, creatorID: Int64, bundledDeckIDs: [String], at time: Int64) async throws -> TeamRecord {
+        try await retrying { tx in
+            let team = try await Self.team(
+                try await tx.query(
+                    """
+                    INSERT INTO teams AS t (name, time_zone, week_start, created_by, created_at)
+                    VALUES (\(name), \(timeZone), \(weekStart), \(creatorID), \(time)) RETURNING \(unsafeRaw: Self.teamColumns)
+                    """)[0])
+            try await tx.query("INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES (\(team.id), \(creatorID), 'instructor', \(time))")
+            try await tx.query(
+                """
+                INSERT INTO team_decks (team_id, deck_id, deck_name, published_by, published_at)
+                SELECT \(team.id), d.id, d.name, \(creatorID), \(time) FROM decks d WHERE d.id = ANY(\(PostgresArray(bundledDeckIDs))::text[])
+                """)
+            return team
+        }
+    }
+
+    public func team(id: Int64) async throws -> TeamRecord? {
+        try await pool.query("SELECT \(unsafeRaw: Self.teamColumns) FROM teams t WHERE t.id = \(id)").first.map { try Self.team($0) }
+    }
+
+    public func membership(teamID: Int64, userID: Int64) async throws -> TeamRole? {
+        try await pool.query("SELECT role FROM memberships WHERE team_id = \(teamID) AND user_id = \(userID)").scalar(String.self).map(Self.teamRole)
+    }
+
+    public func teams(userID: Int64, all: Bool) async throws -> [(team: TeamRecord, role: TeamRole?)] {
+        try await pool.query(
+            """
+            SELECT \(unsafeRaw: Self.teamColumns), m.role FROM teams t LEFT JOIN memberships m ON m.team_id = t.id AND m.user_id = \(userID)
+            WHERE m.user_id IS NOT NULL OR \(all) ORDER BY t.id
+            """
+        ).map { row in (try Self.team(row), try row.decode(String?.self, at: 5).map(Self.teamRole)) }
+    }
+
+    public func isKnownTimeZone(_ name: String) async throws -> Bool {
+        try await pool.query("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = \(name))").scalar(Bool.self) ?? false
+    }
+
+    public func createInvite(codeHash: [UInt8], teamID: Int64, role: TeamRole, maxUses: Int, expiresAt: Int64, createdBy: Int64, at time: Int64) async throws {
+        try await pool.query(
+            """
+            INSERT INTO invites (code_hash, team_id, role, max_uses, expires_at, created_by, created_at)
+            VALUES (\(codeHash), \(teamID), \(role.rawValue), \(maxUses), \(expiresAt), \(createdBy), \(time))
+            """)
+    }
+
+    public func join(codeHash: [UInt8], userID: Int64, at time: Int64) async throws -> JoinOutcome {
+        try await retrying { tx in
+            // The user's lock first, as every push takes it: the aggregates rebuilt below must not miss a concurrent push.
+            try await tx.query("SELECT 1 FROM users WHERE id = \(userID) FOR UPDATE")
+            let rows = try await tx.query(
+                "SELECT team_id, role, max_uses, uses, expires_at FROM invites WHERE code_hash = \(codeHash) FOR UPDATE")
+            guard let invite = rows.first else { return .unknownCode }
+            let teamID = try invite.decode(Int64.self, at: 0)
+            let role = try Self.teamRole(try invite.decode(at: 1))
+            guard let team = try await tx.query("SELECT \(unsafeRaw: Self.teamColumns) FROM teams t WHERE t.id = \(teamID)").first.map({ try Self.team($0) }) else {
+                return .unknownCode
+            }
+            if let current = try await tx.query("SELECT role FROM memberships WHERE team_id = \(teamID) AND user_id = \(userID)").scalar(String.self) {
+                return .alreadyMember(team, try Self.teamRole(current))
+            }
+            guard try invite.decode(Int64.self, at: 4) > time else { return .expired }
+            guard try invite.decode(Int.self, at: 3) < invite.decode(Int.self, at: 2) else { return .usedUp }
+            try await tx.query("UPDATE invites SET uses = uses + 1 WHERE code_hash = \(codeHash)")
+            try await tx.query("INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES (\(teamID), \(userID), \(role.rawValue), \(time))")
+            try await rebuildActivity(tx, userID: userID, timeZone: team.timeZone)
+            return .joined(team, role)
+        }
+    }
+
+    public func leave(teamID: Int64, userID: Int64) async throws -> Bool {
+        try await pool.query("DELETE FROM memberships WHERE team_id = \(teamID) AND user_id = \(userID)").affectedRows == 1
+    }
+
+    public func members(teamID: Int64) async throws -> [TeamMember] {
+        try await pool.query(
+            """
+            SELECT u.id, u.username, u.display_name, m.role, m.joined_at FROM memberships m JOIN users u ON u.id = m.user_id
+            WHERE m.team_id = \(teamID) ORDER BY m.role DESC, u.display_name, u.id
+            """
+        ).map { row in
+            TeamMember(
+                userID: try row.decode(at: 0), username: try row.decode(at: 1), displayName: try row.decode(at: 2), role: try Self.teamRole(try row.decode(at: 3)),
+                joinedAt: try row.decode(at: 4))
+        }
+    }
+
+    public func setLeaderboardOptOut(userID: Int64, optOut: Bool) async throws {
+        try await pool.query("UPDATE users SET leaderboard_opt_out = \(optOut) WHERE id = \(userID)")
+    }
+
+    public func leaderboard(
+        teamID: Int64, window: LeaderboardWindow, offset: Int, callerID: Int64, showEveryone: Bool, limit: Int, at time: Int64
+    ) async throws -> Leaderboard {
+        // The window's days in the team's zone: [from, until). `all` reads the all-time totals instead.
+        guard
+            let bounds = try await pool.query(
+                """
+                SELECT today::text, w::text, (w + 7)::text, m::text, (m + interval '1 month')::date::text
+                FROM (SELECT today, today - ((extract(isodow FROM today)::integer - week_start + 7) % 7) - 7 * \(offset) AS w,
+                             (date_trunc('month', today) - make_interval(months => \(offset)))::date AS m
+                      FROM (SELECT team_day(time_zone, \(time)) AS today, week_start FROM teams WHERE id = \(teamID)) t) d
+                """
+            ).first
+        else { return Leaderboard(window: window, from: nil, until: nil, rows: []) }
+        let today = try bounds.decode(String.self, at: 0)
+        let (from, until): (String?, String?) =
+            switch window {
+            case .week: (try bounds.decode(String.self, at: 1), try bounds.decode(String.self, at: 2))
+            case .month: (try bounds.decode(String.self, at: 3), try bounds.decode(String.self, at: 4))
+            case .all: (nil, nil)
+            }
+        let rows = try await pool.query(
+            """
+            WITH zone AS (
+                SELECT time_zone FROM teams WHERE id = \(teamID)
+            ), members AS (
+                SELECT u.id, u.display_name, u.mastered_count FROM memberships m JOIN users u ON u.id = m.user_id
+                WHERE m.team_id = \(teamID) AND m.role = 'member' AND (NOT u.leaderboard_opt_out OR u.id = \(callerID) OR \(showEveryone)::boolean)
+            ), windowed AS (
+                SELECT d.user_id, sum(d.points) AS points, sum(d.attempts) AS attempts, sum(d.correct_attempts) AS correct
+                FROM daily_activity d
+                WHERE \(from)::date IS NOT NULL AND d.time_zone = (SELECT time_zone FROM zone)
+                  AND d.day >= \(from)::date AND d.day < \(until)::date AND d.user_id IN (SELECT id FROM members)
+                GROUP BY d.user_id
+                UNION ALL
+                SELECT tot.user_id, tot.points, tot.attempts, tot.correct_attempts
+                FROM activity_totals tot
+                WHERE \(from)::date IS NULL AND tot.time_zone = (SELECT time_zone FROM zone) AND tot.user_id IN (SELECT id FROM members)
+            ), ranked AS (
+                SELECT m.id, m.display_name, coalesce(w.points, 0) AS points, coalesce(w.attempts, 0) AS attempts, coalesce(w.correct, 0) AS correct,
+                       coalesce(current_streak(tot.streak_last_day, tot.streak_days, \(today)::date), 0) AS streak, m.mastered_count,
+                       rank() OVER (ORDER BY coalesce(w.points, 0) DESC) AS rank,
+                       row_number() OVER (ORDER BY coalesce(w.points, 0) DESC, m.display_name, m.id) AS position
+                FROM members m
+                LEFT JOIN windowed w ON w.user_id = m.id
+                LEFT JOIN activity_totals tot ON tot.user_id = m.id AND tot.time_zone = (SELECT time_zone FROM zone)
+            )
+            SELECT rank, id, display_name, points, attempts, correct, streak, mastered_count FROM ranked
+            WHERE position <= \(limit) OR id = \(callerID)
+            ORDER BY position
+            """)
+        let board = try rows.map { row in
+            LeaderboardRow(
+                rank: try row.decode(at: 0), userID: try row.decode(at: 1), displayName: try row.decode(at: 2), points: try row.decode(at: 3),
+                answered: try row.decode(at: 4), correct: try row.decode(at: 5), streak: try row.decode(at: 6), mastered: try row.decode(at: 7),
+                isCaller: try row.decode(Int64.self, at: 1) == callerID)
+        }
+        return Leaderboard(window: window, from: from, until: until, rows: board)
+    }
+
+    public func learnerReport(teamID: Int64, at time: Int64) async throws -> [LearnerReportRow] {
+        try await pool.query(
+            """
+            SELECT user_id, username, display_name, questions_attempted, attempts, accuracy, mastered, due, streak, last_active_at, inactive
+            FROM team_learner_report(\(teamID), \(time)) ORDER BY display_name, user_id
+            """
+        ).map { row in
+            LearnerReportRow(
+                userID: try row.decode(at: 0), username: try row.decode(at: 1), displayName: try row.decode(at: 2), questionsAttempted: try row.decode(at: 3),
+                attempts: try row.decode(at: 4), accuracy: try row.decode(at: 5), mastered: try row.decode(at: 6), due: try row.decode(at: 7),
+                streak: try row.decode(at: 8), lastActiveAt: try row.decode(at: 9), inactive: try row.decode(at: 10))
+        }
+    }
+
+    public func questionReport(teamID: Int64, deckID: String?, firstAttemptsOnly: Bool) async throws -> [QuestionReportRow] {
+        try await pool.query(
+            """
+            SELECT r.deck_id, r.question_position, r.question_id, v.prompt, v.options::text[], r.learners, r.attempts, r.facility, r.discrimination,
+                   r.option_chosen::text, r.correct_options::text, r.median_duration_ms
+            FROM team_decks td
+            CROSS JOIN LATERAL team_question_report(td.team_id, td.deck_id, \(firstAttemptsOnly)) r
+            JOIN deck_questions dq ON dq.deck_id = r.deck_id AND dq.position = r.question_position
+            JOIN question_versions v ON v.question_id = dq.question_id AND v.version = dq.version
+            WHERE td.team_id = \(teamID) AND (\(deckID)::text IS NULL OR td.deck_id = \(deckID)::text)
+            ORDER BY td.published_at, td.deck_id, r.question_position
+            """
+        ).map { row in
+            let options = try PostgresTextArray.parse(try row.decode(String.self, at: 4))
+            let chosen = try row.decode(String?.self, at: 9).map { try PostgresTextArray.parse($0).map { Int($0) ?? 0 } } ?? []
+            let correct = Set(try PostgresTextArray.parse(try row.decode(String.self, at: 10)).compactMap { Int($0) })
+            return QuestionReportRow(
+                deckID: try row.decode(at: 0), position: try row.decode(at: 1), questionID: try row.decode(at: 2), prompt: try row.decode(at: 3),
+                learners: try row.decode(at: 5), attempts: try row.decode(at: 6), facility: try row.decode(at: 7), discrimination: try row.decode(at: 8),
+                options: options.enumerated().map { i, text in
+                    .init(text: text, correct: correct.contains(i), chosen: i < chosen.count ? chosen[i] : 0)
+                },
+                medianDurationMs: try row.decode(at: 11))
+        }
+    }
+
+    public func weakQuestions(userID: Int64, limit: Int) async throws -> [WeakQuestion] {
+        try await pool.query(
+            """
+            SELECT s.question_id, coalesce((SELECT v.prompt FROM question_versions v WHERE v.question_id = s.question_id LIMIT 1), ''),
+                   s.attempts, s.correct_attempts, s.last_answered_at
+            FROM learner_question_stats s WHERE s.user_id = \(userID) AND s.correct_attempts < s.attempts
+            ORDER BY s.correct_attempts::double precision / s.attempts, s.attempts DESC, s.question_id LIMIT \(limit)
+            """
+        ).map { row in
+            WeakQuestion(
+                questionID: try row.decode(at: 0), prompt: try row.decode(at: 1), attempts: try row.decode(at: 2), correctAttempts: try row.decode(at: 3),
+                lastAnsweredAt: try row.decode(at: 4))
+        }
+    }
+
+    public func recentAttempts(userID: Int64, limit: Int) async throws -> [StoredAttempt] {
+        try await pool.query(
+            "SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) ORDER BY answered_at DESC, id DESC LIMIT \(limit)"
+        ).map { try Self.storedAttempt($0) }
+    }
+
+    public func publishDeck(_ deck: Deck, teamID: Int64, by userID: Int64, at time: Int64) async throws {
+        try await storeDeck(deck, at: time)
+        try await retrying { tx in
+            // A deck published again under the same name replaces the team's earlier version of it.
+            try await tx.query("DELETE FROM team_decks WHERE team_id = \(teamID) AND deck_name = \(deck.name) AND deck_id <> \(deck.id)")
+            try await tx.query(
+                """
+                INSERT INTO team_decks (team_id, deck_id, deck_name, published_by, published_at)
+                VALUES (\(teamID), \(deck.id), \(deck.name), \(userID), \(time))
+                ON CONFLICT (team_id, deck_id) DO UPDATE SET deck_name = excluded.deck_name, published_by = excluded.published_by,
+                    published_at = excluded.published_at
+                """)
+        }
+    }
+
+    public func publishedDecks(userID: Int64) async throws -> [PublishedDeck] {
+        try await pool.query(
+            """
+            SELECT td.team_id, td.deck_id, td.deck_name, td.published_at FROM team_decks td JOIN memberships m ON m.team_id = td.team_id
+            WHERE m.user_id = \(userID) ORDER BY td.published_at, td.team_id, td.deck_id
+            """
+        ).map { row in
+            PublishedDeck(teamID: try row.decode(at: 0), deckID: try row.decode(at: 1), name: try row.decode(at: 2), publishedAt: try row.decode(at: 3))
+        }
+    }
+
+    public func deck(id: String) async throws -> Deck? {
+        guard let name = try await pool.query("SELECT name FROM decks WHERE id = \(id)").scalar(String.self) else { return nil }
+        let questions = try await pool.query(
+            """
+            SELECT v.prompt, v.options::text[], v.correct::text FROM deck_questions dq
+            JOIN question_versions v ON v.question_id = dq.question_id AND v.version = dq.version
+            WHERE dq.deck_id = \(id) ORDER BY dq.position
+            """
+        ).map { row in
+            Question(
+                prompt: try row.decode(at: 0), options: try PostgresTextArray.parse(try row.decode(String.self, at: 1)),
+                correct: try PostgresTextArray.parse(try row.decode(String.self, at: 2)).compactMap { Int($0) })
+        }
+        return Deck(name: name, questions: questions)
+    }
+
+    /// Rebuilds the learner's board aggregates in one time zone from all their attempts (on joining a team; the user's
+    /// row is locked by the caller).
+    func rebuildActivity(_ tx: PostgresConnection, userID: Int64, timeZone: String) async throws {
+        try await tx.query("DELETE FROM daily_question_activity WHERE user_id = \(userID) AND time_zone = \(timeZone)")
+        try await tx.query("DELETE FROM daily_activity WHERE user_id = \(userID) AND time_zone = \(timeZone)")
+        try await tx.query("DELETE FROM activity_totals WHERE user_id = \(userID) AND time_zone = \(timeZone)")
+        let latest = try await tx.query("SELECT attempt_seq FROM users WHERE id = \(userID)").scalar(Int64.self) ?? 0
+        try await updateDailyActivity(tx, userID: userID, seqAbove: 0, upTo: latest, onlyZone: timeZone)
+    }
+}

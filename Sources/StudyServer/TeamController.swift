@@ -1,0 +1,278 @@
+import Foundation
+import Hummingbird
+import StudyCore
+
+/// Teams, invites, published decks, the leaderboard and instructor reports. Who may call what (README, "Teams,
+/// leaderboard and reports"): anyone logged in lists their own teams, joins with a code and sets their own visibility;
+/// instructors and admins create teams; a team's members see its leaderboard and decks; its instructors (and admins)
+/// invite, publish, list members and read reports. Someone outside a team gets 404, as if it did not exist.
+struct TeamController<Repository: TeamRepository & DeckRepository & UserRepository> {
+    let repository: Repository
+    let bundledDeckIDs: [String]
+    let clock: @Sendable () -> Int64
+
+    func addRoutes(to group: RouterGroup<AppContext>) {
+        group.post("teams") { request, context in try await create(request, context) }
+        group.get("teams") { _, context in try await list(context) }
+        group.post("teams/join") { request, context in try await join(request, context) }
+        group.get("teams/:team") { _, context in try await show(context) }
+        group.delete("teams/:team/membership") { _, context in try await leave(context) }
+        group.get("teams/:team/members") { _, context in try await members(context) }
+        group.post("teams/:team/invites") { request, context in try await invite(request, context) }
+        group.post("teams/:team/decks") { request, context in try await publish(request, context) }
+        group.get("teams/:team/leaderboard") { request, context in try await leaderboard(request, context) }
+        group.get("teams/:team/reports/learners") { _, context in try await learnerReport(context) }
+        group.get("teams/:team/reports/learners/:username") { _, context in try await learnerDetail(context) }
+        group.get("teams/:team/reports/questions") { request, context in try await questionReport(request, context) }
+        group.get("decks") { _, context in try await publishedDecks(context) }
+        group.get("decks/:deck") { _, context in try await deck(context) }
+        group.put("me/leaderboard") { request, context in try await setVisibility(request, context) }
+        group.put("users/:username/role") { request, context in try await setRole(request, context) }
+    }
+
+    // MARK: Views
+
+    struct TeamView: ResponseCodable {
+        let id: Int64; let name: String; let timeZone: String; let weekStart: Int; let createdAt: Int64; let role: String?
+        init(_ team: TeamRecord, role: TeamRole?) {
+            (id, name, timeZone, weekStart, createdAt, self.role) = (team.id, team.name, team.timeZone, team.weekStart, team.createdAt, role?.rawValue)
+        }
+    }
+    struct TeamList: ResponseCodable { let teams: [TeamView] }
+    struct MemberList: ResponseCodable { let members: [TeamMember] }
+    struct InviteView: ResponseCodable { let code: String; let teamId: Int64; let role: String; let maxUses: Int; let expiresAt: Int64 }
+    struct DeckList: ResponseCodable { let decks: [PublishedDeck] }
+    struct Published: ResponseCodable { let deck: PublishedDeck }
+    struct DeckView: ResponseCodable { let id: String; let name: String; let questions: [Question] }
+    struct BoardView: ResponseCodable {
+        let teamId: Int64; let window: String; let from: String?; let until: String?; let rows: [Row]
+        struct Row: Codable {
+            let rank: Int; let userId: Int64; let displayName: String; let points: Int; let answered: Int; let accuracy: Double?; let streak: Int
+            let mastered: Int; let you: Bool
+        }
+    }
+    struct LearnerReport: ResponseCodable { let teamId: Int64; let learners: [LearnerReportRow] }
+    struct QuestionReport: ResponseCodable { let teamId: Int64; let attempts: String; let questions: [QuestionReportRow] }
+    struct LearnerDetail: ResponseCodable { let teamId: Int64; let learner: LearnerReportRow; let weakQuestions: [WeakQuestion]; let recent: [Attempt] }
+    struct UserView: ResponseCodable { let username: String; let role: String }
+    struct Visibility: ResponseCodable { let optOut: Bool }
+
+    // MARK: Handlers
+
+    struct CreateTeam: Decodable { let name: String; let timeZone: String?; let weekStart: Int? }
+
+    func create(_ request: Request, _ context: AppContext) async throws -> EditedResponse<TeamView> {
+        let identity = try context.requireIdentity()
+        guard identity.user.role != .learner else {
+            throw APIError.forbidden("Only instructors and admins create teams; ask your server's admin to make you an instructor.")
+        }
+        let body = try await decode(CreateTeam.self, request, context)
+        let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...100).contains(name.count) else { throw APIError.badRequest("A team name is 1 to 100 characters.") }
+        let zone = body.timeZone ?? "UTC"
+        guard try await repository.isKnownTimeZone(zone) else {
+            throw APIError.badRequest("'\(zone)' is not a time zone PostgreSQL knows: give an IANA name such as Europe/Paris or America/New_York.")
+        }
+        let weekStart = body.weekStart ?? 1
+        guard (1...7).contains(weekStart) else { throw APIError.badRequest("weekStart is the ISO day the week starts on: 1 (Monday) to 7 (Sunday).") }
+        let team = try await repository.createTeam(
+            name: name, timeZone: zone, weekStart: weekStart, creatorID: identity.user.id, bundledDeckIDs: bundledDeckIDs, at: clock())
+        return EditedResponse(status: .created, response: TeamView(team, role: .instructor))
+    }
+
+    func list(_ context: AppContext) async throws -> TeamList {
+        let identity = try context.requireIdentity()
+        let teams = try await repository.teams(userID: identity.user.id, all: identity.user.role == .admin)
+        return TeamList(teams: teams.map { TeamView($0.team, role: $0.role) })
+    }
+
+    func show(_ context: AppContext) async throws -> TeamView {
+        let (team, role) = try await access(context, need: .member)
+        return TeamView(team, role: role)
+    }
+
+    struct Join: Decodable { let code: String }
+
+    func join(_ request: Request, _ context: AppContext) async throws -> TeamView {
+        let identity = try context.requireIdentity()
+        let body = try await decode(Join.self, request, context)
+        switch try await repository.join(codeHash: Tokens.hash(body.code.trimmingCharacters(in: .whitespaces)), userID: identity.user.id, at: clock()) {
+        case .joined(let team, let role), .alreadyMember(let team, let role): return TeamView(team, role: role)
+        case .unknownCode: throw APIError(.notFound, "unknown_invite", "There is no invite with this code: check it, or ask your instructor for a new one.")
+        case .expired: throw APIError(.gone, "invite_expired", "This invite has expired: ask your instructor for a new one.")
+        case .usedUp: throw APIError(.gone, "invite_used_up", "This invite has been used as many times as it allows: ask your instructor for a new one.")
+        }
+    }
+
+    func leave(_ context: AppContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let teamID = try teamParameter(context)
+        guard try await repository.leave(teamID: teamID, userID: identity.user.id) else {
+            throw APIError.notFound("You are not in team \(teamID); 'study team list' shows your teams.")
+        }
+        return Response(status: .noContent)
+    }
+
+    func members(_ context: AppContext) async throws -> MemberList {
+        let (team, _) = try await access(context, need: .instructor)
+        return MemberList(members: try await repository.members(teamID: team.id))
+    }
+
+    struct CreateInvite: Decodable { let role: String?; let maxUses: Int?; let expiresInHours: Int? }
+
+    func invite(_ request: Request, _ context: AppContext) async throws -> EditedResponse<InviteView> {
+        let (team, _) = try await access(context, need: .instructor)
+        let identity = try context.requireIdentity()
+        let body = try await decode(CreateInvite.self, request, context)
+        guard let role = TeamRole(rawValue: body.role ?? "member") else { throw APIError.badRequest("An invite's role is 'member' or 'instructor'.") }
+        let maxUses = body.maxUses ?? 30
+        guard (1...10_000).contains(maxUses) else { throw APIError.badRequest("maxUses is 1 to 10000.") }
+        let hours = body.expiresInHours ?? 24 * 7
+        guard (1...24 * 90).contains(hours) else { throw APIError.badRequest("expiresInHours is 1 to 2160 (90 days).") }
+        let code = Tokens.generate(bytes: 12)
+        let now = clock()
+        let expiresAt = now + Int64(hours) * 3_600_000
+        try await repository.createInvite(
+            codeHash: Tokens.hash(code), teamID: team.id, role: role, maxUses: maxUses, expiresAt: expiresAt, createdBy: identity.user.id, at: now)
+        return EditedResponse(status: .created, response: InviteView(code: code, teamId: team.id, role: role.rawValue, maxUses: maxUses, expiresAt: expiresAt))
+    }
+
+    struct PublishDeck: Decodable { let name: String; let questions: [QuestionBody] }
+    struct QuestionBody: Decodable { let prompt: String; let options: [String]; let correct: [Int] }
+
+    func publish(_ request: Request, _ context: AppContext) async throws -> EditedResponse<Published> {
+        let (team, _) = try await access(context, need: .instructor)
+        let identity = try context.requireIdentity()
+        let body = try await decode(PublishDeck.self, request, context, limit: 8 << 20)
+        let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...100).contains(name.count) else { throw APIError.badRequest("A deck name is 1 to 100 characters.") }
+        guard !body.questions.isEmpty else { throw APIError.badRequest("A deck needs at least one question.") }
+        for (i, q) in body.questions.enumerated() {
+            guard !q.prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, (2...10).contains(q.options.count),
+                !q.correct.isEmpty, q.correct.allSatisfy({ q.options.indices.contains($0) })
+            else {
+                throw APIError.badRequest("Question \(i + 1) needs a prompt, 2 to 10 options and at least one correct option among them.")
+            }
+        }
+        let deck = Deck(name: name, questions: body.questions.map { Question(prompt: $0.prompt, options: $0.options, correct: $0.correct) })
+        guard Set(deck.questions.map(\.id)).count == deck.questions.count else { throw APIError.badRequest("The deck repeats a question; remove the copy.") }
+        let now = clock()
+        try await repository.publishDeck(deck, teamID: team.id, by: identity.user.id, at: now)
+        return EditedResponse(status: .created, response: Published(deck: PublishedDeck(teamID: team.id, deckID: deck.id, name: deck.name, publishedAt: now)))
+    }
+
+    func leaderboard(_ request: Request, _ context: AppContext) async throws -> BoardView {
+        let (team, role) = try await access(context, need: .member)
+        let identity = try context.requireIdentity()
+        let query = request.uri.queryParameters
+        guard let window = LeaderboardWindow(rawValue: query.get("window") ?? "week") else {
+            throw APIError.badRequest("window is week, month or all.")
+        }
+        let offset = try integer(query.get("offset"), name: "offset", in: 0...520, default: 0)
+        let limit = try integer(query.get("limit"), name: "limit", in: 1...1_000, default: 10)
+        let board = try await repository.leaderboard(
+            teamID: team.id, window: window, offset: offset, callerID: identity.user.id,
+            showEveryone: role == .instructor || identity.user.role == .admin, limit: limit, at: clock())
+        return BoardView(
+            teamId: team.id, window: window.rawValue, from: board.from, until: board.until,
+            rows: board.rows.map {
+                .init(
+                    rank: $0.rank, userId: $0.userID, displayName: $0.displayName, points: $0.points, answered: $0.answered, accuracy: $0.accuracy,
+                    streak: $0.streak, mastered: $0.mastered, you: $0.isCaller)
+            })
+    }
+
+    func learnerReport(_ context: AppContext) async throws -> LearnerReport {
+        let (team, _) = try await access(context, need: .instructor)
+        return LearnerReport(teamId: team.id, learners: try await repository.learnerReport(teamID: team.id, at: clock()))
+    }
+
+    func learnerDetail(_ context: AppContext) async throws -> LearnerDetail {
+        let (team, _) = try await access(context, need: .instructor)
+        let username = try context.parameters.require("username")
+        guard let learner = try await repository.learnerReport(teamID: team.id, at: clock()).first(where: { $0.username == username }) else {
+            throw APIError.notFound("Team \(team.id) has no learner '\(username)'; 'study team members' lists them.")
+        }
+        return LearnerDetail(
+            teamId: team.id, learner: learner, weakQuestions: try await repository.weakQuestions(userID: learner.userID, limit: 10),
+            recent: try await repository.recentAttempts(userID: learner.userID, limit: 50).map(\.attempt))
+    }
+
+    func questionReport(_ request: Request, _ context: AppContext) async throws -> QuestionReport {
+        let (team, _) = try await access(context, need: .instructor)
+        let query = request.uri.queryParameters
+        let mode = query.get("attempts") ?? "first"
+        guard mode == "first" || mode == "all" else { throw APIError.badRequest("attempts is 'first' (each learner's first attempt) or 'all'.") }
+        let rows = try await repository.questionReport(teamID: team.id, deckID: query.get("deck"), firstAttemptsOnly: mode == "first")
+        if let deck = query.get("deck"), rows.isEmpty {
+            throw APIError.notFound("Deck '\(deck)' is not published to team \(team.id); 'study deck list' shows deck ids.")
+        }
+        return QuestionReport(teamId: team.id, attempts: mode, questions: rows)
+    }
+
+    func publishedDecks(_ context: AppContext) async throws -> DeckList {
+        let identity = try context.requireIdentity()
+        return DeckList(decks: try await repository.publishedDecks(userID: identity.user.id))
+    }
+
+    func deck(_ context: AppContext) async throws -> DeckView {
+        let identity = try context.requireIdentity()
+        let id = try context.parameters.require("deck")
+        var visible = bundledDeckIDs.contains(id) || identity.user.role == .admin
+        if !visible { visible = try await repository.publishedDecks(userID: identity.user.id).contains { $0.deckID == id } }
+        guard visible, let deck = try await repository.deck(id: id) else {
+            throw APIError.notFound("There is no deck \(id) published to your teams.")
+        }
+        return DeckView(id: deck.id, name: deck.name, questions: deck.questions)
+    }
+
+    func setVisibility(_ request: Request, _ context: AppContext) async throws -> Visibility {
+        let identity = try context.requireIdentity()
+        let body = try await decode(Visibility.self, request, context)
+        try await repository.setLeaderboardOptOut(userID: identity.user.id, optOut: body.optOut)
+        return body
+    }
+
+    struct SetRole: Decodable { let role: String }
+
+    func setRole(_ request: Request, _ context: AppContext) async throws -> UserView {
+        let identity = try context.requireIdentity()
+        guard identity.user.role == .admin else { throw APIError.forbidden("Only an admin gives roles.") }
+        let body = try await decode(SetRole.self, request, context)
+        guard let role = Role(rawValue: body.role) else { throw APIError.badRequest("A role is learner, instructor or admin.") }
+        let username = try context.parameters.require("username")
+        guard let user = try await repository.setRole(username: username, role: role) else { throw APIError.notFound("There is no user '\(username)'.") }
+        return UserView(username: user.username, role: user.role.rawValue)
+    }
+
+    // MARK: Access
+
+    enum Need { case member, instructor }
+
+    func teamParameter(_ context: AppContext) throws -> Int64 {
+        guard let id = Int64(try context.parameters.require("team")) else { throw APIError.notFound("Team ids are numbers; 'study team list' shows yours.") }
+        return id
+    }
+
+    /// The team and the caller's role in it, when the caller may do what `need` asks; 404 for outsiders (admins are
+    /// never outsiders), 403 for a member who is not the team's instructor.
+    func access(_ context: AppContext, need: Need) async throws -> (TeamRecord, TeamRole?) {
+        let identity = try context.requireIdentity()
+        let id = try teamParameter(context)
+        let notFound = APIError.notFound("There is no team \(id) that you belong to; 'study team list' shows yours.")
+        guard let team = try await repository.team(id: id) else { throw notFound }
+        let role = try await repository.membership(teamID: id, userID: identity.user.id)
+        if identity.user.role == .admin { return (team, role) }
+        guard let role else { throw notFound }
+        if need == .instructor && role != .instructor { throw APIError.forbidden("Only the team's instructors may do this.") }
+        return (team, role)
+    }
+
+    func integer(_ text: String?, name: String, in range: ClosedRange<Int>, default value: Int) throws -> Int {
+        guard let text else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw APIError.badRequest("\(name) is a whole number from \(range.lowerBound) to \(range.upperBound).")
+        }
+        return number
+    }
+}
