@@ -1,0 +1,275 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import StudyCore
+import StudyDecks
+import StudyServer
+import Testing
+
+/// Teams, the leaderboard and the reports over a small fixture whose numbers are worked out by hand below.
+///
+/// "Now" is Wednesday 2026-11-25 15:00 UTC. Team A counts days in America/New_York (UTC-5 in November), weeks from
+/// Monday, so this week is 2026-11-23 … 2026-11-29 there. Its learners (all answers on the bundled deck's first
+/// three questions; "NY" is the New York day):
+///
+/// - amy: q0 ✓ 11-24 14:00Z, q0 ✓ 15:00Z, q1 ✗ 16:00Z (NY 11-24); q1 ✓ 11-25 14:00Z, q2 ✓ 14:30Z (NY 11-25).
+///   Points 1 (q0 on 11-24) + 2 (q1, q2 on 11-25) = 3; answered 5, correct 4; streak 2. She studied before joining:
+///   her aggregates are rebuilt when she joins.
+/// - ben: q2 ✓ 11-23 04:00Z (NY Sunday 11-22: last week); q0 ✓ 11-24 03:00Z (NY Monday 11-23); q1 ✓ 11-25 13:00Z.
+///   This week 2 points, all time 3; streak 1 (11-25 alone).
+/// - cyd: q0 ✗ 11-24 12:00Z, q0 ✓ 12:10Z, q1 ✓ 12:20Z (NY 11-24): 2 points; streak 1 (yesterday counts).
+/// - dee: q0 ✓ in 200 ms (flagged too fast): 0 points, nothing in the reports.
+///
+/// Week ranks: amy 1, ben 2, cyd 2, dee 4. All time: amy 1, ben 1, cyd 3, dee 4. Last week: ben 1, the rest 2.
+@Suite(.serialized) struct TeamTests {
+    static let now: Int64 = 1_795_618_800_000  // 2026-11-25T15:00:00Z
+    static let hour: Int64 = 3_600_000
+    static let deck = try! SeedFormat.parse(BundledDecks.all()[0].text, name: BundledDecks.all()[0].name)
+
+    struct People {
+        var admin = "", ivy = "", amy = "", ben = "", cy = "", dee = "", otto = "", lea = ""
+        var teamA: Int64 = 0, teamB: Int64 = 0
+    }
+
+    func attempt(_ q: Int, _ right: Bool, at time: Int64, duration: Int64 = 4_000, device: String) -> Attempt {
+        let question = Self.deck.questions[q]
+        let chosen = right ? question.correct : [(question.correct[0] + 1) % question.options.count]
+        return Attempt(
+            id: UUID().uuidString.lowercased(), deviceID: device, questionID: question.id, questionVersion: question.version, chosen: chosen,
+            correct: right, answeredAt: time, durationMs: duration, sessionID: UUID().uuidString.lowercased())
+    }
+
+    func push(_ client: any TestClientProtocol, _ token: String, _ answers: [(Int, Bool, String, Int64)]) async throws {
+        let devices = try await client.json(.get, "/v1/devices", token: token).body["devices"] as? [[String: Any]] ?? []
+        let device = try #require(devices.first?["id"] as? String)
+        let attempts = answers.map { q, right, when, duration in
+            attempt(q, right, at: Int64(ISO8601DateFormatter().date(from: when)!.timeIntervalSince1970 * 1000), duration: duration, device: device)
+        }
+        let response = try await client.json(.post, "/v1/sync", token: token, SyncRequest(clientTime: Self.now, cursor: 0, attempts: attempts))
+        #expect(response.status == .ok)
+    }
+
+    func invite(_ client: any TestClientProtocol, _ token: String, team: Int64, role: String = "member", maxUses: Int = 10) async throws -> String {
+        struct Body: Encodable { let role: String; let maxUses: Int }
+        let made = try await client.json(.post, "/v1/teams/\(team)/invites", token: token, Body(role: role, maxUses: maxUses))
+        return try #require(made.body["code"] as? String, "\(made)")
+    }
+
+    func join(_ client: any TestClientProtocol, _ token: String, _ code: String) async throws {
+        let joined = try await client.json(.post, "/v1/teams/join", token: token, ["code": code])
+        #expect(joined.status == .ok, "\(joined.body)")
+    }
+
+    /// The fixture above, through the API.
+    func setUp(_ client: any TestClientProtocol) async throws -> People {
+        var p = People()
+        p.admin = try await client.account("root")  // the first account: the admin
+        for name in ["ivy", "amy", "ben", "cyd", "dee", "otto", "lea"] {
+            let token = try await client.account(name)
+            switch name {
+            case "ivy": p.ivy = token
+            case "amy": p.amy = token
+            case "ben": p.ben = token
+            case "cyd": p.cy = token
+            case "dee": p.dee = token
+            case "otto": p.otto = token
+            default: p.lea = token
+            }
+        }
+        for instructor in ["ivy", "otto"] {
+            let promoted = try await client.json(.put, "/v1/users/\(instructor)/role", token: p.admin, ["role": "instructor"])
+            #expect(promoted.status == .ok)
+        }
+        let a = try await client.json(.post, "/v1/teams", token: p.ivy, ["name": "Team A", "timeZone": "America/New_York"])
+        p.teamA = try #require(a.body["id"] as? Int64 ?? (a.body["id"] as? Int).map(Int64.init), "\(a.body)")
+        let b = try await client.json(.post, "/v1/teams", token: p.otto, ["name": "Team B"])
+        p.teamB = try #require(b.body["id"] as? Int64 ?? (b.body["id"] as? Int).map(Int64.init))
+
+        // amy studies before she joins; the others after.
+        try await push(client, p.amy, [
+            (0, true, "2026-11-24T14:00:00Z", 4_000), (0, true, "2026-11-24T15:00:00Z", 6_000), (1, false, "2026-11-24T16:00:00Z", 8_000),
+            (1, true, "2026-11-25T14:00:00Z", 5_000), (2, true, "2026-11-25T14:30:00Z", 3_000),
+        ])
+        let code = try await invite(client, p.ivy, team: p.teamA)
+        for token in [p.amy, p.ben, p.cy, p.dee] { try await join(client, token, code) }
+        try await join(client, p.lea, try await invite(client, p.otto, team: p.teamB))
+        try await push(client, p.ben, [(2, true, "2026-11-23T04:00:00Z", 2_000), (0, true, "2026-11-24T03:00:00Z", 3_000), (1, true, "2026-11-25T13:00:00Z", 7_000)])
+        try await push(client, p.cy, [(0, false, "2026-11-24T12:00:00Z", 10_000), (0, true, "2026-11-24T12:10:00Z", 4_000), (1, true, "2026-11-24T12:20:00Z", 6_000)])
+        try await push(client, p.dee, [(0, true, "2026-11-25T12:00:00Z", 200)])
+        return p
+    }
+
+    func app() async throws -> some ApplicationProtocol {
+        try await buildApplication(try await testConfiguration(), clock: { Self.now })
+    }
+
+    func board(_ client: any TestClientProtocol, _ token: String, _ team: Int64, _ query: String = "") async throws -> [(String, Int, Int)] {
+        let response = try await client.json(.get, "/v1/teams/\(team)/leaderboard\(query)", token: token)
+        #expect(response.status == .ok, "\(response.body)")
+        return (response.body["rows"] as? [[String: Any]] ?? []).map { ($0["displayName"] as! String, $0["rank"] as! Int, $0["points"] as! Int) }
+    }
+
+    @Test func leaderboardRanksTiesWindowsZonesOptOutAndFlags() async throws {
+        try await app().test(.router) { client in
+            let p = try await setUp(client)
+            let week = try await board(client, p.amy, p.teamA)
+            #expect(week.map(\.0) == ["amy", "ben", "cyd", "dee"])
+            #expect(week.map(\.1) == [1, 2, 2, 4])
+            #expect(week.map(\.2) == [3, 2, 2, 0])
+
+            let full = try await client.json(.get, "/v1/teams/\(p.teamA)/leaderboard", token: p.amy).body
+            #expect(full["from"] as? String == "2026-11-23" && full["until"] as? String == "2026-11-30")
+            let amy = try #require((full["rows"] as? [[String: Any]])?.first)
+            #expect(amy["answered"] as? Int == 5 && amy["accuracy"] as? Double == 0.8 && amy["streak"] as? Int == 2 && amy["you"] as? Bool == true)
+            let rows = try #require(full["rows"] as? [[String: Any]])
+            #expect(rows.map { $0["streak"] as? Int } == [2, 1, 1, 0])
+
+            #expect(try await board(client, p.amy, p.teamA, "?window=all").map(\.1) == [1, 1, 3, 4])
+            #expect(try await board(client, p.amy, p.teamA, "?window=all").map(\.2) == [3, 3, 2, 0])
+            let lastWeek = try await board(client, p.amy, p.teamA, "?window=week&offset=1")
+            #expect(lastWeek.map(\.0) == ["ben", "amy", "cyd", "dee"] && lastWeek.map(\.1) == [1, 2, 2, 2])
+            #expect(try await board(client, p.amy, p.teamA, "?window=month").map(\.2) == [3, 3, 2, 0])
+
+            // The caller's own row even outside the top N.
+            let top1 = try await board(client, p.dee, p.teamA, "?limit=1")
+            #expect(top1.map(\.0) == ["amy", "dee"] && top1.map(\.1) == [1, 4])
+
+            // cy opts out: peers no longer see her, she and the instructor still do.
+            let optOut = try await client.json(.put, "/v1/me/leaderboard", token: p.cy, ["optOut": true])
+            #expect(optOut.status == .ok)
+            #expect(try await board(client, p.amy, p.teamA).map(\.0) == ["amy", "ben", "dee"])
+            #expect(try await board(client, p.amy, p.teamA).map(\.1) == [1, 2, 3])
+            #expect(try await board(client, p.cy, p.teamA).map(\.0) == ["amy", "ben", "cyd", "dee"])
+            #expect(try await board(client, p.ivy, p.teamA).map(\.0) == ["amy", "ben", "cyd", "dee"])
+
+            let bad = try await client.json(.get, "/v1/teams/\(p.teamA)/leaderboard?window=year", token: p.amy)
+            #expect(bad.status == .badRequest)
+        }
+    }
+
+    @Test func reportsMatchTheHandCount() async throws {
+        try await app().test(.router) { client in
+            let p = try await setUp(client)
+            let learners = try await client.json(.get, "/v1/teams/\(p.teamA)/reports/learners", token: p.ivy).body["learners"] as? [[String: Any]] ?? []
+            let byName = Dictionary(uniqueKeysWithValues: learners.map { ($0["username"] as! String, $0) })
+            #expect(byName.keys.sorted() == ["amy", "ben", "cyd", "dee"])
+            #expect(byName["amy"]?["questionsAttempted"] as? Int == 3 && byName["amy"]?["attempts"] as? Int == 5)
+            #expect(byName["amy"]?["accuracy"] as? Double == 0.8 && byName["amy"]?["streak"] as? Int == 2 && byName["amy"]?["inactive"] as? Bool == false)
+            #expect(byName["ben"]?["attempts"] as? Int == 3 && byName["ben"]?["accuracy"] as? Double == 1 && byName["ben"]?["streak"] as? Int == 1)
+            #expect(byName["cyd"]?["attempts"] as? Int == 3 && byName["cyd"]?["streak"] as? Int == 1)
+            #expect(byName["dee"]?["attempts"] as? Int == 0 && byName["dee"]?["accuracy"] == nil && byName["dee"]?["inactive"] as? Bool == true)
+
+            let first = try await client.json(.get, "/v1/teams/\(p.teamA)/reports/questions?deck=\(Self.deck.id)", token: p.ivy).body
+            let questions = try #require(first["questions"] as? [[String: Any]])
+            #expect(questions.count == Self.deck.questions.count)
+            func row(_ q: Int, _ rows: [[String: Any]]) -> [String: Any] { rows.first { $0["questionId"] as? String == Self.deck.questions[q].id }! }
+            let q0 = row(0, questions), q1 = row(1, questions), q2 = row(2, questions)
+            #expect(q0["learners"] as? Int == 3 && q0["attempts"] as? Int == 3)
+            #expect(abs((q0["facility"] as? Double ?? 0) - 2.0 / 3) < 1e-9)
+            #expect(abs((q0["discrimination"] as? Double ?? 0) - 0.5) < 1e-9)
+            #expect(abs((q1["discrimination"] as? Double ?? 0) + 0.5) < 1e-9)
+            #expect(q2["discrimination"] == nil && q2["facility"] as? Double == 1)
+            #expect(q0["medianDurationMs"] as? Double == 4_000 && q1["medianDurationMs"] as? Double == 7_000 && q2["medianDurationMs"] as? Double == 2_500)
+            let q0Options = try #require(q0["options"] as? [[String: Any]])
+            let correctIndex = Self.deck.questions[0].correct[0]
+            let wrongIndex = (correctIndex + 1) % Self.deck.questions[0].options.count
+            #expect(q0Options[correctIndex]["chosen"] as? Int == 2 && q0Options[correctIndex]["correct"] as? Bool == true)
+            #expect(q0Options[wrongIndex]["chosen"] as? Int == 1)
+            #expect(row(3, questions)["learners"] as? Int == 0)
+
+            let all = try await client.json(.get, "/v1/teams/\(p.teamA)/reports/questions?deck=\(Self.deck.id)&attempts=all", token: p.ivy).body
+            let allQ0 = row(0, try #require(all["questions"] as? [[String: Any]]))
+            #expect(allQ0["attempts"] as? Int == 5 && allQ0["facility"] as? Double == 0.8 && allQ0["medianDurationMs"] as? Double == 4_000)
+            #expect((allQ0["options"] as? [[String: Any]])?[correctIndex]["chosen"] as? Int == 4)
+
+            let detail = try await client.json(.get, "/v1/teams/\(p.teamA)/reports/learners/amy", token: p.ivy).body
+            #expect((detail["recent"] as? [Any])?.count == 5)
+            #expect(((detail["weakQuestions"] as? [[String: Any]])?.map { $0["questionId"] as? String }) == [Self.deck.questions[1].id])
+        }
+    }
+
+    @Test func everyEndpointChecksWhoIsCalling() async throws {
+        try await app().test(.router) { client in
+            let p = try await setUp(client)
+            let published = try await client.json(
+                .post, "/v1/teams/\(p.teamA)/decks", token: p.ivy,
+                PublishBody(name: "Extra", questions: [.init(prompt: "Two plus two?", options: ["3", "4"], correct: [1])]))
+            #expect(published.status == .created)
+            let deckID = try #require((published.body["deck"] as? [String: Any])?["deckId"] as? String)
+            let a = p.teamA
+            // anonymous, learner of A, learner of B, instructor of A, instructor of B, admin
+            let callers: [String?] = [nil, p.amy, p.lea, p.ivy, p.otto, p.admin]
+            let deckBody = PublishBody(name: "Matrix", questions: [.init(prompt: "One?", options: ["a", "b"], correct: [0])])
+            let cases: [(HTTPRequest.Method, String, any Encodable & Sendable, [Int])] = [
+                (.get, "/v1/teams", [String: String](), [401, 200, 200, 200, 200, 200]),
+                (.post, "/v1/teams", ["name": "New"], [401, 403, 403, 201, 201, 201]),
+                (.get, "/v1/teams/\(a)", [String: String](), [401, 200, 404, 200, 404, 200]),
+                (.get, "/v1/teams/\(a)/members", [String: String](), [401, 403, 404, 200, 404, 200]),
+                (.post, "/v1/teams/\(a)/invites", [String: String](), [401, 403, 404, 201, 404, 201]),
+                (.post, "/v1/teams/\(a)/decks", deckBody, [401, 403, 404, 201, 404, 201]),
+                (.get, "/v1/teams/\(a)/leaderboard", [String: String](), [401, 200, 404, 200, 404, 200]),
+                (.get, "/v1/teams/\(a)/reports/learners", [String: String](), [401, 403, 404, 200, 404, 200]),
+                (.get, "/v1/teams/\(a)/reports/learners/amy", [String: String](), [401, 403, 404, 200, 404, 200]),
+                (.get, "/v1/teams/\(a)/reports/questions", [String: String](), [401, 403, 404, 200, 404, 200]),
+                (.get, "/v1/decks", [String: String](), [401, 200, 200, 200, 200, 200]),
+                (.get, "/v1/decks/\(deckID)", [String: String](), [401, 200, 404, 200, 404, 200]),
+                (.get, "/v1/decks/\(Self.deck.id)", [String: String](), [401, 200, 200, 200, 200, 200]),
+                (.put, "/v1/me/leaderboard", ["optOut": false], [401, 200, 200, 200, 200, 200]),
+                (.put, "/v1/users/ben/role", ["role": "learner"], [401, 403, 403, 403, 403, 200]),
+                (.post, "/v1/teams/join", ["code": "no-such-code"], [401, 404, 404, 404, 404, 404]),
+                (.delete, "/v1/teams/\(p.teamB)/membership", [String: String](), [401, 404, 204, 404, 204, 404]),
+            ]
+            for (method, path, body, expected) in cases {
+                var got: [Int] = []
+                for caller in callers { got.append(Int(try await client.json(method, path, token: caller, AnyEncodable(body)).status.code)) }
+                #expect(got == expected, "\(method) \(path)")
+            }
+            // What a learner may see of another learner: nothing but the board's row.
+            let devices = try await client.json(.get, "/v1/devices", token: p.amy).body["devices"] as? [[String: Any]] ?? []
+            #expect(devices.count == 1)
+            let pulled = try await client.decoded(SyncResponse.self, .post, "/v1/sync", token: p.amy, SyncRequest(clientTime: Self.now, cursor: 0, attempts: []))
+            #expect(pulled.attempts.isEmpty)
+        }
+    }
+
+    @Test func invitesExpireAndRunOutAndDecksReachMembers() async throws {
+        try await app().test(.router) { client in
+            let p = try await setUp(client)
+            let once = try await invite(client, p.ivy, team: p.teamA, maxUses: 1)
+            let newcomer = try await client.account("newcomer")
+            try await join(client, newcomer, once)
+            let again = try await client.json(.post, "/v1/teams/join", token: newcomer, ["code": once])
+            #expect(again.status == .ok)  // already a member: nothing spent
+            let late = try await client.json(.post, "/v1/teams/join", token: p.lea, ["code": once])
+            #expect(late.status == .gone && late.body["error"] as? String == "invite_used_up")
+            let instructorInvite = try await client.json(.post, "/v1/teams/\(p.teamA)/invites", token: p.ivy, ["role": "instructor"]).body
+            #expect(instructorInvite["role"] as? String == "instructor")
+            let badZone = try await client.json(.post, "/v1/teams", token: p.ivy, ["name": "Z", "timeZone": "Mars/Olympus"])
+            #expect(badZone.status == .badRequest && (badZone.body["message"] as? String)?.contains("IANA") == true)
+
+            let published = try await client.json(
+                .post, "/v1/teams/\(p.teamA)/decks", token: p.ivy, PublishBody(name: "Extra", questions: [.init(prompt: "Two plus two?", options: ["3", "4"], correct: [1])]))
+            let deckID = try #require((published.body["deck"] as? [String: Any])?["deckId"] as? String)
+            let listed = try await client.json(.get, "/v1/decks", token: p.amy).body["decks"] as? [[String: Any]] ?? []
+            #expect(listed.contains { $0["deckId"] as? String == deckID })
+            #expect(listed.contains { $0["deckId"] as? String == Self.deck.id })  // the bundled deck, from the start
+            let fetched = try await client.json(.get, "/v1/decks/\(deckID)", token: p.amy).body
+            #expect((fetched["questions"] as? [[String: Any]])?.first?["prompt"] as? String == "Two plus two?")
+            let broken = try await client.json(
+                .post, "/v1/teams/\(p.teamA)/decks", token: p.ivy, PublishBody(name: "Bad", questions: [.init(prompt: "Q?", options: ["only"], correct: [0])]))
+            #expect(broken.status == .badRequest)
+        }
+    }
+}
+
+struct PublishBody: Codable, Sendable {
+    struct Q: Codable, Sendable { let prompt: String; let options: [String]; let correct: [Int] }
+    let name: String
+    let questions: [Q]
+}
+
+struct AnyEncodable: Encodable {
+    let value: any Encodable
+    init(_ value: any Encodable) { self.value = value }
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}
