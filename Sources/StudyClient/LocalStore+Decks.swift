@@ -39,6 +39,11 @@ extension LocalStore {
     }
 
     /// Every deck, by name.
+    /// Each deck's id and where it came from (a file name, or `team:ID` for a deck a team published), by deck name.
+    public func deckOrigins() throws -> [String: (id: String, source: String)] {
+        Dictionary(uniqueKeysWithValues: try db.query("SELECT name, id, source FROM decks") { ($0.text(0), (id: $0.text(1), source: $0.text(2))) })
+    }
+
     public func decks() throws -> [Deck] {
         try db.query("SELECT name FROM decks ORDER BY name") { $0.text(0) }.compactMap { try deck(named: $0) }
     }

@@ -75,8 +75,10 @@ public struct ServerAPI: Sendable {
         return try await (call("GET", "v1/progress", body: Empty?.none) as List).progress
     }
 
-    private func call<Body: Encodable, Result: Decodable>(_ method: String, _ path: String, body: Body?, retry: Bool = true) async throws -> Result {
-        let data = try await send(method, path, body: body, retry: retry)
+    func call<Body: Encodable, Result: Decodable>(
+        _ method: String, _ path: String, query: [String: String?] = [:], body: Body?, retry: Bool = true
+    ) async throws -> Result {
+        let data = try await send(method, path, query: query, body: body, retry: retry)
         do {
             return try JSONDecoder().decode(Result.self, from: data)
         } catch {
@@ -89,12 +91,18 @@ public struct ServerAPI: Sendable {
     }
 
     @discardableResult
-    private func send<Body: Encodable>(_ method: String, _ path: String, body: Body?, retry: Bool = true) async throws -> Data {
-        try await send(method, path, json: try body.map { try JSONEncoder().encode($0) }, retry: retry)
+    func send<Body: Encodable>(_ method: String, _ path: String, query: [String: String?] = [:], body: Body?, retry: Bool = true) async throws -> Data {
+        try await send(method, path, query: query, json: try body.map { try JSONEncoder().encode($0) }, retry: retry)
     }
 
-    private func send(_ method: String, _ path: String, json: Data?, retry: Bool = true) async throws -> Data {
-        var request = URLRequest(url: baseURL.appendingPathComponent(path))
+    private func send(_ method: String, _ path: String, query: [String: String?] = [:], json: Data?, retry: Bool = true) async throws -> Data {
+        var url = baseURL.appendingPathComponent(path)
+        let items = query.sorted { $0.key < $1.key }.compactMap { key, value in value.map { URLQueryItem(name: key, value: $0) } }
+        if !items.isEmpty, var components = URLComponents(url: url, resolvingAgainstBaseURL: false) {
+            components.queryItems = items
+            url = components.url ?? url
+        }
+        var request = URLRequest(url: url)
         request.httpMethod = method
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if let json {

@@ -110,6 +110,7 @@ struct Sync: AsyncParsableCommand {
         if summary.rejected > 0 { line += ", \(summary.rejected) refused by the server ('study status' says why)" }
         Terminal.say(line + ".")
         if let warning = summary.clockWarning { Terminal.say("Warning: " + warning) }
+        for name in try await store.receivePublishedDecks(from: api) { Terminal.say("New deck from your team: '\(name)' ('study quiz --deck \"\(name)\"').") }
     }
 }
 

@@ -5,7 +5,7 @@ import StudyCore
 
 struct DeckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "deck", abstract: "List, show, import and export decks.", subcommands: [List.self, Show.self, Import.self, Export.self])
+        commandName: "deck", abstract: "List, show, import and export decks.", subcommands: [List.self, Show.self, Import.self, Export.self, Publish.self])
 
     enum FormatChoice: String, ExpressibleByArgument, CaseIterable { case auto, seed, aiken, json }
 
@@ -59,16 +59,7 @@ struct DeckCommand: ParsableCommand {
         @Option(help: "The file's format: auto, seed, aiken or json.") var format: FormatChoice = .auto
 
         func run() throws {
-            let text = try readText(file)
-            let detected = format == .auto ? DeckFormat.detect(text) : DeckFormat(rawValue: format.rawValue)!
-            let defaultName = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-            let deck: Deck
-            do {
-                deck = detected == .json ? try JSONDeckFormat.parse(text, name: name) : try detected.parse(text, name: name ?? defaultName)
-            } catch {
-                throw CLIError("\(file): \(error.description)")
-            }
-            guard !deck.name.trimmingCharacters(in: .whitespaces).isEmpty else { throw CLIError("The deck needs a name: pass --name NAME.") }
+            let (deck, detected) = try parseDeckFile(file, name: name, format: format)
             let store = try options.openStore()
             let result = try store.importDeck(deck, source: URL(fileURLWithPath: file).lastPathComponent)
             var parts = ["\(result.added) new", "\(result.changed) changed", "\(result.unchanged) unchanged"]
@@ -116,4 +107,40 @@ func readText(_ path: String) throws -> String {
     }
     guard let text = String(data: data, encoding: .utf8) else { throw CLIError("\(path) is not UTF-8 text: save it as UTF-8 and try again.") }
     return text
+}
+
+/// Reads and parses a deck file as `deck import` does: the same parsers, the same refusals with line numbers.
+func parseDeckFile(_ file: String, name: String?, format: DeckCommand.FormatChoice) throws -> (Deck, DeckFormat) {
+    let text = try readText(file)
+    let detected = format == .auto ? DeckFormat.detect(text) : DeckFormat(rawValue: format.rawValue)!
+    let defaultName = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+    let deck: Deck
+    do {
+        deck = detected == .json ? try JSONDeckFormat.parse(text, name: name) : try detected.parse(text, name: name ?? defaultName)
+    } catch {
+        throw CLIError("\(file): \(error.description)")
+    }
+    guard !deck.name.trimmingCharacters(in: .whitespaces).isEmpty else { throw CLIError("The deck needs a name: pass --name NAME.") }
+    return (deck, detected)
+}
+
+extension DeckCommand {
+    struct Publish: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Publish a deck file to a team you teach; members receive it on their next 'study sync'.")
+        @OptionGroup var options: HomeOptions
+        @Argument(help: "The deck file (seed, Aiken or JSON), checked as 'deck import' checks it.") var file: String
+        @OptionGroup var team: TeamOption
+        @Option(help: "The deck's name (default: the file's name without extension).") var name: String?
+        @Option(help: "The file's format: auto, seed, aiken or json.") var format: FormatChoice = .auto
+
+        func run() async throws {
+            let (deck, _) = try parseDeckFile(file, name: name, format: format)
+            let (store, _, api) = try loggedIn(options)
+            let target = try await team.resolve(api)
+            let published = try await api.publish(deck, team: target.id)
+            _ = try store.importDeck(deck, source: "team:\(target.id)")
+            Terminal.say("Published '\(published.name)' (\(deck.questions.count) questions, id \(published.deckID)) to '\(target.name)'.")
+        }
+    }
 }

@@ -11,7 +11,7 @@ struct Study: AsyncParsableCommand {
         discussion: "With no subcommand, 'study' starts a quiz. Data lives in $XDG_DATA_HOME/studysync (override with --home or STUDY_HOME).",
         subcommands: [
             Quiz.self, ProgressCommand.self, DeckCommand.self, History.self, Backup.self, Register.self, Login.self, Logout.self, Sync.self,
-            Status.self, Devices.self,
+            Status.self, Devices.self, TeamCommand.self, LeaderboardCommand.self, ReportCommand.self, RoleCommand.self,
         ],
         defaultSubcommand: Quiz.self
     )

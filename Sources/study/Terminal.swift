@@ -16,9 +16,13 @@ enum Terminal {
     static func dim(_ s: String) -> String { colour ? "\u{1B}[2m\(s)\u{1B}[0m" : s }
 
     /// Prints and flushes, so piped readers see each line as it is written.
-    static func say(_ s: String = "", terminator: String = "\n") {
-        print(s, terminator: terminator)
-        fflush(nil)
+    static func say(_ s: String = "", terminator: String = "\n", toError: Bool = false) {
+        if toError {
+            FileHandle.standardError.write(Data((s + terminator).utf8))
+        } else {
+            print(s, terminator: terminator)
+            fflush(nil)
+        }
     }
 
     static func json<T: Encodable>(_ value: T) -> String {
