@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(
             name: "StudyServerTests",
             dependencies: [
-                "StudyServer", "StudyClient", "StudyCore", "StudyDecks", "PostgresTestSupport", "LibPQ", "study",
+                "StudyServer", "StudyClient", "StudyCore", "StudyDecks", "StudyPostgres", "PostgresTestSupport", "LibPQ", "study",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]

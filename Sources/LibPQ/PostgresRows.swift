@@ -108,6 +108,9 @@ public struct PostgresRow: Sendable {
     }
 
     public subscript(index: Int) -> String? { values[index] }
+
+    /// How many columns the row has.
+    public var count: Int { values.count }
 }
 
 final class ColumnNames: Sendable {

@@ -144,7 +144,7 @@ extension PostgresStore: AttemptRepository {
     }
 
     /// Folds newly stored, unflagged attempts into `learner_question_stats` (what the reports read).
-    private func updateQuestionStats(_ tx: PostgresConnection, userID: Int64, attempts: [Attempt]) async throws {
+    func updateQuestionStats(_ tx: PostgresConnection, userID: Int64, attempts: [Attempt]) async throws {
         guard !attempts.isEmpty else { return }
         struct Stats {
             var attempts = 0, correct = 0, durationSum: Int64 = 0, last: Int64 = .min
@@ -240,7 +240,7 @@ extension PostgresStore: ProgressRepository {
 
     /// Runs `body` in a transaction holding the user's row lock, so two syncs of one user never update the progress
     /// cache from the same stale state (the later would undo the earlier).
-    private func lockingUser(_ userID: Int64, _ body: (PostgresConnection) async throws -> Void) async throws {
+    func lockingUser(_ userID: Int64, _ body: (PostgresConnection) async throws -> Void) async throws {
         try await retrying { tx in
             try await tx.query("SELECT 1 FROM users WHERE id = \(userID) FOR UPDATE")
             try await body(tx)
@@ -278,7 +278,7 @@ extension PostgresStore: ProgressRepository {
         }
     }
 
-    private static func upsert(_ folded: [QuestionProgress], userID: Int64, at time: Int64, on connection: PostgresConnection) async throws {
+    static func upsert(_ folded: [QuestionProgress], userID: Int64, at time: Int64, on connection: PostgresConnection) async throws {
         let rows = folded.filter { $0.attempts > 0 }.sorted { $0.questionID < $1.questionID }
         guard !rows.isEmpty else { return }
         func column<T: CustomStringConvertible>(_ values: [T?]) -> PostgresArray { PostgresArray(values.map { $0?.description }) }

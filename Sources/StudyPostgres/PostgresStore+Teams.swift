@@ -270,6 +270,25 @@ extension PostgresStore: TeamRepository {
         return Deck(name: name, questions: questions)
     }
 
+    /// Rebuilds every cache derived from one learner's attempts: progress, per-question statistics, and the board
+    /// aggregates in every time zone of their teams. The caches are folds of the attempts (ARCHITECTURE.md, invariant 3),
+    /// so this gives what the push path keeps up to date row by row; an operator runs it after loading attempts in bulk.
+    public func rebuildAggregates(userID: Int64, at time: Int64) async throws {
+        try await lockingUser(userID) { tx in
+            let stored = try await tx.query("SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) ORDER BY seq")
+                .map { try Self.storedAttempt($0) }
+            try await tx.query("DELETE FROM learner_question_stats WHERE user_id = \(userID)")
+            try await updateQuestionStats(tx, userID: userID, attempts: stored.filter { $0.flags.isEmpty }.map(\.attempt))
+            try await tx.query("DELETE FROM progress WHERE user_id = \(userID)")
+            try await tx.query("UPDATE users SET mastered_count = 0 WHERE id = \(userID)")
+            try await Self.upsert(Array(Progress.foldAll(stored.map(\.attempt)).values), userID: userID, at: time, on: tx)
+            let zones = try await tx.query(
+                "SELECT DISTINCT t.time_zone FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = \(userID) ORDER BY 1"
+            ).column(String.self)
+            for zone in zones { try await rebuildActivity(tx, userID: userID, timeZone: zone) }
+        }
+    }
+
     /// Rebuilds the learner's board aggregates in one time zone from all their attempts (on joining a team; the user's
     /// row is locked by the caller).
     func rebuildActivity(_ tx: PostgresConnection, userID: Int64, timeZone: String) async throws {

@@ -2,7 +2,9 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import StudyCore
+import LibPQ
 import StudyDecks
+import StudyPostgres
 import StudyServer
 import Testing
 
@@ -99,8 +101,9 @@ import Testing
         return p
     }
 
-    func app() async throws -> some ApplicationProtocol {
-        try await buildApplication(try await testConfiguration(), clock: { Self.now })
+    func app(_ configuration: ServerConfiguration? = nil) async throws -> some ApplicationProtocol {
+        let configuration = if let configuration { configuration } else { try await testConfiguration() }
+        return try await buildApplication(configuration, clock: { Self.now })
     }
 
     func board(_ client: any TestClientProtocol, _ token: String, _ team: Int64, _ query: String = "") async throws -> [(String, Int, Int)] {
@@ -229,6 +232,38 @@ import Testing
             #expect(devices.count == 1)
             let pulled = try await client.decoded(SyncResponse.self, .post, "/v1/sync", token: p.amy, SyncRequest(clientTime: Self.now, cursor: 0, attempts: []))
             #expect(pulled.attempts.isEmpty)
+        }
+    }
+
+    /// The caches the push path keeps row by row equal what a rebuild from the attempts gives.
+    @Test func rebuildingTheAggregatesFromTheAttemptsChangesNothing() async throws {
+        let configuration = try await testConfiguration()
+        guard case .url(let url) = configuration.database else { return #expect(Bool(false)) }
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url), size: 1)
+        defer { Task { await pool.close() } }
+        let tables = [
+            "SELECT user_id, question_id, state, step, stability, difficulty, due, last_review, attempts, correct_attempts, last_correct, mastered FROM progress",
+            "SELECT id, mastered_count FROM users", "SELECT * FROM learner_question_stats", "SELECT * FROM daily_question_activity",
+            "SELECT * FROM daily_activity", "SELECT * FROM activity_totals",
+        ]
+        @Sendable func snapshot() async throws -> [[String]] {
+            var all: [[String]] = []
+            for sql in tables {
+                let rows = try await pool.query(PostgresQuery(unsafeSQL: sql + " ORDER BY 1, 2"))
+                all.append(rows.map { row in (0..<row.count).map { row[$0] ?? "NULL" }.joined(separator: "|") }.sorted())
+            }
+            return all
+        }
+        try await app(configuration).test(.router) { client in
+            _ = try await setUp(client)
+            let before = try await snapshot()
+            #expect(before[2].count > 5 && before[4].count > 5)
+            let store = PostgresStore(pool: pool)
+            for id in try await pool.query("SELECT id FROM users").column(Int64.self) { try await store.rebuildAggregates(userID: id, at: Self.now) }
+            let after = try await snapshot()
+            for (i, sql) in tables.enumerated() where after[i] != before[i] {
+                Issue.record("\(sql)\nbefore: \(before[i].filter { !after[i].contains($0) })\nafter: \(after[i].filter { !before[i].contains($0) })")
+            }
         }
     }
 
