@@ -56,7 +56,7 @@ let package = Package(
             dependencies: ["StudyServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The sync benchmark: drives the real protocol over loopback against a study-server process (not a test).
-        .executableTarget(name: "studysync-bench", dependencies: ["StudyClient", "StudyCore", "LibPQ"]),
+        .executableTarget(name: "studysync-bench", dependencies: ["StudyClient", "StudyCore", "StudyPostgres", "LibPQ"]),
         .executableTarget(
             name: "study",
             dependencies: [

@@ -2,7 +2,7 @@ import LibPQ
 import StudyCore
 
 extension PostgresStore: AttemptRepository {
-    static let attemptColumns = ["user_id", "seq", "id", "device_id", "question_id", "question_version", "chosen", "correct", "answered_at", "duration_ms", "session_id", "received_at", "flags"]
+    public static let attemptColumns = ["user_id", "seq", "id", "device_id", "question_id", "question_version", "chosen", "correct", "answered_at", "duration_ms", "session_id", "received_at", "flags"]
 
     public func insert(_ items: [(attempt: Attempt, flags: AttemptFlags)], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome] {
         guard !items.isEmpty else { return [] }

@@ -12,9 +12,14 @@ import Glibc
 /// beside the raw COPY rate of the same rows measured in the same run.
 ///
 ///     swift build -c release && .build/release/studysync-bench
+///     .build/release/studysync-bench scale [LEARNERS] [ATTEMPTS_PER_LEARNER]   # teams at scale (ScaleBench.swift)
 @main
 struct Bench {
     static func main() async throws {
+        if CommandLine.arguments.dropFirst().first == "scale" {
+            let numbers = CommandLine.arguments.dropFirst(2).compactMap { Int($0) }
+            return try await ScaleBench.run(learners: numbers.first ?? 1_000, attemptsPerLearner: numbers.dropFirst().first ?? 10_000)
+        }
         let machine = machineDescription()
         print("StudySync sync benchmark — \(ISO8601DateFormatter().string(from: Date())) — \(machine)")
         let postgres = try LocalPostgres.startTemporary(durable: true)

@@ -104,42 +104,49 @@ RETURNS TABLE (team_id bigint, deck_id text, question_position integer, question
 LANGUAGE sql STABLE
 AS $$
     WITH questions AS (
-        SELECT dq.position, dq.question_id, v.correct
+        SELECT dq.position, dq.question_id, v.correct, cardinality(v.options) AS option_count
         FROM deck_questions dq JOIN question_versions v ON v.question_id = dq.question_id AND v.version = dq.version
         WHERE dq.deck_id = p_deck_id
-    ), scores AS (
+    ), scores AS MATERIALIZED (
         SELECT s.user_id, s.question_id,
-               CASE WHEN first_only THEN s.first_correct::integer::double precision ELSE s.correct_attempts::double precision / s.attempts END AS score,
-               CASE WHEN first_only THEN 1 ELSE s.attempts END AS attempts,
                CASE WHEN first_only THEN s.first_correct::integer ELSE s.correct_attempts END AS correct,
-               CASE WHEN first_only THEN ARRAY(SELECT (k = ANY (s.first_chosen))::integer FROM generate_series(0, 9) k ORDER BY k)
-                    ELSE s.option_counts END AS chosen,
-               s.first_duration_ms
+               CASE WHEN first_only THEN 1 ELSE s.attempts END AS attempts,
+               s.first_chosen, s.option_counts, s.first_duration_ms
         FROM memberships m
         JOIN learner_question_stats s ON s.user_id = m.user_id
-        WHERE m.team_id = p_team_id AND m.role = 'member' AND s.question_id IN (SELECT question_id FROM questions)
+        JOIN questions q ON q.question_id = s.question_id
+        WHERE m.team_id = p_team_id AND m.role = 'member'
     ), totals AS (
-        SELECT user_id, sum(score) AS total FROM scores GROUP BY user_id
+        SELECT user_id, sum(correct::double precision / attempts) AS total FROM scores GROUP BY user_id
     ), per_question AS (
-        SELECT sc.question_id, count(*) AS learners, sum(sc.attempts) AS attempts, sum(sc.correct)::double precision / sum(sc.attempts) AS facility,
-               corr(sc.score, t.total - sc.score) AS discrimination,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY sc.first_duration_ms) AS median_first_ms
+        SELECT sc.question_id, count(*) AS learners, sum(sc.attempts) AS attempts,
+               sum(sc.correct)::double precision / sum(sc.attempts) AS facility,
+               corr(sc.correct::double precision / sc.attempts, t.total - sc.correct::double precision / sc.attempts) AS discrimination,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY sc.first_duration_ms) AS median_first_ms,
+               ARRAY[
+                   sum(CASE WHEN first_only THEN (0 = ANY (sc.first_chosen))::integer ELSE sc.option_counts[1] END),
+                   sum(CASE WHEN first_only THEN (1 = ANY (sc.first_chosen))::integer ELSE sc.option_counts[2] END),
+                   sum(CASE WHEN first_only THEN (2 = ANY (sc.first_chosen))::integer ELSE sc.option_counts[3] END),
+                   sum(CASE WHEN first_only THEN (3 = ANY (sc.first_chosen))::integer ELSE sc.option_counts[4] END),
+                   sum(CASE WHEN first_only THEN (4 = ANY (sc.first_chosen))::integer ELSE sc.option_counts[5] END),
+                   sum(CASE WHEN first_only THEN (5 = ANY (sc.first_chosen))::integer ELSE sc.option_counts[6] END),
+                   sum(CASE WHEN first_only THEN (6 = ANY (sc.first_chosen))::integer ELSE sc.option_counts[7] END),
+                   sum(CASE WHEN first_only THEN (7 = ANY (sc.first_chosen))::integer ELSE sc.option_counts[8] END),
+                   sum(CASE WHEN first_only THEN (8 = ANY (sc.first_chosen))::integer ELSE sc.option_counts[9] END),
+                   sum(CASE WHEN first_only THEN (9 = ANY (sc.first_chosen))::integer ELSE sc.option_counts[10] END)
+               ] AS chosen
         FROM scores sc JOIN totals t USING (user_id)
         GROUP BY sc.question_id
-    ), options AS (
-        SELECT question_id, array_agg(total ORDER BY k) AS chosen
-        FROM (SELECT question_id, k, sum(c) AS total FROM scores, unnest(chosen) WITH ORDINALITY AS u(c, k) GROUP BY question_id, k) o
-        GROUP BY question_id
     )
     SELECT p_team_id, p_deck_id, q.position, q.question_id, coalesce(p.learners, 0), coalesce(p.attempts, 0), p.facility, p.discrimination,
-           o.chosen, q.correct,
+           (coalesce(p.chosen, array_fill(0::bigint, ARRAY[10])))[1:q.option_count], q.correct,
            CASE WHEN first_only THEN p.median_first_ms ELSE (
+               -- Over every attempt: read from the attempts themselves (the one figure no cache holds).
                SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY a.duration_ms)
                FROM memberships m JOIN attempts a ON a.user_id = m.user_id
                WHERE m.team_id = p_team_id AND m.role = 'member' AND a.question_id = q.question_id AND a.flags = 0) END
     FROM questions q
     LEFT JOIN per_question p USING (question_id)
-    LEFT JOIN options o USING (question_id)
     ORDER BY q.position
 $$;
 

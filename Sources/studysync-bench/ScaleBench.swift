@@ -1,0 +1,144 @@
+import Foundation
+import LibPQ
+import StudyClient
+import StudyCore
+import StudyPostgres
+
+/// Issue 5's benchmark: one team of `learners` learners with `attemptsPerLearner` attempts each (10 million by
+/// default) on a published 200-question deck, loaded with COPY; the caches rebuilt from the attempts; then the
+/// leaderboard and the reports timed over repeated calls through a `study-server` process over HTTP.
+enum ScaleBench {
+    static func run(learners: Int, attemptsPerLearner: Int) async throws {
+        print("StudySync teams at scale — \(ISO8601DateFormatter().string(from: Date())) — \(Bench.machineDescription())")
+        print("\(learners) learners × \(attemptsPerLearner) attempts = \(learners * attemptsPerLearner) attempts on a 200-question deck")
+        // BENCH_SCALE_DATA=DIR keeps the loaded cluster in DIR, so a rerun skips the load (it takes minutes at 10M).
+        let kept = ProcessInfo.processInfo.environment["BENCH_SCALE_DATA"].map { URL(fileURLWithPath: $0) }
+        let postgres = try kept.map { try LocalPostgres.startPersistent(dataDirectory: $0) } ?? LocalPostgres.startTemporary(durable: true)
+        defer { try? postgres.stop() }
+        let port = 20_000 + Int.random(in: 0..<2_000)
+        let server = try Bench.startServer(port: port, database: postgres.url)
+        defer { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() }
+        let url = "http://127.0.0.1:\(port)"
+        try await Bench.waitForServer(url)
+
+        let anonymous = try ServerAPI(server: url)
+        let password = "benchmark password"
+        let deck = Deck(
+            name: "scale-200",
+            questions: (0..<200).map { n in
+                Question(prompt: "Scale question \(n): which option is right?", options: (0..<4).map { "Option \($0) of \(n)" }, correct: [n % 4])
+            })
+        if kept != nil, let login = try? await anonymous.login(username: "teacher", password: password, deviceID: UUID().uuidString.lowercased(), deviceName: "bench") {
+            let teacher = try ServerAPI(server: url, token: login.token)
+            print("reusing the cluster loaded in \(kept!.path)")
+            return try await measureAll(teacher: teacher, team: try await teacher.teams()[0], deck: deck, learners: learners, server: server)
+        }
+
+        // People and the team, through the API.
+        _ = try await anonymous.register(username: "admin", password: password, displayName: nil)
+        let admin = try ServerAPI(server: url, token: try await anonymous.login(username: "admin", password: password, deviceID: UUID().uuidString.lowercased(), deviceName: "bench").token)
+        _ = try await anonymous.register(username: "teacher", password: password, displayName: nil)
+        _ = try await admin.setRole(username: "teacher", role: "instructor")
+        let teacher = try ServerAPI(server: url, token: try await anonymous.login(username: "teacher", password: password, deviceID: UUID().uuidString.lowercased(), deviceName: "bench").token)
+        let team = try await teacher.createTeam(name: "Scale", timeZone: "Europe/Berlin", weekStart: 1)
+        _ = try await teacher.publish(deck, team: team.id)
+
+        // Learners and their attempts, straight into PostgreSQL.
+        let pool = PostgresPool(configuration: postgres.configuration, size: 2)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        try await pool.query(
+            """
+            INSERT INTO users (username, display_name, password_hash, role, created_at)
+            SELECT 'learner' || n, 'Learner ' || n, 'not a password hash: cannot log in', 'learner', \(now) FROM generate_series(1, \(learners)) n
+            """)
+        try await pool.query(
+            "INSERT INTO memberships (team_id, user_id, role, joined_at) SELECT \(team.id), id, 'member', \(now) FROM users WHERE username LIKE 'learner%'")
+        let ids = try await pool.query("SELECT id FROM users WHERE username LIKE 'learner%' ORDER BY id").column(Int64.self)
+        let span: Int64 = 180 * 86_400_000
+        let copyStart = ContinuousClock.now
+        // As for any bulk load: the secondary indexes go first and are built again once the rows are in (the same
+        // definitions as SQL/004_attempts.sql); maintained row by row they would slow the load tenfold here.
+        try await pool.query("DROP INDEX attempts_id")
+        try await pool.query("DROP INDEX attempts_by_question")
+        var rng = SeededGenerator(seed: 5)
+        for (n, userID) in ids.enumerated() {
+            let skill = Double.random(in: 0.35...0.95, using: &rng)
+            let device = UUIDv7.make(milliseconds: now, using: &rng), session = UUIDv7.make(milliseconds: now, using: &rng)
+            let rows: [[String?]] = (0..<attemptsPerLearner).map { i in
+                let q = Int.random(in: 0..<200, using: &rng)
+                let question = deck.questions[q]
+                let right = Double.random(in: 0...1, using: &rng) < skill - Double(q % 10 - 5) / 25
+                let chosen = right ? question.correct[0] : (question.correct[0] + Int.random(in: 1...3, using: &rng)) % 4
+                let at = now - span + Int64(i) * (span / Int64(attemptsPerLearner)) + Int64.random(in: 0..<60_000, using: &rng)
+                return [
+                    String(userID), String(i + 1), UUIDv7.make(milliseconds: at, using: &rng), device, question.id, question.version, "{\(chosen)}",
+                    right ? "t" : "f", String(at), String(Int.random(in: 2_000...30_000, using: &rng)), session, String(now), "0",
+                ]
+            }
+            try await pool.withTransaction { tx in
+                _ = try await tx.copy(into: "attempts", columns: PostgresStore.attemptColumns, rows: rows)
+                try await tx.query("UPDATE users SET attempt_seq = \(attemptsPerLearner) WHERE id = \(userID)")
+            }
+            if (n + 1) % 100 == 0 { print("  copied \((n + 1) * attemptsPerLearner) attempts", terminator: "\r"); fflush(nil) }
+        }
+        try await pool.withConnection { connection in
+            try await connection.query("SET maintenance_work_mem = '1GB'")
+            try await connection.query("CREATE UNIQUE INDEX attempts_id ON attempts (id)")
+            try await connection.query("CREATE INDEX attempts_by_question ON attempts (user_id, question_id, answered_at, id)")
+        }
+        let copied = ContinuousClock.now - copyStart
+        let total = learners * attemptsPerLearner
+        print("COPY of \(total) attempts, indexes built after: \(Bench.format(copied)) (\(Int(Double(total) / seconds(copied))) rows/s)          ")
+
+        let rebuildStart = ContinuousClock.now
+        let store = PostgresStore(pool: pool)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<2 {
+                group.addTask {
+                    for userID in ids.enumerated().filter({ $0.offset % 2 == lane }).map(\.element) {
+                        try await store.rebuildAggregates(userID: userID, at: now)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await pool.query("ANALYZE")
+        print("caches rebuilt from the attempts (progress, question stats, board aggregates): \(Bench.format(ContinuousClock.now - rebuildStart))")
+        await pool.close()
+        try await measureAll(teacher: teacher, team: team, deck: deck, learners: learners, server: server)
+    }
+
+    static func measureAll(teacher: ServerAPI, team: ServerAPI.Team, deck: Deck, learners: Int, server: Process) async throws {
+        print("")
+        print(Bench.pad("call (through HTTP, as the team's instructor)", 52) + Bench.pad("calls", 7) + Bench.pad("p50", 11) + Bench.pad("p99", 11) + "max")
+        try await measure("leaderboard, this week", 300) { _ = try await teacher.leaderboard(team: team.id, window: "week", offset: 0, limit: 10) }
+        try await measure("leaderboard, last week", 100) { _ = try await teacher.leaderboard(team: team.id, window: "week", offset: 1, limit: 10) }
+        try await measure("leaderboard, this month", 100) { _ = try await teacher.leaderboard(team: team.id, window: "month", offset: 0, limit: 10) }
+        try await measure("leaderboard, all time", 100) { _ = try await teacher.leaderboard(team: team.id, window: "all", offset: 0, limit: 10) }
+        try await measure("question report, first attempts (200 questions)", 30) {
+            _ = try await teacher.questionReport(team: team.id, deck: deck.id, attempts: "first")
+        }
+        try await measure("question report, all attempts (200 questions)", 5) {
+            _ = try await teacher.questionReport(team: team.id, deck: deck.id, attempts: "all")
+        }
+        try await measure("learner report (\(learners) learners)", 30) { _ = try await teacher.learnerReport(team: team.id) }
+        try await measure("one learner's report", 30) { _ = try await teacher.learnerDetail(team: team.id, username: "learner1") }
+        print("server peak memory (VmHWM): \(Bench.peakMemoryMiB(pid: server.processIdentifier)) MiB")
+    }
+
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+    static func measure(_ name: String, _ calls: Int, _ body: () async throws -> Void) async throws {
+        try await body()  // warm
+        var samples: [Duration] = []
+        for _ in 0..<calls {
+            let start = ContinuousClock.now
+            try await body()
+            samples.append(ContinuousClock.now - start)
+        }
+        samples.sort()
+        let p99 = samples[min(samples.count - 1, Int((Double(samples.count) * 0.99).rounded(.up)) - 1)]
+        print(Bench.pad(name, 52) + Bench.pad(String(calls), 7) + Bench.pad(Bench.format(samples[samples.count / 2]), 11) + Bench.pad(Bench.format(p99), 11)
+            + Bench.format(samples.last!))
+    }
+}
