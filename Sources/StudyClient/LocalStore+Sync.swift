@@ -48,7 +48,12 @@ extension LocalStore {
     /// Applies one sync response in one local transaction: the pushed attempts' results, the pulled attempts, the new
     /// cursor. Until this commits nothing is marked, so a sync cut short anywhere is simply repeated.
     public func apply(_ response: SyncResponse, pushedSessions: [StudySession]) throws -> Merge {
-        try db.transaction {
+        // An answer that changes no attempt only moves the sync bookkeeping (last sync time, clock offset): that commit
+        // need not wait for the disk; if it is lost, the next sync writes it again.
+        let bookkeepingOnly = response.results.isEmpty && response.attempts.isEmpty && pushedSessions.isEmpty
+        if bookkeepingOnly { try db.execute(script: "PRAGMA synchronous=NORMAL") }
+        defer { if bookkeepingOnly { try? db.execute(script: "PRAGMA synchronous=FULL") } }
+        return try db.transaction {
             for result in response.results {
                 let state: PushState =
                     switch result.status {

@@ -68,19 +68,23 @@ extension PostgresStore: AttemptRepository {
     }
 
     public func pull(userID: Int64, after cursor: Int64, limit: Int, excludingDevice: String?) async throws -> PullPage {
-        // One snapshot for both statements, so "nothing more" and the user's latest sequence number agree.
-        try await pool.withTransaction(isolation: .repeatableRead) { tx in
-            let rows = try await tx.query(
-                """
+        // One statement, so one snapshot: "nothing more" and the user's latest sequence number agree. The user's row
+        // comes back once even when no attempt does.
+        let rows = try await pool.query(
+            """
+            SELECT u.attempt_seq, a.* FROM users u
+            LEFT JOIN LATERAL (
                 SELECT \(unsafeRaw: Self.pullColumns) FROM attempts
-                WHERE user_id = \(userID) AND seq > \(cursor) AND (\(excludingDevice)::uuid IS NULL OR device_id <> \(excludingDevice)::uuid)
+                WHERE user_id = u.id AND seq > \(cursor) AND (\(excludingDevice)::uuid IS NULL OR device_id <> \(excludingDevice)::uuid)
                 ORDER BY seq LIMIT \(limit + 1)
-                """)
-            let page = try rows.prefix(limit).map { try Self.storedAttempt($0) }
-            if rows.count > limit { return PullPage(attempts: page, cursor: page.last!.seq, hasMore: true) }
-            let latest = try await tx.query("SELECT attempt_seq FROM users WHERE id = \(userID)").scalar(Int64.self) ?? 0
-            return PullPage(attempts: page, cursor: max(cursor, latest), hasMore: false)
-        }
+            ) a ON true
+            WHERE u.id = \(userID)
+            """)
+        guard let first = rows.first else { return PullPage(attempts: [], cursor: cursor, hasMore: false) }
+        let latest = try first.decode(Int64.self, at: 0)
+        let page = try rows.prefix(limit).compactMap { row in try row.decode(Int64?.self, at: 1) == nil ? nil : try Self.storedAttempt(row, offset: 1) }
+        if rows.count > limit { return PullPage(attempts: page, cursor: page.last!.seq, hasMore: true) }
+        return PullPage(attempts: page, cursor: max(cursor, latest), hasMore: false)
     }
 
     public func latestSequence(userID: Int64) async throws -> Int64 {

@@ -55,7 +55,11 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             return nil
         }
         try await repository.recordProgress(userID: identity.user.id, newAttempts: inserted, at: now)
-        try await repository.recordSync(deviceID: identity.device.id, clockOffsetMs: offset, at: now)
+        // "Last seen" to the minute and the clock offset to the second are plenty: a sync that changes neither writes nothing.
+        let device = identity.device
+        if !inserted.isEmpty || (device.lastSeenAt.map { now - $0 >= 60_000 } ?? true) || (device.clockOffsetMs.map { abs($0 - offset) > 1_000 } ?? true) {
+            try await repository.recordSync(deviceID: device.id, clockOffsetMs: offset, at: now)
+        }
         lap("progress")
 
         let limit = min(max(body.pullLimit ?? SyncProtocol.maxPullPage, 1), SyncProtocol.maxPullPage)

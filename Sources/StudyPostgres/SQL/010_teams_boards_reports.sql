@@ -96,7 +96,8 @@ SELECT r.* FROM teams t, team_learner_report(t.id, (extract(epoch FROM now()) * 
 -- facility: the share of the counted attempts that were correct; discrimination: the Pearson correlation, over the
 -- learners who answered the question, of their score on it (first attempt right: 1 or 0; all: their share correct) with
 -- the sum of their scores on the deck's other questions (the rest-score), NULL below two learners or without spread;
--- option_chosen[k + 1]: how often option k was chosen; median_duration_ms: over the counted attempts.
+-- option_chosen[k + 1]: how often option k was chosen; median_duration_ms: the median, over the learners who answered,
+-- of their time on it (their first attempt's, or their mean over all their attempts).
 CREATE FUNCTION team_question_report(p_team_id bigint, p_deck_id text, first_only boolean)
 RETURNS TABLE (team_id bigint, deck_id text, question_position integer, question_id text, learners bigint, attempts bigint,
                facility double precision, discrimination double precision, option_chosen bigint[], correct_options smallint[],
@@ -111,7 +112,9 @@ AS $$
         SELECT s.user_id, s.question_id,
                CASE WHEN first_only THEN s.first_correct::integer ELSE s.correct_attempts END AS correct,
                CASE WHEN first_only THEN 1 ELSE s.attempts END AS attempts,
-               s.first_chosen, s.option_counts, s.first_duration_ms
+               CASE WHEN first_only THEN s.first_chosen END AS first_chosen,
+               CASE WHEN NOT first_only THEN s.option_counts END AS option_counts,
+               CASE WHEN first_only THEN s.first_duration_ms ELSE s.duration_ms_sum::double precision / s.attempts END AS duration_ms
         FROM memberships m
         JOIN learner_question_stats s ON s.user_id = m.user_id
         JOIN questions q ON q.question_id = s.question_id
@@ -122,7 +125,7 @@ AS $$
         SELECT sc.question_id, count(*) AS learners, sum(sc.attempts) AS attempts,
                sum(sc.correct)::double precision / sum(sc.attempts) AS facility,
                corr(sc.correct::double precision / sc.attempts, t.total - sc.correct::double precision / sc.attempts) AS discrimination,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY sc.first_duration_ms) AS median_first_ms,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY sc.duration_ms) AS median_duration_ms,
                ARRAY[
                    sum(CASE WHEN first_only THEN (0 = ANY (sc.first_chosen))::integer ELSE sc.option_counts[1] END),
                    sum(CASE WHEN first_only THEN (1 = ANY (sc.first_chosen))::integer ELSE sc.option_counts[2] END),
@@ -140,11 +143,7 @@ AS $$
     )
     SELECT p_team_id, p_deck_id, q.position, q.question_id, coalesce(p.learners, 0), coalesce(p.attempts, 0), p.facility, p.discrimination,
            (coalesce(p.chosen, array_fill(0::bigint, ARRAY[10])))[1:q.option_count], q.correct,
-           CASE WHEN first_only THEN p.median_first_ms ELSE (
-               -- Over every attempt: read from the attempts themselves (the one figure no cache holds).
-               SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY a.duration_ms)
-               FROM memberships m JOIN attempts a ON a.user_id = m.user_id
-               WHERE m.team_id = p_team_id AND m.role = 'member' AND a.question_id = q.question_id AND a.flags = 0) END
+           p.median_duration_ms
     FROM questions q
     LEFT JOIN per_question p USING (question_id)
     ORDER BY q.position
