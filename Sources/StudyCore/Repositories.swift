@@ -129,6 +129,7 @@ public protocol DeviceRepository: Sendable {
 public protocol AttemptRepository: Sendable {
     /// Stores new attempts in one transaction, assigning per-user sequence numbers under the user's row lock; an
     /// attempt already stored is a duplicate, a different one under its id a conflict, another user's id rejected.
+    /// The same transaction folds the stored ones into every cache (progress, statistics, leaderboard aggregates).
     func insert(_ attempts: [(attempt: Attempt, flags: AttemptFlags)], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome]
     /// The user's attempts with sequence numbers above `cursor`, in order, at most `limit`, leaving out those that came
     /// from `excludingDevice` (the puller has them); the page's cursor passes the left-out ones too.

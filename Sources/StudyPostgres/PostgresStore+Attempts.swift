@@ -58,10 +58,12 @@ extension PostgresStore: AttemptRepository {
                 }
                 try await tx.query("UPDATE users SET attempt_seq = \(next) WHERE id = \(userID)")
                 try await updateDailyActivity(tx, userID: userID, seqAbove: base, upTo: next)
-                try await updateQuestionStats(tx, userID: userID, attempts: zip(incoming, outcomes).compactMap { item, outcome in
-                    if case .inserted = outcome, item.flags.isEmpty { return item.attempt }
+                let stored = zip(incoming, outcomes).compactMap { item, outcome -> (Attempt, AttemptFlags)? in
+                    if case .inserted = outcome { return (item.attempt, item.flags) }
                     return nil
-                })
+                }
+                try await updateQuestionStats(tx, userID: userID, attempts: stored.filter { $0.1.isEmpty }.map(\.0))
+                try await Self.foldIntoProgress(stored.map(\.0), userID: userID, at: receivedAt, on: tx)
             }
             return outcomes
         }
@@ -220,22 +222,26 @@ extension PostgresStore: ProgressRepository {
 
     public func recordProgress(userID: Int64, newAttempts: [Attempt], at time: Int64) async throws {
         guard !newAttempts.isEmpty else { return }
+        try await lockingUser(userID) { tx in try await Self.foldIntoProgress(newAttempts, userID: userID, at: time, on: tx) }
+    }
+
+    /// Folds newly stored attempts into the stored progress, inside the caller's transaction (which holds the user's
+    /// row lock): on top of it when they all come after what it holds, from scratch for a question where one does not.
+    static func foldIntoProgress(_ newAttempts: [Attempt], userID: Int64, at time: Int64, on tx: PostgresConnection) async throws {
         let byQuestion = Dictionary(grouping: newAttempts, by: \.questionID)
-        try await lockingUser(userID) { tx in
-            let stored = Dictionary(
-                uniqueKeysWithValues: try await Self.progress(userID: userID, questionIDs: Set(byQuestion.keys), on: tx).map { ($0.questionID, $0) })
-            var updated: [QuestionProgress] = []
-            var refold: Set<String> = []
-            for (questionID, attempts) in byQuestion {
-                if let current = stored[questionID], let next = Progress.extendFold(current, with: attempts) {
-                    updated.append(next)
-                } else {
-                    refold.insert(questionID)
-                }
+        let stored = Dictionary(
+            uniqueKeysWithValues: try await Self.progress(userID: userID, questionIDs: Set(byQuestion.keys), on: tx).map { ($0.questionID, $0) })
+        var updated: [QuestionProgress] = []
+        var refold: Set<String> = []
+        for (questionID, attempts) in byQuestion {
+            if let current = stored[questionID], let next = Progress.extendFold(current, with: attempts) {
+                updated.append(next)
+            } else {
+                refold.insert(questionID)
             }
-            if !refold.isEmpty { updated += try await Progress.foldAll(Self.allAttempts(userID: userID, questionIDs: refold, on: tx)).values }
-            try await Self.upsert(updated, userID: userID, at: time, on: tx)
         }
+        if !refold.isEmpty { updated += try await Progress.foldAll(Self.allAttempts(userID: userID, questionIDs: refold, on: tx)).values }
+        try await Self.upsert(updated, userID: userID, at: time, on: tx)
     }
 
     public func progress(userID: Int64) async throws -> [QuestionProgress] {

@@ -7,6 +7,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
     let repository: Repository
     let configuration: ServerConfiguration
     let clock: @Sendable () -> Int64
+    let questions = QuestionCache()
 
     func addRoutes(to group: RouterGroup<AppContext>) {
         group.post("sync") { request, context in try await sync(request, context) }
@@ -40,7 +41,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         let now = clock()
         let offset = now - body.clientTime
 
-        let known = try await repository.questions(forKeys: Set(body.attempts.map { AttemptReview.key($0.questionID, $0.questionVersion) }))
+        let known = try await questions.lookUp(Set(body.attempts.map { AttemptReview.key($0.questionID, $0.questionVersion) }), in: repository)
         var flags = AttemptReview.flags(for: body.attempts, questions: known, serverTime: now)
         lap("grade")
         if abs(offset) > SyncProtocol.clockTolerance {
@@ -54,13 +55,12 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             if case .inserted = outcome { return attempt }
             return nil
         }
-        try await repository.recordProgress(userID: identity.user.id, newAttempts: inserted, at: now)
         // "Last seen" to the minute and the clock offset to the second are plenty: a sync that changes neither writes nothing.
         let device = identity.device
         if !inserted.isEmpty || (device.lastSeenAt.map { now - $0 >= 60_000 } ?? true) || (device.clockOffsetMs.map { abs($0 - offset) > 1_000 } ?? true) {
             try await repository.recordSync(deviceID: device.id, clockOffsetMs: offset, at: now)
         }
-        lap("progress")
+        lap("device")
 
         let limit = min(max(body.pullLimit ?? SyncProtocol.maxPullPage, 1), SyncProtocol.maxPullPage)
         let page = try await repository.pull(userID: identity.user.id, after: body.cursor, limit: limit, excludingDevice: identity.device.id)
@@ -70,7 +70,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             "sync",
             metadata: ["sync.pushed": "\(body.attempts.count)", "sync.inserted": "\(inserted.count)", "sync.pulled": "\(page.attempts.count)",
                        "sync.clock_offset_ms": "\(offset)", "sync.ms.decode": "\(ms(phases["decode"]))", "sync.ms.grade": "\(ms(phases["grade"]))",
-                       "sync.ms.insert": "\(ms(phases["insert"]))", "sync.ms.progress": "\(ms(phases["progress"]))", "sync.ms.pull": "\(ms(phases["pull"]))",
+                       "sync.ms.insert": "\(ms(phases["insert"]))", "sync.ms.device": "\(ms(phases["device"]))", "sync.ms.pull": "\(ms(phases["pull"]))",
                        "sync.ms.total": "\(ms(ContinuousClock.now - started))"])
         let response = SyncResponse(
             results: zip(body.attempts, outcomes).map { PushResult(id: $0.0.id, outcome: $0.1) }, attempts: page.attempts.map(PulledAttempt.init),
@@ -82,5 +82,19 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
     func progress(_ context: AppContext) async throws -> ProgressList {
         let identity = try context.requireIdentity()
         return ProgressList(progress: try await repository.progress(userID: identity.user.id))
+    }
+}
+
+/// Question versions by `id/version`, kept once read: a version's content never changes (its id is its hash), so the
+/// cache is never stale. Keys the server does not know are asked again next time (a deck may be published meanwhile).
+actor QuestionCache {
+    private var known: [String: Question] = [:]
+
+    func lookUp(_ keys: Set<String>, in repository: some DeckRepository) async throws -> [String: Question] {
+        let missing = keys.filter { known[$0] == nil }
+        if !missing.isEmpty {
+            for (key, question) in try await repository.questions(forKeys: missing) { known[key] = question }
+        }
+        return known.filter { keys.contains($0.key) }
     }
 }

@@ -96,6 +96,12 @@ struct Bench {
         print("server peak memory (VmHWM): \(peak) MiB")
     }
 
+    /// Prints a line at once, also when standard output is a file.
+    static func say(_ line: String) {
+        print(line)
+        fflush(nil)
+    }
+
     static func timed(_ body: @Sendable () async throws -> Void) async throws -> Duration {
         let clock = ContinuousClock()
         let start = clock.now

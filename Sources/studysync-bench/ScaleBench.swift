@@ -9,8 +9,8 @@ import StudyPostgres
 /// leaderboard and the reports timed over repeated calls through a `study-server` process over HTTP.
 enum ScaleBench {
     static func run(learners: Int, attemptsPerLearner: Int) async throws {
-        print("StudySync teams at scale — \(ISO8601DateFormatter().string(from: Date())) — \(Bench.machineDescription())")
-        print("\(learners) learners × \(attemptsPerLearner) attempts = \(learners * attemptsPerLearner) attempts on a 200-question deck")
+        Bench.say("StudySync teams at scale — \(ISO8601DateFormatter().string(from: Date())) — \(Bench.machineDescription())")
+        Bench.say("\(learners) learners × \(attemptsPerLearner) attempts = \(learners * attemptsPerLearner) attempts on a 200-question deck")
         // BENCH_SCALE_DATA=DIR keeps the loaded cluster in DIR, so a rerun skips the load (it takes minutes at 10M).
         let kept = ProcessInfo.processInfo.environment["BENCH_SCALE_DATA"].map { URL(fileURLWithPath: $0) }
         let postgres = try kept.map { try LocalPostgres.startPersistent(dataDirectory: $0) } ?? LocalPostgres.startTemporary(durable: true)
@@ -30,7 +30,7 @@ enum ScaleBench {
             })
         if kept != nil, let login = try? await anonymous.login(username: "teacher", password: password, deviceID: UUID().uuidString.lowercased(), deviceName: "bench") {
             let teacher = try ServerAPI(server: url, token: login.token)
-            print("reusing the cluster loaded in \(kept!.path)")
+            Bench.say("reusing the cluster loaded in \(kept!.path)")
             return try await measureAll(teacher: teacher, team: try await teacher.teams()[0], deck: deck, learners: learners, server: server)
         }
 
@@ -79,7 +79,7 @@ enum ScaleBench {
                 _ = try await tx.copy(into: "attempts", columns: PostgresStore.attemptColumns, rows: rows)
                 try await tx.query("UPDATE users SET attempt_seq = \(attemptsPerLearner) WHERE id = \(userID)")
             }
-            if (n + 1) % 100 == 0 { print("  copied \((n + 1) * attemptsPerLearner) attempts", terminator: "\r"); fflush(nil) }
+            if (n + 1) % 100 == 0 { Swift.print("  copied \((n + 1) * attemptsPerLearner) attempts", terminator: "\r"); fflush(nil) }
         }
         try await pool.withConnection { connection in
             try await connection.query("SET maintenance_work_mem = '1GB'")
@@ -88,7 +88,7 @@ enum ScaleBench {
         }
         let copied = ContinuousClock.now - copyStart
         let total = learners * attemptsPerLearner
-        print("COPY of \(total) attempts, indexes built after: \(Bench.format(copied)) (\(Int(Double(total) / seconds(copied))) rows/s)          ")
+        Bench.say("COPY of \(total) attempts, indexes built after: \(Bench.format(copied)) (\(Int(Double(total) / seconds(copied))) rows/s)          ")
 
         let rebuildStart = ContinuousClock.now
         let store = PostgresStore(pool: pool)
@@ -103,14 +103,14 @@ enum ScaleBench {
             try await group.waitForAll()
         }
         try await pool.query("ANALYZE")
-        print("caches rebuilt from the attempts (progress, question stats, board aggregates): \(Bench.format(ContinuousClock.now - rebuildStart))")
+        Bench.say("caches rebuilt from the attempts (progress, question stats, board aggregates): \(Bench.format(ContinuousClock.now - rebuildStart))")
         await pool.close()
         try await measureAll(teacher: teacher, team: team, deck: deck, learners: learners, server: server)
     }
 
     static func measureAll(teacher: ServerAPI, team: ServerAPI.Team, deck: Deck, learners: Int, server: Process) async throws {
-        print("")
-        print(Bench.pad("call (through HTTP, as the team's instructor)", 52) + Bench.pad("calls", 7) + Bench.pad("p50", 11) + Bench.pad("p99", 11) + "max")
+        Bench.say("")
+        Bench.say(Bench.pad("call (through HTTP, as the team's instructor)", 52) + Bench.pad("calls", 7) + Bench.pad("p50", 11) + Bench.pad("p99", 11) + "max")
         try await measure("leaderboard, this week", 300) { _ = try await teacher.leaderboard(team: team.id, window: "week", offset: 0, limit: 10) }
         try await measure("leaderboard, last week", 100) { _ = try await teacher.leaderboard(team: team.id, window: "week", offset: 1, limit: 10) }
         try await measure("leaderboard, this month", 100) { _ = try await teacher.leaderboard(team: team.id, window: "month", offset: 0, limit: 10) }
@@ -123,7 +123,7 @@ enum ScaleBench {
         }
         try await measure("learner report (\(learners) learners)", 30) { _ = try await teacher.learnerReport(team: team.id) }
         try await measure("one learner's report", 30) { _ = try await teacher.learnerDetail(team: team.id, username: "learner1") }
-        print("server peak memory (VmHWM): \(Bench.peakMemoryMiB(pid: server.processIdentifier)) MiB")
+        Bench.say("server peak memory (VmHWM): \(Bench.peakMemoryMiB(pid: server.processIdentifier)) MiB")
     }
 
     static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
@@ -138,7 +138,7 @@ enum ScaleBench {
         }
         samples.sort()
         let p99 = samples[min(samples.count - 1, Int((Double(samples.count) * 0.99).rounded(.up)) - 1)]
-        print(Bench.pad(name, 52) + Bench.pad(String(calls), 7) + Bench.pad(Bench.format(samples[samples.count / 2]), 11) + Bench.pad(Bench.format(p99), 11)
+        Bench.say(Bench.pad(name, 52) + Bench.pad(String(calls), 7) + Bench.pad(Bench.format(samples[samples.count / 2]), 11) + Bench.pad(Bench.format(p99), 11)
             + Bench.format(samples.last!))
     }
 }
