@@ -228,7 +228,8 @@ public protocol TeamRepository: Sendable {
     func setLeaderboardOptOut(userID: Int64, optOut: Bool) async throws
     /// `offset` windows back from the current one (0 = this week or month).
     func leaderboard(teamID: Int64, window: LeaderboardWindow, offset: Int, callerID: Int64, showEveryone: Bool, limit: Int, at time: Int64) async throws -> Leaderboard
-    func learnerReport(teamID: Int64, at time: Int64) async throws -> [LearnerReportRow]
+    /// One row per member of the team, or only `userID`'s.
+    func learnerReport(teamID: Int64, userID: Int64?, at time: Int64) async throws -> [LearnerReportRow]
     func questionReport(teamID: Int64, deckID: String?, firstAttemptsOnly: Bool) async throws -> [QuestionReportRow]
     func weakQuestions(userID: Int64, limit: Int) async throws -> [WeakQuestion]
     func recentAttempts(userID: Int64, limit: Int) async throws -> [StoredAttempt]

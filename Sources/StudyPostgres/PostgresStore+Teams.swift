@@ -130,33 +130,8 @@ extension PostgresStore: TeamRepository {
             }
         let rows = try await pool.query(
             """
-            WITH zone AS (
-                SELECT time_zone FROM teams WHERE id = \(teamID)
-            ), members AS (
-                SELECT u.id, u.display_name, u.mastered_count FROM memberships m JOIN users u ON u.id = m.user_id
-                WHERE m.team_id = \(teamID) AND m.role = 'member' AND (NOT u.leaderboard_opt_out OR u.id = \(callerID) OR \(showEveryone)::boolean)
-            ), windowed AS (
-                SELECT d.user_id, sum(d.points) AS points, sum(d.attempts) AS attempts, sum(d.correct_attempts) AS correct
-                FROM daily_activity d
-                WHERE \(from)::date IS NOT NULL AND d.time_zone = (SELECT time_zone FROM zone)
-                  AND d.day >= \(from)::date AND d.day < \(until)::date AND d.user_id IN (SELECT id FROM members)
-                GROUP BY d.user_id
-                UNION ALL
-                SELECT tot.user_id, tot.points, tot.attempts, tot.correct_attempts
-                FROM activity_totals tot
-                WHERE \(from)::date IS NULL AND tot.time_zone = (SELECT time_zone FROM zone) AND tot.user_id IN (SELECT id FROM members)
-            ), ranked AS (
-                SELECT m.id, m.display_name, coalesce(w.points, 0) AS points, coalesce(w.attempts, 0) AS attempts, coalesce(w.correct, 0) AS correct,
-                       coalesce(current_streak(tot.streak_last_day, tot.streak_days, \(today)::date), 0) AS streak, m.mastered_count,
-                       rank() OVER (ORDER BY coalesce(w.points, 0) DESC) AS rank,
-                       row_number() OVER (ORDER BY coalesce(w.points, 0) DESC, m.display_name, m.id) AS position
-                FROM members m
-                LEFT JOIN windowed w ON w.user_id = m.id
-                LEFT JOIN activity_totals tot ON tot.user_id = m.id AND tot.time_zone = (SELECT time_zone FROM zone)
-            )
-            SELECT rank, id, display_name, points, attempts, correct, streak, mastered_count FROM ranked
-            WHERE position <= \(limit) OR id = \(callerID)
-            ORDER BY position
+            SELECT rank, user_id, display_name, points, attempts, correct, streak, mastered
+            FROM team_leaderboard(\(teamID), \(from)::date, \(until)::date, \(today)::date, \(callerID), \(showEveryone), \(limit))
             """)
         let board = try rows.map { row in
             LeaderboardRow(
@@ -167,11 +142,11 @@ extension PostgresStore: TeamRepository {
         return Leaderboard(window: window, from: from, until: until, rows: board)
     }
 
-    public func learnerReport(teamID: Int64, at time: Int64) async throws -> [LearnerReportRow] {
+    public func learnerReport(teamID: Int64, userID: Int64?, at time: Int64) async throws -> [LearnerReportRow] {
         try await pool.query(
             """
             SELECT user_id, username, display_name, questions_attempted, attempts, accuracy, mastered, due, streak, last_active_at, inactive
-            FROM team_learner_report(\(teamID), \(time)) ORDER BY display_name, user_id
+            FROM team_learner_report(\(teamID), \(time), \(userID)::bigint) ORDER BY display_name, user_id
             """
         ).map { row in
             LearnerReportRow(

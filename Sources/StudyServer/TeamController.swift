@@ -184,13 +184,15 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
 
     func learnerReport(_ context: AppContext) async throws -> LearnerReport {
         let (team, _) = try await access(context, need: .instructor)
-        return LearnerReport(teamId: team.id, learners: try await repository.learnerReport(teamID: team.id, at: clock()))
+        return LearnerReport(teamId: team.id, learners: try await repository.learnerReport(teamID: team.id, userID: nil, at: clock()))
     }
 
     func learnerDetail(_ context: AppContext) async throws -> LearnerDetail {
         let (team, _) = try await access(context, need: .instructor)
         let username = try context.parameters.require("username")
-        guard let learner = try await repository.learnerReport(teamID: team.id, at: clock()).first(where: { $0.username == username }) else {
+        guard let user = try await repository.user(named: username),
+            let learner = try await repository.learnerReport(teamID: team.id, userID: user.id, at: clock()).first
+        else {
             throw APIError.notFound("Team \(team.id) has no learner '\(username)'; 'study team members' lists them.")
         }
         return LearnerDetail(

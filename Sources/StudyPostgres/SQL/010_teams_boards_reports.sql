@@ -53,6 +53,10 @@ GROUP BY a.user_id, a.question_id, f.answered_at, f.id, f.correct, f.chosen, f.d
 -- The bundled deck is published to every team when it is created.
 CREATE INDEX team_decks_by_deck ON team_decks (deck_id);
 
+-- A board reads a window of days of one zone: from the index alone.
+DROP INDEX daily_activity_by_day;
+CREATE INDEX daily_activity_window ON daily_activity (time_zone, day) INCLUDE (user_id, points, attempts, correct_attempts);
+
 -- Days, weeks and months are calendar days in the team's zone; `at_ms` is "now" in epoch milliseconds.
 CREATE FUNCTION team_day(time_zone text, at_ms bigint) RETURNS date
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -63,8 +67,47 @@ CREATE FUNCTION current_streak(last_day date, days integer, today date) RETURNS 
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN last_day >= today - 1 THEN days ELSE 0 END;
 
+-- The leaderboard (README, "Teams, leaderboard and reports"): the team's members (role member; those who opted out
+-- only for themselves and when `p_everyone`), ranked by points over the days [p_from, p_until) of the team's zone, or
+-- over all time when p_from is NULL; the top p_limit rows and the caller's. PL/pgSQL, so each connection plans it once.
+CREATE FUNCTION team_leaderboard(p_team_id bigint, p_from date, p_until date, p_today date, p_caller bigint, p_everyone boolean, p_limit integer)
+RETURNS TABLE (rank bigint, user_id bigint, display_name text, points bigint, attempts bigint, correct bigint, streak integer, mastered integer)
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    zone text := (SELECT t.time_zone FROM teams t WHERE t.id = p_team_id);
+BEGIN
+    RETURN QUERY
+    WITH members AS (
+        SELECT u.id, u.display_name, u.mastered_count FROM memberships m JOIN users u ON u.id = m.user_id
+        WHERE m.team_id = p_team_id AND m.role = 'member' AND (NOT u.leaderboard_opt_out OR u.id = p_caller OR p_everyone)
+    ), windowed AS (
+        SELECT d.user_id, sum(d.points) AS points, sum(d.attempts) AS attempts, sum(d.correct_attempts) AS correct
+        FROM daily_activity d
+        WHERE p_from IS NOT NULL AND d.time_zone = zone AND d.day >= p_from AND d.day < p_until
+        GROUP BY d.user_id
+        UNION ALL
+        SELECT tot.user_id, tot.points, tot.attempts, tot.correct_attempts
+        FROM activity_totals tot
+        WHERE p_from IS NULL AND tot.time_zone = zone
+    ), ranked AS (
+        SELECT m.id, m.display_name, coalesce(w.points, 0)::bigint AS points, coalesce(w.attempts, 0)::bigint AS attempts,
+               coalesce(w.correct, 0)::bigint AS correct,
+               coalesce(current_streak(tot.streak_last_day, tot.streak_days, p_today), 0) AS streak, m.mastered_count,
+               rank() OVER (ORDER BY coalesce(w.points, 0) DESC) AS rank,
+               row_number() OVER (ORDER BY coalesce(w.points, 0) DESC, m.display_name, m.id) AS position
+        FROM members m
+        LEFT JOIN windowed w ON w.user_id = m.id
+        LEFT JOIN activity_totals tot ON tot.user_id = m.id AND tot.time_zone = zone
+    )
+    SELECT r.rank, r.id, r.display_name, r.points, r.attempts, r.correct, r.streak, r.mastered_count FROM ranked r
+    WHERE r.position <= p_limit OR r.id = p_caller
+    ORDER BY r.position;
+END
+$$;
+
 -- The learner report: one row per member of the team (role member).
-CREATE FUNCTION team_learner_report(p_team_id bigint, at_ms bigint)
+CREATE FUNCTION team_learner_report(p_team_id bigint, at_ms bigint, p_user_id bigint DEFAULT NULL)
 RETURNS TABLE (team_id bigint, user_id bigint, username text, display_name text, questions_attempted bigint, attempts bigint,
                accuracy double precision, mastered integer, due bigint, streak integer, last_active_at bigint, inactive boolean)
 LANGUAGE sql STABLE
@@ -86,7 +129,7 @@ AS $$
         FROM learner_question_stats q WHERE q.user_id = u.id
     ) s ON true
     LEFT JOIN activity_totals tot ON tot.user_id = u.id AND tot.time_zone = t.time_zone
-    WHERE m.team_id = p_team_id AND m.role = 'member'
+    WHERE m.team_id = p_team_id AND m.role = 'member' AND (p_user_id IS NULL OR u.id = p_user_id)
 $$;
 
 CREATE VIEW team_learner_report AS
