@@ -213,9 +213,8 @@ public struct PublishedDeck: Sendable, Hashable, Codable {
 public protocol TeamRepository: Sendable {
     /// Creates a team with `creatorID` as its instructor, and publishes the bundled decks (`bundledDeckIDs`) to it.
     func createTeam(name: String, timeZone: String, weekStart: Int, creatorID: Int64, bundledDeckIDs: [String], at time: Int64) async throws -> TeamRecord
-    func team(id: Int64) async throws -> TeamRecord?
-    /// The caller's role in the team, or nil when not in it.
-    func membership(teamID: Int64, userID: Int64) async throws -> TeamRole?
+    /// The team and the user's role in it (nil when not in it), in one look-up; nil when there is no such team.
+    func team(id: Int64, roleOf userID: Int64) async throws -> (team: TeamRecord, role: TeamRole?)?
     /// The teams the user is in, or every team for `all`.
     func teams(userID: Int64, all: Bool) async throws -> [(team: TeamRecord, role: TeamRole?)]
     func isKnownTimeZone(_ name: String) async throws -> Bool

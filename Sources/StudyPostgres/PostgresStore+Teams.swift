@@ -33,12 +33,13 @@ extension PostgresStore: TeamRepository {
         }
     }
 
-    public func team(id: Int64) async throws -> TeamRecord? {
-        try await pool.query("SELECT \(unsafeRaw: Self.teamColumns) FROM teams t WHERE t.id = \(id)").first.map { try Self.team($0) }
-    }
-
-    public func membership(teamID: Int64, userID: Int64) async throws -> TeamRole? {
-        try await pool.query("SELECT role FROM memberships WHERE team_id = \(teamID) AND user_id = \(userID)").scalar(String.self).map(Self.teamRole)
+    public func team(id: Int64, roleOf userID: Int64) async throws -> (team: TeamRecord, role: TeamRole?)? {
+        try await pool.query(
+            """
+            SELECT \(unsafeRaw: Self.teamColumns), m.role FROM teams t LEFT JOIN memberships m ON m.team_id = t.id AND m.user_id = \(userID)
+            WHERE t.id = \(id)
+            """
+        ).first.map { row in (try Self.team(row), try row.decode(String?.self, at: 5).map(Self.teamRole)) }
     }
 
     public func teams(userID: Int64, all: Bool) async throws -> [(team: TeamRecord, role: TeamRole?)] {
@@ -110,29 +111,22 @@ extension PostgresStore: TeamRepository {
     public func leaderboard(
         teamID: Int64, window: LeaderboardWindow, offset: Int, callerID: Int64, showEveryone: Bool, limit: Int, at time: Int64
     ) async throws -> Leaderboard {
-        // The window's days in the team's zone: [from, until). `all` reads the all-time totals instead.
-        guard
-            let bounds = try await pool.query(
-                """
-                SELECT today::text, w::text, (w + 7)::text, m::text, (m + interval '1 month')::date::text
+        // The window's days in the team's zone, [from, until) (NULL for `all`, which reads the all-time totals), and the
+        // board, in one statement; the bounds come with every row.
+        let rows = try await pool.query(
+            """
+            WITH b AS (
+                SELECT today, CASE \(window.rawValue)::text WHEN 'week' THEN w WHEN 'month' THEN m END AS from_day,
+                       CASE \(window.rawValue)::text WHEN 'week' THEN w + 7 WHEN 'month' THEN (m + interval '1 month')::date END AS until_day
                 FROM (SELECT today, today - ((extract(isodow FROM today)::integer - week_start + 7) % 7) - 7 * \(offset) AS w,
                              (date_trunc('month', today) - make_interval(months => \(offset)))::date AS m
                       FROM (SELECT team_day(time_zone, \(time)) AS today, week_start FROM teams WHERE id = \(teamID)) t) d
-                """
-            ).first
-        else { return Leaderboard(window: window, from: nil, until: nil, rows: []) }
-        let today = try bounds.decode(String.self, at: 0)
-        let (from, until): (String?, String?) =
-            switch window {
-            case .week: (try bounds.decode(String.self, at: 1), try bounds.decode(String.self, at: 2))
-            case .month: (try bounds.decode(String.self, at: 3), try bounds.decode(String.self, at: 4))
-            case .all: (nil, nil)
-            }
-        let rows = try await pool.query(
-            """
-            SELECT rank, user_id, display_name, points, attempts, correct, streak, mastered
-            FROM team_leaderboard(\(teamID), \(from)::date, \(until)::date, \(today)::date, \(callerID), \(showEveryone), \(limit))
+            )
+            SELECT f.rank, f.user_id, f.display_name, f.points, f.attempts, f.correct, f.streak, f.mastered, b.from_day::text, b.until_day::text
+            FROM b, team_leaderboard(\(teamID), b.from_day, b.until_day, b.today, \(callerID), \(showEveryone), \(limit)) f
             """)
+        let from = try rows.first?.decode(String?.self, at: 8)
+        let until = try rows.first?.decode(String?.self, at: 9)
         let board = try rows.map { row in
             LeaderboardRow(
                 rank: try row.decode(at: 0), userID: try row.decode(at: 1), displayName: try row.decode(at: 2), points: try row.decode(at: 3),

@@ -262,8 +262,7 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         let identity = try context.requireIdentity()
         let id = try teamParameter(context)
         let notFound = APIError.notFound("There is no team \(id) that you belong to; 'study team list' shows yours.")
-        guard let team = try await repository.team(id: id) else { throw notFound }
-        let role = try await repository.membership(teamID: id, userID: identity.user.id)
+        guard let (team, role) = try await repository.team(id: id, roleOf: identity.user.id) else { throw notFound }
         if identity.user.role == .admin { return (team, role) }
         guard let role else { throw notFound }
         if need == .instructor && role != .instructor { throw APIError.forbidden("Only the team's instructors may do this.") }

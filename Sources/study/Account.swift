@@ -32,8 +32,8 @@ struct Register: AsyncParsableCommand {
     func run() async throws {
         let secret = try password.read(prompt: "New password for \(username): ")
         let api = try ServerAPI(server: server)
-        _ = try await api.register(username: username, password: secret, displayName: displayName)
-        Terminal.say("Registered \(username) on \(server).")
+        let user = try await api.register(username: username, password: secret, displayName: displayName)
+        Terminal.say("Registered \(username) on \(server)" + (user.role == "admin" ? " as its admin (the first account): 'study role NAME instructor' makes instructors." : "."))
         try await logIn(api: api, server: server, username: username, password: secret, home: options)
     }
 }

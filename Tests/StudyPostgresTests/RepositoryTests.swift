@@ -160,7 +160,9 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
             for w in 0..<writers {
                 group.addTask {
                     for p in 0..<(perWriter / pageSize) {
-                        let page = (0..<pageSize).map { i in (attempt(question: "q\(i % 7)", at: Int64(w * 1_000_000 + p * pageSize + i)), AttemptFlags()) }
+                        // Each writer answers its own questions, in time order: every page extends the progress fold
+                        // (interleaved old answers on shared questions would refold them all, which is not what this tests).
+                        let page = (0..<pageSize).map { i in (attempt(question: "w\(w)q\(i % 7)", at: Int64(w * 1_000_000 + p * pageSize + i)), AttemptFlags()) }
                         let outcomes = try await store.insert(page, userID: user.id, receivedAt: 1)
                         guard outcomes.allSatisfy({ if case .inserted = $0 { true } else { false } }) else { throw GapError(expected: -1, saw: -1) }
                     }
