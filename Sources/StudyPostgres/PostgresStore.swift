@@ -8,6 +8,9 @@ public struct PostgresStore: Sendable {
 
     public init(pool: PostgresPool) { self.pool = pool }
 
+    /// The advisory lock key that serialises registrations ("studysync registration").
+    static let registrationLock: Int64 = 0x5354_5544_5952_4547
+
     /// Applies the bundled migrations (see `MigrationRunner`).
     public func migrate() async throws {
         try await MigrationRunner(pool: pool).run(try Migration.bundled())
@@ -41,8 +44,9 @@ extension PostgresStore: UserRepository {
 
     public func createAccount(username: String, displayName: String, passwordHash: String, at time: Int64) async throws -> UserRecord? {
         try await retrying { tx in
-            // Registrations queue here for a moment, so two at once on an empty server cannot both become its admin.
-            try await tx.query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+            // Registrations queue here for a moment (and nothing else does), so two at once on an empty server cannot
+            // both become its admin: the second sees the first's row once it has the lock.
+            try await tx.query("SELECT pg_advisory_xact_lock(\(Self.registrationLock))")
             let rows = try await tx.query(
                 """
                 INSERT INTO users (username, display_name, password_hash, role, created_at)

@@ -25,6 +25,44 @@ import Testing
         #expect(try recorded.map { try $0.decode(String.self, at: 1) } == migrations.map(\.checksum))
     }
 
+    /// A server upgraded with attempts already stored: migration 010 fills the per-learner question statistics from
+    /// them, equal to what the push path would have kept (checked against a rebuild from the attempts).
+    @Test func migration010FillsTheStatisticsOfAttemptsAlreadyStored() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 2)
+        defer { Task { await pool.close() } }
+        let migrations = try Migration.bundled()
+        let before = migrations.filter { $0.name < "010" }
+        try await MigrationRunner(pool: pool).run(before)
+        let user = try await pool.query("INSERT INTO users (username, display_name, password_hash, created_at) VALUES ('old', 'Old', 'h', 1) RETURNING id")
+            .scalar(Int64.self)!
+        // q1: wrong (option 2) then right twice; q2: right; one flagged attempt that must not count.
+        let rows: [(String, String, Bool, Int64, Int64, Int32)] = [
+            ("q1", "{2}", false, 5_000, 3_000, 0), ("q1", "{0}", true, 9_000, 4_000, 0), ("q1", "{0}", true, 7_000, 5_000, 0),
+            ("q2", "{1,3}", true, 1_000, 6_000, 0), ("q2", "{0}", false, 500, 100, 2),
+        ]
+        for (seq, row) in rows.enumerated() {
+            try await pool.query(
+                """
+                INSERT INTO attempts (user_id, seq, id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id,
+                                      received_at, flags)
+                VALUES (\(user), \(seq + 1), \(UUID().uuidString)::uuid, \(UUID().uuidString)::uuid, \(row.0), 'v', \(row.1)::smallint[], \(row.2),
+                        \(row.3), \(row.4), \(UUID().uuidString)::uuid, 1, \(row.5))
+                """)
+        }
+        try await MigrationRunner(pool: pool).run(migrations)
+        let stats = try await pool.query(
+            """
+            SELECT question_id, attempts, correct_attempts, option_counts::text, duration_ms_sum, first_answered_at, first_correct, first_chosen::text,
+                   first_duration_ms, last_answered_at
+            FROM learner_question_stats ORDER BY question_id
+            """
+        ).map { row in (0..<row.count).map { row[$0] ?? "NULL" }.joined(separator: " ") }
+        #expect(stats == [
+            "q1 3 2 {2,0,1,0,0,0,0,0,0,0} 12000 5000 f {2} 3000 9000",
+            "q2 1 1 {0,1,0,1,0,0,0,0,0,0} 6000 1000 t {1,3} 6000 1000",
+        ])
+    }
+
     @Test func twoRunnersStartingAtOnceApplyEachMigrationOnce() async throws {
         let config = try await TestDatabase.fresh()
         let a = PostgresPool(configuration: config, size: 1), b = PostgresPool(configuration: config, size: 1)
