@@ -1,13 +1,21 @@
 import Foundation
 import Testing
 
+/// One directory for this test process's homes, removed when the process exits.
+let cliTestRoot: URL = {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("studysync-cli-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(at: cliTestRoot) }
+    return root
+}()
+
 /// Runs the built `study` executable as a learner would, in its own home, with a pinned clock and no colour.
 struct StudyProcess {
     let home: URL
     var now: Int64 = 1_780_000_000_000
 
     init() {
-        home = FileManager.default.temporaryDirectory.appendingPathComponent("studysync-cli-\(UUID().uuidString)")
+        home = cliTestRoot.appendingPathComponent(UUID().uuidString)
     }
 
     static var executable: URL {

@@ -4,8 +4,16 @@ import Testing
 @testable import StudyClient
 @testable import StudyCore
 
+/// One directory for this test process's homes, removed when the process exits.
+let testRoot: URL = {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("studysync-test-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(at: testRoot) }
+    return root
+}()
+
 func temporaryDirectory() -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("studysync-test-\(UUID().uuidString)")
+    let url = testRoot.appendingPathComponent(UUID().uuidString)
     try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
