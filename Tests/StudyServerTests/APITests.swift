@@ -16,7 +16,13 @@ import Testing
             #expect(meta["maxBodyBytes"] as? Int == 16 * 1024 * 1024)
             let spec = try await client.json(.get, "/v1/openapi.json")
             #expect(spec.status == .ok)
-            #expect((spec.body["paths"] as? [String: Any])?.keys.contains("/v1/sync") == true)
+            let paths = Set((spec.body["paths"] as? [String: Any])?.keys.map { $0 } ?? [])
+            for path in ["/v1/sync", "/v1/progress", "/v1/devices/{id}", "/v1/teams", "/v1/teams/join", "/v1/teams/{team}", "/v1/teams/{team}/membership",
+                         "/v1/teams/{team}/members", "/v1/teams/{team}/invites", "/v1/teams/{team}/decks", "/v1/teams/{team}/leaderboard",
+                         "/v1/teams/{team}/reports/learners", "/v1/teams/{team}/reports/learners/{username}", "/v1/teams/{team}/reports/questions",
+                         "/v1/decks", "/v1/decks/{deck}", "/v1/me/leaderboard", "/v1/users/{username}/role"] {
+                #expect(paths.contains(path), "the OpenAPI document lacks \(path)")
+            }
         }
     }
 
