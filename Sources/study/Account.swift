@@ -110,7 +110,12 @@ struct Sync: AsyncParsableCommand {
         if summary.rejected > 0 { line += ", \(summary.rejected) refused by the server ('study status' says why)" }
         Terminal.say(line + ".")
         if let warning = summary.clockWarning { Terminal.say("Warning: " + warning) }
-        for name in try await store.receivePublishedDecks(from: api) { Terminal.say("New deck from your team: '\(name)' ('study quiz --deck \"\(name)\"').") }
+        do {
+            for name in try await store.receivePublishedDecks(from: api) { Terminal.say("New deck from your team: '\(name)' ('study quiz --deck \"\(name)\"').") }
+        } catch {
+            // The answers are synced; only the decks did not come. The next sync tries again.
+            Terminal.say("Warning: your teams' decks could not be fetched (\(error)); the next 'study sync' tries again.", toError: true)
+        }
     }
 }
 
