@@ -13,12 +13,16 @@ enum PushState: Int64 {
 
 extension LocalStore {
     /// Attempts not yet accepted by the server, oldest first.
-    public func pendingAttempts(limit: Int) throws -> [Attempt] {
+    public func pendingAttempts(limit: Int) throws -> [Attempt] { try pendingAttempts(after: nil, limit: limit) }
+
+    /// Pending attempts that sort after `after` (by time, then id), oldest first: the next page while earlier ones are
+    /// still with the server.
+    public func pendingAttempts(after: Attempt?, limit: Int) throws -> [Attempt] {
         try db.query(
             """
             SELECT id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id
-            FROM attempts WHERE pushed = 0 ORDER BY answered_at, id LIMIT ?
-            """, [.init(limit)]
+            FROM attempts WHERE pushed = 0 AND (answered_at, id) > (?, ?) ORDER BY answered_at, id LIMIT ?
+            """, [.integer(after?.answeredAt ?? .min), .text(after?.id ?? ""), .init(limit)]
         ) { row in
             Attempt(
                 id: row.text(0), deviceID: row.text(1), questionID: row.text(2), questionVersion: row.text(3),

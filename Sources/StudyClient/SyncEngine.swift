@@ -34,15 +34,15 @@ public struct SyncEngine {
     }
 
     /// `progress` is told (done, total) after each request, for a progress bar.
+    ///
+    /// Pages of pending attempts go out one after another without waiting: while the server stores page N, page N+1 is
+    /// read and sent and the answer to page N-1 applied. Those pushes ask for no pulled attempts (`pullLimit` 0); the
+    /// pulls follow, cursor after cursor. A sync of one page or less is one request, as before.
     public func run(progress: (Int, Int) -> Void = { _, _ in }) async throws -> Summary {
         var summary = Summary()
         let total = try store.pendingCount()
-        while true {
-            let pending = try store.pendingAttempts(limit: pageSize)
-            let sessions = try store.pendingSessions(for: pending)
-            let request = SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: pending, sessions: sessions)
-            let response = try await transport.sync(request)
-            let merge = try store.apply(response, pushedSessions: sessions)
+        func record(_ response: SyncResponse, pushedSessions: [StudySession]) throws {
+            let merge = try store.apply(response, pushedSessions: pushedSessions)
             summary.requests += 1
             summary.pulled += merge.inserted
             for result in response.results {
@@ -55,7 +55,48 @@ public struct SyncEngine {
             }
             summary.clockWarning = response.clockWarning
             progress(summary.pushed + summary.duplicates + summary.conflicts + summary.rejected, total)
-            if pending.count < pageSize && !response.hasMore { return summary }
+        }
+
+        var inFlight: (answer: Task<SyncResponse, any Error>, sessions: [StudySession])?
+        defer { inFlight?.answer.cancel() }
+        var last: Attempt?
+        while true {
+            let page = try store.pendingAttempts(after: last, limit: pageSize)
+            let sessions = try store.pendingSessions(for: page)
+            if inFlight == nil && page.count < pageSize {
+                // The only page (or none): push and pull in one request.
+                let response = try await transport.sync(SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: page, sessions: sessions))
+                try record(response, pushedSessions: sessions)
+                if !response.hasMore { return summary }
+                break
+            }
+            if !page.isEmpty {
+                last = page.last
+                let request = SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: page, sessions: sessions, pullLimit: 0)
+                let next = Task { [transport] in try await transport.sync(request) }
+                if let previous = inFlight {
+                    inFlight = nil
+                    do {
+                        try record(try await previous.answer.value, pushedSessions: previous.sessions)
+                    } catch {
+                        next.cancel()
+                        throw error
+                    }
+                }
+                inFlight = (next, sessions)
+            }
+            if page.count < pageSize {
+                if let previous = inFlight {
+                    inFlight = nil
+                    try record(try await previous.answer.value, pushedSessions: previous.sessions)
+                }
+                break
+            }
+        }
+        while true {
+            let response = try await transport.sync(SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: []))
+            try record(response, pushedSessions: [])
+            if !response.hasMore { return summary }
         }
     }
 }

@@ -70,6 +70,10 @@ extension PostgresStore: AttemptRepository {
     }
 
     public func pull(userID: Int64, after cursor: Int64, limit: Int, excludingDevice: String?) async throws -> PullPage {
+        if limit <= 0 {
+            let latest = try await latestSequence(userID: userID)
+            return PullPage(attempts: [], cursor: cursor, hasMore: latest > cursor)
+        }
         // One statement, so one snapshot: "nothing more" and the user's latest sequence number agree. The user's row
         // comes back once even when no attempt does.
         let rows = try await pool.query(

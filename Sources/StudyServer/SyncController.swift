@@ -62,7 +62,8 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         }
         lap("device")
 
-        let limit = min(max(body.pullLimit ?? SyncProtocol.maxPullPage, 1), SyncProtocol.maxPullPage)
+        // pullLimit 0: a push only (a client sending pages back to back pulls afterwards).
+        let limit = min(max(body.pullLimit ?? SyncProtocol.maxPullPage, 0), SyncProtocol.maxPullPage)
         let page = try await repository.pull(userID: identity.user.id, after: body.cursor, limit: limit, excludingDevice: identity.device.id)
         lap("pull")
         func ms(_ d: Duration?) -> String { String(format: "%.1f", Double((d ?? .zero).components.attoseconds) / 1e15 + Double((d ?? .zero).components.seconds) * 1000) }
