@@ -58,12 +58,12 @@ extension PostgresStore: AttemptRepository {
                 }
                 try await tx.query("UPDATE users SET attempt_seq = \(next) WHERE id = \(userID)")
                 try await updateDailyActivity(tx, userID: userID, seqAbove: base, upTo: next)
-                let stored = zip(incoming, outcomes).compactMap { item, outcome -> (Attempt, AttemptFlags)? in
+                let inserted = zip(incoming, outcomes).compactMap { item, outcome -> (Attempt, AttemptFlags)? in
                     if case .inserted = outcome { return (item.attempt, item.flags) }
                     return nil
                 }
-                try await updateQuestionStats(tx, userID: userID, attempts: stored.filter { $0.1.isEmpty }.map(\.0))
-                try await Self.foldIntoProgress(stored.map(\.0), userID: userID, at: receivedAt, on: tx)
+                try await updateQuestionStats(tx, userID: userID, attempts: inserted.filter { $0.1.isEmpty }.map(\.0))
+                try await Self.foldIntoProgress(inserted.map(\.0), userID: userID, at: receivedAt, on: tx)
             }
             return outcomes
         }
@@ -101,11 +101,14 @@ extension PostgresStore: AttemptRepository {
     /// learner's teams (or only `onlyZone`), and rebuilds the learner's totals and streaks there, inside the pushing
     /// transaction.
     func updateDailyActivity(_ tx: PostgresConnection, userID: Int64, seqAbove base: Int64, upTo next: Int64, onlyZone: String? = nil) async throws {
+        // A learner in no team (most pushes on a server without teams) has no board to keep.
+        let zones = if let onlyZone { [onlyZone] } else { try await Self.timeZones(ofTeamsOf: userID, on: tx) }
+        guard !zones.isEmpty else { return }
+        let zoneList = PostgresArray(zones)
         try await tx.query(
             """
             WITH zones AS (
-                SELECT DISTINCT t.time_zone FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = \(userID) AND \(onlyZone)::text IS NULL
-                UNION SELECT \(onlyZone)::text WHERE \(onlyZone)::text IS NOT NULL
+                SELECT unnest(\(zoneList)::text[]) AS time_zone
             ), fresh AS (
                 SELECT z.time_zone, team_day(z.time_zone, a.answered_at) AS day, a.question_id,
                        count(*) AS attempts, count(*) FILTER (WHERE a.correct) AS correct_attempts
@@ -133,8 +136,7 @@ extension PostgresStore: AttemptRepository {
         try await tx.query(
             """
             WITH zones AS (
-                SELECT DISTINCT t.time_zone FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = \(userID) AND \(onlyZone)::text IS NULL
-                UNION SELECT \(onlyZone)::text WHERE \(onlyZone)::text IS NOT NULL
+                SELECT unnest(\(zoneList)::text[]) AS time_zone
             ), days AS (
                 SELECT d.time_zone, d.day, d.attempts, d.correct_attempts, d.points,
                        d.day - (row_number() OVER (PARTITION BY d.time_zone ORDER BY d.day))::integer AS run
@@ -151,6 +153,13 @@ extension PostgresStore: AttemptRepository {
                 SET attempts = excluded.attempts, correct_attempts = excluded.correct_attempts, points = excluded.points,
                     streak_last_day = excluded.streak_last_day, streak_days = excluded.streak_days
             """)
+    }
+
+    /// The time zones of the user's teams, each once.
+    static func timeZones(ofTeamsOf userID: Int64, on tx: PostgresConnection) async throws -> [String] {
+        try await tx.query(
+            "SELECT DISTINCT t.time_zone FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = \(userID) ORDER BY 1"
+        ).column(String.self)
     }
 
     /// Folds newly stored, unflagged attempts into `learner_question_stats` (what the reports read).

@@ -251,10 +251,7 @@ extension PostgresStore: TeamRepository {
             try await tx.query("DELETE FROM progress WHERE user_id = \(userID)")
             try await tx.query("UPDATE users SET mastered_count = 0 WHERE id = \(userID)")
             try await Self.upsert(Array(Progress.foldAll(stored.map(\.attempt)).values), userID: userID, at: time, on: tx)
-            let zones = try await tx.query(
-                "SELECT DISTINCT t.time_zone FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = \(userID) ORDER BY 1"
-            ).column(String.self)
-            for zone in zones { try await rebuildActivity(tx, userID: userID, timeZone: zone) }
+            for zone in try await Self.timeZones(ofTeamsOf: userID, on: tx) { try await rebuildActivity(tx, userID: userID, timeZone: zone) }
         }
     }
 
