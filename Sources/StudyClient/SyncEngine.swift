@@ -59,6 +59,12 @@ public struct SyncEngine {
 
         var inFlight: (answer: Task<SyncResponse, any Error>, sessions: [StudySession])?
         defer { inFlight?.answer.cancel() }
+        /// Waits for the page with the server, if any, and applies its answer.
+        func settle() async throws {
+            guard let previous = inFlight else { return }
+            inFlight = nil
+            try record(try await previous.answer.value, pushedSessions: previous.sessions)
+        }
         var last: Attempt?
         while true {
             let page = try store.pendingAttempts(after: last, limit: pageSize)
@@ -74,22 +80,16 @@ public struct SyncEngine {
                 last = page.last
                 let request = SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: page, sessions: sessions, pullLimit: 0)
                 let next = Task { [transport] in try await transport.sync(request) }
-                if let previous = inFlight {
-                    inFlight = nil
-                    do {
-                        try record(try await previous.answer.value, pushedSessions: previous.sessions)
-                    } catch {
-                        next.cancel()
-                        throw error
-                    }
+                do {
+                    try await settle()
+                } catch {
+                    next.cancel()
+                    throw error
                 }
                 inFlight = (next, sessions)
             }
             if page.count < pageSize {
-                if let previous = inFlight {
-                    inFlight = nil
-                    try record(try await previous.answer.value, pushedSessions: previous.sessions)
-                }
+                try await settle()
                 break
             }
         }
