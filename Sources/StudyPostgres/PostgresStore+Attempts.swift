@@ -57,13 +57,19 @@ extension PostgresStore: AttemptRepository {
                     throw error  // `retrying` runs the transaction again, with the look-up
                 }
                 try await tx.query("UPDATE users SET attempt_seq = \(next) WHERE id = \(userID)")
-                try await updateDailyActivity(tx, userID: userID, seqAbove: base, upTo: next)
+                let zones = try await Self.timeZones(ofTeamsOf: userID, on: tx)
+                try await updateDailyActivity(tx, userID: userID, seqAbove: base, upTo: next, zones: zones)
                 let inserted = zip(incoming, outcomes).compactMap { item, outcome -> (Attempt, AttemptFlags)? in
                     if case .inserted = outcome { return (item.attempt, item.flags) }
                     return nil
                 }
-                try await updateQuestionStats(tx, userID: userID, attempts: inserted.filter { $0.1.isEmpty }.map(\.0))
                 try await Self.foldIntoProgress(inserted.map(\.0), userID: userID, at: receivedAt, on: tx)
+                // Last, as it locks the learner's teams until the commit: the question-report sums of their teams.
+                let counted = inserted.filter { $0.1.isEmpty }.map(\.0)
+                let questions = zones.isEmpty ? [] : Array(Set(counted.map(\.questionID))).sorted()
+                if !questions.isEmpty { try await Self.addQuestionParts(of: userID, sign: -1, questionIDs: questions, on: tx) }
+                try await updateQuestionStats(tx, userID: userID, attempts: counted)
+                if !questions.isEmpty { try await Self.addQuestionParts(of: userID, sign: 1, questionIDs: questions, on: tx) }
             }
             return outcomes
         }
@@ -97,12 +103,10 @@ extension PostgresStore: AttemptRepository {
         try await pool.query("SELECT attempt_seq FROM users WHERE id = \(userID)").scalar(Int64.self) ?? 0
     }
 
-    /// Adds the attempts numbered (`seqAbove`, `upTo`] to the leaderboard's daily aggregates, in every time zone of the
-    /// learner's teams (or only `onlyZone`), and rebuilds the learner's totals and streaks there, inside the pushing
-    /// transaction.
-    func updateDailyActivity(_ tx: PostgresConnection, userID: Int64, seqAbove base: Int64, upTo next: Int64, onlyZone: String? = nil) async throws {
+    /// Adds the attempts numbered (`seqAbove`, `upTo`] to the leaderboard's daily aggregates in `zones` (those of the
+    /// learner's teams), and rebuilds the learner's totals and streaks there, inside the pushing transaction.
+    func updateDailyActivity(_ tx: PostgresConnection, userID: Int64, seqAbove base: Int64, upTo next: Int64, zones: [String]) async throws {
         // A learner in no team (most pushes on a server without teams) has no board to keep.
-        let zones = if let onlyZone { [onlyZone] } else { try await Self.timeZones(ofTeamsOf: userID, on: tx) }
         guard !zones.isEmpty else { return }
         let zoneList = PostgresArray(zones)
         try await tx.query(
@@ -160,6 +164,14 @@ extension PostgresStore: AttemptRepository {
         try await tx.query(
             "SELECT DISTINCT t.time_zone FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = \(userID) ORDER BY 1"
         ).column(String.self)
+    }
+
+    /// Adds (`sign` 1) or takes out (-1) the learner's part of the question-report sums of their teams: of every deck
+    /// with one of `questionIDs` (nil: every deck), in every team or only `teamID` (SQL/011). Called with the user's row
+    /// locked, before and after their statistics change; it locks the teams concerned until the commit.
+    static func addQuestionParts(of userID: Int64, sign: Int, teamID: Int64? = nil, questionIDs: [String]? = nil, on tx: PostgresConnection) async throws {
+        try await tx.query(
+            "SELECT add_learner_question_parts(\(userID), \(sign), \(teamID)::bigint, \(questionIDs.map { PostgresArray($0) })::text[])")
     }
 
     /// Folds newly stored, unflagged attempts into `learner_question_stats` (what the reports read).

@@ -83,12 +83,17 @@ extension PostgresStore: TeamRepository {
             try await tx.query("UPDATE invites SET uses = uses + 1 WHERE code_hash = \(codeHash)")
             try await tx.query("INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES (\(teamID), \(userID), \(role.rawValue), \(time))")
             try await rebuildActivity(tx, userID: userID, timeZone: team.timeZone)
+            try await Self.addQuestionParts(of: userID, sign: 1, teamID: teamID, on: tx)
             return .joined(team, role)
         }
     }
 
     public func leave(teamID: Int64, userID: Int64) async throws -> Bool {
-        try await pool.query("DELETE FROM memberships WHERE team_id = \(teamID) AND user_id = \(userID)").affectedRows == 1
+        try await retrying { tx in
+            try await tx.query("SELECT 1 FROM users WHERE id = \(userID) FOR UPDATE")
+            try await Self.addQuestionParts(of: userID, sign: -1, teamID: teamID, on: tx)
+            return try await tx.query("DELETE FROM memberships WHERE team_id = \(teamID) AND user_id = \(userID)").affectedRows == 1
+        }
     }
 
     public func members(teamID: Int64) async throws -> [TeamMember] {
@@ -200,7 +205,9 @@ extension PostgresStore: TeamRepository {
     public func publishDeck(_ deck: Deck, teamID: Int64, by userID: Int64, at time: Int64) async throws {
         try await storeDeck(deck, at: time)
         try await retrying { tx in
-            // A deck published again under the same name replaces the team's earlier version of it.
+            // The team's lock, which a member's push takes to change the team's question-report sums.
+            try await tx.query("SELECT 1 FROM teams WHERE id = \(teamID) FOR NO KEY UPDATE")
+            // A deck published again under the same name replaces the team's earlier version of it (and its sums).
             try await tx.query("DELETE FROM team_decks WHERE team_id = \(teamID) AND deck_name = \(deck.name) AND deck_id <> \(deck.id)")
             try await tx.query(
                 """
@@ -209,6 +216,7 @@ extension PostgresStore: TeamRepository {
                 ON CONFLICT (team_id, deck_id) DO UPDATE SET deck_name = excluded.deck_name, published_by = excluded.published_by,
                     published_at = excluded.published_at
                 """)
+            try await tx.query("SELECT rebuild_team_question_sums(\(teamID), \(deck.id))")
         }
     }
 
@@ -246,8 +254,10 @@ extension PostgresStore: TeamRepository {
         try await lockingUser(userID) { tx in
             let stored = try await tx.query("SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) ORDER BY seq")
                 .map { try Self.storedAttempt($0) }
+            try await Self.addQuestionParts(of: userID, sign: -1, on: tx)
             try await tx.query("DELETE FROM learner_question_stats WHERE user_id = \(userID)")
             try await updateQuestionStats(tx, userID: userID, attempts: stored.filter { $0.flags.isEmpty }.map(\.attempt))
+            try await Self.addQuestionParts(of: userID, sign: 1, on: tx)
             try await tx.query("DELETE FROM progress WHERE user_id = \(userID)")
             try await tx.query("UPDATE users SET mastered_count = 0 WHERE id = \(userID)")
             try await Self.upsert(Array(Progress.foldAll(stored.map(\.attempt)).values), userID: userID, at: time, on: tx)
@@ -262,6 +272,6 @@ extension PostgresStore: TeamRepository {
         try await tx.query("DELETE FROM daily_activity WHERE user_id = \(userID) AND time_zone = \(timeZone)")
         try await tx.query("DELETE FROM activity_totals WHERE user_id = \(userID) AND time_zone = \(timeZone)")
         let latest = try await tx.query("SELECT attempt_seq FROM users WHERE id = \(userID)").scalar(Int64.self) ?? 0
-        try await updateDailyActivity(tx, userID: userID, seqAbove: 0, upTo: latest, onlyZone: timeZone)
+        try await updateDailyActivity(tx, userID: userID, seqAbove: 0, upTo: latest, zones: [timeZone])
     }
 }
