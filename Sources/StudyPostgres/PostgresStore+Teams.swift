@@ -159,9 +159,9 @@ extension PostgresStore: TeamRepository {
         try await pool.query(
             """
             SELECT r.deck_id, r.question_position, r.question_id, v.prompt, v.options::text[], r.learners, r.attempts, r.facility, r.discrimination,
-                   r.option_chosen::text, r.correct_options::text, r.median_duration_ms
+                   r.option_chosen::text, r.correct_options::text, r.duration_histogram::text
             FROM team_decks td
-            CROSS JOIN LATERAL team_question_report(td.team_id, td.deck_id, \(firstAttemptsOnly)) r
+            CROSS JOIN LATERAL team_question_sums_report(td.team_id, td.deck_id, \(firstAttemptsOnly)) r
             JOIN deck_questions dq ON dq.deck_id = r.deck_id AND dq.position = r.question_position
             JOIN question_versions v ON v.question_id = dq.question_id AND v.version = dq.version
             WHERE td.team_id = \(teamID) AND (\(deckID)::text IS NULL OR td.deck_id = \(deckID)::text)
@@ -177,7 +177,7 @@ extension PostgresStore: TeamRepository {
                 options: options.enumerated().map { i, text in
                     .init(text: text, correct: correct.contains(i), chosen: i < chosen.count ? chosen[i] : 0)
                 },
-                medianDurationMs: try row.decode(at: 11))
+                medianDurationMs: try row.decode(String?.self, at: 11).flatMap { try DurationHistogram.median(ofText: $0) })
         }
     }
 

@@ -118,12 +118,40 @@ enum ScaleBench {
         try await measure("question report, first attempts (200 questions)", 30) {
             _ = try await teacher.questionReport(team: team.id, deck: deck.id, attempts: "first")
         }
-        try await measure("question report, all attempts (200 questions)", 5) {
+        try await measure("question report, all attempts (200 questions)", 30) {
             _ = try await teacher.questionReport(team: team.id, deck: deck.id, attempts: "all")
         }
         try await measure("learner report (\(learners) learners)", 30) { _ = try await teacher.learnerReport(team: team.id) }
         try await measure("one learner's report", 30) { _ = try await teacher.learnerDetail(team: team.id, username: "learner1") }
+        try await measureMemberSyncs(teacher: teacher, team: team, deck: deck)
         Bench.say("server peak memory (VmHWM): \(Bench.peakMemoryMiB(pid: server.processIdentifier)) MiB")
+    }
+
+    /// What the aggregates cost a pushing member: one more learner of the team syncs 20 new attempts at a time (the
+    /// board's days and totals and the question-report sums of the whole deck change in each push's transaction).
+    static func measureMemberSyncs(teacher: ServerAPI, team: ServerAPI.Team, deck: Deck) async throws {
+        let url = teacher.baseURL.absoluteString
+        let anonymous = try ServerAPI(server: url)
+        let name = "member\(Int.random(in: 100_000..<1_000_000))"
+        _ = try await anonymous.register(username: name, password: "benchmark password", displayName: nil)
+        let login = try await anonymous.login(username: name, password: "benchmark password", deviceID: UUID().uuidString.lowercased(), deviceName: "bench")
+        let member = try ServerAPI(server: url, token: login.token)
+        _ = try await member.join(code: try await teacher.invite(team: team.id, role: "member", maxUses: 1, expiresInHours: 1).code)
+        var cursor: Int64 = 0
+        try await measure("a member's sync of 20 new attempts", 100) {
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let attempts = (0..<20).map { i in
+                let question = deck.questions[Int.random(in: 0..<deck.questions.count)]
+                let right = Bool.random()
+                return Attempt(
+                    id: UUIDv7.make(milliseconds: now - 60_000 + Int64(i)), deviceID: login.deviceId, questionID: question.id, questionVersion: question.version,
+                    chosen: right ? question.correct : [(question.correct[0] + 1) % question.options.count], correct: right,
+                    answeredAt: now - 60_000 + Int64(i) * 1_000, durationMs: Int64.random(in: 2_000...30_000), sessionID: UUIDv7.make(milliseconds: now))
+            }
+            let response = try await member.sync(SyncRequest(clientTime: now, cursor: cursor, attempts: attempts))
+            guard response.results.allSatisfy({ $0.status == .inserted }) else { throw BenchError("a member's push was not stored: \(response.results)") }
+            cursor = response.cursor
+        }
     }
 
     static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
