@@ -103,7 +103,7 @@ extension PostgresStore: AttemptRepository {
         try await pool.query("SELECT attempt_seq FROM users WHERE id = \(userID)").scalar(Int64.self) ?? 0
     }
 
-    /// Adds the attempts numbered (`seqAbove`, `upTo`] to the leaderboard's daily aggregates in `zones` (those of the
+    /// Adds the attempts numbered (`seqAbove`, `upTo`] to the leaderboard's daily and monthly aggregates in `zones` (those of the
     /// learner's teams), and rebuilds the learner's totals and streaks there, inside the pushing transaction.
     func updateDailyActivity(_ tx: PostgresConnection, userID: Int64, seqAbove base: Int64, upTo next: Int64, zones: [String]) async throws {
         // A learner in no team (most pushes on a server without teams) has no board to keep.
@@ -125,14 +125,23 @@ extension PostgresStore: AttemptRepository {
                 ON CONFLICT (user_id, time_zone, day, question_id) DO UPDATE
                     SET attempts = d.attempts + excluded.attempts, correct_attempts = d.correct_attempts + excluded.correct_attempts
                 RETURNING time_zone, day, question_id, correct_attempts
+            ), days AS (
+                -- A question earns its day's point with the first correct attempt: the merged count equals this batch's.
+                SELECT f.time_zone, f.day, sum(f.attempts) AS attempts, sum(f.correct_attempts) AS correct_attempts,
+                       count(*) FILTER (WHERE f.correct_attempts > 0 AND m.correct_attempts = f.correct_attempts) AS points
+                FROM fresh f JOIN merged m USING (time_zone, day, question_id)
+                GROUP BY f.time_zone, f.day
+            ), daily AS (
+                INSERT INTO daily_activity AS s (user_id, time_zone, day, attempts, correct_attempts, points)
+                SELECT \(userID), time_zone, day, attempts, correct_attempts, points FROM days
+                ON CONFLICT (user_id, time_zone, day) DO UPDATE
+                    SET attempts = s.attempts + excluded.attempts, correct_attempts = s.correct_attempts + excluded.correct_attempts,
+                        points = s.points + excluded.points
             )
-            INSERT INTO daily_activity AS s (user_id, time_zone, day, attempts, correct_attempts, points)
-            -- A question earns its day's point with the first correct attempt: the merged count equals this batch's.
-            SELECT \(userID), f.time_zone, f.day, sum(f.attempts), sum(f.correct_attempts),
-                   count(*) FILTER (WHERE f.correct_attempts > 0 AND m.correct_attempts = f.correct_attempts)
-            FROM fresh f JOIN merged m USING (time_zone, day, question_id)
-            GROUP BY f.time_zone, f.day
-            ON CONFLICT (user_id, time_zone, day) DO UPDATE
+            INSERT INTO monthly_activity AS s (user_id, time_zone, month, attempts, correct_attempts, points)
+            SELECT \(userID), time_zone, date_trunc('month', day)::date, sum(attempts), sum(correct_attempts), sum(points) FROM days
+            GROUP BY 2, 3
+            ON CONFLICT (user_id, time_zone, month) DO UPDATE
                 SET attempts = s.attempts + excluded.attempts, correct_attempts = s.correct_attempts + excluded.correct_attempts,
                     points = s.points + excluded.points
             """)

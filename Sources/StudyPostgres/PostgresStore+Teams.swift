@@ -270,6 +270,7 @@ extension PostgresStore: TeamRepository {
     func rebuildActivity(_ tx: PostgresConnection, userID: Int64, timeZone: String) async throws {
         try await tx.query("DELETE FROM daily_question_activity WHERE user_id = \(userID) AND time_zone = \(timeZone)")
         try await tx.query("DELETE FROM daily_activity WHERE user_id = \(userID) AND time_zone = \(timeZone)")
+        try await tx.query("DELETE FROM monthly_activity WHERE user_id = \(userID) AND time_zone = \(timeZone)")
         try await tx.query("DELETE FROM activity_totals WHERE user_id = \(userID) AND time_zone = \(timeZone)")
         let latest = try await tx.query("SELECT attempt_seq FROM users WHERE id = \(userID)").scalar(Int64.self) ?? 0
         try await updateDailyActivity(tx, userID: userID, seqAbove: 0, upTo: latest, zones: [timeZone])
