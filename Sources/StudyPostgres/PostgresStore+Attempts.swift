@@ -66,10 +66,13 @@ extension PostgresStore: AttemptRepository {
                 try await Self.foldIntoProgress(inserted.map(\.0), userID: userID, at: receivedAt, on: tx)
                 // Last, as it locks the learner's teams until the commit: the question-report sums of their teams.
                 let counted = inserted.filter { $0.1.isEmpty }.map(\.0)
-                let questions = zones.isEmpty ? [] : Array(Set(counted.map(\.questionID))).sorted()
-                if !questions.isEmpty { try await Self.addQuestionParts(of: userID, sign: -1, questionIDs: questions, on: tx) }
-                try await updateQuestionStats(tx, userID: userID, attempts: counted)
-                if !questions.isEmpty { try await Self.addQuestionParts(of: userID, sign: 1, questionIDs: questions, on: tx) }
+                if zones.isEmpty || counted.isEmpty {
+                    try await updateQuestionStats(tx, userID: userID, attempts: counted)
+                } else {
+                    try await Self.changingQuestionParts(of: userID, questionIDs: Array(Set(counted.map(\.questionID))).sorted(), on: tx) {
+                        try await updateQuestionStats(tx, userID: userID, attempts: counted)
+                    }
+                }
             }
             return outcomes
         }
@@ -175,12 +178,19 @@ extension PostgresStore: AttemptRepository {
         ).column(String.self)
     }
 
-    /// Adds (`sign` 1) or takes out (-1) the learner's part of the question-report sums of their teams: of every deck
-    /// with one of `questionIDs` (nil: every deck), in every team or only `teamID` (SQL/011). Called with the user's row
-    /// locked, before and after their statistics change; it locks the teams concerned until the commit.
-    static func addQuestionParts(of userID: Int64, sign: Int, teamID: Int64? = nil, questionIDs: [String]? = nil, on tx: PostgresConnection) async throws {
+    /// Runs `change`, which changes the learner's question statistics or team memberships, between the two steps that
+    /// move their part of the question-report sums (SQL/011): the parts of every deck with one of `questionIDs` (nil:
+    /// every deck), in every team of theirs or only `teamID`. The caller holds the user's row lock; the first step locks
+    /// the teams concerned until the commit.
+    static func changingQuestionParts<T>(
+        of userID: Int64, teamID: Int64? = nil, questionIDs: [String]? = nil, on tx: PostgresConnection, _ change: () async throws -> T
+    ) async throws -> T {
+        let questions = questionIDs.map { PostgresArray($0) }
+        let before = try await tx.query("SELECT learner_question_parts_before(\(userID), \(teamID)::bigint, \(questions)::text[])::text").scalar(String.self)
+        let result = try await change()
         try await tx.query(
-            "SELECT add_learner_question_parts(\(userID), \(sign), \(teamID)::bigint, \(questionIDs.map { PostgresArray($0) })::text[])")
+            "SELECT apply_learner_question_parts(\(userID), \(teamID)::bigint, \(questions)::text[], \(before)::learner_question_part[])")
+        return result
     }
 
     /// Folds newly stored, unflagged attempts into `learner_question_stats` (what the reports read).

@@ -29,6 +29,7 @@ extension PostgresStore: TeamRepository {
                 INSERT INTO team_decks (team_id, deck_id, deck_name, published_by, published_at)
                 SELECT \(team.id), d.id, d.name, \(creatorID), \(time) FROM decks d WHERE d.id = ANY(\(PostgresArray(bundledDeckIDs))::text[])
                 """)
+            try await tx.query("SELECT count(rebuild_team_question_sums(team_id, deck_id)) FROM team_decks WHERE team_id = \(team.id)")
             return team
         }
     }
@@ -81,9 +82,10 @@ extension PostgresStore: TeamRepository {
             guard try invite.decode(Int64.self, at: 4) > time else { return .expired }
             guard try invite.decode(Int.self, at: 3) < invite.decode(Int.self, at: 2) else { return .usedUp }
             try await tx.query("UPDATE invites SET uses = uses + 1 WHERE code_hash = \(codeHash)")
-            try await tx.query("INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES (\(teamID), \(userID), \(role.rawValue), \(time))")
+            try await Self.changingQuestionParts(of: userID, teamID: teamID, on: tx) {
+                try await tx.query("INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES (\(teamID), \(userID), \(role.rawValue), \(time))")
+            }
             try await rebuildActivity(tx, userID: userID, timeZone: team.timeZone)
-            try await Self.addQuestionParts(of: userID, sign: 1, teamID: teamID, on: tx)
             return .joined(team, role)
         }
     }
@@ -91,8 +93,9 @@ extension PostgresStore: TeamRepository {
     public func leave(teamID: Int64, userID: Int64) async throws -> Bool {
         try await retrying { tx in
             try await tx.query("SELECT 1 FROM users WHERE id = \(userID) FOR UPDATE")
-            try await Self.addQuestionParts(of: userID, sign: -1, teamID: teamID, on: tx)
-            return try await tx.query("DELETE FROM memberships WHERE team_id = \(teamID) AND user_id = \(userID)").affectedRows == 1
+            return try await Self.changingQuestionParts(of: userID, teamID: teamID, on: tx) {
+                try await tx.query("DELETE FROM memberships WHERE team_id = \(teamID) AND user_id = \(userID)").affectedRows == 1
+            }
         }
     }
 
@@ -254,10 +257,10 @@ extension PostgresStore: TeamRepository {
         try await lockingUser(userID) { tx in
             let stored = try await tx.query("SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) ORDER BY seq")
                 .map { try Self.storedAttempt($0) }
-            try await Self.addQuestionParts(of: userID, sign: -1, on: tx)
-            try await tx.query("DELETE FROM learner_question_stats WHERE user_id = \(userID)")
-            try await updateQuestionStats(tx, userID: userID, attempts: stored.filter { $0.flags.isEmpty }.map(\.attempt))
-            try await Self.addQuestionParts(of: userID, sign: 1, on: tx)
+            try await Self.changingQuestionParts(of: userID, on: tx) {
+                try await tx.query("DELETE FROM learner_question_stats WHERE user_id = \(userID)")
+                try await updateQuestionStats(tx, userID: userID, attempts: stored.filter { $0.flags.isEmpty }.map(\.attempt))
+            }
             try await tx.query("DELETE FROM progress WHERE user_id = \(userID)")
             try await tx.query("UPDATE users SET mastered_count = 0 WHERE id = \(userID)")
             try await Self.upsert(Array(Progress.foldAll(stored.map(\.attempt)).values), userID: userID, at: time, on: tx)

@@ -61,12 +61,23 @@ CREATE TABLE team_question_sums (
     FOREIGN KEY (team_id, deck_id) REFERENCES team_decks (team_id, deck_id) ON DELETE CASCADE
 );
 
--- One learner's part of the sums: for each deck published to their teams (or only p_team_id) with a question among
--- p_question_ids (all decks when NULL), a row per mode and per question of the deck they answered. `own`: the question
--- is one of p_question_ids (the learner's own row changed, not only their total).
+-- histogram with one learner moved from bucket `from_bucket` to `to_bucket` (NULL: none).
+CREATE FUNCTION histogram_move(histogram integer[], from_bucket integer, to_bucket integer) RETURNS integer[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN from_bucket IS NULL THEN array_add_at(histogram, to_bucket + 1, 1)
+            WHEN to_bucket IS NULL THEN array_add_at(histogram, from_bucket + 1, -1)
+            ELSE array_add_at(array_add_at(histogram, from_bucket + 1, -1), to_bucket + 1, 1) END;
+
+-- One learner's part of the sums of one (team, deck, mode, question).
+CREATE TYPE learner_question_part AS (
+    team_id bigint, deck_id text, first_only boolean, question_id text, attempts bigint, correct bigint, x numeric, t numeric,
+    chosen bigint[], bucket integer
+);
+
+-- One learner's parts: for each deck published to their teams (or only p_team_id) with a question among p_question_ids
+-- (all decks when NULL), a row per mode and per question of the deck they answered.
 CREATE FUNCTION learner_question_parts(p_user_id bigint, p_team_id bigint, p_question_ids text[])
-RETURNS TABLE (team_id bigint, deck_id text, first_only boolean, question_id text, attempts bigint, correct bigint, x numeric, t numeric,
-               chosen bigint[], bucket integer, own boolean)
+RETURNS SETOF learner_question_part
 LANGUAGE sql STABLE
 AS $$
     WITH decks AS (
@@ -76,8 +87,8 @@ AS $$
                   SELECT 1 FROM deck_questions dq WHERE dq.deck_id = td.deck_id AND dq.question_id = ANY (p_question_ids)))
     ), scores AS (
         SELECT d.team_id, d.deck_id, f.first_only, s.question_id,
-               CASE WHEN f.first_only THEN 1 ELSE s.attempts END AS attempts,
-               CASE WHEN f.first_only THEN s.first_correct::integer ELSE s.correct_attempts END AS correct,
+               CASE WHEN f.first_only THEN 1 ELSE s.attempts END::bigint AS attempts,
+               CASE WHEN f.first_only THEN s.first_correct::integer ELSE s.correct_attempts END::bigint AS correct,
                CASE WHEN f.first_only THEN s.first_correct::integer::numeric ELSE s.correct_attempts::numeric / s.attempts END AS x,
                CASE WHEN f.first_only THEN ARRAY(SELECT (k = ANY (s.first_chosen))::integer::bigint FROM generate_series(0, 9) k)
                     ELSE s.option_counts::bigint[] END AS chosen,
@@ -88,17 +99,17 @@ AS $$
         CROSS JOIN (VALUES (true), (false)) AS f(first_only)
     )
     SELECT s.team_id, s.deck_id, s.first_only, s.question_id, s.attempts, s.correct, s.x,
-           sum(s.x) OVER (PARTITION BY s.team_id, s.deck_id, s.first_only), s.chosen, s.bucket,
-           p_question_ids IS NULL OR s.question_id = ANY (p_question_ids)
+           sum(s.x) OVER (PARTITION BY s.team_id, s.deck_id, s.first_only), s.chosen, s.bucket
     FROM scores s
 $$;
 
--- Adds (p_sign 1) or takes out (p_sign -1) one learner's part of the sums. Callers hold the learner's row lock (as a
--- push does), take out the part before the learner's statistics change and add it back after; this function locks the
--- teams concerned (in id order, after the user: no deadlock with a push or a publish), so the sums of a team change
--- one learner at a time.
-CREATE FUNCTION add_learner_question_parts(p_user_id bigint, p_sign integer, p_team_id bigint DEFAULT NULL, p_question_ids text[] DEFAULT NULL)
-RETURNS void
+-- A change of one learner's parts, in two steps around the change of their statistics or memberships (the caller holds
+-- the learner's row lock, as a push does): `learner_question_parts_before` locks the teams concerned (in id order,
+-- after the user: no deadlock with a push or a publish; held to the commit, so a team's sums change one learner at a
+-- time) and returns the parts as they are; `apply_learner_question_parts`, given them back, adds the difference between
+-- the parts now and then. Only the rows that change are written.
+CREATE FUNCTION learner_question_parts_before(p_user_id bigint, p_team_id bigint, p_question_ids text[])
+RETURNS learner_question_part[]
 LANGUAGE plpgsql
 AS $$
 BEGIN
@@ -106,26 +117,46 @@ BEGIN
     WHERE t.id IN (SELECT m.team_id FROM memberships m WHERE m.user_id = p_user_id AND m.role = 'member')
       AND (p_team_id IS NULL OR t.id = p_team_id)
     ORDER BY t.id FOR NO KEY UPDATE;
-
-    INSERT INTO team_question_sums AS s (team_id, deck_id, first_only, question_id)
-    SELECT p.team_id, p.deck_id, p.first_only, p.question_id FROM learner_question_parts(p_user_id, p_team_id, p_question_ids) p
-    ORDER BY 1, 2, 3, 4
-    ON CONFLICT DO NOTHING;
-
-    UPDATE team_question_sums s SET
-        learners = s.learners + p_sign,
-        attempts = s.attempts + p_sign * p.attempts,
-        correct = s.correct + p_sign * p.correct,
-        sum_x = s.sum_x + p_sign * p.x,
-        sum_xx = s.sum_xx + p_sign * p.x * p.x,
-        sum_t = s.sum_t + p_sign * p.t,
-        sum_tt = s.sum_tt + p_sign * p.t * p.t,
-        sum_xt = s.sum_xt + p_sign * p.x * p.t,
-        option_chosen = CASE WHEN p.own THEN ARRAY(SELECT a + p_sign * b FROM unnest(s.option_chosen, p.chosen) AS u(a, b)) ELSE s.option_chosen END,
-        duration_histogram = CASE WHEN p.own THEN array_add_at(s.duration_histogram, p.bucket + 1, p_sign) ELSE s.duration_histogram END
-    FROM learner_question_parts(p_user_id, p_team_id, p_question_ids) p
-    WHERE s.team_id = p.team_id AND s.deck_id = p.deck_id AND s.first_only = p.first_only AND s.question_id = p.question_id;
+    RETURN ARRAY(SELECT p FROM learner_question_parts(p_user_id, p_team_id, p_question_ids) p);
 END
+$$;
+
+CREATE FUNCTION apply_learner_question_parts(p_user_id bigint, p_team_id bigint, p_question_ids text[], p_before learner_question_part[])
+RETURNS void
+LANGUAGE sql
+AS $$
+    UPDATE team_question_sums s SET
+        learners = s.learners + d.learners,
+        attempts = s.attempts + d.attempts,
+        correct = s.correct + d.correct,
+        sum_x = s.sum_x + d.x,
+        sum_xx = s.sum_xx + d.xx,
+        sum_t = s.sum_t + d.t,
+        sum_tt = s.sum_tt + d.tt,
+        sum_xt = s.sum_xt + d.xt,
+        option_chosen = CASE WHEN d.chosen_before IS DISTINCT FROM d.chosen_now
+                             THEN ARRAY(SELECT a - coalesce(b, 0) + coalesce(n, 0) FROM unnest(s.option_chosen, d.chosen_before, d.chosen_now) AS u(a, b, n))
+                             ELSE s.option_chosen END,
+        duration_histogram = CASE WHEN d.bucket_before IS DISTINCT FROM d.bucket_now
+                                  THEN histogram_move(s.duration_histogram, d.bucket_before, d.bucket_now)
+                                  ELSE s.duration_histogram END
+    FROM (
+        SELECT team_id, deck_id, first_only, question_id,
+               (n.question_id IS NOT NULL)::integer - (b.question_id IS NOT NULL)::integer AS learners,
+               coalesce(n.attempts, 0) - coalesce(b.attempts, 0) AS attempts,
+               coalesce(n.correct, 0) - coalesce(b.correct, 0) AS correct,
+               coalesce(n.x, 0) - coalesce(b.x, 0) AS x,
+               coalesce(n.x * n.x, 0) - coalesce(b.x * b.x, 0) AS xx,
+               coalesce(n.t, 0) - coalesce(b.t, 0) AS t,
+               coalesce(n.t * n.t, 0) - coalesce(b.t * b.t, 0) AS tt,
+               coalesce(n.x * n.t, 0) - coalesce(b.x * b.t, 0) AS xt,
+               b.chosen AS chosen_before, n.chosen AS chosen_now, b.bucket AS bucket_before, n.bucket AS bucket_now
+        FROM learner_question_parts(p_user_id, p_team_id, p_question_ids) n
+        FULL JOIN unnest(p_before) b USING (team_id, deck_id, first_only, question_id)
+    ) d
+    WHERE s.team_id = d.team_id AND s.deck_id = d.deck_id AND s.first_only = d.first_only AND s.question_id = d.question_id
+      AND (d.learners <> 0 OR d.attempts <> 0 OR d.correct <> 0 OR d.x <> 0 OR d.xx <> 0 OR d.t <> 0 OR d.tt <> 0 OR d.xt <> 0
+           OR d.chosen_before IS DISTINCT FROM d.chosen_now OR d.bucket_before IS DISTINCT FROM d.bucket_now);
 $$;
 
 -- The histogram of a list of buckets.
@@ -137,25 +168,37 @@ AS $$
     LEFT JOIN (SELECT b, count(*) AS n FROM unnest(buckets) b GROUP BY b) c ON c.b = k
 $$;
 
--- The sums of one deck of a team, from scratch (when the deck is published to the team; the caller locks the team).
+-- The sums of one deck of a team, from scratch: a row per mode and question of the deck, whether answered or not (so
+-- that `apply_learner_question_parts` only updates). Called when the deck is published to the team, the caller holding
+-- the team's row lock.
 CREATE FUNCTION rebuild_team_question_sums(p_team_id bigint, p_deck_id text)
 RETURNS void
 LANGUAGE sql
 AS $$
     DELETE FROM team_question_sums WHERE team_id = p_team_id AND deck_id = p_deck_id;
+    WITH parts AS (
+        SELECT p.* FROM memberships m, learner_question_parts(m.user_id, p_team_id, NULL) p
+        WHERE m.team_id = p_team_id AND m.role = 'member' AND p.deck_id = p_deck_id
+    ), sums AS (
+        SELECT p.first_only, p.question_id, count(*) AS learners, sum(p.attempts) AS attempts, sum(p.correct) AS correct,
+               sum(p.x) AS sum_x, sum(p.x * p.x) AS sum_xx, sum(p.t) AS sum_t, sum(p.t * p.t) AS sum_tt, sum(p.x * p.t) AS sum_xt,
+               ARRAY[sum(p.chosen[1]), sum(p.chosen[2]), sum(p.chosen[3]), sum(p.chosen[4]), sum(p.chosen[5]),
+                     sum(p.chosen[6]), sum(p.chosen[7]), sum(p.chosen[8]), sum(p.chosen[9]), sum(p.chosen[10])]::bigint[] AS option_chosen,
+               duration_histogram(array_agg(p.bucket)) AS duration_histogram
+        FROM parts p GROUP BY p.first_only, p.question_id
+    )
     INSERT INTO team_question_sums (team_id, deck_id, first_only, question_id, learners, attempts, correct, sum_x, sum_xx, sum_t, sum_tt, sum_xt,
                                     option_chosen, duration_histogram)
-    SELECT p.team_id, p.deck_id, p.first_only, p.question_id, count(*), sum(p.attempts), sum(p.correct),
-           sum(p.x), sum(p.x * p.x), sum(p.t), sum(p.t * p.t), sum(p.x * p.t),
-           ARRAY[sum(p.chosen[1]), sum(p.chosen[2]), sum(p.chosen[3]), sum(p.chosen[4]), sum(p.chosen[5]),
-                 sum(p.chosen[6]), sum(p.chosen[7]), sum(p.chosen[8]), sum(p.chosen[9]), sum(p.chosen[10])]::bigint[],
-           duration_histogram(array_agg(p.bucket))
-    FROM memberships m, learner_question_parts(m.user_id, p_team_id, NULL) p
-    WHERE m.team_id = p_team_id AND m.role = 'member' AND p.deck_id = p_deck_id
-    GROUP BY p.team_id, p.deck_id, p.first_only, p.question_id;
+    SELECT p_team_id, p_deck_id, f.first_only, dq.question_id, coalesce(s.learners, 0), coalesce(s.attempts, 0), coalesce(s.correct, 0),
+           coalesce(s.sum_x, 0), coalesce(s.sum_xx, 0), coalesce(s.sum_t, 0), coalesce(s.sum_tt, 0), coalesce(s.sum_xt, 0),
+           coalesce(s.option_chosen, array_fill(0::bigint, ARRAY[10])), coalesce(s.duration_histogram, array_fill(0, ARRAY[1141]))
+    FROM deck_questions dq
+    CROSS JOIN (VALUES (true), (false)) AS f(first_only)
+    LEFT JOIN sums s ON s.question_id = dq.question_id AND s.first_only = f.first_only
+    WHERE dq.deck_id = p_deck_id;
 $$;
 
-SELECT rebuild_team_question_sums(team_id, deck_id) FROM team_decks;
+SELECT count(rebuild_team_question_sums(team_id, deck_id)) AS team_decks_summed FROM team_decks;
 
 -- The report's numbers for one deck of a team, from the sums: facility, discrimination (the Pearson correlation of x
 -- with the rest-score t - x, NULL below two learners or without spread), option counts, and the times' histogram.
