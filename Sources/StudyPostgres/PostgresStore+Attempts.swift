@@ -106,7 +106,7 @@ extension PostgresStore: AttemptRepository {
         try await pool.query("SELECT attempt_seq FROM users WHERE id = \(userID)").scalar(Int64.self) ?? 0
     }
 
-    /// Adds the attempts numbered (`seqAbove`, `upTo`] to the leaderboard's daily and monthly aggregates in `zones` (those of the
+    /// Adds the attempts numbered (`seqAbove`, `upTo`] to the leaderboard's daily, weekly and monthly aggregates in `zones` (those of the
     /// learner's teams), and rebuilds the learner's totals and streaks there, inside the pushing transaction.
     func updateDailyActivity(_ tx: PostgresConnection, userID: Int64, seqAbove base: Int64, upTo next: Int64, zones: [String]) async throws {
         // A learner in no team (most pushes on a server without teams) has no board to keep.
@@ -134,6 +134,17 @@ extension PostgresStore: AttemptRepository {
                        count(*) FILTER (WHERE f.correct_attempts > 0 AND m.correct_attempts = f.correct_attempts) AS points
                 FROM fresh f JOIN merged m USING (time_zone, day, question_id)
                 GROUP BY f.time_zone, f.day
+            ), weeks AS (
+                SELECT DISTINCT t.time_zone, t.week_start FROM memberships m JOIN teams t ON t.id = m.team_id
+                WHERE m.user_id = \(userID) AND t.time_zone IN (SELECT time_zone FROM zones)
+            ), weekly AS (
+                INSERT INTO weekly_activity AS s (user_id, time_zone, week_start, week, attempts, correct_attempts, points)
+                SELECT \(userID), d.time_zone, w.week_start, week_of(d.day, w.week_start), sum(d.attempts), sum(d.correct_attempts), sum(d.points)
+                FROM days d JOIN weeks w USING (time_zone)
+                GROUP BY 2, 3, 4
+                ON CONFLICT (user_id, time_zone, week_start, week) DO UPDATE
+                    SET attempts = s.attempts + excluded.attempts, correct_attempts = s.correct_attempts + excluded.correct_attempts,
+                        points = s.points + excluded.points
             ), daily AS (
                 INSERT INTO daily_activity AS s (user_id, time_zone, day, attempts, correct_attempts, points)
                 SELECT \(userID), time_zone, day, attempts, correct_attempts, points FROM days

@@ -126,7 +126,7 @@ extension PostgresStore: TeamRepository {
             WITH b AS (
                 SELECT today, CASE \(window.rawValue)::text WHEN 'week' THEN w WHEN 'month' THEN m END AS from_day,
                        CASE \(window.rawValue)::text WHEN 'week' THEN w + 7 WHEN 'month' THEN (m + interval '1 month')::date END AS until_day
-                FROM (SELECT today, today - ((extract(isodow FROM today)::integer - week_start + 7) % 7) - 7 * \(offset) AS w,
+                FROM (SELECT today, week_of(today, week_start) - 7 * \(offset) AS w,
                              (date_trunc('month', today) - make_interval(months => \(offset)))::date AS m
                       FROM (SELECT team_day(time_zone, \(time)) AS today, week_start FROM teams WHERE id = \(teamID)) t) d
             )
@@ -274,6 +274,7 @@ extension PostgresStore: TeamRepository {
         try await tx.query("DELETE FROM daily_question_activity WHERE user_id = \(userID) AND time_zone = \(timeZone)")
         try await tx.query("DELETE FROM daily_activity WHERE user_id = \(userID) AND time_zone = \(timeZone)")
         try await tx.query("DELETE FROM monthly_activity WHERE user_id = \(userID) AND time_zone = \(timeZone)")
+        try await tx.query("DELETE FROM weekly_activity WHERE user_id = \(userID) AND time_zone = \(timeZone)")
         try await tx.query("DELETE FROM activity_totals WHERE user_id = \(userID) AND time_zone = \(timeZone)")
         let latest = try await tx.query("SELECT attempt_seq FROM users WHERE id = \(userID)").scalar(Int64.self) ?? 0
         try await updateDailyActivity(tx, userID: userID, seqAbove: 0, upTo: latest, zones: [timeZone])
