@@ -42,14 +42,20 @@ public final class LocalPostgres: Sendable {
     public static func startPersistent(dataDirectory: URL) throws -> LocalPostgres {
         if let running = try runningServer(in: dataDirectory) { return running }
         let socket = try makePrivateDirectory(prefix: "studysync-pgsock-")
-        return try start(data: dataDirectory, socket: socket, temporaryRoot: nil, durable: true)
+        do {
+            return try start(data: dataDirectory, socket: socket, temporaryRoot: nil, durable: true)
+        } catch {
+            try? FileManager.default.removeItem(at: socket)
+            throw error
+        }
     }
 
-    /// Stops the server (fast shutdown: running transactions roll back) and removes a throwaway cluster's files.
+    /// Stops the server (fast shutdown: running transactions roll back) and removes a throwaway cluster's files, or a
+    /// persistent cluster's socket directory (made for this run; the data stays).
     public func stop() throws {
         guard owned else { return }
         try Self.run(binaries.appendingPathComponent("pg_ctl"), ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"], asPostgres: runAsPostgres)
-        if let temporaryRoot { try FileManager.default.removeItem(at: temporaryRoot) }
+        try FileManager.default.removeItem(at: temporaryRoot ?? socketDirectory)
     }
 
     init(dataDirectory: URL, socketDirectory: URL, port: Int, temporaryRoot: URL?, binaries: URL, runAsPostgres: Bool, owned: Bool) {

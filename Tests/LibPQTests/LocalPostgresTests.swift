@@ -19,12 +19,16 @@ import Testing
         #expect(borrowed.port == first.port)
         await pool.close()
         try first.stop()
+        // Stopping leaves the data and nothing else: the run's socket directory is gone.
+        #expect(!FileManager.default.fileExists(atPath: first.socketDirectory.path))
 
         let second = try LocalPostgres.startPersistent(dataDirectory: data)
         let again = PostgresPool(configuration: second.configuration, size: 1)
         #expect(try await again.query("SELECT note FROM kept").scalar(String.self) == "still here")
         await again.close()
         try second.stop()
+        #expect(!FileManager.default.fileExists(atPath: second.socketDirectory.path))
+        #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent("PG_VERSION").path))
     }
 
     @Test func stoppingTheServerMidRunGivesClearErrorsNotAHang() async throws {
