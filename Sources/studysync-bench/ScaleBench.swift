@@ -102,7 +102,8 @@ enum ScaleBench {
             }
             try await group.waitForAll()
         }
-        try await pool.query("ANALYZE")
+        // As after any bulk load: dead row versions cleared and statistics gathered now, not by autovacuum mid-measurement.
+        try await pool.query("VACUUM ANALYZE")
         Bench.say("caches rebuilt from the attempts (progress, question stats, board aggregates): \(Bench.format(ContinuousClock.now - rebuildStart))")
         await pool.close()
         try await measureAll(teacher: teacher, team: team, deck: deck, learners: learners, server: server)
