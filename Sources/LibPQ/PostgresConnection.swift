@@ -28,7 +28,8 @@ public struct PostgresConnection: Sendable {
 
     /// Streams `rows` through `COPY <table> (<columns>) FROM STDIN`; returns the number of rows copied.
     @discardableResult
-    public func copy(into table: String, columns: [String], rows: [[String?]]) async throws -> Int {
+    /// `rows` may be lazy (`items.lazy.map { … }`): each row is then made as it is sent, and never all at once.
+    public func copy(into table: String, columns: [String], rows: some Sequence<[String?]> & Sendable) async throws -> Int {
         let columnList = columns.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: ", ")
         let statement = PostgresQuery(unsafeSQL: "COPY \(quoteQualified(table)) (\(columnList)) FROM STDIN")
         return try await run { try $0.copy(statement, rows: rows) }

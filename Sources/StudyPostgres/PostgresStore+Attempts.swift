@@ -28,7 +28,7 @@ extension PostgresStore: AttemptRepository {
             }
             var next = base
             var outcomes: [PushOutcome] = []
-            var rows: [[String?]] = []
+            var fresh: [(seq: Int64, attempt: Attempt, flags: AttemptFlags)] = []
             for (attempt, flags, problem) in incoming {
                 if let problem {
                     outcomes.append(.rejected(reason: problem))
@@ -42,16 +42,12 @@ extension PostgresStore: AttemptRepository {
                     next += 1
                     stored[attempt.id] = (userID, next, attempt)
                     outcomes.append(.inserted(seq: next))
-                    rows.append([
-                        String(userID), String(next), attempt.id, attempt.deviceID, attempt.questionID, attempt.questionVersion,
-                        "{" + attempt.chosen.map(String.init).joined(separator: ",") + "}", attempt.correct ? "t" : "f", String(attempt.answeredAt),
-                        String(attempt.durationMs), attempt.sessionID, String(receivedAt), String(flags.rawValue),
-                    ])
+                    fresh.append((next, attempt, flags))
                 }
             }
-            if !rows.isEmpty {
+            if !fresh.isEmpty {
                 do {
-                    try await tx.copy(into: "attempts", columns: Self.attemptColumns, rows: rows)
+                    try await tx.copy(into: "attempts", columns: Self.attemptColumns, rows: AttemptRows(items: fresh, userID: userID, receivedAt: receivedAt))
                 } catch let error as PostgresError where error.kind == .uniqueViolation && !lookUp {
                     lookUp = true
                     throw error  // `retrying` runs the transaction again, with the look-up
@@ -372,8 +368,38 @@ extension PostgresStore: ProgressRepository {
 extension Attempt {
     /// The same attempt with its UUIDs in PostgreSQL's lowercase spelling, so a re-sent attempt compares equal.
     func normalisedIDs() -> Attempt {
-        Attempt(
-            id: id.lowercased(), deviceID: deviceID.lowercased(), questionID: questionID, questionVersion: questionVersion, chosen: chosen, correct: correct,
-            answeredAt: answeredAt, durationMs: durationMs, sessionID: sessionID.lowercased())
+        // Ids nearly always arrive in lower case already: then the same strings are kept, not copied.
+        func hasUpperCase(_ text: String) -> Bool { text.utf8.contains { (65...90).contains($0) } }
+        func lower(_ text: String) -> String { hasUpperCase(text) ? text.lowercased() : text }
+        guard hasUpperCase(id) || hasUpperCase(deviceID) || hasUpperCase(sessionID) else { return self }
+        return Attempt(
+            id: lower(id), deviceID: lower(deviceID), questionID: questionID, questionVersion: questionVersion, chosen: chosen, correct: correct,
+            answeredAt: answeredAt, durationMs: durationMs, sessionID: lower(sessionID))
     }
+}
+
+/// New attempts as rows of `attempts` (in `PostgresStore.attemptColumns` order) for COPY: each row's text is made as it
+/// is sent, never every row's 13 strings at once.
+struct AttemptRows: Sequence, Sendable {
+    let items: [(seq: Int64, attempt: Attempt, flags: AttemptFlags)]
+    let userID: Int64
+    let receivedAt: Int64
+
+    struct Iterator: IteratorProtocol {
+        let rows: AttemptRows
+        var index = 0
+
+        mutating func next() -> [String?]? {
+            guard index < rows.items.count else { return nil }
+            let (seq, attempt, flags) = rows.items[index]
+            index += 1
+            return [
+                String(rows.userID), String(seq), attempt.id, attempt.deviceID, attempt.questionID, attempt.questionVersion,
+                "{" + attempt.chosen.map(String.init).joined(separator: ",") + "}", attempt.correct ? "t" : "f", String(attempt.answeredAt),
+                String(attempt.durationMs), attempt.sessionID, String(rows.receivedAt), String(flags.rawValue),
+            ]
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(rows: self) }
 }

@@ -40,7 +40,9 @@ import Testing
             let garbage = try await client.execute(uri: "/v1/accounts", method: .post, body: ByteBuffer(string: "{not json")) { $0 }
             #expect(garbage.status == .badRequest)
             let token = try await client.account("wire")
-            let wrongType = try await client.json(.post, "/v1/sync", token: token, ["clientTime": "noon", "cursor": "0"])
+            // Only clientTime is wrong (a dictionary with two wrong fields would name either, in its random order).
+            struct WrongType: Encodable { let clientTime = "noon"; let cursor = 0 }
+            let wrongType = try await client.json(.post, "/v1/sync", token: token, WrongType())
             #expect(wrongType.status == .badRequest && wrongType.body["message"] as? String == "The JSON field 'clientTime' has the wrong type: expected an integer.")
             let lacking = try await client.json(.post, "/v1/sync", token: token, ["clientTime": 1, "cursor": 0])
             #expect(lacking.status == .badRequest && lacking.body["message"] as? String == "The JSON body lacks the field 'attempts'.")
