@@ -102,8 +102,9 @@ extension PostgresStore: AttemptRepository {
         try await pool.query("SELECT attempt_seq FROM users WHERE id = \(userID)").scalar(Int64.self) ?? 0
     }
 
-    /// Adds the attempts numbered (`seqAbove`, `upTo`] to the leaderboard's daily, weekly and monthly aggregates in `zones` (those of the
-    /// learner's teams), and rebuilds the learner's totals and streaks there, inside the pushing transaction.
+    /// Adds the attempts numbered (`seqAbove`, `upTo`] to the leaderboard's daily, weekly and monthly aggregates in
+    /// `zones` (those of the learner's teams), and rebuilds the learner's totals and streaks there, inside the pushing
+    /// transaction.
     func updateDailyActivity(_ tx: PostgresConnection, userID: Int64, seqAbove base: Int64, upTo next: Int64, zones: [String]) async throws {
         // A learner in no team (most pushes on a server without teams) has no board to keep.
         guard !zones.isEmpty else { return }

@@ -113,9 +113,11 @@ RETURNS learner_question_part[]
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    -- p_team_id is locked whether the learner is a member yet or not: on joining, a deck published at the same moment
+    -- is either in the team's sums before the learner's part is added, or published after it.
     PERFORM 1 FROM teams t
-    WHERE t.id IN (SELECT m.team_id FROM memberships m WHERE m.user_id = p_user_id AND m.role = 'member')
-      AND (p_team_id IS NULL OR t.id = p_team_id)
+    WHERE CASE WHEN p_team_id IS NULL THEN t.id IN (SELECT m.team_id FROM memberships m WHERE m.user_id = p_user_id AND m.role = 'member')
+               ELSE t.id = p_team_id END
     ORDER BY t.id FOR NO KEY UPDATE;
     RETURN ARRAY(SELECT p FROM learner_question_parts(p_user_id, p_team_id, p_question_ids) p);
 END
