@@ -302,10 +302,10 @@ extension PostgresStore: ProgressRepository {
 
     /// Runs `body` in a transaction holding the user's row lock, so two syncs of one user never update the progress
     /// cache from the same stale state (the later would undo the earlier).
-    func lockingUser(_ userID: Int64, _ body: (PostgresConnection) async throws -> Void) async throws {
+    func lockingUser<T: Sendable>(_ userID: Int64, _ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await retrying { tx in
             try await tx.query("SELECT 1 FROM users WHERE id = \(userID) FOR UPDATE")
-            try await body(tx)
+            return try await body(tx)
         }
     }
 

@@ -65,9 +65,8 @@ extension PostgresStore: TeamRepository {
     }
 
     public func join(codeHash: [UInt8], userID: Int64, at time: Int64) async throws -> JoinOutcome {
-        try await retrying { tx in
-            // The user's lock first, as every push takes it: the aggregates rebuilt below must not miss a concurrent push.
-            try await tx.query("SELECT 1 FROM users WHERE id = \(userID) FOR UPDATE")
+        // The user's lock first, as every push takes it: the aggregates rebuilt below must not miss a concurrent push.
+        try await lockingUser(userID) { tx in
             let rows = try await tx.query(
                 "SELECT team_id, role, max_uses, uses, expires_at FROM invites WHERE code_hash = \(codeHash) FOR UPDATE")
             guard let invite = rows.first else { return .unknownCode }
@@ -91,9 +90,8 @@ extension PostgresStore: TeamRepository {
     }
 
     public func leave(teamID: Int64, userID: Int64) async throws -> Bool {
-        try await retrying { tx in
-            try await tx.query("SELECT 1 FROM users WHERE id = \(userID) FOR UPDATE")
-            return try await Self.changingQuestionParts(of: userID, teamID: teamID, on: tx) {
+        try await lockingUser(userID) { tx in
+            try await Self.changingQuestionParts(of: userID, teamID: teamID, on: tx) {
                 try await tx.query("DELETE FROM memberships WHERE team_id = \(teamID) AND user_id = \(userID)").affectedRows == 1
             }
         }
