@@ -23,7 +23,9 @@ let package = Package(
         .target(name: "StudyDecks", resources: [.copy("Resources/ml-deployment.txt")]),
         // System SQLite for the CLI's local store (apt libsqlite3-dev).
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "StudyClient", dependencies: ["StudyCore", "StudyDecks", "CSQLite"]),
+        // System libcurl for the CLI's HTTP client (apt libcurl4-openssl-dev); see StudyClient/HTTPClient.swift.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "StudyClient", dependencies: ["StudyCore", "StudyDecks", "CSQLite", "CCurl"]),
         // libpq, PostgreSQL's C client (apt libpq-dev), and the safe wrapper that nothing above it gets around.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(

@@ -1,16 +1,12 @@
 import Foundation
 import StudyCore
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
-
 /// The server's HTTP API as the CLI uses it. Network failures and 5xx answers are retried with backoff; a 4xx answer
 /// becomes a `StoreError` carrying the server's sentence.
 public struct ServerAPI: Sendable {
     public let baseURL: URL
     public let token: String?
-    let session: URLSession
+    let http: HTTPClient
     /// Waits before the second, third and fourth tries.
     var backoff: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2)]
 
@@ -20,9 +16,7 @@ public struct ServerAPI: Sendable {
         }
         baseURL = url
         self.token = token
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = 60
-        session = URLSession(configuration: configuration)
+        http = HTTPClient(timeoutSeconds: 60)
     }
 
     public struct Meta: Codable, Sendable {
@@ -62,9 +56,9 @@ public struct ServerAPI: Sendable {
 
     /// Sync messages go through their own JSON codec (StudyCore/WireJSON.swift); the JSON is the same as the Codable form.
     public func sync(_ request: SyncRequest) async throws -> SyncResponse {
-        let data = try await send("POST", "v1/sync", json: Data(request.wireJSON()))
+        let bytes = try await send("POST", "v1/sync", json: request.wireJSON())
         do {
-            return try SyncResponse(wireJSON: data)
+            return try SyncResponse(wireJSON: bytes)
         } catch {
             throw unreadable("POST", "v1/sync")
         }
@@ -80,7 +74,7 @@ public struct ServerAPI: Sendable {
     ) async throws -> Result {
         let data = try await send(method, path, query: query, body: body, retry: retry)
         do {
-            return try JSONDecoder().decode(Result.self, from: data)
+            return try JSONDecoder().decode(Result.self, from: Data(data))
         } catch {
             throw unreadable(method, path)
         }
@@ -91,38 +85,33 @@ public struct ServerAPI: Sendable {
     }
 
     @discardableResult
-    func send<Body: Encodable>(_ method: String, _ path: String, query: [String: String?] = [:], body: Body?, retry: Bool = true) async throws -> Data {
-        try await send(method, path, query: query, json: try body.map { try JSONEncoder().encode($0) }, retry: retry)
+    func send<Body: Encodable>(_ method: String, _ path: String, query: [String: String?] = [:], body: Body?, retry: Bool = true) async throws -> [UInt8] {
+        try await send(method, path, query: query, json: try body.map { [UInt8](try JSONEncoder().encode($0)) }, retry: retry)
     }
 
-    private func send(_ method: String, _ path: String, query: [String: String?] = [:], json: Data?, retry: Bool = true) async throws -> Data {
+    private func send(_ method: String, _ path: String, query: [String: String?] = [:], json: [UInt8]?, retry: Bool = true) async throws -> [UInt8] {
         var url = baseURL.appendingPathComponent(path)
         let items = query.sorted { $0.key < $1.key }.compactMap { key, value in value.map { URLQueryItem(name: key, value: $0) } }
         if !items.isEmpty, var components = URLComponents(url: url, resolvingAgainstBaseURL: false) {
             components.queryItems = items
             url = components.url ?? url
         }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        if let json {
-            request.httpBody = json
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
+        var headers: [String] = []
+        if let token { headers.append("Authorization: Bearer \(token)") }
+        if json != nil { headers.append("Content-Type: application/json") }
         var lastFailure = ""
         for attempt in 0...(retry ? backoff.count : 0) {
             if attempt > 0 { try await Task.sleep(for: backoff[attempt - 1]) }
-            let data: Data
-            let response: URLResponse
+            let response: HTTPClient.Response
             do {
-                (data, response) = try await session.data(for: request)
-            } catch {
-                lastFailure = "cannot reach the server at \(baseURL.absoluteString) (\(error.localizedDescription))"
+                response = try await http.perform(method, url.absoluteString, headers: headers, body: json)
+            } catch let error as HTTPClient.Failure {
+                lastFailure = "cannot reach the server at \(baseURL.absoluteString) (\(error.description))"
                 continue
             }
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            if (200..<300).contains(status) { return data }
-            let message = (try? JSONDecoder().decode(ServerErrorBody.self, from: data))?.message ?? "HTTP status \(status)"
+            let status = response.status
+            if (200..<300).contains(status) { return response.body }
+            let message = (try? JSONDecoder().decode(ServerErrorBody.self, from: Data(response.body)))?.message ?? "HTTP status \(status)"
             if retry && (status >= 500 || status == 429) {
                 lastFailure = "the server failed: \(message)"
                 continue

@@ -45,18 +45,30 @@ struct Bench {
         let url = "http://127.0.0.1:\(port)"
         try await waitForServer(url)
         var rows: [(String, Int, Duration)] = []
+        let cpu = CPUMeter(server: server.processIdentifier, postgresData: postgres.dataDirectory)
+        var cpuRows: [(String, CPUMeter.Split)] = []
+        /// Runs one shape of work, timing it and noting the CPU each process spent on it.
+        func measure(_ name: String, _ count: Int, _ body: @Sendable () async throws -> Void) async throws {
+            let before = cpu.sample()
+            let start = monotonicSeconds()
+            let duration = try await timed(body)
+            rows.append((name, count, duration))
+            cpuRows.append((name, cpu.sample() - before))
+            // For `perf record -k CLOCK_MONOTONIC` then `perf report --time START,END`.
+            if ProcessInfo.processInfo.environment["BENCH_PHASE_TIMES"] != nil {
+                FileHandle.standardError.write("phase \(name): \(String(format: "%.6f,%.6f", start, monotonicSeconds()))\n".data(using: .utf8)!)
+            }
+        }
 
         for size in [1_000, 10_000, 100_000] {
             let user = "push\(size)"
             let a = try await Home.login(url, user: user, register: true)
             try a.fill(size, seed: UInt64(size))
-            let push = try await timed { _ = try await a.sync() }
-            rows.append(("push \(size) offline attempts (device A)", size, push))
+            try await measure("push \(size) offline attempts (device A)", size) { _ = try await a.sync() }
             let b = try await Home.login(url, user: user, register: false)
-            let pull = try await timed { _ = try await b.sync() }
+            try await measure("pull \(size) attempts (device B)", size) { _ = try await b.sync() }
             let received = try b.store.attempts().count
             guard received == size else { throw BenchError("device B received \(received) of \(size) attempts") }
-            rows.append(("pull \(size) attempts (device B)", size, pull))
             if size == 10_000 {
                 var samples: [Duration] = []
                 for _ in 0..<21 { samples.append(try await timed { _ = try await b.sync() }) }
@@ -71,13 +83,12 @@ struct Bench {
             homes.append(home)
         }
         let crowdHomes = homes
-        let crowd = try await timed {
+        try await measure("8 users x 10000 at the same moment", 80_000) {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for home in crowdHomes { group.addTask { _ = try await home.sync() } }
                 try await group.waitForAll()
             }
         }
-        rows.append(("8 users x 10000 at the same moment", 80_000, crowd))
 
         let copy = try await copyRate(postgres, rows: 100_000)
         let peak = peakMemoryMiB(pid: server.processIdentifier)
@@ -94,6 +105,12 @@ struct Bench {
             print("100k push rate / raw COPY rate: \(String(format: "%.2f", 100_000 / seconds / copy.rate))")
         }
         print("server peak memory (VmHWM): \(peak) MiB")
+        print("")
+        print(pad("CPU time spent on it (ms)", 40) + pad("client", 10) + pad("server", 10) + "PostgreSQL")
+        for (name, split) in cpuRows {
+            print(pad(name, 40) + pad(String(format: "%.0f", split.client * 1000), 10) + pad(String(format: "%.0f", split.server * 1000), 10)
+                + String(format: "%.0f", split.postgres * 1000))
+        }
     }
 
     /// Prints a line at once, also when standard output is a file.
@@ -107,6 +124,12 @@ struct Bench {
         let start = clock.now
         try await body()
         return clock.now - start
+    }
+
+    static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     static func format(_ d: Duration) -> String {
@@ -164,6 +187,50 @@ struct Bench {
             .first { $0.hasPrefix("model name") }.map { $0.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
         let memory = ProcessInfo.processInfo.physicalMemory / (1 << 30)
         return "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), \(memory) GiB, \(ProcessInfo.processInfo.operatingSystemVersionString)"
+    }
+}
+
+/// CPU seconds used so far by this process (the client), the server, and PostgreSQL (the postmaster, its live children
+/// and those it has reaped), from /proc.
+struct CPUMeter {
+    struct Split {
+        var client = 0.0, server = 0.0, postgres = 0.0
+        static func - (a: Split, b: Split) -> Split { Split(client: a.client - b.client, server: a.server - b.server, postgres: a.postgres - b.postgres) }
+    }
+
+    let server: Int32
+    let postgresData: URL
+    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    /// utime + stime (+ cutime + cstime when `children`) of a process, in seconds.
+    func seconds(_ pid: Int32, children: Bool = false) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        // Fields after the command name: state is field 3; utime, stime, cutime, cstime are fields 14 to 17.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        let values = fields[11...14].map { Double($0) ?? 0 }
+        return (values[0] + values[1] + (children ? values[2] + values[3] : 0)) / ticks
+    }
+
+    func sample() -> Split {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let client = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        var postgres = 0.0
+        if let text = try? String(contentsOf: postgresData.appendingPathComponent("postmaster.pid"), encoding: .utf8),
+            let postmaster = text.split(separator: "\n").first.flatMap({ Int32($0) })
+        {
+            postgres = seconds(postmaster, children: true)
+            let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            for pid in processes.compactMap({ Int32($0) }) {
+                guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                    status.contains("\nPPid:\t\(postmaster)\n")
+                else { continue }
+                postgres += seconds(pid)
+            }
+        }
+        return Split(client: client, server: seconds(server), postgres: postgres)
     }
 }
 
