@@ -37,7 +37,8 @@ public struct SyncEngine {
     ///
     /// Pages of pending attempts go out one after another without waiting: while the server stores page N, page N+1 is
     /// read and sent and the answer to page N-1 applied. Those pushes ask for no pulled attempts (`pullLimit` 0); the
-    /// pulls follow, cursor after cursor. A sync of one page or less is one request, as before.
+    /// pulls follow, cursor after cursor, each asked for while the page before it is stored. A sync of one page or less
+    /// is one request.
     public func run(progress: (Int, Int) -> Void = { _, _ in }) async throws -> Summary {
         var summary = Summary()
         let total = try store.pendingCount()
@@ -93,8 +94,16 @@ public struct SyncEngine {
                 break
             }
         }
+        // Pulls: the next page is asked for, with the cursor the last answer gave, while that answer is stored.
+        func pull(after cursor: Int64) -> Task<SyncResponse, any Error> {
+            let request = SyncRequest(clientTime: clock(), cursor: cursor, attempts: [])
+            return Task { [transport] in try await transport.sync(request) }
+        }
+        var next = pull(after: store.syncCursor)
+        defer { next.cancel() }
         while true {
-            let response = try await transport.sync(SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: []))
+            let response = try await next.value
+            if response.hasMore { next = pull(after: response.cursor) }
             try record(response, pushedSessions: [])
             if !response.hasMore { return summary }
         }

@@ -79,22 +79,51 @@ extension PostgresStore: AttemptRepository {
             let latest = try await latestSequence(userID: userID)
             return PullPage(attempts: [], cursor: cursor, hasMore: latest > cursor)
         }
-        // One statement, so one snapshot: "nothing more" and the user's latest sequence number agree. The user's row
-        // comes back once even when no attempt does.
-        let rows = try await pool.query(
-            """
-            SELECT u.attempt_seq, a.* FROM users u
-            LEFT JOIN LATERAL (
-                SELECT \(unsafeRaw: Self.pullColumns) FROM attempts
-                WHERE user_id = u.id AND seq > \(cursor) AND (\(excludingDevice)::uuid IS NULL OR device_id <> \(excludingDevice)::uuid)
-                ORDER BY seq LIMIT \(limit + 1)
-            ) a ON true
-            WHERE u.id = \(userID)
-            """)
-        guard let first = rows.first else { return PullPage(attempts: [], cursor: cursor, hasMore: false) }
-        let latest = try first.decode(Int64.self, at: 0)
-        let page = try rows.prefix(limit).compactMap { row in try row.decode(Int64?.self, at: 1) == nil ? nil : try Self.storedAttempt(row, offset: 1) }
-        if rows.count > limit { return PullPage(attempts: page, cursor: page.last!.seq, hasMore: true) }
+        // Sequence numbers are gap-free per user (invariant 4), so the attempts that fill a page lie in (cursor, cursor +
+        // limit + 1]: each statement reads a bounded range of the primary key, whatever plan PostgreSQL picks. (Asked for
+        // "the next limit + 1 after the cursor", it chose, with statistics taken before a large push, a bitmap scan of
+        // every later attempt and a sort, for every page.) The puller's own attempts in a range leave the page short;
+        // then the next range follows, up to the user's latest number as the first statement read it: every attempt up
+        // to that number was committed with it, so later statements see them all.
+        var page: [StoredAttempt] = []
+        var scanned = cursor
+        var latest = cursor
+        var first = true
+        repeat {
+            let upper = scanned + Int64(limit + 1 - page.count)
+            if first {
+                // The user's row comes back once even when no attempt does.
+                let rows = try await pool.query(
+                    """
+                    SELECT u.attempt_seq, a.* FROM users u
+                    LEFT JOIN LATERAL (
+                        SELECT \(unsafeRaw: Self.pullColumns) FROM attempts
+                        WHERE user_id = u.id AND seq > \(scanned) AND seq <= \(upper)
+                          AND (\(excludingDevice)::uuid IS NULL OR device_id <> \(excludingDevice)::uuid)
+                        ORDER BY seq
+                    ) a ON true
+                    WHERE u.id = \(userID)
+                    """)
+                guard let row = rows.first else { return PullPage(attempts: [], cursor: cursor, hasMore: false) }
+                latest = try row.decode(Int64.self, at: 0)
+                page += try rows.compactMap { row in try row.decode(Int64?.self, at: 1) == nil ? nil : try Self.storedAttempt(row, offset: 1) }
+                first = false
+            } else {
+                page += try await pool.query(
+                    """
+                    SELECT \(unsafeRaw: Self.pullColumns) FROM attempts
+                    WHERE user_id = \(userID) AND seq > \(scanned) AND seq <= \(upper)
+                      AND (\(excludingDevice)::uuid IS NULL OR device_id <> \(excludingDevice)::uuid)
+                    ORDER BY seq
+                    """
+                ).map { try Self.storedAttempt($0) }
+            }
+            scanned = min(upper, latest)
+        } while page.count <= limit && scanned < latest
+        if page.count > limit {
+            page.removeLast(page.count - limit)
+            return PullPage(attempts: page, cursor: page.last!.seq, hasMore: true)
+        }
         return PullPage(attempts: page, cursor: max(cursor, latest), hasMore: false)
     }
 

@@ -132,6 +132,25 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
         #expect(firstPage.attempts.map(\.seq) == [1] && firstPage.cursor == 1 && firstPage.hasMore)
     }
 
+    /// A page is read range by range of sequence numbers; when the puller's own attempts leave a range short, the next
+    /// range fills the page, and the cursor passes the own attempts without ever skipping another device's.
+    @Test func aPageLongerThanTheRangesOfOwnAttemptsBeforeItIsFilledFromTheRangesAfter() async throws {
+        let store = try await migratedStore()
+        defer { Task { await store.pool.close() } }
+        let user = try #require(try await store.createUser(username: "una", displayName: "Una", passwordHash: "h", role: .learner, at: 1))
+        let laptop = uuid(), desktop = uuid()
+        let attempts = (1...30).map { attempt(at: Int64($0), device: $0 <= 20 || $0 == 27 ? laptop : desktop) }
+        _ = try await store.insert(attempts.map { ($0, []) }, userID: user.id, receivedAt: 40)
+        let first = try await store.pull(userID: user.id, after: 0, limit: 5, excludingDevice: laptop)
+        #expect(first.attempts.map(\.seq) == [21, 22, 23, 24, 25] && first.cursor == 25 && first.hasMore)
+        let second = try await store.pull(userID: user.id, after: first.cursor, limit: 5, excludingDevice: laptop)
+        #expect(second.attempts.map(\.seq) == [26, 28, 29, 30] && second.cursor == 30 && !second.hasMore)
+        let own = try await store.pull(userID: user.id, after: 0, limit: 5, excludingDevice: desktop)
+        #expect(own.attempts.map(\.seq) == [1, 2, 3, 4, 5] && own.cursor == 5 && own.hasMore)
+        let allOwn = try await store.pull(userID: user.id, after: 25, limit: 3, excludingDevice: desktop)
+        #expect(allOwn.attempts.map(\.seq) == [27] && allOwn.cursor == 30 && !allOwn.hasMore)
+    }
+
     /// Invariant 4: 8 writers push 10,000 attempts for one user while a reader polls the cursor; every sequence number
     /// exists once, and the reader never sees N+1 before N. Run ten times, one after another (each in its own database).
     @Test(.serialized, arguments: 1...10)
