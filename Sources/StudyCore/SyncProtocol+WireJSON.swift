@@ -34,7 +34,7 @@ extension Attempt {
     public init(from json: inout JSONReader) throws(WireJSONError) {
         var id: String?, deviceID: String?, questionID: String?, questionVersion: String?, chosen: [Int]?, correct: Bool?
         var answeredAt: Int64?, durationMs: Int64?, sessionID: String?
-        try json.readObject { (json: inout JSONReader, key: String) throws(WireJSONError) in
+        try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
             switch key {
             case "id": id = try json.readString()
             case "deviceId": deviceID = try json.readString()
@@ -70,7 +70,7 @@ extension StudySession {
 
     init(from json: inout JSONReader) throws(WireJSONError) {
         var id: String?, deckID: String?, startedAt: Int64?
-        try json.readObject { (json: inout JSONReader, key: String) throws(WireJSONError) in
+        try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
             switch key {
             case "id": id = try json.readString()
             case "deckId": deckID = try json.readString()
@@ -106,7 +106,7 @@ extension SyncRequest {
     public init(wireJSON bytes: some Collection<UInt8>) throws(WireJSONError) {
         self = try JSONReader.read(bytes) { (json: inout JSONReader) throws(WireJSONError) -> SyncRequest in
             var clientTime: Int64?, cursor: Int64?, attempts: [Attempt]?, sessions: [StudySession]?, pullLimit: Int?
-            try json.readObject { (json: inout JSONReader, key: String) throws(WireJSONError) in
+            try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
                 switch key {
                 case "clientTime": clientTime = try json.readInt64()
                 case "cursor": cursor = try json.readInt64()
@@ -180,7 +180,7 @@ extension SyncResponse {
         self = try JSONReader.read(bytes) { (json: inout JSONReader) throws(WireJSONError) -> SyncResponse in
             var results: [PushResult]?, attempts: [PulledAttempt]?, cursor: Int64?, hasMore: Bool?, serverTime: Int64?, clockOffset: Int64?
             var clockWarning: String?
-            try json.readObject { (json: inout JSONReader, key: String) throws(WireJSONError) in
+            try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
                 switch key {
                 case "results": results = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try PushResult(from: &json) }
                 case "attempts": attempts = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try PulledAttempt(from: &json) }
@@ -203,7 +203,7 @@ extension SyncResponse {
 extension PushResult {
     init(from json: inout JSONReader) throws(WireJSONError) {
         var id: String?, status: Status?, seq: Int64?, reason: String?
-        try json.readObject { (json: inout JSONReader, key: String) throws(WireJSONError) in
+        try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
             switch key {
             case "id": id = try json.readString()
             case "status":
@@ -221,7 +221,7 @@ extension PushResult {
 extension PulledAttempt {
     init(from json: inout JSONReader) throws(WireJSONError) {
         var seq: Int64?, attempt: Attempt?, flags: Int32?
-        try json.readObject { (json: inout JSONReader, key: String) throws(WireJSONError) in
+        try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
             switch key {
             case "seq": seq = try json.readInt64()
             case "attempt": attempt = try Attempt(from: &json)

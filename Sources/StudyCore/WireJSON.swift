@@ -34,6 +34,32 @@ public struct WireJSONError: Error, Sendable, Equatable, CustomStringConvertible
     }
 }
 
+/// An object's key as `JSONReader.readObject` passes it: valid only inside the call.
+public struct JSONKey {
+    private let bytes: UnsafeBufferPointer<UInt8>?
+    private let string: String?
+
+    init(bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+        string = nil
+    }
+
+    init(string: String) {
+        bytes = nil
+        self.string = string
+    }
+
+    /// The key as a String, for messages.
+    public var text: String { string ?? String(decoding: bytes!, as: UTF8.self) }
+
+    public static func ~= (pattern: StaticString, key: JSONKey) -> Bool {
+        guard let bytes = key.bytes else { return key.string == pattern.description }
+        return bytes.count == pattern.utf8CodeUnitCount && bytes.elementsEqual(UnsafeBufferPointer(start: pattern.utf8Start, count: pattern.utf8CodeUnitCount))
+    }
+
+    public static func == (key: JSONKey, name: StaticString) -> Bool { name ~= key }
+}
+
 /// Reads one JSON document from UTF-8 bytes, value by value, as the caller expects them.
 public struct JSONReader: ~Copyable {
     private let bytes: UnsafeBufferPointer<UInt8>
@@ -61,7 +87,8 @@ public struct JSONReader: ~Copyable {
     // MARK: Structure
 
     /// Calls `field` for each member of an object, with the key; `field` must read (or `skipValue`) the member's value.
-    public mutating func readObject(_ field: (inout JSONReader, String) throws(WireJSONError) -> Void) throws(WireJSONError) {
+    /// The key is matched with `switch key { case "name": ... }`, without making a String of it.
+    public mutating func readObject(_ field: (inout JSONReader, JSONKey) throws(WireJSONError) -> Void) throws(WireJSONError) {
         try expect(UInt8(ascii: "{"), "an object")
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
@@ -71,14 +98,14 @@ public struct JSONReader: ~Copyable {
         while true {
             skipWhitespace()
             guard peek() == UInt8(ascii: "\"") else { throw syntax("expected a field name") }
-            let key = try readStringBody()
+            let key = try readKey()
             skipWhitespace()
             guard peek() == UInt8(ascii: ":") else { throw syntax("expected ':' after a field name") }
             index += 1
             do {
                 try field(&self, key)
             } catch var error {
-                error.path.insert(key, at: 0)
+                error.path.insert(key.text, at: 0)
                 throw error
             }
             skipWhitespace()
@@ -260,20 +287,41 @@ public struct JSONReader: ~Copyable {
         guard digits > 0 else { throw syntax("a malformed number at byte \(start)") }
     }
 
-    /// Reads a string starting at its opening quote. Strings without escapes, the usual case, are copied in one step.
+    /// Reads an object's key starting at its opening quote: the key's bytes in the document, unless it has escapes.
+    private mutating func readKey() throws(WireJSONError) -> JSONKey {
+        let quote = index
+        var position = index + 1
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") {
+                index = position + 1
+                return JSONKey(bytes: UnsafeBufferPointer(rebasing: bytes[(quote + 1)..<position]))
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
+            position += 1
+        }
+        index = quote
+        return JSONKey(string: try readStringBody())
+    }
+
+    /// Reads a string starting at its opening quote. Strings without escapes, the usual case, are copied in one step,
+    /// and when they are ASCII (ids, numbers' text) without a second pass to validate them.
     private mutating func readStringBody() throws(WireJSONError) -> String {
         index += 1
         let start = index
+        var ascii = true
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
+                if ascii { return String(unsafeUninitializedCapacity: slice.count) { _ = $0.initialize(fromContentsOf: slice); return slice.count } }
                 guard let text = String(validating: slice, as: UTF8.self) else { throw syntax("a string is not valid UTF-8") }
                 return text
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw syntax("a control character inside a string") }
+            if byte >= 0x80 { ascii = false }
             index += 1
         }
         var scalars = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
@@ -381,6 +429,16 @@ public struct JSONWriter {
     public mutating func string(_ value: String) {
         separate()
         bytes.append(UInt8(ascii: "\""))
+        // Nearly every string (ids, versions) needs no escape: then it is appended in one step.
+        let plain = value.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if plain == true {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in value.utf8 {
             let escape: UInt8
             switch byte {

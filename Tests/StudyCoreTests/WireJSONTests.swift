@@ -59,13 +59,14 @@ import Testing
             { "future": {"a": [1, 2.5e3, -0.1, true, false, null, "x"]}, "sessions" : [ ], "cursor": 0, "pullLimit": null,
               "clientTime": -12, "attempts": [{"id": "a\"b\\c\/d\n\u00e9\ud83d\ude00", "deviceId": "d", "questionId": "q",
               "questionVersion": "v", "chosen": [2, 0], "correct": false, "answeredAt": 9223372036854775807, "durationMs": -9223372036854775808,
-              "sessionId": "s", "extra": {}}] }
+              "sessi\u006fnId": "s", "extra": {}, "\u00e9": 1}] }
             """#
         let request = try SyncRequest(wireJSON: Array(json.utf8))
         #expect(request.clientTime == -12 && request.cursor == 0 && request.pullLimit == nil && request.sessions.isEmpty)
         #expect(request.attempts[0].id == "a\"b\\c/d\né😀")
         #expect(request.attempts[0].chosen == [0, 2])
         #expect(request.attempts[0].answeredAt == .max && request.attempts[0].durationMs == .min)
+        #expect(request.attempts[0].sessionID == "s")  // a key with an escape in it
     }
 
     static let good = #"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [ATTEMPT]}"#

@@ -1,0 +1,38 @@
+import Foundation
+import StudyCore
+
+/// `studysync-bench codec`: the sync messages' JSON, encoded and decoded in this process alone, page by page, so a change
+/// to the codec can be judged without the noise of a whole sync. Prints the median of 15 rounds per message.
+enum CodecBench {
+    static func run() throws {
+        var rng = SeededGenerator(seed: 7)
+        func id() -> String { UUIDv7.make(milliseconds: 1_700_000_000_000, using: &rng) }
+        let device = id(), session = id()
+        let attempts = (0..<SyncProtocol.maxPushPage).map { i in
+            Attempt(
+                id: id(), deviceID: device, questionID: "q\(i % 21)-0123456789abcdef", questionVersion: "v1-0123456789abcdef0123", chosen: [i % 4],
+                correct: i % 3 == 0, answeredAt: 1_700_000_000_000 + Int64(i) * 4_000, durationMs: 3_500, sessionID: session)
+        }
+        let request = SyncRequest(clientTime: 1_700_000_000_000, cursor: 0, attempts: attempts, sessions: [])
+        let results = SyncResponse(
+            results: attempts.enumerated().map { PushResult(id: $0.element.id, status: .inserted, seq: Int64($0.offset + 1)) }, attempts: [], cursor: 0,
+            hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
+        let pulled = SyncResponse(
+            results: [], attempts: attempts.enumerated().map { PulledAttempt(seq: Int64($0.offset + 1), attempt: $0.element, flags: 0) },
+            cursor: Int64(attempts.count), hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
+        let requestBytes = request.wireJSON(), resultBytes = results.wireJSON(), pulledBytes = pulled.wireJSON()
+        func median(_ body: () throws -> Void) rethrows -> String {
+            var samples: [Duration] = []
+            for _ in 0..<15 { samples.append(try ContinuousClock().measure(body)) }
+            return Bench.format(samples.sorted()[7])
+        }
+        print("StudySync codec benchmark — \(ISO8601DateFormatter().string(from: Date())) — \(Bench.machineDescription())")
+        print("a page of \(attempts.count) attempts; median of 15 rounds")
+        print(Bench.pad("encode push request", 36) + (try median { _ = request.wireJSON() }))
+        print(Bench.pad("decode push request (server)", 36) + (try median { _ = try SyncRequest(wireJSON: requestBytes) }))
+        print(Bench.pad("encode push results (server)", 36) + (try median { _ = results.wireJSON() }))
+        print(Bench.pad("decode push results", 36) + (try median { _ = try SyncResponse(wireJSON: resultBytes) }))
+        print(Bench.pad("encode pulled page (server)", 36) + (try median { _ = pulled.wireJSON() }))
+        print(Bench.pad("decode pulled page", 36) + (try median { _ = try SyncResponse(wireJSON: pulledBytes) }))
+    }
+}
