@@ -164,6 +164,13 @@ final class PQConnection: @unchecked Sendable {
                     chunk.append(contentsOf: [0x5C, 0x4E])  // \N
                     continue
                 }
+                // Most values need no escape: then they are appended in one step.
+                let plain = value.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+                    guard !utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else { return false }
+                    chunk.append(contentsOf: utf8)
+                    return true
+                }
+                if plain == true { continue }
                 for byte in value.utf8 {
                     switch byte {
                     case 0x5C: chunk.append(contentsOf: [0x5C, 0x5C])

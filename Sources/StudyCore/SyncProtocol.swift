@@ -118,11 +118,19 @@ public enum AttemptReview {
 
     /// Flags for each attempt, in order. `questions` maps `questionId + "/" + version` to the versions the server knows.
     public static func flags(for attempts: [Attempt], questions: [String: Question], serverTime: Int64) -> [AttemptFlags] {
-        var lastByDevice: [String: Int64] = [:]
+        // Looked up by id, then version: no key string is made per attempt.
+        var byID: [String: [String: Question]] = [:]
+        for question in questions.values { byID[question.id, default: [:]][question.version] = question }
         var flags = [AttemptFlags](repeating: [], count: attempts.count)
-        for index in attempts.indices.sorted(by: { Attempt.foldOrder(attempts[$0], attempts[$1]) }) {
+        // A page is normally in fold order already (clients send it so); then it is not sorted again.
+        let inOrder = zip(attempts, attempts.dropFirst()).allSatisfy { !Attempt.foldOrder($1, $0) }
+        let order = inOrder ? Array(attempts.indices) : attempts.indices.sorted { Attempt.foldOrder(attempts[$0], attempts[$1]) }
+        // The last answer time per device, with the device of the attempt before kept out of the dictionary.
+        var lastByDevice: [String: Int64] = [:]
+        var current: (device: String, last: Int64)?
+        for index in order {
             let attempt = attempts[index]
-            if let question = questions[key(attempt.questionID, attempt.questionVersion)] {
+            if let question = byID[attempt.questionID]?[attempt.questionVersion] {
                 if question.grade(attempt.chosen) != attempt.correct || attempt.chosen.contains(where: { $0 >= question.options.count }) {
                     flags[index].insert(.gradeMismatch)
                 }
@@ -130,11 +138,22 @@ public enum AttemptReview {
                 flags[index].insert(.unknownQuestion)
             }
             if attempt.durationMs < minimumDurationMs { flags[index].insert(.tooFast) }
-            if let last = lastByDevice[attempt.deviceID], attempt.answeredAt - last < burstGapMs { flags[index].insert(.burst) }
-            lastByDevice[attempt.deviceID] = attempt.answeredAt
+            if current?.device != attempt.deviceID {
+                if let current { lastByDevice[current.device] = current.last }
+                current = lastByDevice[attempt.deviceID].map { (attempt.deviceID, $0) }
+            }
+            if let current, attempt.answeredAt - current.last < burstGapMs { flags[index].insert(.burst) }
+            current = (attempt.deviceID, attempt.answeredAt)
             if attempt.answeredAt > serverTime + SyncProtocol.clockTolerance { flags[index].insert(.clockSkew) }
         }
         return flags
+    }
+
+    /// The distinct `key`s of the attempts' question versions.
+    public static func questionKeys(of attempts: [Attempt]) -> Set<String> {
+        var versions: [String: Set<String>] = [:]
+        for attempt in attempts { versions[attempt.questionID, default: []].insert(attempt.questionVersion) }
+        return Set(versions.flatMap { id, versions in versions.map { key(id, $0) } })
     }
 
     public static func key(_ questionID: String, _ version: String) -> String { questionID + "/" + version }

@@ -6,48 +6,63 @@ extension PostgresStore: AttemptRepository {
 
     public func insert(_ items: [(attempt: Attempt, flags: AttemptFlags)], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome] {
         guard !items.isEmpty else { return [] }
-        let incoming = items.map { (attempt: $0.attempt.normalisedIDs(), flags: $0.flags, problem: $0.attempt.problems.first) }
+        // Ids in PostgreSQL's lower-case spelling, so a re-sent attempt compares equal; a well-formed attempt has no problem.
+        var attempts = items.map(\.attempt)
+        var problems: [String?] = []
+        problems.reserveCapacity(attempts.count)
+        for i in attempts.indices {
+            problems.append(attempts[i].problems.first)
+            attempts[i].normaliseIDs()
+        }
+        let flags = items.map(\.flags)
         // Pushed attempts are nearly always new, so the first try copies them without looking their ids up; only when
-        // that runs into a stored id (a resent page, an id of another user) is the transaction rolled back and redone
-        // with a look-up that sorts each attempt into inserted, duplicate, conflict or refused.
+        // that runs into a stored id (a resent page, an id repeated in the page, an id of another user) is the
+        // transaction rolled back and redone with a look-up that sorts each attempt into inserted, duplicate, conflict
+        // or refused.
         var lookUp = false
         return try await retrying { tx in
             // The user's row lock orders this user's pushes: sequence numbers commit in the order they are handed out.
             guard let base = try await tx.query("SELECT attempt_seq FROM users WHERE id = \(userID) FOR UPDATE").scalar(Int64.self) else {
                 throw PostgresError(kind: .server, message: "There is no user \(userID).")
             }
-            var stored: [String: (userID: Int64, seq: Int64, attempt: Attempt)] = [:]
-            let wellFormed = lookUp ? incoming.filter { $0.problem == nil }.map(\.attempt.id) : []
-            if !wellFormed.isEmpty {
+            // With the look-up: the stored attempts with the page's ids, then the page's own as they are numbered.
+            var stored: [String: (userID: Int64, seq: Int64, index: Int?, attempt: Attempt?)] = [:]
+            if lookUp {
+                let wellFormed = attempts.indices.filter { problems[$0] == nil }.map { attempts[$0].id }
                 for row in try await tx.query(
                     "SELECT user_id, \(unsafeRaw: Self.pullColumns) FROM attempts WHERE id = ANY(\(PostgresArray(wellFormed))::uuid[])")
                 {
                     let found = try Self.storedAttempt(row, offset: 1)
-                    stored[found.attempt.id] = (try row.decode(Int64.self, at: 0), found.seq, found.attempt)
+                    stored[found.attempt.id] = (try row.decode(Int64.self, at: 0), found.seq, nil, found.attempt)
                 }
             }
             var next = base
             var outcomes: [PushOutcome] = []
-            var fresh: [(seq: Int64, attempt: Attempt, flags: AttemptFlags)] = []
-            for (attempt, flags, problem) in incoming {
-                if let problem {
+            outcomes.reserveCapacity(attempts.count)
+            var fresh: [Int] = []  // indexes of the attempts numbered base + 1, base + 2, ...
+            fresh.reserveCapacity(attempts.count)
+            for i in attempts.indices {
+                if let problem = problems[i] {
                     outcomes.append(.rejected(reason: problem))
-                } else if let existing = stored[attempt.id] {
+                } else if lookUp, let existing = stored[attempts[i].id] {
                     if existing.userID != userID {
                         outcomes.append(.rejected(reason: "this id is already used by an attempt that is not yours; give the attempt a new id"))
                     } else {
-                        outcomes.append(existing.attempt == attempt ? .duplicate(seq: existing.seq) : .conflict)
+                        let same = existing.index.map { attempts[$0] == attempts[i] } ?? (existing.attempt == attempts[i])
+                        outcomes.append(same ? .duplicate(seq: existing.seq) : .conflict)
                     }
                 } else {
                     next += 1
-                    stored[attempt.id] = (userID, next, attempt)
+                    if lookUp { stored[attempts[i].id] = (userID, next, i, nil) }
                     outcomes.append(.inserted(seq: next))
-                    fresh.append((next, attempt, flags))
+                    fresh.append(i)
                 }
             }
             if !fresh.isEmpty {
                 do {
-                    try await tx.copy(into: "attempts", columns: Self.attemptColumns, rows: AttemptRows(items: fresh, userID: userID, receivedAt: receivedAt))
+                    try await tx.copy(
+                        into: "attempts", columns: Self.attemptColumns,
+                        rows: AttemptRows(attempts: attempts, flags: flags, fresh: fresh, firstSeq: base + 1, userID: userID, receivedAt: receivedAt))
                 } catch let error as PostgresError where error.kind == .uniqueViolation && !lookUp {
                     lookUp = true
                     throw error  // `retrying` runs the transaction again, with the look-up
@@ -55,13 +70,10 @@ extension PostgresStore: AttemptRepository {
                 try await tx.query("UPDATE users SET attempt_seq = \(next) WHERE id = \(userID)")
                 let zones = try await Self.timeZones(ofTeamsOf: userID, on: tx)
                 try await updateDailyActivity(tx, userID: userID, seqAbove: base, upTo: next, zones: zones)
-                let inserted = zip(incoming, outcomes).compactMap { item, outcome -> (Attempt, AttemptFlags)? in
-                    if case .inserted = outcome { return (item.attempt, item.flags) }
-                    return nil
-                }
-                try await Self.foldIntoProgress(inserted.map(\.0), userID: userID, at: receivedAt, on: tx)
+                let inserted = fresh.count == attempts.count ? attempts : fresh.map { attempts[$0] }
+                try await Self.foldIntoProgress(inserted, userID: userID, at: receivedAt, on: tx)
                 // Last, as it locks the learner's teams until the commit: the question-report sums of their teams.
-                let counted = inserted.filter { $0.1.isEmpty }.map(\.0)
+                let counted = fresh.allSatisfy { flags[$0].isEmpty } ? inserted : fresh.filter { flags[$0].isEmpty }.map { attempts[$0] }
                 if zones.isEmpty || counted.isEmpty {
                     try await updateQuestionStats(tx, userID: userID, attempts: counted)
                 } else {
@@ -396,40 +408,46 @@ extension PostgresStore: ProgressRepository {
 }
 
 extension Attempt {
-    /// The same attempt with its UUIDs in PostgreSQL's lowercase spelling, so a re-sent attempt compares equal.
-    func normalisedIDs() -> Attempt {
-        // Ids nearly always arrive in lower case already: then the same strings are kept, not copied.
+    /// Puts the UUIDs in PostgreSQL's lower-case spelling, so a re-sent attempt compares equal. Ids nearly always arrive
+    /// in lower case already: then nothing is copied.
+    mutating func normaliseIDs() {
         func hasUpperCase(_ text: String) -> Bool { text.utf8.contains { (65...90).contains($0) } }
-        func lower(_ text: String) -> String { hasUpperCase(text) ? text.lowercased() : text }
-        guard hasUpperCase(id) || hasUpperCase(deviceID) || hasUpperCase(sessionID) else { return self }
-        return Attempt(
-            id: lower(id), deviceID: lower(deviceID), questionID: questionID, questionVersion: questionVersion, chosen: chosen, correct: correct,
-            answeredAt: answeredAt, durationMs: durationMs, sessionID: lower(sessionID))
+        guard hasUpperCase(id) || hasUpperCase(deviceID) || hasUpperCase(sessionID) else { return }
+        self = Attempt(
+            id: id.lowercased(), deviceID: deviceID.lowercased(), questionID: questionID, questionVersion: questionVersion, chosen: chosen,
+            correct: correct, answeredAt: answeredAt, durationMs: durationMs, sessionID: sessionID.lowercased())
     }
 }
 
-/// New attempts as rows of `attempts` (in `PostgresStore.attemptColumns` order) for COPY: each row's text is made as it
-/// is sent, never every row's 13 strings at once.
+/// New attempts as rows of `attempts` (in `PostgresStore.attemptColumns` order) for COPY: the attempts at `fresh`,
+/// numbered from `firstSeq`. Each row's text is made as it is sent, never every row's 13 strings at once.
 struct AttemptRows: Sequence, Sendable {
-    let items: [(seq: Int64, attempt: Attempt, flags: AttemptFlags)]
+    let attempts: [Attempt]
+    let flags: [AttemptFlags]
+    let fresh: [Int]
+    let firstSeq: Int64
     let userID: Int64
     let receivedAt: Int64
 
     struct Iterator: IteratorProtocol {
         let rows: AttemptRows
-        var index = 0
+        let user: String
+        let received: String
+        var position = 0
 
         mutating func next() -> [String?]? {
-            guard index < rows.items.count else { return nil }
-            let (seq, attempt, flags) = rows.items[index]
-            index += 1
+            guard position < rows.fresh.count else { return nil }
+            let index = rows.fresh[position]
+            let seq = rows.firstSeq + Int64(position)
+            position += 1
+            let attempt = rows.attempts[index]
+            let chosen = attempt.chosen.count == 1 ? "{\(attempt.chosen[0])}" : "{" + attempt.chosen.map(String.init).joined(separator: ",") + "}"
             return [
-                String(rows.userID), String(seq), attempt.id, attempt.deviceID, attempt.questionID, attempt.questionVersion,
-                "{" + attempt.chosen.map(String.init).joined(separator: ",") + "}", attempt.correct ? "t" : "f", String(attempt.answeredAt),
-                String(attempt.durationMs), attempt.sessionID, String(rows.receivedAt), String(flags.rawValue),
+                user, String(seq), attempt.id, attempt.deviceID, attempt.questionID, attempt.questionVersion, chosen, attempt.correct ? "t" : "f",
+                String(attempt.answeredAt), String(attempt.durationMs), attempt.sessionID, received, String(rows.flags[index].rawValue),
             ]
         }
     }
 
-    func makeIterator() -> Iterator { Iterator(rows: self) }
+    func makeIterator() -> Iterator { Iterator(rows: self, user: String(userID), received: String(receivedAt)) }
 }

@@ -41,7 +41,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         let now = clock()
         let offset = now - body.clientTime
 
-        let known = try await questions.lookUp(Set(body.attempts.map { AttemptReview.key($0.questionID, $0.questionVersion) }), in: repository)
+        let known = try await questions.lookUp(AttemptReview.questionKeys(of: body.attempts), in: repository)
         var flags = AttemptReview.flags(for: body.attempts, questions: known, serverTime: now)
         lap("grade")
         if abs(offset) > SyncProtocol.clockTolerance {
@@ -49,15 +49,13 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             for i in flags.indices where body.attempts[i].deviceID.lowercased() == identity.device.id { flags[i].insert(.clockSkew) }
         }
         try await repository.storeSessions(body.sessions.filter { UUID(uuidString: $0.id) != nil }, userID: identity.user.id, deviceID: identity.device.id)
-        let outcomes = try await repository.insert(Array(zip(body.attempts, flags)).map { ($0.0, $0.1) }, userID: identity.user.id, receivedAt: now)
+        let outcomes = try await repository.insert(
+            body.attempts.indices.map { (body.attempts[$0], flags[$0]) }, userID: identity.user.id, receivedAt: now)
         lap("insert")
-        let inserted = zip(body.attempts, outcomes).compactMap { attempt, outcome -> Attempt? in
-            if case .inserted = outcome { return attempt }
-            return nil
-        }
+        let inserted = outcomes.count { if case .inserted = $0 { true } else { false } }
         // "Last seen" to the minute and the clock offset to the second are plenty: a sync that changes neither writes nothing.
         let device = identity.device
-        if !inserted.isEmpty || (device.lastSeenAt.map { now - $0 >= 60_000 } ?? true) || (device.clockOffsetMs.map { abs($0 - offset) > 1_000 } ?? true) {
+        if inserted > 0 || (device.lastSeenAt.map { now - $0 >= 60_000 } ?? true) || (device.clockOffsetMs.map { abs($0 - offset) > 1_000 } ?? true) {
             try await repository.recordSync(deviceID: device.id, clockOffsetMs: offset, at: now)
         }
         lap("device")
@@ -69,7 +67,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         func ms(_ d: Duration?) -> String { String(format: "%.1f", Double((d ?? .zero).components.attoseconds) / 1e15 + Double((d ?? .zero).components.seconds) * 1000) }
         context.logger.info(
             "sync",
-            metadata: ["sync.pushed": "\(body.attempts.count)", "sync.inserted": "\(inserted.count)", "sync.pulled": "\(page.attempts.count)",
+            metadata: ["sync.pushed": "\(body.attempts.count)", "sync.inserted": "\(inserted)", "sync.pulled": "\(page.attempts.count)",
                        "sync.clock_offset_ms": "\(offset)", "sync.ms.decode": "\(ms(phases["decode"]))", "sync.ms.grade": "\(ms(phases["grade"]))",
                        "sync.ms.insert": "\(ms(phases["insert"]))", "sync.ms.device": "\(ms(phases["device"]))", "sync.ms.pull": "\(ms(phases["pull"]))",
                        "sync.ms.total": "\(ms(ContinuousClock.now - started))"])
