@@ -53,9 +53,11 @@ let package = Package(
             ],
             resources: [.copy("openapi.json")]
         ),
+        // glibc's mallopt, for the server's arena cap (study-server/StudyServerCommand.swift).
+        .systemLibrary(name: "CMalloc"),
         .executableTarget(
             name: "study-server",
-            dependencies: ["StudyServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["StudyServer", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The sync benchmark: drives the real protocol over loopback against a study-server process (not a test).
         .executableTarget(name: "studysync-bench", dependencies: ["StudyClient", "StudyCore", "StudyPostgres", "LibPQ"]),

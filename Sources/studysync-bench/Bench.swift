@@ -45,6 +45,7 @@ struct Bench {
         defer { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() }
         let url = "http://127.0.0.1:\(port)"
         try await waitForServer(url)
+        let startMemory = memoryMiB(pid: server.processIdentifier, field: "VmRSS:")
         var rows: [(String, Int, Duration)] = []
         let cpu = CPUMeter(server: server.processIdentifier, postgresData: postgres.dataDirectory)
         var cpuRows: [(String, CPUMeter.Split)] = []
@@ -92,7 +93,7 @@ struct Bench {
         }
 
         let copy = try await copyRate(postgres, rows: 100_000)
-        let peak = peakMemoryMiB(pid: server.processIdentifier)
+        let peak = memoryMiB(pid: server.processIdentifier, field: "VmHWM:")
 
         print("")
         print(pad("work", 40) + pad("wall", 12) + "attempts/s")
@@ -105,7 +106,7 @@ struct Bench {
             let seconds = Double(push.2.components.seconds) + Double(push.2.components.attoseconds) / 1e18
             print("100k push rate / raw COPY rate: \(String(format: "%.2f", 100_000 / seconds / copy.rate))")
         }
-        print("server peak memory (VmHWM): \(peak) MiB")
+        print("server peak memory (VmHWM): \(peak) MiB (\(startMemory) MiB when it had started)")
         print("")
         print(pad("CPU time spent on it (ms)", 40) + pad("client", 10) + pad("server", 10) + "PostgreSQL")
         for (name, split) in cpuRows {
@@ -175,9 +176,10 @@ struct Bench {
         return (duration, Double(count) / seconds)
     }
 
-    static func peakMemoryMiB(pid: Int32) -> Int {
+    /// A memory figure of /proc/PID/status (VmHWM: the peak resident set; VmRSS: the current one), in MiB.
+    static func memoryMiB(pid: Int32, field: String) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
             let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
         else { return -1 }
         return kb / 1024

@@ -125,7 +125,7 @@ enum ScaleBench {
         try await measure("learner report (\(learners) learners)", 30) { _ = try await teacher.learnerReport(team: team.id) }
         try await measure("one learner's report", 30) { _ = try await teacher.learnerDetail(team: team.id, username: "learner1") }
         try await measureMemberSyncs(teacher: teacher, team: team, deck: deck)
-        Bench.say("server peak memory (VmHWM): \(Bench.peakMemoryMiB(pid: server.processIdentifier)) MiB")
+        Bench.say("server peak memory (VmHWM): \(Bench.memoryMiB(pid: server.processIdentifier, field: "VmHWM:")) MiB")
     }
 
     /// What the aggregates cost a pushing member: one more learner of the team syncs 20 new attempts at a time (the
