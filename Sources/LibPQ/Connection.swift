@@ -99,20 +99,49 @@ final class PQConnection: @unchecked Sendable {
                 formats[i] = 1
             }
         }
+        let name = try preparedName(for: query.sql, parameters: Int32(binds.count))
         let sent = buffers.withUnsafeBufferPointer { values in
             values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                PQsendQueryParams(handle, query.sql, Int32(binds.count), nil, values.baseAddress, lengths, formats, 0)
+                if let name {
+                    PQsendQueryPrepared(handle, name, Int32(binds.count), values.baseAddress, lengths, formats, 0)
+                } else {
+                    PQsendQueryParams(handle, query.sql, Int32(binds.count), nil, values.baseAddress, lengths, formats, 0)
+                }
             }
         }
         guard sent == 1 else { throw connectionError() }
+        return try consume(try lastResult())
+    }
+
+    /// Statements this connection has prepared, by SQL text. The server parses and plans a prepared statement once, not
+    /// on every call: for the short statements of a sync that was most of their time. Named statements outlive the
+    /// transaction that made them, even one rolled back; they end with the connection.
+    private var prepared: [String: String] = [:]
+    /// A bound on what one connection keeps prepared, in case some caller makes SQL text that differs call by call:
+    /// past it, statements run unprepared.
+    static let maxPreparedStatements = 512
+
+    /// The name `sql` is prepared under on this connection, preparing it on first use; nil once the bound is reached.
+    private func preparedName(for sql: String, parameters: Int32) throws(PostgresError) -> String? {
+        if let name = prepared[sql] { return name }
+        guard prepared.count < Self.maxPreparedStatements else { return nil }
+        let name = "studysync_\(prepared.count + 1)"
+        guard PQsendPrepare(handle, name, sql, parameters, nil) == 1 else { throw connectionError() }
+        _ = try consume(try lastResult())
+        prepared[sql] = name
+        return name
+    }
+
+    /// Waits for the statement sent last and returns its result, draining to NULL so the connection is ready for the
+    /// next (one statement gives one result).
+    private func lastResult() throws(PostgresError) -> OpaquePointer? {
         try awaitResult()
-        // One statement gives one result; drain to NULL so the connection is ready for the next.
         var result: OpaquePointer? = nil
         while let next = PQgetResult(handle) {
             if let earlier = result { PQclear(earlier) }
             result = next
         }
-        return try consume(result)
+        return result
     }
 
     /// Waits for the server's answer without blocking in libpq, so a cancellation that arrives at any moment while the

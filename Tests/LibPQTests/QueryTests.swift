@@ -27,6 +27,21 @@ import Testing
         #expect(try await pool.query("SELECT count(*) FROM t").scalar(Int.self) == 2)
     }
 
+    /// A statement is prepared once per connection and then only executed, with each call's own values; one that the
+    /// server refuses to prepare throws its error, is not remembered, and leaves the connection usable.
+    @Test func aStatementIsPreparedOnceAndRunWithEachCallsValues() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
+        defer { Task { await pool.close() } }
+        try await pool.withConnection { connection in
+            for n in [1, 41, -7] { #expect(try await connection.query("SELECT \(n)::int + 1").scalar(Int.self) == n + 1) }
+            let copies = try await connection.query("SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT $1::int + 1'")
+            #expect(try copies.scalar(Int.self) == 1)
+            await #expect(throws: PostgresError.self) { try await connection.query("SELEC \(1)::int") }
+            await #expect(throws: PostgresError.self) { try await connection.query("SELEC \(1)::int") }
+            #expect(try await connection.query("SELECT \(2)::int * 2").scalar(Int.self) == 4)
+        }
+    }
+
     @Test func anInterpolatedValueIsNeverSQL() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
         defer { Task { await pool.close() } }
