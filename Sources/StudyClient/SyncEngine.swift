@@ -26,7 +26,10 @@ public struct SyncEngine {
     let pageSize: Int
     let clock: () -> Int64
 
-    public init(store: LocalStore, transport: any SyncTransport, pageSize: Int = 2_000, clock: @escaping () -> Int64 = { Clock.nowMs() }) {
+    /// The size of a sync's first page each way: small, so that the other side starts on it sooner.
+    static let firstPage = 1_000
+
+    public init(store: LocalStore, transport: any SyncTransport, pageSize: Int = SyncProtocol.maxPushPage, clock: @escaping () -> Int64 = { Clock.nowMs() }) {
         self.store = store
         self.transport = transport
         self.pageSize = min(pageSize, SyncProtocol.maxPushPage)
@@ -38,7 +41,7 @@ public struct SyncEngine {
     /// Pages of pending attempts go out one after another without waiting: while the server stores page N, page N+1 is
     /// read and sent and the answer to page N-1 applied. Those pushes ask for no pulled attempts (`pullLimit` 0); the
     /// pulls follow, cursor after cursor, each asked for while the page before it is stored. A sync of one page or less
-    /// is one request.
+    /// is one request. The first page each way holds at most `firstPage` attempts, so work starts on both sides sooner.
     public func run(progress: (Int, Int) -> Void = { _, _ in }) async throws -> Summary {
         var summary = Summary()
         let total = try store.pendingCount()
@@ -68,11 +71,14 @@ public struct SyncEngine {
         }
         var last: Attempt?
         while true {
-            let page = try store.pendingAttempts(after: last, limit: pageSize)
+            // The first page is small, so the server starts on it while the next, full one is read and sent.
+            let limit = last == nil ? min(pageSize, Self.firstPage) : pageSize
+            let page = try store.pendingAttempts(after: last, limit: limit)
             let sessions = try store.pendingSessions(for: page)
-            if inFlight == nil && page.count < pageSize {
+            if inFlight == nil && page.count < limit {
                 // The only page (or none): push and pull in one request.
-                let response = try await transport.sync(SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: page, sessions: sessions))
+                let response = try await transport.sync(
+                    SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: page, sessions: sessions, pullLimit: Self.firstPage))
                 try record(response, pushedSessions: sessions)
                 if !response.hasMore { return summary }
                 break
@@ -89,17 +95,17 @@ public struct SyncEngine {
                 }
                 inFlight = (next, sessions)
             }
-            if page.count < pageSize {
+            if page.count < limit {
                 try await settle()
                 break
             }
         }
         // Pulls: the next page is asked for, with the cursor the last answer gave, while that answer is stored.
-        func pull(after cursor: Int64) -> Task<SyncResponse, any Error> {
-            let request = SyncRequest(clientTime: clock(), cursor: cursor, attempts: [])
+        func pull(after cursor: Int64, limit: Int? = nil) -> Task<SyncResponse, any Error> {
+            let request = SyncRequest(clientTime: clock(), cursor: cursor, attempts: [], pullLimit: limit)
             return Task { [transport] in try await transport.sync(request) }
         }
-        var next = pull(after: store.syncCursor)
+        var next = pull(after: store.syncCursor, limit: summary.requests == 0 ? Self.firstPage : nil)
         defer { next.cancel() }
         while true {
             let response = try await next.value

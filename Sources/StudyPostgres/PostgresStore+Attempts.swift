@@ -350,6 +350,8 @@ extension PostgresStore: ProgressRepository {
         }
     }
 
+    /// The learner's attempts at these questions: read through the primary key (SQL/013 says why there is no index by
+    /// question).
     private static func allAttempts(userID: Int64, questionIDs: Set<String>, on connection: PostgresConnection) async throws -> [Attempt] {
         try await connection.query(
             "SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) AND question_id = ANY(\(PostgresArray(questionIDs.sorted()))::text[])"

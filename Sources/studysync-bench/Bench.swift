@@ -283,6 +283,6 @@ final class Home: @unchecked Sendable {
     }
 
     func sync() async throws -> SyncEngine.Summary {
-        try await SyncEngine(store: store, transport: api, pageSize: SyncProtocol.maxPushPage).run()
+        try await SyncEngine(store: store, transport: api).run()  // the page sizes `study sync` uses
     }
 }
