@@ -90,6 +90,7 @@ enum JSONText {
 
     // Every attempt row has a chosen-options column: these two skip Foundation's codec for it (a sync page reads thousands).
     static func encode(_ value: [Int]) -> String {
+        if value.count == 1 { return "[\(value[0])]" }  // nearly every answer: a short string, nothing allocated
         var json = JSONWriter(capacity: 16)
         json.array { json in for option in value { json.int(option) } }
         return String(decoding: json.bytes, as: UTF8.self)

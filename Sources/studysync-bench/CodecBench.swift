@@ -1,4 +1,5 @@
 import Foundation
+import StudyClient
 import StudyCore
 
 /// `studysync-bench codec`: the sync messages' JSON, encoded and decoded in this process alone, page by page, so a change
@@ -34,5 +35,48 @@ enum CodecBench {
         print(Bench.pad("decode push results", 36) + (try median { _ = try SyncResponse(wireJSON: resultBytes) }))
         print(Bench.pad("encode pulled page (server)", 36) + (try median { _ = pulled.wireJSON() }))
         print(Bench.pad("decode pulled page", 36) + (try median { _ = try SyncResponse(wireJSON: pulledBytes) }))
+    }
+}
+
+/// `studysync-bench store`: the CLI's local store alone, page by page: reading a page of pending attempts, applying the
+/// server's results for it, and storing a pulled page. Median of 9 rounds, each on a fresh home.
+enum StoreBench {
+    static func run() throws {
+        var rng = SeededGenerator(seed: 9)
+        print("StudySync local store benchmark — \(ISO8601DateFormatter().string(from: Date())) — \(Bench.machineDescription())")
+        print("a page of \(SyncProtocol.maxPushPage) attempts; median of 9 rounds, each on a fresh home")
+        var read: [Duration] = [], results: [Duration] = [], pulled: [Duration] = []
+        for _ in 0..<9 {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("studysync-store-bench-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let store = try LocalStore(directory: directory)
+            let deck = try store.requireDeck("ml-deployment")
+            let session = try store.startSession(deckID: deck.id, at: 1_700_000_000_000)
+            func page(device: String) -> [Attempt] {
+                (0..<SyncProtocol.maxPushPage).map { i in
+                    let q = deck.questions[i % deck.questions.count]
+                    return Attempt(
+                        id: UUIDv7.make(milliseconds: 1_700_000_000_000 + Int64(i) * 4_000, using: &rng), deviceID: device, questionID: q.id,
+                        questionVersion: q.version, chosen: q.correct, correct: true, answeredAt: 1_700_000_000_000 + Int64(i) * 4_000, durationMs: 3_500,
+                        sessionID: session)
+                }
+            }
+            try store.recordAll(page(device: store.deviceID))
+            let clock = ContinuousClock()
+            var pending: [Attempt] = []
+            read.append(try clock.measure { pending = try store.pendingAttempts(limit: SyncProtocol.maxPushPage) })
+            let answer = SyncResponse(
+                results: pending.enumerated().map { PushResult(id: $0.element.id, status: .inserted, seq: Int64($0.offset + 1)) }, attempts: [],
+                cursor: 0, hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
+            results.append(try clock.measure { _ = try store.apply(answer, pushedSessions: []) })
+            let other = page(device: UUIDv7.make(milliseconds: 1, using: &rng))
+            let pull = SyncResponse(
+                results: [], attempts: other.enumerated().map { PulledAttempt(seq: Int64(SyncProtocol.maxPushPage + $0.offset + 1), attempt: $0.element, flags: 0) },
+                cursor: Int64(2 * SyncProtocol.maxPushPage), hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
+            pulled.append(try clock.measure { _ = try store.apply(pull, pushedSessions: []) })
+        }
+        print(Bench.pad("read a page of pending attempts", 36) + Bench.format(read.sorted()[4]))
+        print(Bench.pad("apply the results of a pushed page", 36) + Bench.format(results.sorted()[4]))
+        print(Bench.pad("store a pulled page", 36) + Bench.format(pulled.sorted()[4]))
     }
 }
