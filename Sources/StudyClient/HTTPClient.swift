@@ -63,7 +63,10 @@ final class HTTPClient: @unchecked Sendable {
         let code: CURLcode = errorText.withUnsafeMutableBufferPointer { errorBuffer in
             (body ?? []).withUnsafeBufferPointer { payload in
                 _ = studysync_curl_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-                _ = studysync_curl_setopt_long(easy, CURLOPT_TIMEOUT, timeoutSeconds)
+                // Like URLSession's request timeout: give up when nothing moves for that long, however long a slow
+                // link takes for a large page.
+                _ = studysync_curl_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, 1)
+                _ = studysync_curl_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, timeoutSeconds)
                 _ = studysync_curl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT, 10)
                 _ = studysync_curl_setopt_long(easy, CURLOPT_BUFFERSIZE, 256 * 1024)
                 _ = studysync_curl_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer.baseAddress)
