@@ -168,6 +168,55 @@ final class PQConnection: @unchecked Sendable {
 
     /// `COPY ... FROM STDIN` in text format: each row's values are escaped here, NULL is `\N`. Returns the rows copied.
     func copy(_ statement: PostgresQuery, rows: some Sequence<[String?]>) throws(PostgresError) -> Int {
+        try copyIn(statement) { chunk, flush in
+            for row in rows {
+                for (i, value) in row.enumerated() {
+                    if i > 0 { chunk.append(0x09) }
+                    guard let value else {
+                        chunk.append(contentsOf: [0x5C, 0x4E])  // \N
+                        continue
+                    }
+                    // Most values need no escape: then they are appended in one step.
+                    let plain = value.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+                        guard !utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else { return false }
+                        chunk.append(contentsOf: utf8)
+                        return true
+                    }
+                    if plain == true { continue }
+                    for byte in value.utf8 {
+                        switch byte {
+                        case 0x5C: chunk.append(contentsOf: [0x5C, 0x5C])
+                        case 0x09: chunk.append(contentsOf: [0x5C, 0x74])
+                        case 0x0A: chunk.append(contentsOf: [0x5C, 0x6E])
+                        case 0x0D: chunk.append(contentsOf: [0x5C, 0x72])
+                        default: chunk.append(byte)
+                        }
+                    }
+                }
+                chunk.append(0x0A)
+                if chunk.count >= 1 << 16, !flush(&chunk) { return }
+            }
+        }
+    }
+
+    /// `COPY ... FROM STDIN (FORMAT binary)`: the signature and header, each row as its writer made it, the trailer.
+    func copyBinary(_ statement: PostgresQuery, rows: some Sequence<PostgresBinaryRow>) throws(PostgresError) -> Int {
+        try copyIn(statement) { chunk, flush in
+            chunk.append(contentsOf: [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00])  // PGCOPY\n\377\r\n\0
+            chunk.append(contentsOf: [UInt8](repeating: 0, count: 8))  // no flags, no header extension
+            for row in rows {
+                chunk.append(contentsOf: row.encoded)
+                if chunk.count >= 1 << 16, !flush(&chunk) { return }
+            }
+            chunk.append(contentsOf: [0xFF, 0xFF])  // field count -1: the end
+        }
+    }
+
+    /// Starts `statement` (a COPY FROM STDIN), lets `produce` fill the data in chunks (sending each when it calls
+    /// `flush`, which returns false once sending failed), ends the COPY and returns the rows copied.
+    private func copyIn(
+        _ statement: PostgresQuery, _ produce: (inout [UInt8], _ flush: (inout [UInt8]) -> Bool) -> Void
+    ) throws(PostgresError) -> Int {
         try checkNotCancelled()
         let start = PQexecParams(handle, statement.sql, 0, nil, nil, nil, nil, 0)
         guard let start, PQresultStatus(start) == PGRES_COPY_IN else {
@@ -178,43 +227,18 @@ final class PQConnection: @unchecked Sendable {
         var chunk: [UInt8] = []
         chunk.reserveCapacity(1 << 16)
         var failure: PostgresError?
-        func flush() {
-            guard failure == nil, !chunk.isEmpty else { return }
+        func flush(_ chunk: inout [UInt8]) -> Bool {
+            guard failure == nil else { return false }
+            guard !chunk.isEmpty else { return true }
             let sent = chunk.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
             }
             if sent != 1 { failure = connectionError() }
             chunk.removeAll(keepingCapacity: true)
+            return failure == nil
         }
-        for row in rows {
-            for (i, value) in row.enumerated() {
-                if i > 0 { chunk.append(0x09) }
-                guard let value else {
-                    chunk.append(contentsOf: [0x5C, 0x4E])  // \N
-                    continue
-                }
-                // Most values need no escape: then they are appended in one step.
-                let plain = value.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
-                    guard !utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else { return false }
-                    chunk.append(contentsOf: utf8)
-                    return true
-                }
-                if plain == true { continue }
-                for byte in value.utf8 {
-                    switch byte {
-                    case 0x5C: chunk.append(contentsOf: [0x5C, 0x5C])
-                    case 0x09: chunk.append(contentsOf: [0x5C, 0x74])
-                    case 0x0A: chunk.append(contentsOf: [0x5C, 0x6E])
-                    case 0x0D: chunk.append(contentsOf: [0x5C, 0x72])
-                    default: chunk.append(byte)
-                    }
-                }
-            }
-            chunk.append(0x0A)
-            if chunk.count >= 1 << 16 { flush() }
-            if failure != nil { break }
-        }
-        flush()
+        produce(&chunk, flush)
+        _ = flush(&chunk)
         if PQputCopyEnd(handle, failure == nil ? nil : "client failed to send rows") != 1 { failure = failure ?? connectionError() }
         // Drain every result to NULL; the first is the COPY's outcome.
         var outcome: Result<PostgresRows, PostgresError>?

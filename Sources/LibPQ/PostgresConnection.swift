@@ -35,6 +35,15 @@ public struct PostgresConnection: Sendable {
         return try await run { try $0.copy(statement, rows: rows) }
     }
 
+    /// Streams `rows` through `COPY <table> (<columns>) FROM STDIN (FORMAT binary)`; returns the number of rows copied.
+    /// Each row must hold one field per column, in their order. `rows` may be lazy, as for `copy(into:columns:rows:)`.
+    @discardableResult
+    public func copyBinary(into table: String, columns: [String], rows: some Sequence<PostgresBinaryRow> & Sendable) async throws -> Int {
+        let columnList = columns.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: ", ")
+        let statement = PostgresQuery(unsafeSQL: "COPY \(quoteQualified(table)) (\(columnList)) FROM STDIN (FORMAT binary)")
+        return try await run { try $0.copyBinary(statement, rows: rows) }
+    }
+
     /// Runs `body` inside BEGIN … COMMIT; throws after ROLLBACK when `body` throws.
     @discardableResult
     public func withTransaction<T: Sendable>(isolation: Isolation = .readCommitted, _ body: (PostgresConnection) async throws -> T) async throws -> T {

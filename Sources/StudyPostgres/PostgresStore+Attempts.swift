@@ -60,7 +60,7 @@ extension PostgresStore: AttemptRepository {
             }
             if !fresh.isEmpty {
                 do {
-                    try await tx.copy(
+                    try await tx.copyBinary(
                         into: "attempts", columns: Self.attemptColumns,
                         rows: AttemptRows(attempts: attempts, flags: flags, fresh: fresh, firstSeq: base + 1, userID: userID, receivedAt: receivedAt))
                 } catch let error as PostgresError where error.kind == .uniqueViolation && !lookUp {
@@ -421,8 +421,8 @@ extension Attempt {
     }
 }
 
-/// New attempts as rows of `attempts` (in `PostgresStore.attemptColumns` order) for COPY: the attempts at `fresh`,
-/// numbered from `firstSeq`. Each row's text is made as it is sent, never every row's 13 strings at once.
+/// New attempts as rows of `attempts` (in `PostgresStore.attemptColumns` order) for a binary COPY: the attempts at
+/// `fresh`, numbered from `firstSeq`. Each row is made as it is sent, never all of them at once.
 struct AttemptRows: Sequence, Sendable {
     let attempts: [Attempt]
     let flags: [AttemptFlags]
@@ -433,23 +433,33 @@ struct AttemptRows: Sequence, Sendable {
 
     struct Iterator: IteratorProtocol {
         let rows: AttemptRows
-        let user: String
-        let received: String
         var position = 0
 
-        mutating func next() -> [String?]? {
+        mutating func next() -> PostgresBinaryRow? {
             guard position < rows.fresh.count else { return nil }
             let index = rows.fresh[position]
             let seq = rows.firstSeq + Int64(position)
             position += 1
             let attempt = rows.attempts[index]
-            let chosen = attempt.chosen.count == 1 ? "{\(attempt.chosen[0])}" : "{" + attempt.chosen.map(String.init).joined(separator: ",") + "}"
-            return [
-                user, String(seq), attempt.id, attempt.deviceID, attempt.questionID, attempt.questionVersion, chosen, attempt.correct ? "t" : "f",
-                String(attempt.answeredAt), String(attempt.durationMs), attempt.sessionID, received, String(rows.flags[index].rawValue),
-            ]
+            // The ids were checked (`Attempt.problems`) before any attempt was numbered; a NULL would be refused.
+            func uuid(_ text: String, into row: inout PostgresBinaryRow) { if !row.uuid(text) { row.null() } }
+            var row = PostgresBinaryRow(fields: 13)
+            row.int64(rows.userID)
+            row.int64(seq)
+            uuid(attempt.id, into: &row)
+            uuid(attempt.deviceID, into: &row)
+            row.text(attempt.questionID)
+            row.text(attempt.questionVersion)
+            row.int16Array(attempt.chosen)
+            row.bool(attempt.correct)
+            row.int64(attempt.answeredAt)
+            row.int64(attempt.durationMs)
+            uuid(attempt.sessionID, into: &row)
+            row.int64(rows.receivedAt)
+            row.int32(Int32(truncatingIfNeeded: rows.flags[index].rawValue))
+            return row
         }
     }
 
-    func makeIterator() -> Iterator { Iterator(rows: self, user: String(userID), received: String(receivedAt)) }
+    func makeIterator() -> Iterator { Iterator(rows: self) }
 }

@@ -2,6 +2,7 @@ import Foundation
 import LibPQ
 import StudyClient
 import StudyCore
+import StudyPostgres
 
 #if canImport(Glibc)
 import Glibc
@@ -63,10 +64,12 @@ struct Bench {
             }
         }
 
+        var copyRows: [Attempt] = []  // device A's 100k offline attempts, for the raw COPY of the same rows
         for size in [1_000, 10_000, 100_000] {
             let user = "push\(size)"
             let a = try await Home.login(url, user: user, register: true)
             try a.fill(size, seed: UInt64(size))
+            if size == 100_000 { copyRows = try a.store.attempts() }
             try await measure("push \(size) offline attempts (device A)", size) { _ = try await a.sync() }
             let b = try await Home.login(url, user: user, register: false)
             try await measure("pull \(size) attempts (device B)", size) { _ = try await b.sync() }
@@ -93,7 +96,7 @@ struct Bench {
             }
         }
 
-        let copy = try await copyRate(postgres, rows: 100_000)
+        let copy = try await copyRate(postgres, attempts: copyRows)
         let peak = memoryMiB(pid: server.processIdentifier, field: "VmHWM:")
 
         print("")
@@ -160,21 +163,36 @@ struct Bench {
         throw BenchError("study-server did not start on \(url)")
     }
 
-    /// COPY of 100k attempt-shaped rows into a table like `attempts`, inside one transaction, as the floor to compare with.
-    static func copyRate(_ postgres: LocalPostgres, rows count: Int) async throws -> (duration: Duration, rate: Double) {
+    /// COPY of the 100k attempts device A pushed into a table like `attempts` (same columns and indexes), inside one
+    /// transaction, in the binary form a push sends them in, made before the clock starts: the floor to compare with.
+    static func copyRate(_ postgres: LocalPostgres, attempts: [Attempt]) async throws -> (duration: Duration, rate: Double) {
         let pool = PostgresPool(configuration: postgres.configuration, size: 1)
         defer { Task { await pool.close() } }
         try await pool.query(PostgresQuery(unsafeSQL: "CREATE TABLE IF NOT EXISTS copy_probe (LIKE attempts INCLUDING ALL)"))
-        let rows: [[String?]] = (0..<count).map { i in
-            ["1", String(i + 1), UUID().uuidString.lowercased(), UUID().uuidString.lowercased(), "q\(i % 21)", "v1", "{1}", "t", String(1_700_000_000_000 + i), "4000",
-             UUID().uuidString.lowercased(), "1", "0"]
+        let rows: [PostgresBinaryRow] = attempts.enumerated().map { i, attempt in
+            var row = PostgresBinaryRow(fields: 13)
+            row.int64(1)
+            row.int64(Int64(i + 1))
+            row.uuid(attempt.id)
+            row.uuid(attempt.deviceID)
+            row.text(attempt.questionID)
+            row.text(attempt.questionVersion)
+            row.int16Array(attempt.chosen)
+            row.bool(attempt.correct)
+            row.int64(attempt.answeredAt)
+            row.int64(attempt.durationMs)
+            row.uuid(attempt.sessionID)
+            row.int64(1)
+            row.int32(0)
+            return row
         }
-        let columns = ["user_id", "seq", "id", "device_id", "question_id", "question_version", "chosen", "correct", "answered_at", "duration_ms", "session_id", "received_at", "flags"]
         let duration = try await timed {
-            _ = try await pool.withTransaction { connection -> Int in try await connection.copy(into: "copy_probe", columns: columns, rows: rows) }
+            _ = try await pool.withTransaction { connection -> Int in
+                try await connection.copyBinary(into: "copy_probe", columns: PostgresStore.attemptColumns, rows: rows)
+            }
         }
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return (duration, Double(count) / seconds)
+        return (duration, Double(attempts.count) / seconds)
     }
 
     /// A memory figure of /proc/PID/status (VmHWM: the peak resident set; VmRSS: the current one), in MiB.

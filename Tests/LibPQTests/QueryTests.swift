@@ -82,6 +82,49 @@ import Testing
         #expect(try row.decode(String.self, at: 3) == "30s")
     }
 
+    /// Binary COPY: each kind of field at its edges, read back as PostgreSQL stored it; a malformed uuid is refused by
+    /// the writer; rows enough to need several chunks.
+    @Test func binaryCopyStoresEachKindOfFieldAsWritten() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
+        defer { Task { await pool.close() } }
+        try await pool.query("CREATE TABLE b (n bigint, i integer, f boolean, t text, u uuid, a smallint[], maybe text)")
+        func row(_ n: Int64, _ i: Int32, _ f: Bool, _ t: String, _ u: String, _ a: [Int], _ maybe: String?) -> PostgresBinaryRow {
+            var row = PostgresBinaryRow(fields: 7)
+            row.int64(n)
+            row.int32(i)
+            row.bool(f)
+            row.text(t)
+            let written = row.uuid(u)
+            #expect(written)
+            row.int16Array(a)
+            if let maybe { row.text(maybe) } else { row.null() }
+            return row
+        }
+        var rows = [
+            row(.min, .min, true, "tab\there\nnew line \\N back\\slash 日本語 🧪", "0190A3C4-1111-7000-8000-00000000ABCD", [0, 9, -1, 32767], nil),
+            row(.max, .max, false, "", "00000000-0000-0000-0000-000000000000", [], "x"),
+        ]
+        rows += (0..<20_000).map { row(Int64($0), Int32($0), $0 % 2 == 0, "row \($0)", "0190a3c4-1111-7000-8000-000000000001", [$0 % 4], nil) }
+        let copied = try await pool.withConnection { try await $0.copyBinary(into: "b", columns: ["n", "i", "f", "t", "u", "a", "maybe"], rows: rows) }
+        #expect(copied == 20_002)
+        let first = try await pool.query("SELECT n, i, f, t, u::text, a::text, maybe FROM b WHERE n = \(Int64.min)")[0]
+        #expect(try first.decode(Int32.self, at: 1) == .min && first.decode(Bool.self, at: 2))
+        #expect(try first.decode(String.self, at: 3) == "tab\there\nnew line \\N back\\slash 日本語 🧪")
+        #expect(try first.decode(String.self, at: 4) == "0190a3c4-1111-7000-8000-00000000abcd")
+        #expect(try first.decode(String.self, at: 5) == "{0,9,-1,32767}")
+        #expect(try first.decode(String?.self, at: 6) == nil)
+        let second = try await pool.query("SELECT i, f, t, a::text, maybe FROM b WHERE n = \(Int64.max)")[0]
+        #expect(try second.decode(Int32.self, at: 0) == .max && !second.decode(Bool.self, at: 1) && second.decode(String.self, at: 2) == "")
+        #expect(try second.decode(String.self, at: 3) == "{}" && second.decode(String.self, at: 4) == "x")
+        #expect(try await pool.query("SELECT sum(i) FROM b WHERE n >= 0 AND n < \(Int64.max)").scalar(Int64.self) == 199_990_000)
+        var bad = PostgresBinaryRow(fields: 1)
+        for text in ["0190a3c4-1111-7000-8000-00000000abc", "0190a3c4-1111-7000-8000-00000000abcg", "0190a3c411117000800000000000abcd", ""] {
+            let written = bad.uuid(text)
+            #expect(!written, "\(text)")
+        }
+        #expect(bad.encoded == PostgresBinaryRow(fields: 1).encoded)
+    }
+
     @Test func copyBulkLoadsRowsWithAwkwardValues() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
         defer { Task { await pool.close() } }
