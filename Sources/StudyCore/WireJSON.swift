@@ -56,8 +56,6 @@ public struct JSONKey {
         guard let bytes = key.bytes else { return key.string == pattern.description }
         return bytes.count == pattern.utf8CodeUnitCount && bytes.elementsEqual(UnsafeBufferPointer(start: pattern.utf8Start, count: pattern.utf8CodeUnitCount))
     }
-
-    public static func == (key: JSONKey, name: StaticString) -> Bool { name ~= key }
 }
 
 /// Reads one JSON document from UTF-8 bytes, value by value, as the caller expects them.

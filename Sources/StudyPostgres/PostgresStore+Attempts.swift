@@ -421,6 +421,29 @@ extension Attempt {
     }
 }
 
+extension PostgresStore {
+    /// An attempt as a row of `attempts` (in `attemptColumns` order) for a binary COPY. Its ids must be UUIDs, as
+    /// `Attempt.problems` checks before any attempt is numbered; one that is not becomes a NULL, which the table refuses.
+    public static func binaryRow(_ attempt: Attempt, userID: Int64, seq: Int64, receivedAt: Int64, flags: AttemptFlags) -> PostgresBinaryRow {
+        func uuid(_ text: String, into row: inout PostgresBinaryRow) { if !row.uuid(text) { row.null() } }
+        var row = PostgresBinaryRow(fields: Int16(attemptColumns.count))
+        row.int64(userID)
+        row.int64(seq)
+        uuid(attempt.id, into: &row)
+        uuid(attempt.deviceID, into: &row)
+        row.text(attempt.questionID)
+        row.text(attempt.questionVersion)
+        row.int16Array(attempt.chosen)
+        row.bool(attempt.correct)
+        row.int64(attempt.answeredAt)
+        row.int64(attempt.durationMs)
+        uuid(attempt.sessionID, into: &row)
+        row.int64(receivedAt)
+        row.int32(flags.rawValue)
+        return row
+    }
+}
+
 /// New attempts as rows of `attempts` (in `PostgresStore.attemptColumns` order) for a binary COPY: the attempts at
 /// `fresh`, numbered from `firstSeq`. Each row is made as it is sent, never all of them at once.
 struct AttemptRows: Sequence, Sendable {
@@ -440,24 +463,7 @@ struct AttemptRows: Sequence, Sendable {
             let index = rows.fresh[position]
             let seq = rows.firstSeq + Int64(position)
             position += 1
-            let attempt = rows.attempts[index]
-            // The ids were checked (`Attempt.problems`) before any attempt was numbered; a NULL would be refused.
-            func uuid(_ text: String, into row: inout PostgresBinaryRow) { if !row.uuid(text) { row.null() } }
-            var row = PostgresBinaryRow(fields: 13)
-            row.int64(rows.userID)
-            row.int64(seq)
-            uuid(attempt.id, into: &row)
-            uuid(attempt.deviceID, into: &row)
-            row.text(attempt.questionID)
-            row.text(attempt.questionVersion)
-            row.int16Array(attempt.chosen)
-            row.bool(attempt.correct)
-            row.int64(attempt.answeredAt)
-            row.int64(attempt.durationMs)
-            uuid(attempt.sessionID, into: &row)
-            row.int64(rows.receivedAt)
-            row.int32(Int32(truncatingIfNeeded: rows.flags[index].rawValue))
-            return row
+            return PostgresStore.binaryRow(rows.attempts[index], userID: rows.userID, seq: seq, receivedAt: rows.receivedAt, flags: rows.flags[index])
         }
     }
 

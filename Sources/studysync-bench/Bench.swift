@@ -169,22 +169,8 @@ struct Bench {
         let pool = PostgresPool(configuration: postgres.configuration, size: 1)
         defer { Task { await pool.close() } }
         try await pool.query(PostgresQuery(unsafeSQL: "CREATE TABLE IF NOT EXISTS copy_probe (LIKE attempts INCLUDING ALL)"))
-        let rows: [PostgresBinaryRow] = attempts.enumerated().map { i, attempt in
-            var row = PostgresBinaryRow(fields: 13)
-            row.int64(1)
-            row.int64(Int64(i + 1))
-            row.uuid(attempt.id)
-            row.uuid(attempt.deviceID)
-            row.text(attempt.questionID)
-            row.text(attempt.questionVersion)
-            row.int16Array(attempt.chosen)
-            row.bool(attempt.correct)
-            row.int64(attempt.answeredAt)
-            row.int64(attempt.durationMs)
-            row.uuid(attempt.sessionID)
-            row.int64(1)
-            row.int32(0)
-            return row
+        let rows = attempts.enumerated().map { i, attempt in
+            PostgresStore.binaryRow(attempt, userID: 1, seq: Int64(i + 1), receivedAt: 1, flags: [])
         }
         let duration = try await timed {
             _ = try await pool.withTransaction { connection -> Int in
