@@ -32,7 +32,8 @@ final class HTTPClient: @unchecked Sendable {
     private static let globalInit: Void = { _ = curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
     /// Sends one request and returns the status and body of the answer; throws `Failure` when there is no answer (no
-    /// connection, timeout, cancellation). Cancelling the task aborts the transfer.
+    /// connection, nothing received for `timeoutSeconds`). Cancelling the task aborts the transfer with
+    /// `CancellationError`.
     func perform(_ method: String, _ url: String, headers: [String], body: [UInt8]?) async throws -> Response {
         let transfer = Transfer()
         return try await withTaskCancellationHandler {
