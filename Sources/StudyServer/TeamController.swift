@@ -129,7 +129,7 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         guard (1...10_000).contains(maxUses) else { throw APIError.badRequest("maxUses is 1 to 10000.") }
         let hours = body.expiresInHours ?? 24 * 7
         guard (1...24 * 90).contains(hours) else { throw APIError.badRequest("expiresInHours is 1 to 2160 (90 days).") }
-        let code = Tokens.generate(bytes: 12)
+        let code = Tokens.inviteCode()
         let now = clock()
         let expiresAt = now + Int64(hours) * 3_600_000
         try await repository.createInvite(

@@ -292,6 +292,21 @@ import Testing
         }
     }
 
+    /// A person types the code after `study team join`: letters and digits only, so it is never read as an option
+    /// (a base64url code began with '-' once in 64 and the CLI refused it) and needs no quoting. 150 codes, each
+    /// different, each 17 characters.
+    @Test func inviteCodesAreLettersAndDigits() async throws {
+        try await app().test(.router) { client in
+            let root = try await client.account("root")
+            let team = try await client.json(.post, "/v1/teams", token: root, ["name": "Codes"])
+            let id = try #require(team.body["id"] as? Int64 ?? (team.body["id"] as? Int).map(Int64.init), "\(team.body)")
+            var codes: Set<String> = []
+            for _ in 0..<150 { codes.insert(try await invite(client, root, team: id)) }
+            #expect(codes.count == 150)
+            for code in codes { #expect(code.count == 17 && code.unicodeScalars.allSatisfy { $0.isASCII && CharacterSet.alphanumerics.contains($0) }, "\(code)") }
+        }
+    }
+
     @Test func invitesExpireAndRunOutAndDecksReachMembers() async throws {
         try await app().test(.router) { client in
             let p = try await setUp(client)
