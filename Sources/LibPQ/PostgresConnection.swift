@@ -30,8 +30,7 @@ public struct PostgresConnection: Sendable {
     @discardableResult
     /// `rows` may be lazy (`items.lazy.map { … }`): each row is then made as it is sent, and never all at once.
     public func copy(into table: String, columns: [String], rows: some Sequence<[String?]> & Sendable) async throws -> Int {
-        let columnList = columns.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: ", ")
-        let statement = PostgresQuery(unsafeSQL: "COPY \(quoteQualified(table)) (\(columnList)) FROM STDIN")
+        let statement = copyStatement(into: table, columns: columns, options: "")
         return try await run { try $0.copy(statement, rows: rows) }
     }
 
@@ -39,8 +38,7 @@ public struct PostgresConnection: Sendable {
     /// Each row must hold one field per column, in their order. `rows` may be lazy, as for `copy(into:columns:rows:)`.
     @discardableResult
     public func copyBinary(into table: String, columns: [String], rows: some Sequence<PostgresBinaryRow> & Sendable) async throws -> Int {
-        let columnList = columns.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: ", ")
-        let statement = PostgresQuery(unsafeSQL: "COPY \(quoteQualified(table)) (\(columnList)) FROM STDIN (FORMAT binary)")
+        let statement = copyStatement(into: table, columns: columns, options: " (FORMAT binary)")
         return try await run { try $0.copyBinary(statement, rows: rows) }
     }
 
@@ -71,6 +69,12 @@ public struct PostgresConnection: Sendable {
             throw CancellationError()
         }
     }
+}
+
+/// `COPY <table> (<columns>) FROM STDIN<options>`, with the table and column names quoted as identifiers.
+func copyStatement(into table: String, columns: [String], options: String) -> PostgresQuery {
+    let columnList = columns.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: ", ")
+    return PostgresQuery(unsafeSQL: "COPY \(quoteQualified(table)) (\(columnList)) FROM STDIN\(options)")
 }
 
 /// Quotes `schema.table` or `table` as identifiers.
