@@ -5,7 +5,7 @@ import Foundation
 /// usual environment variables, connections kept alive between requests.
 ///
 /// Why not URLSession: on Linux it drives the same libcurl through Dispatch sources and delegate hops, and in the sync
-/// benchmark that machinery cost the client more CPU than everything else it did (README, "Sync benchmark").
+/// benchmark that machinery cost the client more CPU than everything else it did (README, "Benchmark").
 ///
 /// Each request runs on a Dispatch thread, which blocks in `curl_easy_perform`, never on Swift's cooperative pool. A
 /// handle is used by one request at a time; finished handles wait in `idle`, with their open connection, for the next.
@@ -52,7 +52,6 @@ final class HTTPClient: @unchecked Sendable {
         if transfer.isCancelled { throw CancellationError() }
         let handle = lock.withLock { idle.popLast() } ?? Handle()
         guard let easy = handle.easy else { throw Failure(description: "libcurl could not make a handle") }
-        curl_easy_reset(easy)  // forgets the last request's options, keeps its connection
 
         var list: UnsafeMutablePointer<curl_slist>?
         // "Expect:" turns off curl's wait for a "100 Continue" before sending a large body.
@@ -61,6 +60,7 @@ final class HTTPClient: @unchecked Sendable {
         var errorText = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         let context = Unmanaged.passUnretained(transfer).toOpaque()
 
+        var status = 0
         let code: CURLcode = errorText.withUnsafeMutableBufferPointer { errorBuffer in
             (body ?? []).withUnsafeBufferPointer { payload in
                 _ = studysync_curl_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
@@ -94,7 +94,12 @@ final class HTTPClient: @unchecked Sendable {
                     Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue().isCancelled ? 1 : 0
                 }
                 _ = studysync_curl_setopt_pointer(easy, CURLOPT_XFERINFODATA, context)
-                return curl_easy_perform(easy)
+                let code = curl_easy_perform(easy)
+                _ = studysync_curl_response_code(easy, &status)
+                // Back to default options, keeping the connection: the handle must not keep pointers to this call's
+                // error buffer, body and transfer past it.
+                curl_easy_reset(easy)
+                return code
             }
         }
         guard code == CURLE_OK else {
@@ -103,8 +108,6 @@ final class HTTPClient: @unchecked Sendable {
             let detail = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw Failure(description: detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)
         }
-        var status = 0
-        _ = studysync_curl_response_code(easy, &status)
         lock.withLock { idle.append(handle) }
         return Response(status: status, body: transfer.received)
     }
