@@ -39,34 +39,37 @@ public struct PostgresBinaryRow: Sendable {
     /// A `uuid` from its 8-4-4-4-12 hexadecimal form, either case; false (and nothing written) when it is not one.
     @discardableResult
     public mutating func uuid(_ value: String) -> Bool {
-        var bytes = [UInt8](repeating: 0, count: 16)
-        var count = 0
-        var high: UInt8?
-        for (position, character) in value.utf8.enumerated() {
-            if position == 8 || position == 13 || position == 18 || position == 23 {
-                guard character == UInt8(ascii: "-") else { return false }
-                continue
-            }
-            let nibble: UInt8
-            switch character {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = character - UInt8(ascii: "A") + 10
-            default: return false
-            }
-            if let first = high {
-                guard count < 16 else { return false }
-                bytes[count] = first << 4 | nibble
-                count += 1
-                high = nil
-            } else {
-                high = nibble
-            }
-        }
-        guard count == 16, high == nil, value.utf8.count == 36 else { return false }
+        var value = value
+        return value.withUTF8 { uuid(utf8: $0) }
+    }
+
+    /// Three of these per pushed attempt: read from the contiguous UTF-8 and written straight into the row.
+    private mutating func uuid(utf8 text: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard text.count == 36, text[8] == UInt8(ascii: "-"), text[13] == UInt8(ascii: "-"), text[18] == UInt8(ascii: "-"),
+            text[23] == UInt8(ascii: "-")
+        else { return false }
+        let start = encoded.count
         append(UInt32(16))
-        encoded.append(contentsOf: bytes)
+        var position = 0
+        while position < 36 {
+            if position == 8 || position == 13 || position == 18 || position == 23 { position += 1 }
+            guard let high = Self.nibble(text[position]), let low = Self.nibble(text[position + 1]) else {
+                encoded.removeSubrange(start...)
+                return false
+            }
+            encoded.append(high << 4 | low)
+            position += 2
+        }
         return true
+    }
+
+    private static func nibble(_ character: UInt8) -> UInt8? {
+        switch character {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): character &- UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): character &- UInt8(ascii: "a") &+ 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): character &- UInt8(ascii: "A") &+ 10
+        default: nil
+        }
     }
 
     /// A one-dimensional `smallint[]` without NULLs. Values must fit in 16 bits.

@@ -35,7 +35,12 @@ public struct Attempt: Sendable, Hashable, Codable {
 
     /// The total order progress is folded in: by time, then by id so equal stamps still have one order everywhere.
     public static func foldOrder(_ a: Attempt, _ b: Attempt) -> Bool {
-        (a.answeredAt, a.id) < (b.answeredAt, b.id)
+        a.answeredAt != b.answeredAt ? a.answeredAt < b.answeredAt : a.id < b.id
+    }
+
+    /// Whether the attempts are in fold order already (pages nearly always are), read in place.
+    public static func areInFoldOrder(_ attempts: [Attempt]) -> Bool {
+        attempts.indices.dropFirst().allSatisfy { !foldOrder(attempts[$0], attempts[$0 - 1]) }
     }
 
     /// Problems that make an attempt unusable, each a sentence; empty when it is well formed.

@@ -21,7 +21,11 @@ public struct Question: Sendable, Hashable, Codable {
     public var isMultipleAnswer: Bool { correct.count > 1 }
 
     /// Grades a choice of canonical option indexes: right only when it is exactly the set of correct options.
-    public func grade(_ chosen: [Int]) -> Bool { Set(chosen) == Set(correct) }
+    public func grade(_ chosen: [Int]) -> Bool {
+        // `correct` is ascending without repeats, so a canonical choice (an attempt's always is) is compared as it is.
+        let canonical = chosen.indices.dropFirst().allSatisfy { chosen[$0 - 1] < chosen[$0] }
+        return canonical ? chosen == correct : Set(chosen) == Set(correct)
+    }
 
     private enum CodingKeys: String, CodingKey { case prompt, options, correct, id, version }
 

@@ -48,13 +48,22 @@ public enum Progress {
     /// Continues a fold with attempts that all come after the ones already folded, which gives the same result as
     /// folding everything again; nil when some new attempt sorts before the last one folded (fold from scratch then).
     public static func extendFold(_ progress: QuestionProgress, with attempts: some Sequence<Attempt>, scheduler: FSRS = .standard) -> QuestionProgress? {
-        let ordered = attempts.filter { $0.questionID == progress.questionID }.sorted(by: Attempt.foldOrder)
+        let ordered = inFoldOrder(attempts, questionID: progress.questionID)
         if let first = ordered.first, let lastTime = progress.lastAnsweredAt, let lastID = progress.lastAttemptID,
             (first.answeredAt, first.id) <= (lastTime, lastID)
         {
             return nil
         }
         return extend(progress, with: ordered, scheduler: scheduler)
+    }
+
+    /// The attempts at `questionID` in fold order. A server folds pages that hold one question's attempts in order
+    /// already: then the array is passed on as it is, without copying an attempt.
+    private static func inFoldOrder(_ attempts: some Sequence<Attempt>, questionID: String) -> [Attempt] {
+        var matching = Array(attempts)
+        if !matching.indices.allSatisfy({ matching[$0].questionID == questionID }) { matching.removeAll { $0.questionID != questionID } }
+        if !Attempt.areInFoldOrder(matching) { matching.sort(by: Attempt.foldOrder) }
+        return matching
     }
 
     private static func extend(_ progress: QuestionProgress, with ordered: [Attempt], scheduler: FSRS) -> QuestionProgress {

@@ -130,12 +130,20 @@ public protocol AttemptRepository: Sendable {
     /// Stores new attempts in one transaction, assigning per-user sequence numbers under the user's row lock; an
     /// attempt already stored is a duplicate, a different one under its id a conflict, another user's id rejected.
     /// The same transaction folds the stored ones into every cache (progress, statistics, leaderboard aggregates).
-    func insert(_ attempts: [(attempt: Attempt, flags: AttemptFlags)], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome]
+    /// `flags` holds each attempt's flags, in the same order.
+    func insert(_ attempts: [Attempt], flags: [AttemptFlags], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome]
     /// The user's attempts with sequence numbers above `cursor`, in order, at most `limit`, leaving out those that came
     /// from `excludingDevice` (the puller has them); the page's cursor passes the left-out ones too.
     func pull(userID: Int64, after cursor: Int64, limit: Int, excludingDevice: String?) async throws -> PullPage
     /// The highest sequence number handed out for the user (0 when none).
     func latestSequence(userID: Int64) async throws -> Int64
+}
+
+extension AttemptRepository {
+    /// `insert(_:flags:userID:receivedAt:)` with each attempt beside its flags.
+    public func insert(_ items: [(attempt: Attempt, flags: AttemptFlags)], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome] {
+        try await insert(items.map(\.attempt), flags: items.map(\.flags), userID: userID, receivedAt: receivedAt)
+    }
 }
 
 public protocol ProgressRepository: Sendable {

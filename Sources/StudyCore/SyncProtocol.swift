@@ -123,8 +123,7 @@ public enum AttemptReview {
         for question in questions.values { byID[question.id, default: [:]][question.version] = question }
         var flags = [AttemptFlags](repeating: [], count: attempts.count)
         // A page is normally in fold order already (clients send it so); then it is not sorted again.
-        let inOrder = zip(attempts, attempts.dropFirst()).allSatisfy { !Attempt.foldOrder($1, $0) }
-        let order = inOrder ? Array(attempts.indices) : attempts.indices.sorted { Attempt.foldOrder(attempts[$0], attempts[$1]) }
+        let order = Attempt.areInFoldOrder(attempts) ? Array(attempts.indices) : attempts.indices.sorted { Attempt.foldOrder(attempts[$0], attempts[$1]) }
         // The last answer time per device, with the device of the attempt before kept out of the dictionary.
         var lastByDevice: [String: Int64] = [:]
         var current: (device: String, last: Int64)?

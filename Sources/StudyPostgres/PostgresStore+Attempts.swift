@@ -4,17 +4,18 @@ import StudyCore
 extension PostgresStore: AttemptRepository {
     public static let attemptColumns = ["user_id", "seq", "id", "device_id", "question_id", "question_version", "chosen", "correct", "answered_at", "duration_ms", "session_id", "received_at", "flags"]
 
-    public func insert(_ items: [(attempt: Attempt, flags: AttemptFlags)], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome] {
-        guard !items.isEmpty else { return [] }
-        // Ids in PostgreSQL's lower-case spelling, so a re-sent attempt compares equal; a well-formed attempt has no problem.
-        var attempts = items.map(\.attempt)
+    public func insert(_ attempts: [Attempt], flags: [AttemptFlags], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome] {
+        precondition(attempts.count == flags.count, "one set of flags per attempt")
+        guard !attempts.isEmpty else { return [] }
         var problems: [String?] = []
         problems.reserveCapacity(attempts.count)
+        var attempts = attempts
         for i in attempts.indices {
             problems.append(attempts[i].problems.first)
-            attempts[i].normaliseIDs()
+            // Ids in PostgreSQL's lower-case spelling, so a re-sent attempt compares equal. They nearly always are already;
+            // the page is copied only when one is not.
+            if attempts[i].needsNormalisedIDs { attempts[i].normaliseIDs() }
         }
-        let flags = items.map(\.flags)
         // Pushed attempts are nearly always new, so the first try copies them without looking their ids up; only when
         // that runs into a stored id (a resent page, an id repeated in the page, an id of another user) is the
         // transaction rolled back and redone with a look-up that sorts each attempt into inserted, duplicate, conflict
@@ -248,31 +249,36 @@ extension PostgresStore: AttemptRepository {
         struct Stats {
             var attempts = 0, correct = 0, durationSum: Int64 = 0, last: Int64 = .min
             var options = [Int](repeating: 0, count: 10)
-            var first: Attempt
+            var firstIndex: Int
         }
+        // Each attempt updates its question's sums in place (one hash look-up, no copy of the attempt).
         var byQuestion: [String: Stats] = [:]
-        for attempt in attempts {
-            var stats = byQuestion[attempt.questionID] ?? Stats(first: attempt)
+        func add(_ index: Int, to stats: inout Stats) {
             stats.attempts += 1
-            if attempt.correct { stats.correct += 1 }
-            stats.durationSum += attempt.durationMs
-            stats.last = max(stats.last, attempt.answeredAt)
-            for option in attempt.chosen where (0..<10).contains(option) { stats.options[option] += 1 }
-            if Attempt.foldOrder(attempt, stats.first) { stats.first = attempt }
-            byQuestion[attempt.questionID] = stats
+            if attempts[index].correct { stats.correct += 1 }
+            stats.durationSum += attempts[index].durationMs
+            stats.last = max(stats.last, attempts[index].answeredAt)
+            for option in attempts[index].chosen where (0..<10).contains(option) { stats.options[option] += 1 }
+            if Attempt.foldOrder(attempts[index], attempts[stats.firstIndex]) { stats.firstIndex = index }
         }
-        let rows = byQuestion.sorted { $0.key < $1.key }
-        func column<T: CustomStringConvertible>(_ value: (Stats) -> T) -> PostgresArray { PostgresArray(rows.map { value($0.value) }) }
+        for index in attempts.indices { add(index, to: &byQuestion[attempts[index].questionID, default: Stats(firstIndex: index)]) }
+        struct Row {
+            let questionID: String
+            let stats: Stats
+            let first: Attempt
+        }
+        let rows = byQuestion.map { Row(questionID: $0.key, stats: $0.value, first: attempts[$0.value.firstIndex]) }.sorted { $0.questionID < $1.questionID }
+        func column<T: CustomStringConvertible>(_ value: (Row) -> T) -> PostgresArray { PostgresArray(rows.map(value)) }
         func list(_ values: [Int]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
         try await tx.query(
             """
             INSERT INTO learner_question_stats AS s (user_id, question_id, attempts, correct_attempts, option_counts, duration_ms_sum, first_answered_at,
                                                      first_attempt_id, first_correct, first_chosen, first_duration_ms, last_answered_at)
             SELECT \(userID), q, n, c, o::integer[], d, fa, fi, fc, fch::smallint[], fd, la
-            FROM unnest(\(PostgresArray(rows.map(\.key)))::text[], \(column(\.attempts))::integer[], \(column(\.correct))::integer[],
-                        \(column { list($0.options) })::text[], \(column(\.durationSum))::bigint[], \(column(\.first.answeredAt))::bigint[],
+            FROM unnest(\(PostgresArray(rows.map(\.questionID)))::text[], \(column(\.stats.attempts))::integer[], \(column(\.stats.correct))::integer[],
+                        \(column { list($0.stats.options) })::text[], \(column(\.stats.durationSum))::bigint[], \(column(\.first.answeredAt))::bigint[],
                         \(column(\.first.id))::uuid[], \(column(\.first.correct))::boolean[], \(column { list($0.first.chosen) })::text[],
-                        \(column(\.first.durationMs))::bigint[], \(column(\.last))::bigint[]) AS u(q, n, c, o, d, fa, fi, fc, fch, fd, la)
+                        \(column(\.first.durationMs))::bigint[], \(column(\.stats.last))::bigint[]) AS u(q, n, c, o, d, fa, fi, fc, fch, fd, la)
             ON CONFLICT (user_id, question_id) DO UPDATE SET
                 attempts = s.attempts + excluded.attempts,
                 correct_attempts = s.correct_attempts + excluded.correct_attempts,
@@ -410,11 +416,15 @@ extension PostgresStore: ProgressRepository {
 }
 
 extension Attempt {
-    /// Puts the UUIDs in PostgreSQL's lower-case spelling, so a re-sent attempt compares equal. Ids nearly always arrive
-    /// in lower case already: then nothing is copied.
-    mutating func normaliseIDs() {
+    /// Whether an id has an upper-case letter (PostgreSQL spells UUIDs in lower case).
+    var needsNormalisedIDs: Bool {
         func hasUpperCase(_ text: String) -> Bool { text.utf8.contains { (65...90).contains($0) } }
-        guard hasUpperCase(id) || hasUpperCase(deviceID) || hasUpperCase(sessionID) else { return }
+        return hasUpperCase(id) || hasUpperCase(deviceID) || hasUpperCase(sessionID)
+    }
+
+    /// Puts the UUIDs in PostgreSQL's lower-case spelling, so a re-sent attempt compares equal.
+    mutating func normaliseIDs() {
+        guard needsNormalisedIDs else { return }
         self = Attempt(
             id: id.lowercased(), deviceID: deviceID.lowercased(), questionID: questionID, questionVersion: questionVersion, chosen: chosen,
             correct: correct, answeredAt: answeredAt, durationMs: durationMs, sessionID: sessionID.lowercased())

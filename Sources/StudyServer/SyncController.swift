@@ -49,8 +49,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             for i in flags.indices where body.attempts[i].deviceID.lowercased() == identity.device.id { flags[i].insert(.clockSkew) }
         }
         try await repository.storeSessions(body.sessions.filter { UUID(uuidString: $0.id) != nil }, userID: identity.user.id, deviceID: identity.device.id)
-        let outcomes = try await repository.insert(
-            body.attempts.indices.map { (body.attempts[$0], flags[$0]) }, userID: identity.user.id, receivedAt: now)
+        let outcomes = try await repository.insert(body.attempts, flags: flags, userID: identity.user.id, receivedAt: now)
         lap("insert")
         let inserted = outcomes.count { if case .inserted = $0 { true } else { false } }
         // "Last seen" to the minute and the clock offset to the second are plenty: a sync that changes neither writes nothing.
@@ -72,7 +71,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
                        "sync.ms.insert": "\(ms(phases["insert"]))", "sync.ms.device": "\(ms(phases["device"]))", "sync.ms.pull": "\(ms(phases["pull"]))",
                        "sync.ms.total": "\(ms(ContinuousClock.now - started))"])
         let response = SyncResponse(
-            results: zip(body.attempts, outcomes).map { PushResult(id: $0.0.id, outcome: $0.1) }, attempts: page.attempts.map(PulledAttempt.init),
+            results: body.attempts.indices.map { PushResult(id: body.attempts[$0].id, outcome: outcomes[$0]) }, attempts: page.attempts.map(PulledAttempt.init),
             cursor: page.cursor, hasMore: page.hasMore, serverTime: now, clockOffsetMs: offset, clockWarning: AttemptReview.clockWarning(offsetMs: offset))
         return Response(
             status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.wireJSON())))

@@ -118,7 +118,8 @@ import Testing
         #expect(try second.decode(String.self, at: 3) == "{}" && second.decode(String.self, at: 4) == "x")
         #expect(try await pool.query("SELECT sum(i) FROM b WHERE n >= 0 AND n < \(Int64.max)").scalar(Int64.self) == 199_990_000)
         var bad = PostgresBinaryRow(fields: 1)
-        for text in ["0190a3c4-1111-7000-8000-00000000abc", "0190a3c4-1111-7000-8000-00000000abcg", "0190a3c411117000800000000000abcd", ""] {
+        for text in ["0190a3c4-1111-7000-8000-00000000abc", "0190a3c4-1111-7000-8000-00000000abcg", "0190a3c411117000800000000000abcd", "",
+                     "0190a3c4-11g1-7000-8000-00000000abcd", "0190a3c4-1111-7000-8000x00000000abcd", "0190a3c4-1111-7000-8000-00000000abcdef"] {
             let written = bad.uuid(text)
             #expect(!written, "\(text)")
         }

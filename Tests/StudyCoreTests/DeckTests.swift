@@ -74,6 +74,9 @@ import Testing
         #expect(q.grade([0, 1, 3]))
         #expect(!q.grade([0, 1]))
         #expect(!q.grade([0, 1, 2, 3]))
+        // A choice in any order, or with an option repeated, is the same choice.
+        #expect(q.grade([3, 0, 1]) && q.grade([0, 1, 1, 3]))
+        #expect(!q.grade([3, 1]) && !q.grade([]))
     }
 
     @Test func anyUnicodeSurvives() throws {
