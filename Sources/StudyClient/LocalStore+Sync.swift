@@ -1,10 +1,13 @@
 import Foundation
 import StudyCore
 
-/// `attempts.pushed`: where an attempt stands with the server.
-enum PushState: Int64 {
-    case pending = 0
-    case synced = 1
+/// `attempts.sync_state`: where an attempt stands with the server. Whether it still waits to be pushed is the outbox's
+/// to say (local schema step 4).
+enum SyncState: Int64 {
+    /// Made on this device, or restored from a backup: in the outbox until the server has it.
+    case local = 0
+    /// Pulled from the server (or pushed before the outbox existed).
+    case fromServer = 1
     /// The server holds a different attempt under this id; this copy stays local.
     case conflict = 2
     /// The server refused it; `sync_note` says why.
@@ -18,10 +21,12 @@ extension LocalStore {
     /// Pending attempts that sort after `after` (by time, then id), oldest first: the next page while earlier ones are
     /// still with the server.
     public func pendingAttempts(after: Attempt?, limit: Int) throws -> [Attempt] {
+        // The outbox in key order, each attempt found by its id.
         try db.query(
             """
-            SELECT id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id
-            FROM attempts WHERE pushed = 0 AND (answered_at, id) > (?, ?) ORDER BY answered_at, id LIMIT ?
+            SELECT a.id, a.device_id, a.question_id, a.question_version, a.chosen, a.correct, a.answered_at, a.duration_ms, a.session_id
+            FROM outbox o CROSS JOIN attempts a ON a.id = o.id
+            WHERE (o.answered_at, o.id) > (?, ?) ORDER BY o.answered_at, o.id LIMIT ?
             """, [.integer(after?.answeredAt ?? .min), .text(after?.id ?? ""), .init(limit)]
         ) { row in
             Attempt(
@@ -32,14 +37,14 @@ extension LocalStore {
     }
 
     public func pendingCount() throws -> Int {
-        Int(try db.query("SELECT count(*) FROM attempts WHERE pushed = 0") { $0.int(0) }.first ?? 0)
+        Int(try db.query("SELECT count(*) FROM outbox") { $0.int(0) }.first ?? 0)
     }
 
     /// Counts of attempts the server conflicted with or refused.
     public func unsyncable() throws -> (conflicts: Int, rejected: Int) {
-        let rows = try db.query("SELECT pushed, count(*) FROM attempts WHERE pushed IN (2, 3) GROUP BY pushed") { ($0.int(0), Int($0.int(1))) }
+        let rows = try db.query("SELECT sync_state, count(*) FROM attempts WHERE sync_state IN (2, 3) GROUP BY sync_state") { ($0.int(0), Int($0.int(1))) }
         let counts = Dictionary(uniqueKeysWithValues: rows)
-        return (counts[PushState.conflict.rawValue] ?? 0, counts[PushState.rejected.rawValue] ?? 0)
+        return (counts[SyncState.conflict.rawValue] ?? 0, counts[SyncState.rejected.rawValue] ?? 0)
     }
 
     /// The sessions the given attempts belong to that the server has not been sent.
@@ -50,23 +55,35 @@ extension LocalStore {
     }
 
     /// Applies one sync response in one local transaction: the pushed attempts' results, the pulled attempts, the new
-    /// cursor. Until this commits nothing is marked, so a sync cut short anywhere is simply repeated.
-    public func apply(_ response: SyncResponse, pushedSessions: [StudySession]) throws -> Merge {
+    /// cursor. `pushed` is the page the request carried (its results come in its order). Until this commits nothing is
+    /// marked, so a sync cut short anywhere is simply repeated.
+    public func apply(_ response: SyncResponse, pushed: [Attempt] = [], pushedSessions: [StudySession]) throws -> Merge {
         // An answer that changes no attempt only moves the sync bookkeeping (last sync time, clock offset): that commit
         // need not wait for the disk; if it is lost, the next sync writes it again.
         let bookkeepingOnly = response.results.isEmpty && response.attempts.isEmpty && pushedSessions.isEmpty
         if bookkeepingOnly { try db.execute(script: "PRAGMA synchronous=NORMAL") }
         defer { if bookkeepingOnly { try? db.execute(script: "PRAGMA synchronous=FULL") } }
+        // The answer time of a result's attempt (the outbox's key), from the page in order; by id for a result out of place.
+        var byID: [String: Int64]?
+        func answeredAt(ofResult index: Int, id: String) -> Int64? {
+            if index < pushed.count && pushed[index].id == id { return pushed[index].answeredAt }
+            if byID == nil { byID = Dictionary(pushed.map { ($0.id, $0.answeredAt) }, uniquingKeysWith: { first, _ in first }) }
+            return byID?[id]
+        }
         return try db.transaction {
-            for result in response.results {
-                let state: PushState =
-                    switch result.status {
-                    case .inserted, .duplicate: .synced
-                    case .conflict: .conflict
-                    case .rejected: .rejected
-                    }
-                try db.run("UPDATE attempts SET pushed = ?, server_seq = ?, sync_note = ? WHERE id = ?",
-                           [.integer(state.rawValue), .init(result.seq), .init(result.reason), .text(result.id)])
+            for (index, result) in response.results.enumerated() {
+                // Whatever the outcome, the attempt leaves the outbox: accepted, or set aside with the reason.
+                if let time = answeredAt(ofResult: index, id: result.id) {
+                    try db.run("DELETE FROM outbox WHERE answered_at = ? AND id = ?", [.integer(time), .text(result.id)])
+                } else {
+                    try db.run("DELETE FROM outbox WHERE id = ?", [.text(result.id)])
+                }
+                switch result.status {
+                case .inserted, .duplicate: break
+                case .conflict, .rejected:
+                    let state: SyncState = result.status == .conflict ? .conflict : .rejected
+                    try db.run("UPDATE attempts SET sync_state = ?, sync_note = ? WHERE id = ?", [.integer(state.rawValue), .init(result.reason), .text(result.id)])
+                }
             }
             for session in pushedSessions { try db.run("UPDATE sessions SET pushed = 1 WHERE id = ?", [.text(session.id)]) }
             var merge = Merge()
@@ -74,7 +91,7 @@ extension LocalStore {
                 let a = pulled.attempt
                 let inserted = try db.run(
                     """
-                    INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id, pushed, server_seq)
+                    INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id, sync_state, server_seq)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(id) DO NOTHING
                     """,
                     [.text(a.id), .text(a.deviceID), .text(a.questionID), .text(a.questionVersion), .text(JSONText.encode(a.chosen)), .init(a.correct),
@@ -84,7 +101,7 @@ extension LocalStore {
                 } else {
                     merge.duplicates += 1
                     // A copy this device had not pushed yet (restored from a backup, say) is now known to be on the server.
-                    try db.run("UPDATE attempts SET pushed = 1, server_seq = ? WHERE id = ? AND pushed = 0", [.integer(pulled.seq), .text(a.id)])
+                    try db.run("DELETE FROM outbox WHERE answered_at = ? AND id = ?", [.integer(a.answeredAt), .text(a.id)])
                 }
             }
             try setMeta("sync_cursor", String(response.cursor))

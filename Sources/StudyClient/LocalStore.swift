@@ -120,6 +120,25 @@ enum Migrations {
         ALTER TABLE attempts ADD COLUMN sync_note TEXT;
         ALTER TABLE sessions ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;
         """,
+        // The outbox: what waits to be pushed is listed in a narrow table in push order. Marking a pushed page done
+        // deletes its outbox rows instead of rewriting every attempt's row and its partial index entry (about three
+        // times the work). `pushed` becomes `sync_state`, which no longer says whether an attempt waits: 0 made here
+        // (or restored from a backup), 1 pulled from the server (or pushed before the outbox), 2 the server holds a
+        // different attempt under its id, 3 refused by the server. `server_seq` is kept for pulled attempts only.
+        """
+        CREATE TABLE outbox (
+            answered_at INTEGER NOT NULL,
+            id TEXT NOT NULL,
+            PRIMARY KEY (answered_at, id)
+        ) WITHOUT ROWID;
+        INSERT INTO outbox(answered_at, id) SELECT answered_at, id FROM attempts WHERE pushed = 0;
+        DROP INDEX attempts_pending;
+        ALTER TABLE attempts RENAME COLUMN pushed TO sync_state;
+        CREATE TRIGGER attempts_into_outbox AFTER INSERT ON attempts WHEN NEW.sync_state = 0
+        BEGIN
+            INSERT INTO outbox(answered_at, id) VALUES (NEW.answered_at, NEW.id);
+        END;
+        """,
     ]
 
     static func apply(to db: SQLiteDatabase) throws {

@@ -45,8 +45,8 @@ public struct SyncEngine {
     public func run(progress: (Int, Int) -> Void = { _, _ in }) async throws -> Summary {
         var summary = Summary()
         let total = try store.pendingCount()
-        func record(_ response: SyncResponse, pushedSessions: [StudySession]) throws {
-            let merge = try store.apply(response, pushedSessions: pushedSessions)
+        func record(_ response: SyncResponse, pushed: [Attempt] = [], pushedSessions: [StudySession] = []) throws {
+            let merge = try store.apply(response, pushed: pushed, pushedSessions: pushedSessions)
             summary.requests += 1
             summary.pulled += merge.inserted
             for result in response.results {
@@ -61,13 +61,13 @@ public struct SyncEngine {
             progress(summary.pushed + summary.duplicates + summary.conflicts + summary.rejected, total)
         }
 
-        var inFlight: (answer: Task<SyncResponse, any Error>, sessions: [StudySession])?
+        var inFlight: (answer: Task<SyncResponse, any Error>, page: [Attempt], sessions: [StudySession])?
         defer { inFlight?.answer.cancel() }
         /// Waits for the page with the server, if any, and applies its answer.
         func settle() async throws {
             guard let previous = inFlight else { return }
             inFlight = nil
-            try record(try await previous.answer.value, pushedSessions: previous.sessions)
+            try record(try await previous.answer.value, pushed: previous.page, pushedSessions: previous.sessions)
         }
         var last: Attempt?
         while true {
@@ -79,7 +79,7 @@ public struct SyncEngine {
                 // The only page (or none): push and pull in one request.
                 let response = try await transport.sync(
                     SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: page, sessions: sessions, pullLimit: Self.firstPage))
-                try record(response, pushedSessions: sessions)
+                try record(response, pushed: page, pushedSessions: sessions)
                 if !response.hasMore { return summary }
                 break
             }
@@ -93,7 +93,7 @@ public struct SyncEngine {
                     next.cancel()
                     throw error
                 }
-                inFlight = (next, sessions)
+                inFlight = (next, page, sessions)
             }
             if page.count < limit {
                 try await settle()
@@ -110,7 +110,7 @@ public struct SyncEngine {
         while true {
             let response = try await next.value
             if response.hasMore { next = pull(after: response.cursor) }
-            try record(response, pushedSessions: [])
+            try record(response)
             if !response.hasMore { return summary }
         }
     }

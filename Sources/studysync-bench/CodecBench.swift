@@ -68,7 +68,7 @@ enum StoreBench {
             let answer = SyncResponse(
                 results: pending.enumerated().map { PushResult(id: $0.element.id, status: .inserted, seq: Int64($0.offset + 1)) }, attempts: [],
                 cursor: 0, hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
-            results.append(try clock.measure { _ = try store.apply(answer, pushedSessions: []) })
+            results.append(try clock.measure { _ = try store.apply(answer, pushed: pending, pushedSessions: []) })
             let other = page(device: UUIDv7.make(milliseconds: 1, using: &rng))
             let pull = SyncResponse(
                 results: [], attempts: other.enumerated().map { PulledAttempt(seq: Int64(SyncProtocol.maxPushPage + $0.offset + 1), attempt: $0.element, flags: 0) },

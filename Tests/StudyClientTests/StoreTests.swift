@@ -58,6 +58,56 @@ func makeAttempt(_ question: Question, correct: Bool, at time: Int64, device: St
         #expect(throws: StoreError.self) { try LocalStore(directory: home) }
     }
 
+    /// Schema step 4 moves what waits to be pushed into the outbox: a home from before keeps exactly its waiting
+    /// attempts waiting; answers made after wait too, and the server's results take them out (a refused one set aside).
+    @Test func theOutboxStepKeepsWhatWaitedAndNothingElse() throws {
+        do {
+            let old = try SQLiteDatabase(path: home.appendingPathComponent(LocalStore.fileName).path)
+            for script in Migrations.steps.prefix(2) { try old.execute(script: script) }
+            try old.execute(script: "PRAGMA user_version = 2")
+            for (n, pushed) in [(1, 0), (2, 1), (3, 3), (4, 0)] {
+                try old.run(
+                    """
+                    INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id, pushed)
+                    VALUES (?, 'd', 'q', 'v', '[0]', 1, ?, 1200, 's', ?)
+                    """, [.text("0000000\(n)-0000-7000-8000-000000000000"), .integer(Int64(n) * 1_000), .integer(Int64(pushed))])
+            }
+        }
+        let store = try LocalStore(directory: home)
+        #expect(try store.pendingAttempts(limit: 10).map(\.answeredAt) == [1_000, 4_000])
+        #expect(try store.pendingCount() == 2)
+        #expect(try store.unsyncable() == (0, 1))
+        let q = try store.requireDeck("ml-deployment").questions[0]
+        try store.record(makeAttempt(q, correct: true, at: 5_000))
+        let page = try store.pendingAttempts(limit: 10)
+        #expect(page.map(\.answeredAt) == [1_000, 4_000, 5_000])
+        #expect(try store.pendingAttempts(after: page[0], limit: 10) == Array(page.dropFirst()))
+        let answer = SyncResponse(
+            results: [PushResult(id: page[0].id, status: .inserted, seq: 1), PushResult(id: page[1].id, status: .rejected, reason: "no"),
+                      PushResult(id: page[2].id, status: .duplicate, seq: 2)],
+            attempts: [], cursor: 2, hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
+        _ = try store.apply(answer, pushed: page, pushedSessions: [])
+        #expect(try store.pendingCount() == 0)
+        #expect(try store.unsyncable() == (0, 2))
+        #expect(try store.attempts().count == 5)
+    }
+
+    /// Results that do not line up with the page (or come without it) still take the right attempts out of the outbox.
+    @Test func resultsOutOfPlaceStillFindTheirAttempts() throws {
+        let store = try LocalStore(directory: home)
+        let q = try store.requireDeck("ml-deployment").questions[0]
+        for t in [1_000, 2_000, 3_000] { try store.record(makeAttempt(q, correct: true, at: Int64(t))) }
+        let page = try store.pendingAttempts(limit: 10)
+        func answer(_ ids: [String]) -> SyncResponse {
+            SyncResponse(results: ids.map { PushResult(id: $0, status: .inserted, seq: 1) }, attempts: [], cursor: 0, hasMore: false, serverTime: 1,
+                         clockOffsetMs: 0, clockWarning: nil)
+        }
+        _ = try store.apply(answer([page[2].id]), pushed: page, pushedSessions: [])
+        #expect(try store.pendingAttempts(limit: 10) == Array(page.prefix(2)))
+        _ = try store.apply(answer([page[1].id]), pushedSessions: [])
+        #expect(try store.pendingAttempts(limit: 10) == [page[0]])
+    }
+
     @Test func mergingIsASetUnionThatReportsConflicts() throws {
         let store = try LocalStore(directory: home)
         let q = try store.requireDeck("ml-deployment").questions[2]
