@@ -40,40 +40,74 @@ public struct Attempt: Sendable, Hashable, Codable {
 
     /// Whether the attempts are in fold order already (pages nearly always are), read in place.
     public static func areInFoldOrder(_ attempts: [Attempt]) -> Bool {
-        attempts.indices.dropFirst().allSatisfy { !foldOrder(attempts[$0], attempts[$0 - 1]) }
+        for i in attempts.indices.dropFirst() {
+            let (before, after) = (attempts[i - 1].answeredAt, attempts[i].answeredAt)
+            if before != after {
+                guard before < after else { return false }
+            } else if attempts[i].id < attempts[i - 1].id {
+                return false
+            }
+        }
+        return true
     }
 
     /// Problems that make an attempt unusable, each a sentence; empty when it is well formed.
-    public var problems: [String] {
+    public var problems: [String] { check().problems }
+
+    /// The problems, and whether every id is already in lower case (as PostgreSQL spells UUIDs), each id read once:
+    /// a server checks every pushed attempt.
+    public func check() -> (problems: [String], lowercaseIDs: Bool) {
+        let forms = (Attempt.uuidForm(id), Attempt.uuidForm(deviceID), Attempt.uuidForm(sessionID))
+        let lowercase = forms.0 != .mixedCase && forms.1 != .mixedCase && forms.2 != .mixedCase
+        if forms.0 == .lowercase && forms.1 == .lowercase && forms.2 == .lowercase && !questionID.isEmpty && !questionVersion.isEmpty
+            && !chosen.isEmpty && !chosen.contains(where: { $0 < 0 || $0 > 9 }) && answeredAt >= 0 && durationMs >= 0
+        {
+            return ([], true)
+        }
         var found: [String] = []
-        if !Attempt.isUUID(id) { found.append("id must be a UUID") }
-        if !Attempt.isUUID(deviceID) { found.append("deviceId must be a UUID") }
+        if forms.0 == .invalid { found.append("id must be a UUID") }
+        if forms.1 == .invalid { found.append("deviceId must be a UUID") }
         if questionID.isEmpty || questionVersion.isEmpty { found.append("questionId and questionVersion must not be empty") }
         if chosen.isEmpty || chosen.contains(where: { $0 < 0 || $0 > 9 }) { found.append("chosen must list option indexes from 0 to 9") }
         if answeredAt < 0 { found.append("answeredAt must be epoch milliseconds") }
         if durationMs < 0 { found.append("durationMs must not be negative") }
-        if !Attempt.isUUID(sessionID) { found.append("sessionId must be a UUID") }
-        return found
+        if forms.2 == .invalid { found.append("sessionId must be a UUID") }
+        return (found, lowercase)
     }
+
+    enum UUIDForm { case lowercase, mixedCase, invalid }
 
     /// The 8-4-4-4-12 hexadecimal form, either case. Checked on the UTF-8 bytes: every pushed attempt passes here three times.
-    static func isUUID(_ s: String) -> Bool {
-        s.utf8.withContiguousStorageIfAvailable(isUUIDBytes) ?? Array(s.utf8).withUnsafeBufferPointer(isUUIDBytes)
+    static func isUUID(_ s: String) -> Bool { uuidForm(s) != .invalid }
+
+    static func uuidForm(_ s: String) -> UUIDForm {
+        var s = s
+        return s.withUTF8(uuidForm(bytes:))
     }
 
-    private static func isUUIDBytes(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard bytes.count == 36 else { return false }
-        for (i, byte) in bytes.enumerated() {
-            if i == 8 || i == 13 || i == 18 || i == 23 {
-                guard byte == UInt8(ascii: "-") else { return false }
-            } else {
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): continue
-                default: return false
-                }
+    /// Each byte's class: 1 a lower-case hex digit (or a digit), 2 an upper-case one, 0 anything else.
+    private static let hexClass: [UInt8] = (0...255).map { byte in
+        switch UInt8(byte) {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"): 1
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): 2
+        default: 0
+        }
+    }
+
+    private static func uuidForm(bytes: UnsafeBufferPointer<UInt8>) -> UUIDForm {
+        guard bytes.count == 36, bytes[8] == UInt8(ascii: "-"), bytes[13] == UInt8(ascii: "-"), bytes[18] == UInt8(ascii: "-"),
+            bytes[23] == UInt8(ascii: "-")
+        else { return .invalid }
+        var seen: UInt8 = 0
+        var valid = true
+        hexClass.withUnsafeBufferPointer { table in
+            for i in 0..<36 where i != 8 && i != 13 && i != 18 && i != 23 {
+                let kind = table[Int(bytes[i])]
+                valid = valid && kind != 0
+                seen |= kind
             }
         }
-        return true
+        return !valid ? .invalid : seen & 2 == 0 ? .lowercase : .mixedCase
     }
 }
 

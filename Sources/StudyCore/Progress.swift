@@ -68,12 +68,15 @@ public enum Progress {
 
     private static func extend(_ progress: QuestionProgress, with ordered: [Attempt], scheduler: FSRS) -> QuestionProgress {
         var card = progress.card
-        for attempt in ordered {
-            card = scheduler.review(card, rating: rating(correct: attempt.correct), at: attempt.answeredAt)
+        var correct = 0
+        // By index: iterating the array would copy each attempt (its strings' reference counts up and down).
+        for i in ordered.indices {
+            card = scheduler.review(card, rating: rating(correct: ordered[i].correct), at: ordered[i].answeredAt)
+            if ordered[i].correct { correct += 1 }
         }
         return QuestionProgress(
             questionID: progress.questionID, card: card, attempts: progress.attempts + ordered.count,
-            correctAttempts: progress.correctAttempts + ordered.count(where: \.correct), lastCorrect: ordered.last?.correct ?? progress.lastCorrect,
+            correctAttempts: progress.correctAttempts + correct, lastCorrect: ordered.last?.correct ?? progress.lastCorrect,
             lastAnsweredAt: ordered.last?.answeredAt ?? progress.lastAnsweredAt, lastAttemptID: ordered.last?.id ?? progress.lastAttemptID)
     }
 

@@ -11,10 +11,11 @@ extension PostgresStore: AttemptRepository {
         problems.reserveCapacity(attempts.count)
         var attempts = attempts
         for i in attempts.indices {
-            problems.append(attempts[i].problems.first)
+            let check = attempts[i].check()
+            problems.append(check.problems.first)
             // Ids in PostgreSQL's lower-case spelling, so a re-sent attempt compares equal. They nearly always are already;
             // the page is copied only when one is not.
-            if attempts[i].needsNormalisedIDs { attempts[i].normaliseIDs() }
+            if !check.lowercaseIDs { attempts[i].normaliseIDs() }
         }
         // Pushed attempts are nearly always new, so the first try copies them without looking their ids up; only when
         // that runs into a stored id (a resent page, an id repeated in the page, an id of another user) is the
@@ -416,15 +417,8 @@ extension PostgresStore: ProgressRepository {
 }
 
 extension Attempt {
-    /// Whether an id has an upper-case letter (PostgreSQL spells UUIDs in lower case).
-    var needsNormalisedIDs: Bool {
-        func hasUpperCase(_ text: String) -> Bool { text.utf8.contains { (65...90).contains($0) } }
-        return hasUpperCase(id) || hasUpperCase(deviceID) || hasUpperCase(sessionID)
-    }
-
     /// Puts the UUIDs in PostgreSQL's lower-case spelling, so a re-sent attempt compares equal.
     mutating func normaliseIDs() {
-        guard needsNormalisedIDs else { return }
         self = Attempt(
             id: id.lowercased(), deviceID: deviceID.lowercased(), questionID: questionID, questionVersion: questionVersion, chosen: chosen,
             correct: correct, answeredAt: answeredAt, durationMs: durationMs, sessionID: sessionID.lowercased())
