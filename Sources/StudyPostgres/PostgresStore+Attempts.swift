@@ -73,7 +73,7 @@ extension PostgresStore: AttemptRepository {
                 let zones = try await Self.timeZones(ofTeamsOf: userID, on: tx)
                 try await updateDailyActivity(tx, userID: userID, seqAbove: base, upTo: next, zones: zones)
                 let inserted = fresh.count == attempts.count ? attempts : fresh.map { attempts[$0] }
-                try await Self.foldIntoProgress(inserted, userID: userID, at: receivedAt, on: tx)
+                try await Self.foldIntoProgress(inserted, userID: userID, at: receivedAt, on: tx, firstAttempts: base == 0)
                 // Last, as it locks the learner's teams until the commit: the question-report sums of their teams.
                 let counted = fresh.allSatisfy { flags[$0].isEmpty } ? inserted : fresh.filter { flags[$0].isEmpty }.map { attempts[$0] }
                 if zones.isEmpty || counted.isEmpty {
@@ -327,7 +327,13 @@ extension PostgresStore: ProgressRepository {
 
     /// Folds newly stored attempts into the stored progress, inside the caller's transaction (which holds the user's
     /// row lock): on top of it when they all come after what it holds, from scratch for a question where one does not.
-    static func foldIntoProgress(_ newAttempts: [Attempt], userID: Int64, at time: Int64, on tx: PostgresConnection) async throws {
+    /// `firstAttempts`: the user had no attempt before these (their sequence started at 0), so the fold of these alone is
+    /// the whole fold, with nothing to read back.
+    static func foldIntoProgress(_ newAttempts: [Attempt], userID: Int64, at time: Int64, on tx: PostgresConnection, firstAttempts: Bool = false) async throws {
+        if firstAttempts {
+            try await Self.upsert(Array(Progress.foldAll(newAttempts).values), userID: userID, at: time, on: tx)
+            return
+        }
         let byQuestion = Dictionary(grouping: newAttempts, by: \.questionID)
         let stored = Dictionary(
             uniqueKeysWithValues: try await Self.progress(userID: userID, questionIDs: Set(byQuestion.keys), on: tx).map { ($0.questionID, $0) })
