@@ -31,7 +31,7 @@ extension LocalStore {
         ) { row in
             Attempt(
                 id: row.text(0), deviceID: row.text(1), questionID: row.text(2), questionVersion: row.text(3),
-                chosen: try JSONText.decode([Int].self, row.text(4)), correct: row.int(5) != 0, answeredAt: row.int(6), durationMs: row.int(7),
+                chosen: try row.smallIntList(4) ?? JSONText.decode([Int].self, row.text(4)), correct: row.int(5) != 0, answeredAt: row.int(6), durationMs: row.int(7),
                 sessionID: row.text(8))
         }
     }

@@ -93,7 +93,35 @@ final class SQLiteDatabase {
         func optionalInt(_ column: Int32) -> Int64? { isNull(column) ? nil : int(column) }
         func double(_ column: Int32) -> Double { sqlite3_column_double(statement, column) }
         func optionalDouble(_ column: Int32) -> Double? { isNull(column) ? nil : double(column) }
-        func text(_ column: Int32) -> String { sqlite3_column_text(statement, column).map { String(cString: $0) } ?? "" }
+        /// Read with its length (no scan for the terminating zero): a page of attempts reads five per row.
+        func text(_ column: Int32) -> String {
+            guard let start = sqlite3_column_text(statement, column) else { return "" }
+            return String(decoding: UnsafeBufferPointer(start: start, count: Int(sqlite3_column_bytes(statement, column))), as: UTF8.self)
+        }
+        /// A JSON list of small integers, as the chosen-options column holds it ("[2]", "[0,3]"), read in place; nil when the
+        /// text is something else.
+        func smallIntList(_ column: Int32) -> [Int]? {
+            guard let start = sqlite3_column_text(statement, column) else { return nil }
+            let bytes = UnsafeBufferPointer(start: start, count: Int(sqlite3_column_bytes(statement, column)))
+            guard bytes.count >= 2, bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]") else { return nil }
+            var values: [Int] = []
+            var current: Int?
+            for byte in bytes.dropFirst().dropLast() {
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    let next = (current ?? 0) * 10 + Int(byte - UInt8(ascii: "0"))
+                    guard next < 1_000_000 else { return nil }
+                    current = next
+                case UInt8(ascii: ","):
+                    guard let value = current else { return nil }
+                    values.append(value)
+                    current = nil
+                default: return nil
+                }
+            }
+            if let current { values.append(current) } else if !values.isEmpty { return nil }
+            return values
+        }
         func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
         func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
     }

@@ -331,7 +331,8 @@ extension PostgresStore: ProgressRepository {
     /// the whole fold, with nothing to read back.
     static func foldIntoProgress(_ newAttempts: [Attempt], userID: Int64, at time: Int64, on tx: PostgresConnection, firstAttempts: Bool = false) async throws {
         if firstAttempts {
-            try await Self.upsert(Array(Progress.foldAll(newAttempts).values), userID: userID, at: time, on: tx)
+            let folded = Array(Progress.foldAll(newAttempts).values)
+            try await Self.upsert(folded, userID: userID, at: time, on: tx, masteredChanged: folded.contains(where: \.isMastered))
             return
         }
         let byQuestion = Dictionary(grouping: newAttempts, by: \.questionID)
@@ -347,7 +348,8 @@ extension PostgresStore: ProgressRepository {
             }
         }
         if !refold.isEmpty { updated += try await Progress.foldAll(Self.allAttempts(userID: userID, questionIDs: refold, on: tx)).values }
-        try await Self.upsert(updated, userID: userID, at: time, on: tx)
+        let masteredChanged = updated.contains { $0.isMastered != (stored[$0.questionID]?.isMastered ?? false) }
+        try await Self.upsert(updated, userID: userID, at: time, on: tx, masteredChanged: masteredChanged)
     }
 
     public func progress(userID: Int64) async throws -> [QuestionProgress] {
@@ -396,7 +398,9 @@ extension PostgresStore: ProgressRepository {
         }
     }
 
-    static func upsert(_ folded: [QuestionProgress], userID: Int64, at time: Int64, on connection: PostgresConnection) async throws {
+    /// Stores folded progress rows. `masteredChanged` false: no row changed whether it is mastered (the caller compared
+    /// with what was stored), so the user's mastered count stands and is not counted again.
+    static func upsert(_ folded: [QuestionProgress], userID: Int64, at time: Int64, on connection: PostgresConnection, masteredChanged: Bool = true) async throws {
         let rows = folded.filter { $0.attempts > 0 }.sorted { $0.questionID < $1.questionID }
         guard !rows.isEmpty else { return }
         func column<T: CustomStringConvertible>(_ values: [T?]) -> PostgresArray { PostgresArray(values.map { $0?.description }) }
@@ -417,6 +421,7 @@ extension PostgresStore: ProgressRepository {
                 correct_attempts = excluded.correct_attempts, last_correct = excluded.last_correct, mastered = excluded.mastered,
                 last_attempt_id = excluded.last_attempt_id, updated_at = excluded.updated_at
             """)
+        guard masteredChanged else { return }
         try await connection.query(
             "UPDATE users SET mastered_count = (SELECT count(*) FROM progress WHERE user_id = \(userID) AND mastered) WHERE id = \(userID)")
     }

@@ -108,6 +108,17 @@ func makeAttempt(_ question: Question, correct: Bool, at time: Int64, device: St
         #expect(try store.pendingAttempts(limit: 10) == [page[0]])
     }
 
+    /// The chosen-options column is read in place when it is a plain list of small integers, and left to the JSON
+    /// reader (nil) otherwise.
+    @Test func aChosenListIsReadInPlace() throws {
+        let db = try SQLiteDatabase(path: home.appendingPathComponent("lists.sqlite3").path)
+        func read(_ text: String) throws -> [Int]? { try db.query("SELECT ?", [.text(text)]) { $0.smallIntList(0) }[0] }
+        #expect(try read("[2]") == [2] && read("[0,3,9]") == [0, 3, 9] && read("[]") == [] && read("[12]") == [12])
+        for odd in ["[1,]", "[,1]", "[a]", "[ 1]", "12", "[1", "", "[-1]", "[1,,2]", "[99999999]"] { #expect(try read(odd) == nil, "\(odd)") }
+        #expect(try db.query("SELECT NULL") { $0.smallIntList(0) } == [nil])
+        #expect(try db.query("SELECT ?", [.text("日本")]) { $0.text(0) } == ["日本"])
+    }
+
     @Test func mergingIsASetUnionThatReportsConflicts() throws {
         let store = try LocalStore(directory: home)
         let q = try store.requireDeck("ml-deployment").questions[2]

@@ -243,6 +243,36 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
         }
     }
 
+    /// The user's mastered count follows the progress rows page by page: up when a question becomes mastered (on the
+    /// first page and on a later one), down when a lapse takes it back, untouched by pages that change no question's
+    /// mastery.
+    @Test func theMasteredCountFollowsEachPage() async throws {
+        let store = try await migratedStore()
+        defer { Task { await store.pool.close() } }
+        let user = try #require(try await store.createUser(username: "moe", displayName: "Moe", passwordHash: "h", role: .learner, at: 1))
+        let day: Int64 = 86_400_000, t: Int64 = 1_768_014_000_000
+        // Right answers a month apart: mastered by the last of them (checked on the fold itself, so the test means something).
+        func spaced(_ question: String, from start: Int64, count: Int) -> [Attempt] {
+            (0..<count).map { attempt(question: question, correct: true, at: start + Int64($0) * 30 * day) }
+        }
+        let a = spaced("a", from: t, count: 12), b = spaced("b", from: t, count: 12)
+        let k = try #require((1...12).first { Progress.fold(questionID: "a", attempts: a.prefix($0)).isMastered })
+        #expect(k >= 2)
+        func masteredCount() async throws -> Int64? {
+            try await store.pool.query("SELECT mastered_count FROM users WHERE id = \(user.id)").scalar(Int64.self)
+        }
+        _ = try await store.insert((a.prefix(k) + b.prefix(k - 1)).map { ($0, []) }, userID: user.id, receivedAt: 1)  // the first page
+        #expect(try await masteredCount() == 1)
+        _ = try await store.insert([(attempt(question: "c", correct: true, at: t + 1), [])], userID: user.id, receivedAt: 2)  // no change of mastery
+        #expect(try await masteredCount() == 1)
+        _ = try await store.insert([(b[k - 1], [])], userID: user.id, receivedAt: 3)
+        #expect(try await masteredCount() == 2)
+        _ = try await store.insert([(attempt(question: "a", correct: false, at: t + 1_000 * day), [])], userID: user.id, receivedAt: 4)
+        #expect(try await masteredCount() == 1)
+        let counted = try await store.pool.query("SELECT count(*) FROM progress WHERE user_id = \(user.id) AND mastered").scalar(Int64.self)
+        #expect(counted == 1)
+    }
+
     @Test func dailyAggregatesCountOnePointPerQuestionPerDayInTheTeamsTimeZone() async throws {
         let store = try await migratedStore()
         defer { Task { await store.pool.close() } }
