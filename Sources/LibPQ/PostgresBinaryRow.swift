@@ -11,6 +11,9 @@ public struct PostgresBinaryRow: Sendable {
         append(UInt16(bitPattern: fields))
     }
 
+    /// Empties the row for the next one, keeping its field count and its storage.
+    public mutating func reset() { encoded.removeSubrange(2...) }
+
     public mutating func null() { append(UInt32.max) }  // length -1
 
     public mutating func int64(_ value: Int64) {
@@ -43,23 +46,26 @@ public struct PostgresBinaryRow: Sendable {
         return value.withUTF8 { uuid(utf8: $0) }
     }
 
-    /// Three of these per pushed attempt: read from the contiguous UTF-8 and written straight into the row.
+    /// Three of these per pushed attempt: read from the contiguous UTF-8, the 16 bytes appended at once.
     private mutating func uuid(utf8 text: UnsafeBufferPointer<UInt8>) -> Bool {
         guard text.count == 36, text[8] == UInt8(ascii: "-"), text[13] == UInt8(ascii: "-"), text[18] == UInt8(ascii: "-"),
             text[23] == UInt8(ascii: "-")
         else { return false }
-        let start = encoded.count
-        append(UInt32(16))
+        var halves: (UInt64, UInt64) = (0, 0)
         var position = 0
-        while position < 36 {
-            if position == 8 || position == 13 || position == 18 || position == 23 { position += 1 }
-            guard let high = Self.nibble(text[position]), let low = Self.nibble(text[position + 1]) else {
-                encoded.removeSubrange(start...)
-                return false
+        for half in 0..<2 {
+            var value: UInt64 = 0
+            for _ in 0..<16 {
+                if position == 8 || position == 13 || position == 18 || position == 23 { position += 1 }
+                guard let nibble = Self.nibble(text[position]) else { return false }
+                value = value << 4 | UInt64(nibble)
+                position += 1
             }
-            encoded.append(high << 4 | low)
-            position += 2
+            if half == 0 { halves.0 = value } else { halves.1 = value }
         }
+        append(UInt32(16))
+        append(halves.0)
+        append(halves.1)
         return true
     }
 

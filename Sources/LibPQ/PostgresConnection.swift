@@ -42,6 +42,16 @@ public struct PostgresConnection: Sendable {
         return try await run { try $0.copyBinary(statement, rows: rows) }
     }
 
+    /// Streams `count` rows through a binary COPY, each written by `write(index, &row)` into one row buffer that is
+    /// emptied (`reset`) before each row and reused, so a large COPY allocates nothing per row.
+    @discardableResult
+    public func copyBinary(
+        into table: String, columns: [String], count: Int, write: @escaping @Sendable (Int, inout PostgresBinaryRow) -> Void
+    ) async throws -> Int {
+        let statement = copyStatement(into: table, columns: columns, options: " (FORMAT binary)")
+        return try await run { try $0.copyBinary(statement, fields: Int16(columns.count), count: count, write: write) }
+    }
+
     /// Runs `body` inside BEGIN … COMMIT; throws after ROLLBACK when `body` throws.
     @discardableResult
     public func withTransaction<T: Sendable>(isolation: Isolation = .readCommitted, _ body: (PostgresConnection) async throws -> T) async throws -> T {

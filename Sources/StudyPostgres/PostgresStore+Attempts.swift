@@ -62,9 +62,10 @@ extension PostgresStore: AttemptRepository {
             }
             if !fresh.isEmpty {
                 do {
-                    try await tx.copyBinary(
-                        into: "attempts", columns: Self.attemptColumns,
-                        rows: AttemptRows(attempts: attempts, flags: flags, fresh: fresh, firstSeq: base + 1, userID: userID, receivedAt: receivedAt))
+                    // Each row is written as it is sent, into one reused buffer; attempt `fresh[n]` is numbered base + 1 + n.
+                    try await tx.copyBinary(into: "attempts", columns: Self.attemptColumns, count: fresh.count) { [attempts, fresh, flags] n, row in
+                        Self.write(attempts[fresh[n]], into: &row, userID: userID, seq: base + 1 + Int64(n), receivedAt: receivedAt, flags: flags[fresh[n]])
+                    }
                 } catch let error as PostgresError where error.kind == .uniqueViolation && !lookUp {
                     lookUp = true
                     throw error  // `retrying` runs the transaction again, with the look-up
@@ -440,8 +441,14 @@ extension PostgresStore {
     /// An attempt as a row of `attempts` (in `attemptColumns` order) for a binary COPY. Its ids must be UUIDs, as
     /// `Attempt.problems` checks before any attempt is numbered; one that is not becomes a NULL, which the table refuses.
     public static func binaryRow(_ attempt: Attempt, userID: Int64, seq: Int64, receivedAt: Int64, flags: AttemptFlags) -> PostgresBinaryRow {
-        func uuid(_ text: String, into row: inout PostgresBinaryRow) { if !row.uuid(text) { row.null() } }
         var row = PostgresBinaryRow(fields: Int16(attemptColumns.count))
+        write(attempt, into: &row, userID: userID, seq: seq, receivedAt: receivedAt, flags: flags)
+        return row
+    }
+
+    /// Writes `binaryRow`'s fields into an empty row.
+    static func write(_ attempt: Attempt, into row: inout PostgresBinaryRow, userID: Int64, seq: Int64, receivedAt: Int64, flags: AttemptFlags) {
+        func uuid(_ text: String, into row: inout PostgresBinaryRow) { if !row.uuid(text) { row.null() } }
         row.int64(userID)
         row.int64(seq)
         uuid(attempt.id, into: &row)
@@ -455,32 +462,5 @@ extension PostgresStore {
         uuid(attempt.sessionID, into: &row)
         row.int64(receivedAt)
         row.int32(flags.rawValue)
-        return row
     }
-}
-
-/// New attempts as rows of `attempts` (in `PostgresStore.attemptColumns` order) for a binary COPY: the attempts at
-/// `fresh`, numbered from `firstSeq`. Each row is made as it is sent, never all of them at once.
-struct AttemptRows: Sequence, Sendable {
-    let attempts: [Attempt]
-    let flags: [AttemptFlags]
-    let fresh: [Int]
-    let firstSeq: Int64
-    let userID: Int64
-    let receivedAt: Int64
-
-    struct Iterator: IteratorProtocol {
-        let rows: AttemptRows
-        var position = 0
-
-        mutating func next() -> PostgresBinaryRow? {
-            guard position < rows.fresh.count else { return nil }
-            let index = rows.fresh[position]
-            let seq = rows.firstSeq + Int64(position)
-            position += 1
-            return PostgresStore.binaryRow(rows.attempts[index], userID: rows.userID, seq: seq, receivedAt: rows.receivedAt, flags: rows.flags[index])
-        }
-    }
-
-    func makeIterator() -> Iterator { Iterator(rows: self) }
 }

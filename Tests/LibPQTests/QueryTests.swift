@@ -117,6 +117,20 @@ import Testing
         #expect(try second.decode(Int32.self, at: 0) == .max && !second.decode(Bool.self, at: 1) && second.decode(String.self, at: 2) == "")
         #expect(try second.decode(String.self, at: 3) == "{}" && second.decode(String.self, at: 4) == "x")
         #expect(try await pool.query("SELECT sum(i) FROM b WHERE n >= 0 AND n < \(Int64.max)").scalar(Int64.self) == 199_990_000)
+        // Rows written into one reused buffer: a long row, then shorter ones, each exactly as written.
+        try await pool.query("CREATE TABLE r (n bigint, t text, u uuid)")
+        let texts = [String(repeating: "long ", count: 200), "short", ""]
+        let written = try await pool.withConnection { connection in
+            try await connection.copyBinary(into: "r", columns: ["n", "t", "u"], count: texts.count) { i, row in
+                row.int64(Int64(i))
+                row.text(texts[i])
+                row.uuid("0190a3c4-1111-7000-8000-00000000000\(i)")
+            }
+        }
+        #expect(written == 3)
+        let back = try await pool.query("SELECT t, u::text FROM r ORDER BY n")
+        #expect(try back.map { try $0.decode(String.self, at: 0) } == texts)
+        #expect(try back.map { try $0.decode(String.self, at: 1) } == (0..<3).map { "0190a3c4-1111-7000-8000-00000000000\($0)" })
         var bad = PostgresBinaryRow(fields: 1)
         for text in ["0190a3c4-1111-7000-8000-00000000abc", "0190a3c4-1111-7000-8000-00000000abcg", "0190a3c411117000800000000000abcd", "",
                      "0190a3c4-11g1-7000-8000-00000000abcd", "0190a3c4-1111-7000-8000x00000000abcd", "0190a3c4-1111-7000-8000-00000000abcdef"] {
