@@ -16,11 +16,25 @@ extension LocalStore {
 
     /// Records one answer durably: the row is committed when this returns.
     public func record(_ attempt: Attempt) throws {
-        try db.run(
-            """
-            INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, values(of: attempt))
+        try db.transaction { _ = try insertLocal(attempt) }
+    }
+
+    /// Stores an attempt made or restored here, and lists it in the outbox until the server has it, inside the caller's
+    /// transaction. False when the id is already stored and `ignoringExisting` (nothing changed then).
+    func insertLocal(_ attempt: Attempt, ignoringExisting: Bool = false) throws -> Bool {
+        let inserted = try db.run(
+            ignoringExisting
+                ? """
+                INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+                """
+                : """
+                INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, values(of: attempt))
+        guard inserted == 1 else { return false }
+        try db.run("INSERT INTO outbox(answered_at, id) VALUES (?, ?)", [.integer(attempt.answeredAt), .text(attempt.id)])
+        return true
     }
 
     /// The outcome of merging attempts into the store.
@@ -37,12 +51,7 @@ extension LocalStore {
         try db.transaction {
             var result = Merge()
             for attempt in attempts {
-                let inserted = try db.run(
-                    """
-                    INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
-                    """, values(of: attempt))
-                if inserted == 1 {
+                if try insertLocal(attempt, ignoringExisting: true) {
                     result.inserted += 1
                 } else if try self.attempt(id: attempt.id) == attempt {
                     result.duplicates += 1

@@ -4,7 +4,7 @@ extension LocalStore {
     /// Records many answers in one transaction (benchmarks and imports of generated data).
     public func recordAll(_ attempts: [Attempt]) throws {
         try db.transaction {
-            for attempt in attempts { try record(attempt) }
+            for attempt in attempts { _ = try insertLocal(attempt) }
         }
     }
 }

@@ -92,6 +92,23 @@ func makeAttempt(_ question: Question, correct: Bool, at time: Int64, device: St
         #expect(try store.attempts().count == 5)
     }
 
+    /// Attempts restored from a backup wait to be pushed like answers made here; pulled ones and repeats do not.
+    @Test func restoredAttemptsWaitInTheOutbox() throws {
+        let store = try LocalStore(directory: home)
+        let q = try store.requireDeck("ml-deployment").questions[0]
+        let restored = [makeAttempt(q, correct: true, at: 1_000), makeAttempt(q, correct: false, at: 2_000)]
+        #expect(try store.merge(restored).inserted == 2)
+        #expect(try store.merge(restored).duplicates == 2)
+        #expect(try store.pendingAttempts(limit: 10) == restored)
+        let pulled = makeAttempt(q, correct: true, at: 3_000)
+        let answer = SyncResponse(results: [], attempts: [PulledAttempt(seq: 1, attempt: pulled, flags: 0), PulledAttempt(seq: 2, attempt: restored[0], flags: 0)],
+                                  cursor: 2, hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
+        _ = try store.apply(answer, pushedSessions: [])
+        // The pulled copy of a restored attempt takes it out of the outbox: the server has it.
+        #expect(try store.pendingAttempts(limit: 10) == [restored[1]])
+        #expect(try store.attempts().count == 3)
+    }
+
     /// Results that do not line up with the page (or come without it) still take the right attempts out of the outbox.
     @Test func resultsOutOfPlaceStillFindTheirAttempts() throws {
         let store = try LocalStore(directory: home)
