@@ -52,9 +52,10 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         let outcomes = try await repository.insert(body.attempts, flags: flags, userID: identity.user.id, receivedAt: now)
         lap("insert")
         let inserted = outcomes.count { if case .inserted = $0 { true } else { false } }
-        // "Last seen" to the minute and the clock offset to the second are plenty: a sync that changes neither writes nothing.
+        // "Last seen" to the minute and the clock offset to the second are plenty: a request that changes neither writes
+        // no device row (the pages of one sync, pushes included, write it once; each write is a commit of its own).
         let device = identity.device
-        if inserted > 0 || (device.lastSeenAt.map { now - $0 >= 60_000 } ?? true) || (device.clockOffsetMs.map { abs($0 - offset) > 1_000 } ?? true) {
+        if (device.lastSeenAt.map { now - $0 >= 60_000 } ?? true) || (device.clockOffsetMs.map { abs($0 - offset) > 1_000 } ?? true) {
             try await repository.recordSync(deviceID: device.id, clockOffsetMs: offset, at: now)
         }
         lap("device")

@@ -49,6 +49,48 @@ import Testing
         }
     }
 
+    /// A device's row (last seen, clock offset) is written when it is a minute old or the measured offset moved by more
+    /// than a second, not by every request: the pages of one push write it once.
+    @Test func theDeviceRowIsWrittenOncePerMinuteNotPerPage() async throws {
+        final class ServerClock: @unchecked Sendable {
+            private let lock = NSLock()
+            private var value: Int64 = 1_800_000_000_000
+            var now: Int64 { lock.withLock { value } }
+            func advance(_ ms: Int64) { lock.withLock { value += ms } }
+        }
+        let clock = ServerClock()
+        let app = try await buildApplication(try await testConfiguration(), clock: { clock.now })
+        try await app.test(.router) { client in
+            let token = try await client.account("pager")
+            func lastSeen() async throws -> (Int64?, Int64?) {
+                let device = (try await client.json(.get, "/v1/devices", token: token).body["devices"] as? [[String: Any]])?.first
+                return ((device?["lastSeenAt"] as? NSNumber)?.int64Value, (device?["clockOffsetMs"] as? NSNumber)?.int64Value)
+            }
+            func push(clientTime: Int64) async throws {
+                let id = { UUID().uuidString.lowercased() }
+                let page = (0..<3).map { i in
+                    Attempt(id: id(), deviceID: id(), questionID: "q", questionVersion: "v", chosen: [0], correct: true,
+                            answeredAt: clientTime - 10_000 + Int64(i) * 2_000, durationMs: 2_000, sessionID: id())
+                }
+                let answer = try await client.decoded(SyncResponse.self, .post, "/v1/sync", token: token,
+                                                      SyncRequest(clientTime: clientTime, cursor: 0, attempts: page, pullLimit: 0))
+                #expect(answer.results.allSatisfy { $0.status == .inserted })
+            }
+            let first = clock.now
+            try await push(clientTime: first)
+            #expect(try await lastSeen() == (first, 0))
+            clock.advance(30_000)
+            try await push(clientTime: clock.now)  // half a minute later, the same offset: nothing written
+            #expect(try await lastSeen() == (first, 0))
+            clock.advance(31_000)
+            try await push(clientTime: clock.now)  // a minute after the last write
+            #expect(try await lastSeen() == (first + 61_000, 0))
+            clock.advance(1_000)
+            try await push(clientTime: clock.now - 5_000)  // the device's clock fell 5 s behind: written at once
+            #expect(try await lastSeen() == (first + 62_000, 5_000))
+        }
+    }
+
     @Test func registrationStatesItsRules() async throws {
         let app = try await buildApplication(try await testConfiguration())
         try await app.test(.router) { client in
