@@ -146,6 +146,11 @@ enum Migrations {
         """
         DROP TRIGGER attempts_into_outbox;
         """,
+        // No local query reads attempts by question (progress folds every attempt in time order, through
+        // attempts_by_time), and each stored attempt, pulled ones above all, paid for this index.
+        """
+        DROP INDEX attempts_by_question;
+        """,
     ]
 
     static func apply(to db: SQLiteDatabase) throws {
