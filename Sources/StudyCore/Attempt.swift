@@ -59,12 +59,7 @@ public struct Attempt: Sendable, Hashable, Codable {
     public func check() -> (problems: [String], lowercaseIDs: Bool) {
         let forms = (Attempt.uuidForm(id), Attempt.uuidForm(deviceID), Attempt.uuidForm(sessionID))
         let lowercase = forms.0 != .mixedCase && forms.1 != .mixedCase && forms.2 != .mixedCase
-        if forms.0 == .lowercase && forms.1 == .lowercase && forms.2 == .lowercase && !questionID.isEmpty && !questionVersion.isEmpty
-            && !chosen.isEmpty && !chosen.contains(where: { $0 < 0 || $0 > 9 }) && answeredAt >= 0 && durationMs >= 0
-        {
-            return ([], true)
-        }
-        var found: [String] = []
+        var found: [String] = []  // allocates only when a problem is found
         if forms.0 == .invalid { found.append("id must be a UUID") }
         if forms.1 == .invalid { found.append("deviceId must be a UUID") }
         if questionID.isEmpty || questionVersion.isEmpty { found.append("questionId and questionVersion must not be empty") }
