@@ -22,20 +22,17 @@ extension LocalStore {
     /// Stores an attempt made or restored here, and lists it in the outbox until the server has it, inside the caller's
     /// transaction. False when the id is already stored and `ignoringExisting` (nothing changed then).
     func insertLocal(_ attempt: Attempt, ignoringExisting: Bool = false) throws -> Bool {
-        let inserted = try db.run(
-            ignoringExisting
-                ? """
-                INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
-                """
-                : """
-                INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, values(of: attempt))
+        let inserted = try db.run(ignoringExisting ? Self.insertAttemptUnlessStored : Self.insertAttempt, values(of: attempt))
         guard inserted == 1 else { return false }
         try db.run("INSERT INTO outbox(answered_at, id) VALUES (?, ?)", [.integer(attempt.answeredAt), .text(attempt.id)])
         return true
     }
+
+    private static let insertAttempt = """
+        INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+    private static let insertAttemptUnlessStored = insertAttempt + " ON CONFLICT(id) DO NOTHING"
 
     /// The outcome of merging attempts into the store.
     public struct Merge: Sendable, Equatable {
