@@ -104,12 +104,28 @@ extension LocalStore {
                     try db.run("DELETE FROM outbox WHERE answered_at = ? AND id = ?", [.integer(a.answeredAt), .text(a.id)])
                 }
             }
-            try setMeta("sync_cursor", String(response.cursor))
+            try setMeta("sync_cursor", String(Self.cursor(after: response, stored: syncCursor)))
             try setMeta("clock_offset_ms", String(response.clockOffsetMs))
             try setMeta("last_sync_at", String(response.serverTime))
             try setMeta("clock_warning", response.clockWarning)
             return merge
         }
+    }
+
+    /// The cursor to keep after `response`: the answer's, or the stored one when a page sent before the last answer
+    /// carried an older one, then moved over the sequence numbers the results give this device's own attempts. Those
+    /// attempts are here, and the numbers are gap-free, so when they follow the cursor directly nothing before them is
+    /// missing: the pulls after a push of 100,000 attempts then start past them instead of having the server skip them.
+    static func cursor(after response: SyncResponse, stored: Int64) -> Int64 {
+        var cursor = max(response.cursor, stored)
+        let numbers = response.results.compactMap { result -> Int64? in
+            result.status == .inserted || result.status == .duplicate ? result.seq : nil
+        }.sorted()
+        for number in numbers where number > cursor {
+            guard number == cursor + 1 else { break }
+            cursor = number
+        }
+        return cursor
     }
 
     public var syncCursor: Int64 { (try? meta("sync_cursor")).flatMap { $0.flatMap { Int64($0) } } ?? 0 }

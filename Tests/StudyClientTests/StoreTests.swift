@@ -125,6 +125,29 @@ func makeAttempt(_ question: Question, correct: Bool, at time: Int64, device: St
         #expect(try store.pendingAttempts(limit: 10) == [page[0]])
     }
 
+
+    /// The stored cursor moves over the numbers the results give this device's attempts when they follow it directly,
+    /// never past a number it does not hold, and never back to an older cursor that a page sent earlier carried.
+    @Test func theCursorMovesOverThisDevicesOwnNumbers() throws {
+        let store = try LocalStore(directory: home)
+        let q = try store.requireDeck("ml-deployment").questions[0]
+        for t in [1_000, 2_000, 3_000, 4_000] { try store.record(makeAttempt(q, correct: true, at: Int64(t))) }
+        let page = try store.pendingAttempts(limit: 10)
+        func answer(_ results: [PushResult], cursor: Int64 = 0) -> SyncResponse {
+            SyncResponse(results: results, attempts: [], cursor: cursor, hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
+        }
+        _ = try store.apply(answer([PushResult(id: page[1].id, status: .inserted, seq: 2), PushResult(id: page[0].id, status: .inserted, seq: 1)]),
+                            pushed: page, pushedSessions: [])
+        #expect(store.syncCursor == 2)
+        // 3 and 4 are another device's: the cursor waits for the pull, and the older cursor of this page is not taken.
+        _ = try store.apply(answer([PushResult(id: page[2].id, status: .inserted, seq: 5), PushResult(id: page[3].id, status: .conflict)]),
+                            pushed: Array(page.dropFirst(2)), pushedSessions: [])
+        #expect(store.syncCursor == 2)
+        _ = try store.apply(answer([], cursor: 4), pushedSessions: [])
+        #expect(store.syncCursor == 4)
+        _ = try store.apply(answer([PushResult(id: page[2].id, status: .duplicate, seq: 5)], cursor: 4), pushedSessions: [])
+        #expect(store.syncCursor == 5)
+    }
     /// The chosen-options column is read in place when it is a plain list of small integers, and left to the JSON
     /// reader (nil) otherwise.
     @Test func aChosenListIsReadInPlace() throws {
