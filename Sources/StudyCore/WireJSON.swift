@@ -389,26 +389,29 @@ public struct JSONReader: ~Copyable {
 /// Writes JSON into a byte buffer.
 public struct JSONWriter {
     public private(set) var bytes: [UInt8] = []
-    private var needsComma: [Bool] = []
+    /// Whether a value is being written inside an object or array, and whether one came before it there; the
+    /// enclosing container's state waits on the stack of `object`/`array` (no array of flags to grow and check).
+    private var inContainer = false
+    private var needsComma = false
 
     public init(capacity: Int = 1 << 12) { bytes.reserveCapacity(capacity) }
 
     public mutating func object(_ body: (inout JSONWriter) -> Void) {
-        separate()
-        bytes.append(UInt8(ascii: "{"))
-        needsComma.append(false)
-        body(&self)
-        needsComma.removeLast()
-        bytes.append(UInt8(ascii: "}"))
+        container(open: UInt8(ascii: "{"), close: UInt8(ascii: "}"), body)
     }
 
     public mutating func array(_ body: (inout JSONWriter) -> Void) {
+        container(open: UInt8(ascii: "["), close: UInt8(ascii: "]"), body)
+    }
+
+    private mutating func container(open: UInt8, close: UInt8, _ body: (inout JSONWriter) -> Void) {
         separate()
-        bytes.append(UInt8(ascii: "["))
-        needsComma.append(false)
+        bytes.append(open)
+        let outer = (inContainer, needsComma)
+        (inContainer, needsComma) = (true, false)
         body(&self)
-        needsComma.removeLast()
-        bytes.append(UInt8(ascii: "]"))
+        (inContainer, needsComma) = outer
+        bytes.append(close)
     }
 
     /// Starts a member of the enclosing object; follow it with exactly one value.
@@ -460,16 +463,27 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    public mutating func int(_ value: some BinaryInteger) {
+    /// Not generic: a generic writer called from another module runs unspecialised, through the protocols' witness
+    /// tables, several times slower.
+    public mutating func int(_ value: Int) { int(Int64(value)) }
+
+    public mutating func int(_ value: Int32) { int(Int64(value)) }
+
+    public mutating func int(_ value: Int64) {
         separate()
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
-        let start = bytes.count
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        bytes[start...].reverse()
+        // The digits from the right into a buffer on the stack (20 at most), then appended at once.
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var start = buffer.count
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
+        }
     }
 
     public mutating func bool(_ value: Bool) {
@@ -487,8 +501,8 @@ public struct JSONWriter {
             pendingValueAfterKey = false
             return
         }
-        guard !needsComma.isEmpty else { return }
-        if needsComma[needsComma.count - 1] { bytes.append(UInt8(ascii: ",")) }
-        needsComma[needsComma.count - 1] = true
+        guard inContainer else { return }
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        needsComma = true
     }
 }
