@@ -199,39 +199,17 @@ final class PQConnection: @unchecked Sendable {
         }
     }
 
-    /// `COPY ... FROM STDIN (FORMAT binary)`: the signature and header, each row as its writer made it, the trailer.
-    func copyBinary(_ statement: PostgresQuery, rows: some Sequence<PostgresBinaryRow>) throws(PostgresError) -> Int {
-        var iterator = rows.makeIterator()
-        return try copyBinary(statement) { row in
-            guard let next = iterator.next() else { return false }
-            row = next
-            return true
-        }
-    }
-
-    /// The same with `count` rows, each written by `write` into one row buffer that is reused (no allocation per row).
-    func copyBinary(_ statement: PostgresQuery, fields: Int16, count: Int, write: (Int, inout PostgresBinaryRow) -> Void) throws(PostgresError) -> Int {
-        var index = 0
-        return try copyBinary(statement, scratch: PostgresBinaryRow(fields: fields)) { row in
-            guard index < count else { return false }
-            row.reset()
-            write(index, &row)
-            index += 1
-            return true
-        }
-    }
-
-    /// `next` puts the next row in its argument and returns true, or returns false after the last.
-    private func copyBinary(
-        _ statement: PostgresQuery, scratch: PostgresBinaryRow = PostgresBinaryRow(fields: 0), next: (inout PostgresBinaryRow) -> Bool
-    ) throws(PostgresError) -> Int {
+    /// `COPY ... FROM STDIN (FORMAT binary)`: the signature and header, the rows as written, the trailer.
+    func copyBinary(_ statement: PostgresQuery, rows: PostgresBinaryRows) throws(PostgresError) -> Int {
         try copyIn(statement) { chunk, flush in
             chunk.append(contentsOf: [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00])  // PGCOPY\n\377\r\n\0
             chunk.append(contentsOf: [UInt8](repeating: 0, count: 8))  // no flags, no header extension
-            var row = scratch
-            while next(&row) {
-                chunk.append(contentsOf: row.encoded)
-                if chunk.count >= 1 << 16, !flush(&chunk) { return }
+            var sent = 0
+            while sent < rows.encoded.count {
+                let end = min(sent + (1 << 16), rows.encoded.count)
+                chunk.append(contentsOf: rows.encoded[sent..<end])
+                sent = end
+                if !flush(&chunk) { return }
             }
             chunk.append(contentsOf: [0xFF, 0xFF])  // field count -1: the end
         }

@@ -34,22 +34,12 @@ public struct PostgresConnection: Sendable {
         return try await run { try $0.copy(statement, rows: rows) }
     }
 
-    /// Streams `rows` through `COPY <table> (<columns>) FROM STDIN (FORMAT binary)`; returns the number of rows copied.
-    /// Each row must hold one field per column, in their order. `rows` may be lazy, as for `copy(into:columns:rows:)`.
+    /// Sends `rows` through `COPY <table> (<columns>) FROM STDIN (FORMAT binary)`; returns the number of rows copied.
+    /// Each row must hold one field per column, in their order.
     @discardableResult
-    public func copyBinary(into table: String, columns: [String], rows: some Sequence<PostgresBinaryRow> & Sendable) async throws -> Int {
+    public func copyBinary(into table: String, columns: [String], rows: PostgresBinaryRows) async throws -> Int {
         let statement = copyStatement(into: table, columns: columns, options: " (FORMAT binary)")
         return try await run { try $0.copyBinary(statement, rows: rows) }
-    }
-
-    /// Streams `count` rows through a binary COPY, each written by `write(index, &row)` into one row buffer that is
-    /// emptied (`reset`) before each row and reused, so a large COPY allocates nothing per row.
-    @discardableResult
-    public func copyBinary(
-        into table: String, columns: [String], count: Int, write: @escaping @Sendable (Int, inout PostgresBinaryRow) -> Void
-    ) async throws -> Int {
-        let statement = copyStatement(into: table, columns: columns, options: " (FORMAT binary)")
-        return try await run { try $0.copyBinary(statement, fields: Int16(columns.count), count: count, write: write) }
     }
 
     /// Runs `body` inside BEGIN … COMMIT; throws after ROLLBACK when `body` throws.

@@ -17,6 +17,14 @@ extension PostgresStore: AttemptRepository {
             // the page is copied only when one is not.
             if !check.lowercaseIDs { attempts[i].normaliseIDs() }
         }
+        // The well-formed attempts as COPY rows, written before the transaction waits for the learner's row lock (the
+        // pages of one sync queue there); their sequence numbers are set in place once it is held.
+        var rows = PostgresBinaryRows(fields: Int16(Self.attemptColumns.count), capacity: attempts.count * 176)
+        var rowOf = [Int](repeating: -1, count: attempts.count)
+        for i in attempts.indices where problems[i] == nil {
+            rowOf[i] = rows.count
+            Self.appendRow(attempts[i], to: &rows, userID: userID, seq: 0, receivedAt: receivedAt, flags: flags[i])
+        }
         // Pushed attempts are nearly always new, so the first try copies them without looking their ids up; only when
         // that runs into a stored id (a resent page, an id repeated in the page, an id of another user) is the
         // transaction rolled back and redone with a look-up that sorts each attempt into inserted, duplicate, conflict
@@ -62,9 +70,17 @@ extension PostgresStore: AttemptRepository {
             }
             if !fresh.isEmpty {
                 do {
-                    // Each row is written as it is sent, into one reused buffer; attempt `fresh[n]` is numbered base + 1 + n.
-                    try await tx.copyBinary(into: "attempts", columns: Self.attemptColumns, count: fresh.count) { [attempts, fresh, flags] n, row in
-                        Self.write(attempts[fresh[n]], into: &row, userID: userID, seq: base + 1 + Int64(n), receivedAt: receivedAt, flags: flags[fresh[n]])
+                    // Attempt `fresh[n]` is numbered base + 1 + n. With nothing set aside by the look-up that is every row,
+                    // numbered in place (a retry numbers them again); otherwise the fresh ones are copied out first.
+                    func copy(_ rows: inout PostgresBinaryRows) async throws {
+                        for n in 0..<rows.count { rows.setInt64(base + 1 + Int64(n), row: n, field: 1) }
+                        try await tx.copyBinary(into: "attempts", columns: Self.attemptColumns, rows: rows)
+                    }
+                    if fresh.count == rows.count {
+                        try await copy(&rows)
+                    } else {
+                        var subset = rows.rows(at: fresh.map { rowOf[$0] })
+                        try await copy(&subset)
                     }
                 } catch let error as PostgresError where error.kind == .uniqueViolation && !lookUp {
                     lookUp = true
@@ -438,15 +454,13 @@ extension Attempt {
 }
 
 extension PostgresStore {
-    /// An attempt as a row of `attempts` (in `attemptColumns` order) for a binary COPY. Its ids must be UUIDs, as
-    /// `Attempt.problems` checks before any attempt is numbered; one that is not becomes a NULL, which the table refuses.
-    public static func binaryRow(_ attempt: Attempt, userID: Int64, seq: Int64, receivedAt: Int64, flags: AttemptFlags) -> PostgresBinaryRow {
-        var row = PostgresBinaryRow(fields: Int16(attemptColumns.count))
-        write(attempt, into: &row, userID: userID, seq: seq, receivedAt: receivedAt, flags: flags)
-        return row
+    /// Appends an attempt as a row of `attempts` (in `attemptColumns` order) for a binary COPY. Its ids must be UUIDs, as
+    /// `Attempt.check` makes sure before any attempt is numbered; one that is not becomes a NULL, which the table refuses.
+    public static func appendRow(_ attempt: Attempt, to rows: inout PostgresBinaryRows, userID: Int64, seq: Int64, receivedAt: Int64, flags: AttemptFlags) {
+        rows.append { write(attempt, into: &$0, userID: userID, seq: seq, receivedAt: receivedAt, flags: flags) }
     }
 
-    /// Writes `binaryRow`'s fields into an empty row.
+    /// Writes `appendRow`'s fields into an empty row.
     static func write(_ attempt: Attempt, into row: inout PostgresBinaryRow, userID: Int64, seq: Int64, receivedAt: Int64, flags: AttemptFlags) {
         func uuid(_ text: String, into row: inout PostgresBinaryRow) { if !row.uuid(text) { row.null() } }
         row.int64(userID)

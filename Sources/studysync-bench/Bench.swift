@@ -169,9 +169,9 @@ struct Bench {
         let pool = PostgresPool(configuration: postgres.configuration, size: 1)
         defer { Task { await pool.close() } }
         try await pool.query(PostgresQuery(unsafeSQL: "CREATE TABLE IF NOT EXISTS copy_probe (LIKE attempts INCLUDING ALL)"))
-        let rows = attempts.enumerated().map { i, attempt in
-            PostgresStore.binaryRow(attempt, userID: 1, seq: Int64(i + 1), receivedAt: 1, flags: [])
-        }
+        var written = PostgresBinaryRows(fields: Int16(PostgresStore.attemptColumns.count))
+        for (i, attempt) in attempts.enumerated() { PostgresStore.appendRow(attempt, to: &written, userID: 1, seq: Int64(i + 1), receivedAt: 1, flags: []) }
+        let rows = written
         let duration = try await timed {
             _ = try await pool.withTransaction { connection -> Int in
                 try await connection.copyBinary(into: "copy_probe", columns: PostgresStore.attemptColumns, rows: rows)

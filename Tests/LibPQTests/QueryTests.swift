@@ -88,23 +88,22 @@ import Testing
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
         defer { Task { await pool.close() } }
         try await pool.query("CREATE TABLE b (n bigint, i integer, f boolean, t text, u uuid, a smallint[], maybe text)")
-        func row(_ n: Int64, _ i: Int32, _ f: Bool, _ t: String, _ u: String, _ a: [Int], _ maybe: String?) -> PostgresBinaryRow {
-            var row = PostgresBinaryRow(fields: 7)
-            row.int64(n)
-            row.int32(i)
-            row.bool(f)
-            row.text(t)
-            let written = row.uuid(u)
-            #expect(written)
-            row.int16Array(a)
-            if let maybe { row.text(maybe) } else { row.null() }
-            return row
+        var rows = PostgresBinaryRows(fields: 7)
+        func add(_ n: Int64, _ i: Int32, _ f: Bool, _ t: String, _ u: String, _ a: [Int], _ maybe: String?) {
+            rows.append { row in
+                row.int64(n)
+                row.int32(i)
+                row.bool(f)
+                row.text(t)
+                let written = row.uuid(u)
+                #expect(written)
+                row.int16Array(a)
+                if let maybe { row.text(maybe) } else { row.null() }
+            }
         }
-        var rows = [
-            row(.min, .min, true, "tab\there\nnew line \\N back\\slash 日本語 🧪", "0190A3C4-1111-7000-8000-00000000ABCD", [0, 9, -1, 32767], nil),
-            row(.max, .max, false, "", "00000000-0000-0000-0000-000000000000", [], "x"),
-        ]
-        rows += (0..<20_000).map { row(Int64($0), Int32($0), $0 % 2 == 0, "row \($0)", "0190a3c4-1111-7000-8000-000000000001", [$0 % 4], nil) }
+        add(.min, .min, true, "tab\there\nnew line \\N back\\slash 日本語 🧪", "0190A3C4-1111-7000-8000-00000000ABCD", [0, 9, -1, 32767], nil)
+        add(.max, .max, false, "", "00000000-0000-0000-0000-000000000000", [], "x")
+        for n in 0..<20_000 { add(Int64(n), Int32(n), n % 2 == 0, "row \(n)", "0190a3c4-1111-7000-8000-000000000001", [n % 4], nil) }
         let copied = try await pool.withConnection { try await $0.copyBinary(into: "b", columns: ["n", "i", "f", "t", "u", "a", "maybe"], rows: rows) }
         #expect(copied == 20_002)
         let first = try await pool.query("SELECT n, i, f, t, u::text, a::text, maybe FROM b WHERE n = \(Int64.min)")[0]
@@ -117,20 +116,32 @@ import Testing
         #expect(try second.decode(Int32.self, at: 0) == .max && !second.decode(Bool.self, at: 1) && second.decode(String.self, at: 2) == "")
         #expect(try second.decode(String.self, at: 3) == "{}" && second.decode(String.self, at: 4) == "x")
         #expect(try await pool.query("SELECT sum(i) FROM b WHERE n >= 0 AND n < \(Int64.max)").scalar(Int64.self) == 199_990_000)
-        // Rows written into one reused buffer: a long row, then shorter ones, each exactly as written.
-        try await pool.query("CREATE TABLE r (n bigint, t text, u uuid)")
+        // Rows written through one scratch row: a long row, then shorter ones, each exactly as written; an int8 after
+        // text and NULL fields set in place afterwards; some of the rows picked out in another order.
+        try await pool.query("CREATE TABLE r (t text, maybe text, n bigint, u uuid)")
         let texts = [String(repeating: "long ", count: 200), "short", ""]
-        let written = try await pool.withConnection { connection in
-            try await connection.copyBinary(into: "r", columns: ["n", "t", "u"], count: texts.count) { i, row in
-                row.int64(Int64(i))
-                row.text(texts[i])
+        var later = PostgresBinaryRows(fields: 4)
+        for (i, text) in texts.enumerated() {
+            later.append { row in
+                row.text(text)
+                if i == 1 { row.text("x") } else { row.null() }
+                row.int64(-1)
                 row.uuid("0190a3c4-1111-7000-8000-00000000000\(i)")
             }
         }
+        for i in 0..<3 { later.setInt64(Int64(10 + i), row: i, field: 2) }
+        let picked = later.rows(at: [2, 0])
+        let written = try await pool.withConnection { try await $0.copyBinary(into: "r", columns: ["t", "maybe", "n", "u"], rows: later) }
         #expect(written == 3)
-        let back = try await pool.query("SELECT t, u::text FROM r ORDER BY n")
+        let back = try await pool.query("SELECT t, maybe, n, u::text FROM r ORDER BY n")
         #expect(try back.map { try $0.decode(String.self, at: 0) } == texts)
-        #expect(try back.map { try $0.decode(String.self, at: 1) } == (0..<3).map { "0190a3c4-1111-7000-8000-00000000000\($0)" })
+        #expect(try back.map { try $0.decode(String?.self, at: 1) } == [nil, "x", nil])
+        #expect(try back.map { try $0.decode(Int64.self, at: 2) } == [10, 11, 12])
+        #expect(try back.map { try $0.decode(String.self, at: 3) } == (0..<3).map { "0190a3c4-1111-7000-8000-00000000000\($0)" })
+        try await pool.query("TRUNCATE r")
+        #expect(try await pool.withConnection { try await $0.copyBinary(into: "r", columns: ["t", "maybe", "n", "u"], rows: picked) } == 2)
+        // A truncated heap takes a COPY's rows in the order sent.
+        #expect(try await pool.query("SELECT n FROM r").map { try $0.decode(Int64.self, at: 0) } == [12, 10])
         var bad = PostgresBinaryRow(fields: 1)
         for text in ["0190a3c4-1111-7000-8000-00000000abc", "0190a3c4-1111-7000-8000-00000000abcg", "0190a3c411117000800000000000abcd", "",
                      "0190a3c4-11g1-7000-8000-00000000abcd", "0190a3c4-1111-7000-8000x00000000abcd", "0190a3c4-1111-7000-8000-00000000abcdef"] {
