@@ -32,7 +32,14 @@ extension PostgresStore: AttemptRepository {
         var lookUp = false
         return try await retrying { tx in
             // The user's row lock orders this user's pushes: sequence numbers commit in the order they are handed out.
-            guard let base = try await tx.query("SELECT attempt_seq FROM users WHERE id = \(userID) FOR UPDATE").scalar(Int64.self) else {
+            // The statement that takes it also hands out a number to each well-formed attempt; when the look-up sets
+            // some aside, the count is put right below.
+            let reserved = Int64(rows.count)
+            guard
+                let base = try await tx.query(
+                    "UPDATE users SET attempt_seq = attempt_seq + \(reserved) WHERE id = \(userID) RETURNING attempt_seq - \(reserved)"
+                ).scalar(Int64.self)
+            else {
                 throw PostgresError(kind: .server, message: "There is no user \(userID).")
             }
             // With the look-up: the stored attempts with the page's ids, then the page's own as they are numbered.
@@ -68,6 +75,7 @@ extension PostgresStore: AttemptRepository {
                     fresh.append(i)
                 }
             }
+            if next != base + reserved { try await tx.query("UPDATE users SET attempt_seq = \(next) WHERE id = \(userID)") }
             if !fresh.isEmpty {
                 do {
                     // Attempt `fresh[n]` is numbered base + 1 + n. With nothing set aside by the look-up that is every row,
@@ -86,7 +94,6 @@ extension PostgresStore: AttemptRepository {
                     lookUp = true
                     throw error  // `retrying` runs the transaction again, with the look-up
                 }
-                try await tx.query("UPDATE users SET attempt_seq = \(next) WHERE id = \(userID)")
                 let zones = try await Self.timeZones(ofTeamsOf: userID, on: tx)
                 try await updateDailyActivity(tx, userID: userID, seqAbove: base, upTo: next, zones: zones)
                 let inserted = fresh.count == attempts.count ? attempts : fresh.map { attempts[$0] }
