@@ -46,36 +46,33 @@ public struct PostgresBinaryRow: Sendable {
         return value.withUTF8 { uuid(utf8: $0) }
     }
 
-    /// Three of these per pushed attempt: read from the contiguous UTF-8, the 16 bytes appended at once.
+    /// Three of these per pushed attempt: read from the contiguous UTF-8, the 16 bytes appended at once. The digits sit
+    /// at fixed places, so each run of them is read without looking for dashes, and a bad digit is noted, not branched on.
     private mutating func uuid(utf8 text: UnsafeBufferPointer<UInt8>) -> Bool {
         guard text.count == 36, text[8] == UInt8(ascii: "-"), text[13] == UInt8(ascii: "-"), text[18] == UInt8(ascii: "-"),
             text[23] == UInt8(ascii: "-")
         else { return false }
-        var halves: (UInt64, UInt64) = (0, 0)
-        var position = 0
-        for half in 0..<2 {
-            var value: UInt64 = 0
-            for _ in 0..<16 {
-                if position == 8 || position == 13 || position == 18 || position == 23 { position += 1 }
-                guard let nibble = Self.nibble(text[position]) else { return false }
-                value = value << 4 | UInt64(nibble)
-                position += 1
+        var valid = true
+        func digits(_ range: Range<Int>, into value: inout UInt64) {
+            for position in range {
+                let character = text[position]
+                let digit = character &- UInt8(ascii: "0")
+                let letter = (character | 0x20) &- UInt8(ascii: "a")  // either case
+                valid = valid && (digit < 10 || letter < 6)
+                value = value << 4 | UInt64(digit < 10 ? digit : letter &+ 10)
             }
-            if half == 0 { halves.0 = value } else { halves.1 = value }
         }
+        var high: UInt64 = 0, low: UInt64 = 0
+        digits(0..<8, into: &high)
+        digits(9..<13, into: &high)
+        digits(14..<18, into: &high)
+        digits(19..<23, into: &low)
+        digits(24..<36, into: &low)
+        guard valid else { return false }
         append(UInt32(16))
-        append(halves.0)
-        append(halves.1)
+        append(high)
+        append(low)
         return true
-    }
-
-    private static func nibble(_ character: UInt8) -> UInt8? {
-        switch character {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): character &- UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): character &- UInt8(ascii: "a") &+ 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): character &- UInt8(ascii: "A") &+ 10
-        default: nil
-        }
     }
 
     /// A one-dimensional `smallint[]` without NULLs. Values must fit in 16 bits.
