@@ -71,6 +71,12 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
         let pulled = try await store.pull(userID: user.id, after: 0, limit: 100, excludingDevice: nil)
         #expect(pulled.attempts.map(\.attempt) == page.map(\.attempt))
         #expect(pulled.hasMore == false)
+        // A page of two stored attempts and two new ones: progress and the question statistics count the new ones only.
+        let mixed = Array(page.suffix(2)) + [(attempt(at: 1_010), AttemptFlags()), (attempt(at: 1_011), AttemptFlags.tooFast)]
+        #expect(try await store.insert(mixed, userID: user.id, receivedAt: 4_000) == [.duplicate(seq: 4), .duplicate(seq: 5), .inserted(seq: 6), .inserted(seq: 7)])
+        #expect(try await store.progress(userID: user.id).map(\.attempts).reduce(0, +) == 7)
+        let counted = try await store.pool.query("SELECT sum(attempts)::bigint FROM learner_question_stats WHERE user_id = \(user.id)").scalar(Int64.self)
+        #expect(counted == 6)  // the flagged one is not counted
     }
 
     @Test func aDifferentAttemptUnderAnExistingIdIsAConflictAndChangesNothing() async throws {
