@@ -25,11 +25,6 @@ extension PostgresStore: AttemptRepository {
             rowOf[i] = rows.count
             Self.appendRow(attempts[i], to: &rows, userID: userID, seq: 0, receivedAt: receivedAt, flags: flags[i])
         }
-        // What the page adds to the learner's progress and question statistics, grouped by question before the lock
-        // too; used as it is when the page goes in whole (the look-up set nothing aside), worked out again otherwise.
-        let wellFormed = rows.count == attempts.count ? attempts : attempts.indices.filter { problems[$0] == nil }.map { attempts[$0] }
-        let wellFormedByQuestion = Dictionary(grouping: wellFormed, by: \.questionID)
-        let wellFormedStats = QuestionStatsDelta(Self.unflagged(attempts, flags: flags) { problems[$0] == nil })
         // Pushed attempts are nearly always new, so the first try copies them without looking their ids up; only when
         // that runs into a stored id (a resent page, an id repeated in the page, an id of another user) is the
         // transaction rolled back and redone with a look-up that sorts each attempt into inserted, duplicate, conflict
@@ -101,17 +96,15 @@ extension PostgresStore: AttemptRepository {
                 }
                 let zones = try await Self.timeZones(ofTeamsOf: userID, on: tx)
                 try await updateDailyActivity(tx, userID: userID, seqAbove: base, upTo: next, zones: zones)
-                let whole = fresh.count == rows.count
-                let inserted = whole ? wellFormed : fresh.map { attempts[$0] }
-                try await Self.foldIntoProgress(
-                    inserted, byQuestion: whole ? wellFormedByQuestion : nil, userID: userID, at: receivedAt, on: tx, firstAttempts: base == 0)
+                let inserted = fresh.count == attempts.count ? attempts : fresh.map { attempts[$0] }
+                try await Self.foldIntoProgress(inserted, userID: userID, at: receivedAt, on: tx, firstAttempts: base == 0)
                 // Last, as it locks the learner's teams until the commit: the question-report sums of their teams.
-                let stats = whole ? wellFormedStats : QuestionStatsDelta(Self.unflagged(attempts, flags: flags, where: Set(fresh).contains))
-                if zones.isEmpty || stats.rows.isEmpty {
-                    try await updateQuestionStats(tx, userID: userID, adding: stats)
+                let counted = fresh.allSatisfy { flags[$0].isEmpty } ? inserted : fresh.filter { flags[$0].isEmpty }.map { attempts[$0] }
+                if zones.isEmpty || counted.isEmpty {
+                    try await updateQuestionStats(tx, userID: userID, attempts: counted)
                 } else {
-                    try await Self.changingQuestionParts(of: userID, questionIDs: stats.rows.map(\.questionID), on: tx) {
-                        try await updateQuestionStats(tx, userID: userID, adding: stats)
+                    try await Self.changingQuestionParts(of: userID, questionIDs: Array(Set(counted.map(\.questionID))).sorted(), on: tx) {
+                        try await updateQuestionStats(tx, userID: userID, attempts: counted)
                     }
                 }
             }
@@ -275,53 +268,31 @@ extension PostgresStore: AttemptRepository {
         return result
     }
 
-    /// What a set of newly stored, unflagged attempts adds to `learner_question_stats`, per question: a pure sum, so a
-    /// push works it out before it waits for the learner's row lock.
-    struct QuestionStatsDelta {
+    /// Folds newly stored, unflagged attempts into `learner_question_stats` (what the reports read).
+    func updateQuestionStats(_ tx: PostgresConnection, userID: Int64, attempts: [Attempt]) async throws {
+        guard !attempts.isEmpty else { return }
         struct Stats {
             var attempts = 0, correct = 0, durationSum: Int64 = 0, last: Int64 = .min
             var options = [Int](repeating: 0, count: 10)
             var firstIndex: Int
         }
+        // Each attempt updates its question's sums in place (one hash look-up, no copy of the attempt).
+        var byQuestion: [String: Stats] = [:]
+        func add(_ index: Int, to stats: inout Stats) {
+            stats.attempts += 1
+            if attempts[index].correct { stats.correct += 1 }
+            stats.durationSum += attempts[index].durationMs
+            stats.last = max(stats.last, attempts[index].answeredAt)
+            for option in attempts[index].chosen where (0..<10).contains(option) { stats.options[option] += 1 }
+            if Attempt.foldOrder(attempts[index], attempts[stats.firstIndex]) { stats.firstIndex = index }
+        }
+        for index in attempts.indices { add(index, to: &byQuestion[attempts[index].questionID, default: Stats(firstIndex: index)]) }
         struct Row {
             let questionID: String
             let stats: Stats
             let first: Attempt
         }
-        /// By question id.
-        let rows: [Row]
-
-        init(_ attempts: [Attempt]) {
-            // Each attempt updates its question's sums in place (one hash look-up, no copy of the attempt).
-            var byQuestion: [String: Stats] = [:]
-            func add(_ index: Int, to stats: inout Stats) {
-                stats.attempts += 1
-                if attempts[index].correct { stats.correct += 1 }
-                stats.durationSum += attempts[index].durationMs
-                stats.last = max(stats.last, attempts[index].answeredAt)
-                for option in attempts[index].chosen where (0..<10).contains(option) { stats.options[option] += 1 }
-                if Attempt.foldOrder(attempts[index], attempts[stats.firstIndex]) { stats.firstIndex = index }
-            }
-            for index in attempts.indices { add(index, to: &byQuestion[attempts[index].questionID, default: Stats(firstIndex: index)]) }
-            rows = byQuestion.map { Row(questionID: $0.key, stats: $0.value, first: attempts[$0.value.firstIndex]) }.sorted { $0.questionID < $1.questionID }
-        }
-    }
-
-    /// The attempts at the indexes `included` accepts that carry no flag (what the question reports count), in order.
-    static func unflagged(_ attempts: [Attempt], flags: [AttemptFlags], where included: (Int) -> Bool) -> [Attempt] {
-        let counted = attempts.indices.filter { included($0) && flags[$0].isEmpty }
-        return counted.count == attempts.count ? attempts : counted.map { attempts[$0] }
-    }
-
-    /// Folds newly stored, unflagged attempts into `learner_question_stats` (what the reports read).
-    func updateQuestionStats(_ tx: PostgresConnection, userID: Int64, attempts: [Attempt]) async throws {
-        try await updateQuestionStats(tx, userID: userID, adding: QuestionStatsDelta(attempts))
-    }
-
-    func updateQuestionStats(_ tx: PostgresConnection, userID: Int64, adding delta: QuestionStatsDelta) async throws {
-        let rows = delta.rows
-        guard !rows.isEmpty else { return }
-        typealias Row = QuestionStatsDelta.Row
+        let rows = byQuestion.map { Row(questionID: $0.key, stats: $0.value, first: attempts[$0.value.firstIndex]) }.sorted { $0.questionID < $1.questionID }
         func column<T: CustomStringConvertible>(_ value: (Row) -> T) -> PostgresArray { PostgresArray(rows.map(value)) }
         func list(_ values: [Int]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
         try await tx.query(
@@ -382,16 +353,13 @@ extension PostgresStore: ProgressRepository {
     /// row lock): on top of it when they all come after what it holds, from scratch for a question where one does not.
     /// `firstAttempts`: the user had no attempt before these (their sequence started at 0), so the fold of these alone is
     /// the whole fold, with nothing to read back.
-    /// `byQuestion`: the same attempts grouped by question, when the caller has them already.
-    static func foldIntoProgress(
-        _ newAttempts: [Attempt], byQuestion: [String: [Attempt]]? = nil, userID: Int64, at time: Int64, on tx: PostgresConnection, firstAttempts: Bool = false
-    ) async throws {
-        let byQuestion = byQuestion ?? Dictionary(grouping: newAttempts, by: \.questionID)
+    static func foldIntoProgress(_ newAttempts: [Attempt], userID: Int64, at time: Int64, on tx: PostgresConnection, firstAttempts: Bool = false) async throws {
         if firstAttempts {
-            let folded = byQuestion.map { Progress.fold(questionID: $0.key, attempts: $0.value) }
+            let folded = Array(Progress.foldAll(newAttempts).values)
             try await Self.upsert(folded, userID: userID, at: time, on: tx, masteredChanged: folded.contains(where: \.isMastered))
             return
         }
+        let byQuestion = Dictionary(grouping: newAttempts, by: \.questionID)
         let stored = Dictionary(
             uniqueKeysWithValues: try await Self.progress(userID: userID, questionIDs: Set(byQuestion.keys), on: tx).map { ($0.questionID, $0) })
         var updated: [QuestionProgress] = []
