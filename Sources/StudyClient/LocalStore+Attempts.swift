@@ -87,7 +87,8 @@ extension LocalStore {
     private static let selectAttempt =
         "SELECT id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id FROM attempts"
 
-    private static func decodeAttempt(_ row: SQLiteDatabase.Row) throws -> Attempt {
+    /// An attempt from a row of the attempt columns in `selectAttempt`'s order (also `pendingAttempts`'s).
+    static func decodeAttempt(_ row: SQLiteDatabase.Row) throws -> Attempt {
         Attempt(
             id: row.text(0), deviceID: row.text(1), questionID: row.text(2), questionVersion: row.text(3),
             chosen: try row.smallIntList(4) ?? JSONText.decode([Int].self, row.text(4)), correct: row.int(5) != 0, answeredAt: row.int(6), durationMs: row.int(7),

@@ -27,13 +27,7 @@ extension LocalStore {
             SELECT a.id, a.device_id, a.question_id, a.question_version, a.chosen, a.correct, a.answered_at, a.duration_ms, a.session_id
             FROM outbox o CROSS JOIN attempts a ON a.id = o.id
             WHERE (o.answered_at, o.id) > (?, ?) ORDER BY o.answered_at, o.id LIMIT ?
-            """, [.integer(after?.answeredAt ?? .min), .text(after?.id ?? ""), .init(limit)]
-        ) { row in
-            Attempt(
-                id: row.text(0), deviceID: row.text(1), questionID: row.text(2), questionVersion: row.text(3),
-                chosen: try row.smallIntList(4) ?? JSONText.decode([Int].self, row.text(4)), correct: row.int(5) != 0, answeredAt: row.int(6), durationMs: row.int(7),
-                sessionID: row.text(8))
-        }
+            """, [.integer(after?.answeredAt ?? .min), .text(after?.id ?? ""), .init(limit)], row: Self.decodeAttempt)
     }
 
     public func pendingCount() throws -> Int {
