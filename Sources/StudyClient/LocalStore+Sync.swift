@@ -43,9 +43,12 @@ extension LocalStore {
 
     /// The sessions the given attempts belong to that the server has not been sent.
     public func pendingSessions(for attempts: [Attempt]) throws -> [StudySession] {
+        let waiting = try db.query("SELECT id, deck_id, started_at FROM sessions WHERE pushed = 0") { StudySession(id: $0.text(0), deckId: $0.text(1), startedAt: $0.int(2)) }
+        // Nearly always none wait (a session is sent with the first page of its attempts): then the page's session ids,
+        // one hashed string per attempt, are not gathered at all.
+        guard !waiting.isEmpty else { return [] }
         let ids = Set(attempts.map(\.sessionID))
-        return try db.query("SELECT id, deck_id, started_at FROM sessions WHERE pushed = 0") { StudySession(id: $0.text(0), deckId: $0.text(1), startedAt: $0.int(2)) }
-            .filter { ids.contains($0.id) }
+        return waiting.filter { ids.contains($0.id) }
     }
 
     /// Applies one sync response in one local transaction: the pushed attempts' results, the pulled attempts, the new

@@ -31,20 +31,29 @@ extension Attempt {
         }
     }
 
-    public init(from json: inout JSONReader) throws(WireJSONError) {
+    /// An attempt whose device, question and session ids are shared through `strings` with the attempts read before it
+    /// (a page's attempts mostly repeat them), as are one-option answers.
+    public init(from json: inout JSONReader, sharing strings: inout SharedStrings) throws(WireJSONError) {
         var id: String?, deviceID: String?, questionID: String?, questionVersion: String?, chosen: [Int]?, correct: Bool?
         var answeredAt: Int64?, durationMs: Int64?, sessionID: String?
         try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
             switch key {
             case "id": id = try json.readString()
-            case "deviceId": deviceID = try json.readString()
-            case "questionId": questionID = try json.readString()
-            case "questionVersion": questionVersion = try json.readString()
-            case "chosen": chosen = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try json.readInt() }
+            case "deviceId": deviceID = try json.readString(sharing: &strings)
+            case "questionId": questionID = try json.readString(sharing: &strings)
+            case "questionVersion": questionVersion = try json.readString(sharing: &strings)
+            case "chosen":
+                var first: Int?, all: [Int] = []
+                try json.readArray { (json: inout JSONReader) throws(WireJSONError) in
+                    let option = try json.readInt()
+                    if let first, all.isEmpty { all.append(first) }
+                    if first == nil { first = option } else { all.append(option) }
+                }
+                chosen = all.isEmpty ? first.map { Attempt.oneOption($0) ?? [$0] } ?? [] : all
             case "correct": correct = try json.readBool()
             case "answeredAt": answeredAt = try json.readInt64()
             case "durationMs": durationMs = try json.readInt64()
-            case "sessionId": sessionID = try json.readString()
+            case "sessionId": sessionID = try json.readString(sharing: &strings)
             default: try json.skipValue()
             }
         }
@@ -110,7 +119,9 @@ extension SyncRequest {
                 switch key {
                 case "clientTime": clientTime = try json.readInt64()
                 case "cursor": cursor = try json.readInt64()
-                case "attempts": attempts = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try Attempt(from: &json) }
+                case "attempts":
+                    var strings = SharedStrings()
+                    attempts = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try Attempt(from: &json, sharing: &strings) }
                 case "sessions": sessions = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try StudySession(from: &json) }
                 case "pullLimit": pullLimit = try json.readNull() ? nil : try json.readInt()
                 default: try json.skipValue()
@@ -183,7 +194,9 @@ extension SyncResponse {
             try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
                 switch key {
                 case "results": results = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try PushResult(from: &json) }
-                case "attempts": attempts = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try PulledAttempt(from: &json) }
+                case "attempts":
+                    var strings = SharedStrings()
+                    attempts = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try PulledAttempt(from: &json, sharing: &strings) }
                 case "cursor": cursor = try json.readInt64()
                 case "hasMore": hasMore = try json.readBool()
                 case "serverTime": serverTime = try json.readInt64()
@@ -219,12 +232,12 @@ extension PushResult {
 }
 
 extension PulledAttempt {
-    init(from json: inout JSONReader) throws(WireJSONError) {
+    init(from json: inout JSONReader, sharing strings: inout SharedStrings) throws(WireJSONError) {
         var seq: Int64?, attempt: Attempt?, flags: Int32?
         try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
             switch key {
             case "seq": seq = try json.readInt64()
-            case "attempt": attempt = try Attempt(from: &json)
+            case "attempt": attempt = try Attempt(from: &json, sharing: &strings)
             case "flags": flags = try json.readInt32()
             default: try json.skipValue()
             }

@@ -182,6 +182,24 @@ public struct JSONReader: ~Copyable {
         return try readStringBody()
     }
 
+    /// A string, shared through `strings` with an equal one read before when it has no escapes and is ASCII.
+    public mutating func readString(sharing strings: inout SharedStrings) throws(WireJSONError) -> String {
+        skipWhitespace()
+        guard peek() == UInt8(ascii: "\"") else { throw wrongType("expected a string") }
+        var position = index + 1
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") {
+                let slice = UnsafeBufferPointer(rebasing: bytes[(index + 1)..<position])
+                index = position + 1
+                return strings.string(slice)
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
+            position += 1
+        }
+        return try readStringBody()
+    }
+
     public mutating func readBool() throws(WireJSONError) -> Bool {
         skipWhitespace()
         switch peek() {

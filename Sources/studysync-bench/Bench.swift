@@ -96,7 +96,7 @@ struct Bench {
             }
         }
 
-        let copy = try await copyRate(postgres, attempts: copyRows)
+        let copies = try await copyRates(postgres, attempts: copyRows, user: "push100000", pushedBefore: ["push1000", "push10000"])
         let peak = memoryMiB(pid: server.processIdentifier, field: "VmHWM:")
 
         print("")
@@ -105,10 +105,12 @@ struct Bench {
             let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
             print(pad(name, 40) + pad(format(duration), 12) + (count > 0 ? String(Int(Double(count) / seconds)) : "-"))
         }
-        print(pad("raw COPY of the same 100000 rows", 40) + pad(format(copy.duration), 12) + String(Int(copy.rate)))
+        print(pad("raw COPY of the same rows, empty table", 40) + pad(format(copies.empty.duration), 12) + String(Int(copies.empty.rate)))
+        print(pad("raw COPY, as the push found the table", 40) + pad(format(copies.asFound.duration), 12) + String(Int(copies.asFound.rate)))
         if let push = rows.first(where: { $0.0.hasPrefix("push 100000") }) {
-            let seconds = Double(push.2.components.seconds) + Double(push.2.components.attoseconds) / 1e18
-            print("100k push rate / raw COPY rate: \(String(format: "%.2f", 100_000 / seconds / copy.rate))")
+            let rate = 100_000 / (Double(push.2.components.seconds) + Double(push.2.components.attoseconds) / 1e18)
+            print("100k push rate / raw COPY rate: \(String(format: "%.2f", rate / copies.asFound.rate)) (table as the push found it), "
+                + "\(String(format: "%.2f", rate / copies.empty.rate)) (empty table)")
         }
         print("server peak memory (VmHWM): \(peak) MiB (\(startMemory) MiB when it had started)")
         print("")
@@ -163,22 +165,42 @@ struct Bench {
         throw BenchError("study-server did not start on \(url)")
     }
 
-    /// COPY of the 100k attempts device A pushed into a table like `attempts` (same columns and indexes), inside one
-    /// transaction, in the binary form a push sends them in, made before the clock starts: the floor to compare with.
-    static func copyRate(_ postgres: LocalPostgres, attempts: [Attempt]) async throws -> (duration: Duration, rate: Double) {
+    /// The raw COPY of the 100k attempts device A pushed, as rows of its user numbered 1, 2, …, in the binary form a push
+    /// sends them in, written before the clock starts, in one transaction, into two tables with the columns and indexes of
+    /// `attempts`: an empty one (the floor), and one holding what `attempts` held when that push began (the attempts of the
+    /// users who pushed before it). The second is what the push's own COPY meets: its ids are UUIDv7, made at answer
+    /// time, and the earlier users' later ids sort after them, so every one goes into the middle of the id index rather
+    /// than onto its right edge, as into an empty table.
+    static func copyRates(_ postgres: LocalPostgres, attempts: [Attempt], user: String, pushedBefore: [String]) async throws
+        -> (empty: (duration: Duration, rate: Double), asFound: (duration: Duration, rate: Double))
+    {
         let pool = PostgresPool(configuration: postgres.configuration, size: 1)
         defer { Task { await pool.close() } }
-        try await pool.query(PostgresQuery(unsafeSQL: "CREATE TABLE IF NOT EXISTS copy_probe (LIKE attempts INCLUDING ALL)"))
-        var written = PostgresBinaryRows(fields: Int16(PostgresStore.attemptColumns.count))
-        for (i, attempt) in attempts.enumerated() { PostgresStore.appendRow(attempt, to: &written, userID: 1, seq: Int64(i + 1), receivedAt: 1, flags: []) }
-        let rows = written
-        let duration = try await timed {
-            _ = try await pool.withTransaction { connection -> Int in
-                try await connection.copyBinary(into: "copy_probe", columns: PostgresStore.attemptColumns, rows: rows)
-            }
+        guard let userID = try await pool.query("SELECT id FROM users WHERE username = \(user)").scalar(Int64.self) else {
+            throw BenchError("there is no user \(user)")
         }
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return (duration, Double(attempts.count) / seconds)
+        var written = PostgresBinaryRows(fields: Int16(PostgresStore.attemptColumns.count))
+        for (i, attempt) in attempts.enumerated() { PostgresStore.appendRow(attempt, to: &written, userID: userID, seq: Int64(i + 1), receivedAt: 1, flags: []) }
+        let rows = written
+        let columns = PostgresStore.attemptColumns.joined(separator: ", ")
+        func copy(into table: String, filledWith users: [String]) async throws -> (duration: Duration, rate: Double) {
+            try await pool.query("CREATE TABLE \(identifier: table) (LIKE attempts INCLUDING ALL)")
+            if !users.isEmpty {
+                try await pool.query(
+                    """
+                    INSERT INTO \(identifier: table) (\(unsafeRaw: columns)) SELECT \(unsafeRaw: columns) FROM attempts
+                    WHERE user_id IN (SELECT id FROM users WHERE username = ANY(\(PostgresArray(users))::text[]))
+                    """)
+            }
+            let duration = try await timed {
+                _ = try await pool.withTransaction { connection -> Int in
+                    try await connection.copyBinary(into: table, columns: PostgresStore.attemptColumns, rows: rows)
+                }
+            }
+            let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+            return (duration, Double(attempts.count) / seconds)
+        }
+        return (try await copy(into: "copy_probe_empty", filledWith: []), try await copy(into: "copy_probe_as_found", filledWith: pushedBefore))
     }
 
     /// A memory figure of /proc/PID/status (VmHWM: the peak resident set; VmRSS: the current one), in MiB.

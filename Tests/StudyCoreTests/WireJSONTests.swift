@@ -54,6 +54,39 @@ import Testing
         #expect(try SyncResponse(wireJSON: JSONEncoder().encode(value)) == value)
     }
 
+    @Test func sharedStringsAreTheStringsOfTheirBytesAndRepeatsShareOneCopy() {
+        var rng = SeededGenerator(seed: 3)
+        // Far more distinct strings than slots, so slots are taken over and collide; each one read three times.
+        let texts = (0..<500).map { _ in UUIDv7.make(milliseconds: 1_700_000_000_000, using: &rng) } + ["short", "q0123456789abcdef", "é and more than fifteen bytes"]
+        var strings = SharedStrings()
+        func read(_ text: String) -> String { Array(text.utf8).withUnsafeBufferPointer { strings.string($0) } }
+        for text in texts + texts.shuffled(using: &rng) { #expect(read(text) == text) }
+        // Read twice in a row, a long string is the same storage, not a copy.
+        let first = read(texts[7]), second = read(texts[7])
+        let addresses = [first, second].map { text in text.utf8.withContiguousStorageIfAvailable { UInt(bitPattern: $0.baseAddress) } }
+        #expect(addresses[0] != nil && addresses[0] == addresses[1])
+    }
+
+    @Test func aPageSharesItsRepeatedIdsAndOneOptionAnswers() throws {
+        var rng = SeededGenerator(seed: 4)
+        let device = UUIDv7.make(milliseconds: 1, using: &rng), session = UUIDv7.make(milliseconds: 2, using: &rng)
+        var attempts: [Attempt] = []
+        for i in 0..<30 {
+            let chosen: [Int] = i % 5 == 0 ? [1, 3] : i % 7 == 0 ? [12] : [i % 4]
+            attempts.append(
+                Attempt(
+                    id: UUIDv7.make(milliseconds: Int64(i), using: &rng), deviceID: i == 10 ? "another device" : device, questionID: "q0123456789abcdef\(i % 3)",
+                    questionVersion: "v1", chosen: chosen, correct: true, answeredAt: Int64(i), durationMs: 1, sessionID: session))
+        }
+        let read = try SyncRequest(wireJSON: SyncRequest(clientTime: 1, cursor: 0, attempts: attempts, sessions: []).wireJSON()).attempts
+        #expect(read == attempts)
+        func address(_ text: String) -> UInt? { text.utf8.withContiguousStorageIfAvailable { UInt(bitPattern: $0.baseAddress) } }
+        #expect(address(read[0].deviceID) == address(read[29].deviceID))
+        #expect(address(read[0].sessionID) == address(read[29].sessionID))
+        #expect(address(read[0].id) != address(read[1].id))
+        #expect(read[1].chosen == [1] && read[2].chosen == [2] && read[14].chosen == [12] && read[15].chosen == [1, 3])
+    }
+
     @Test func escapesAndUnknownFieldsAreRead() throws {
         let json = #"""
             { "future": {"a": [1, 2.5e3, -0.1, true, false, null, "x"]}, "sessions" : [ ], "cursor": 0, "pullLimit": null,
