@@ -61,17 +61,20 @@ extension LocalStore {
     }
 
     public func attempt(id: String) throws -> Attempt? {
-        try db.query("\(Self.selectAttempt) WHERE id = ?", [.text(id)], row: Self.decodeAttempt).first
+        var strings = SharedStrings()
+        return try db.query("\(Self.selectAttempt) WHERE id = ?", [.text(id)]) { try Self.decodeAttempt($0, sharing: &strings) }.first
     }
 
     /// Every attempt, in fold order `(answeredAt, id)`.
     public func attempts() throws -> [Attempt] {
-        try db.query("\(Self.selectAttempt) ORDER BY answered_at, id", row: Self.decodeAttempt)
+        var strings = SharedStrings()
+        return try db.query("\(Self.selectAttempt) ORDER BY answered_at, id") { try Self.decodeAttempt($0, sharing: &strings) }
     }
 
     /// The newest attempts first, at most `limit`.
     public func recentAttempts(limit: Int) throws -> [Attempt] {
-        try db.query("\(Self.selectAttempt) ORDER BY answered_at DESC, id DESC LIMIT ?", [.init(limit)], row: Self.decodeAttempt)
+        var strings = SharedStrings()
+        return try db.query("\(Self.selectAttempt) ORDER BY answered_at DESC, id DESC LIMIT ?", [.init(limit)]) { try Self.decodeAttempt($0, sharing: &strings) }
     }
 
     /// Progress on every question with attempts: the pure fold of the stored attempts.
@@ -87,11 +90,12 @@ extension LocalStore {
     private static let selectAttempt =
         "SELECT id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id FROM attempts"
 
-    /// An attempt from a row of the attempt columns in `selectAttempt`'s order (also `pendingAttempts`'s).
-    static func decodeAttempt(_ row: SQLiteDatabase.Row) throws -> Attempt {
+    /// An attempt from a row of the attempt columns in `selectAttempt`'s order (also `pendingAttempts`'s); its device,
+    /// question and session ids are shared through `strings` with the rows read before it.
+    static func decodeAttempt(_ row: SQLiteDatabase.Row, sharing strings: inout SharedStrings) throws -> Attempt {
         Attempt(
-            id: row.text(0), deviceID: row.text(1), questionID: row.text(2), questionVersion: row.text(3),
+            id: row.text(0), deviceID: row.text(1, sharing: &strings), questionID: row.text(2, sharing: &strings), questionVersion: row.text(3, sharing: &strings),
             chosen: try row.smallIntList(4) ?? JSONText.decode([Int].self, row.text(4)), correct: row.int(5) != 0, answeredAt: row.int(6), durationMs: row.int(7),
-            sessionID: row.text(8))
+            sessionID: row.text(8, sharing: &strings))
     }
 }

@@ -22,12 +22,13 @@ extension LocalStore {
     /// still with the server.
     public func pendingAttempts(after: Attempt?, limit: Int) throws -> [Attempt] {
         // The outbox in key order, each attempt found by its id.
-        try db.query(
+        var strings = SharedStrings()
+        return try db.query(
             """
             SELECT a.id, a.device_id, a.question_id, a.question_version, a.chosen, a.correct, a.answered_at, a.duration_ms, a.session_id
             FROM outbox o CROSS JOIN attempts a ON a.id = o.id
             WHERE (o.answered_at, o.id) > (?, ?) ORDER BY o.answered_at, o.id LIMIT ?
-            """, [.integer(after?.answeredAt ?? .min), .text(after?.id ?? ""), .init(limit)], row: Self.decodeAttempt)
+            """, [.integer(after?.answeredAt ?? .min), .text(after?.id ?? ""), .init(limit)]) { try Self.decodeAttempt($0, sharing: &strings) }
     }
 
     public func pendingCount() throws -> Int {

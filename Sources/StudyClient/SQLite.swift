@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import StudyCore
 
 /// An error from SQLite, with its result code and message.
 public struct SQLiteError: Error, Sendable, CustomStringConvertible {
@@ -98,6 +99,11 @@ final class SQLiteDatabase {
             guard let start = sqlite3_column_text(statement, column) else { return "" }
             return String(decoding: UnsafeBufferPointer(start: start, count: Int(sqlite3_column_bytes(statement, column))), as: UTF8.self)
         }
+        /// The text, shared through `strings` with an equal one read before.
+        func text(_ column: Int32, sharing strings: inout SharedStrings) -> String {
+            guard let start = sqlite3_column_text(statement, column) else { return "" }
+            return strings.string(UnsafeBufferPointer(start: start, count: Int(sqlite3_column_bytes(statement, column))))
+        }
         /// A JSON list of small integers, as the chosen-options column holds it ("[2]", "[0,3]"), read in place; nil when the
         /// text is something else.
         func smallIntList(_ column: Int32) -> [Int]? {
@@ -119,7 +125,12 @@ final class SQLiteDatabase {
                 default: return nil
                 }
             }
-            if let current { values.append(current) } else if !values.isEmpty { return nil }
+            if let current {
+                if values.isEmpty, let shared = Attempt.oneOption(current) { return shared }
+                values.append(current)
+            } else if !values.isEmpty {
+                return nil
+            }
             return values
         }
         func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The strings most recently made from bytes, so a value that repeats through a page of attempts (the device's id, the
 /// session's, a question's) is made once and shared, instead of allocated again for every attempt.
 ///
@@ -9,7 +11,8 @@ public struct SharedStrings {
 
     public init() { slots = Array(repeating: nil, count: Self.slotCount) }
 
-    /// A string of `bytes`, which must be valid UTF-8: a stored one with the same bytes, or a new one, then stored.
+    /// A string of `bytes`: a stored one with the same bytes, or a new one, then stored. Bytes that are not UTF-8 are
+    /// repaired, as `String(decoding:as:)` does (such a string is never shared: its bytes differ from the input's).
     public mutating func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         let count = bytes.count
         guard count > 15 else { return Self.make(bytes) }
@@ -17,7 +20,7 @@ public struct SharedStrings {
         hash ^= UInt(bytes[count - 1]) &* 31 ^ UInt(bytes[count - 2]) &* 1_031 ^ UInt(bytes[count / 2]) &* 65_537
         let slot = Int(hash % UInt(Self.slotCount))
         if let stored = slots[slot], stored.utf8.count == count,
-            stored.utf8.withContiguousStorageIfAvailable({ $0.elementsEqual(bytes) }) == true
+            stored.utf8.withContiguousStorageIfAvailable({ memcmp($0.baseAddress!, bytes.baseAddress!, count) == 0 }) == true
         {
             return stored
         }
