@@ -65,6 +65,139 @@ extension Attempt {
     }
 }
 
+extension Attempt {
+    /// Writes `attempts` in the row form of a pushed page: `{"strings": [...], "rows": [[id, device, question, version,
+    /// chosen, correct, answeredAt, durationMs, session], ...]}`, where device, question, version and session are
+    /// positions in `strings`.
+    static func writeRows(_ attempts: [Attempt], to json: inout JSONWriter) {
+        var strings: [String] = []
+        var positions: [String: Int] = [:]
+        // The last string of each kind and its position: a page's attempts mostly repeat their device and session, and
+        // comparing with the last one (often the very same storage) is cheaper than hashing.
+        var last = [(String, Int)?](repeating: nil, count: 4)
+        func position(_ value: String, kind: Int) -> Int {
+            if let (string, position) = last[kind], string == value { return position }
+            let position: Int
+            if let known = positions[value] {
+                position = known
+            } else {
+                position = strings.count
+                strings.append(value)
+                positions[value] = position
+            }
+            last[kind] = (value, position)
+            return position
+        }
+        var references = [Int](repeating: 0, count: attempts.count * 4)
+        for (i, attempt) in attempts.enumerated() {
+            references[4 * i] = position(attempt.deviceID, kind: 0)
+            references[4 * i + 1] = position(attempt.questionID, kind: 1)
+            references[4 * i + 2] = position(attempt.questionVersion, kind: 2)
+            references[4 * i + 3] = position(attempt.sessionID, kind: 3)
+        }
+        json.object { json in
+            json.key("strings")
+            json.array { json in for string in strings { json.string(string) } }
+            json.key("rows")
+            json.array { json in
+                for (i, attempt) in attempts.enumerated() {
+                    json.array { json in
+                        json.string(attempt.id)
+                        json.int(references[4 * i])
+                        json.int(references[4 * i + 1])
+                        json.int(references[4 * i + 2])
+                        json.array { json in for option in attempt.chosen { json.int(option) } }
+                        json.bool(attempt.correct)
+                        json.int(attempt.answeredAt)
+                        json.int(attempt.durationMs)
+                        json.int(references[4 * i + 3])
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the row form `writeRows` writes (`strings` and `rows` in either order).
+    static func readRows(from json: inout JSONReader) throws(WireJSONError) -> [Attempt] {
+        var strings: [String]?, rows: [Row]?
+        try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
+            switch key {
+            case "strings": strings = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try json.readString() }
+            case "rows": rows = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try Row(from: &json) }
+            default: try json.skipValue()
+            }
+        }
+        let table = try required(strings, "strings")
+        // Positions are looked up once both are read.
+        return try required(rows, "rows").enumerated().map { (index, row) throws(WireJSONError) -> Attempt in
+            func string(_ field: Int, _ position: Int) throws(WireJSONError) -> String {
+                guard table.indices.contains(position) else {
+                    throw WireJSONError(
+                        .wrongType, "\(position) is not a position in 'strings' (it holds \(table.count))", path: ["rows", "[\(index)]", "[\(Row.fields[field])]"])
+                }
+                return table[position]
+            }
+            return Attempt(
+                id: row.id, deviceID: try string(0, row.positions.0), questionID: try string(1, row.positions.1),
+                questionVersion: try string(2, row.positions.2), chosen: row.chosen, correct: row.correct, answeredAt: row.answeredAt,
+                durationMs: row.durationMs, sessionID: try string(3, row.positions.3))
+        }
+    }
+
+    /// One row of the row form, with its strings still positions.
+    private struct Row {
+        static let description = "a row has 9 values: id, device, question, version, chosen, correct, answeredAt, durationMs, session"
+        /// Where in a row the device, question, version and session positions are.
+        static let fields = [1, 2, 3, 8]
+        var id = "", chosen: [Int] = [], correct = false, answeredAt: Int64 = 0, durationMs: Int64 = 0
+        /// The device, question, version and session positions (a tuple: an array would be one more allocation a row).
+        var positions = (0, 0, 0, 0)
+
+        init(from json: inout JSONReader) throws(WireJSONError) {
+            var field = 0
+            try json.readArray { (json: inout JSONReader) throws(WireJSONError) in
+                switch field {
+                case 0: id = try json.readString()
+                case 1: positions.0 = try json.readInt()
+                case 2: positions.1 = try json.readInt()
+                case 3: positions.2 = try json.readInt()
+                case 4:
+                    var first: Int?, all: [Int] = []
+                    try json.readArray { (json: inout JSONReader) throws(WireJSONError) in
+                        let option = try json.readInt()
+                        if let first, all.isEmpty { all.append(first) }
+                        if first == nil { first = option } else { all.append(option) }
+                    }
+                    chosen = all.isEmpty ? first.map { Attempt.oneOption($0) ?? [$0] } ?? [] : all
+                case 5: correct = try json.readBool()
+                case 6: answeredAt = try json.readInt64()
+                case 7: durationMs = try json.readInt64()
+                case 8: positions.3 = try json.readInt()
+                default: throw WireJSONError(.wrongType, Self.description, path: [])
+                }
+                field += 1
+            }
+            guard field == 9 else { throw WireJSONError(.wrongType, Self.description, path: []) }
+        }
+    }
+}
+
+extension SyncRequest {
+    /// The pushed page from whichever form the request used; both at once is refused, as neither is plainly meant.
+    static func page(attempts: [Attempt]?, attemptRows: [Attempt]?) throws(WireJSONError) -> [Attempt] {
+        switch (attempts, attemptRows) {
+        case (let objects?, let rows?):
+            guard objects.isEmpty || rows.isEmpty else {
+                throw WireJSONError(.wrongType, "send the page either as 'attempts' or as 'attemptRows', not both", path: ["attemptRows"])
+            }
+            return objects.isEmpty ? rows : objects
+        case (let objects?, nil): return objects
+        case (nil, let rows?): return rows
+        case (nil, nil): throw WireJSONError(.missingField, "", path: ["attempts"])
+        }
+    }
+}
+
 extension StudySession {
     func write(to json: inout JSONWriter) {
         json.object { json in
@@ -100,8 +233,10 @@ extension SyncRequest {
             json.int(clientTime)
             json.key("cursor")
             json.int(cursor)
-            json.key("attempts")
-            json.array { json in for attempt in attempts { attempt.write(to: &json) } }
+            // The page as rows (PROTOCOL.md, "attemptRows"): each attempt an array of its values in a fixed order, its
+            // device, question and session ids written once in `strings` and referred to by position.
+            json.key("attemptRows")
+            Attempt.writeRows(attempts, to: &json)
             json.key("sessions")
             json.array { json in for session in sessions { session.write(to: &json) } }
             if let pullLimit {
@@ -114,7 +249,7 @@ extension SyncRequest {
 
     public init(wireJSON bytes: some Collection<UInt8>) throws(WireJSONError) {
         self = try JSONReader.read(bytes) { (json: inout JSONReader) throws(WireJSONError) -> SyncRequest in
-            var clientTime: Int64?, cursor: Int64?, attempts: [Attempt]?, sessions: [StudySession]?, pullLimit: Int?
+            var clientTime: Int64?, cursor: Int64?, attempts: [Attempt]?, rows: [Attempt]?, sessions: [StudySession]?, pullLimit: Int?
             try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
                 switch key {
                 case "clientTime": clientTime = try json.readInt64()
@@ -122,14 +257,15 @@ extension SyncRequest {
                 case "attempts":
                     var strings = SharedStrings()
                     attempts = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try Attempt(from: &json, sharing: &strings) }
+                case "attemptRows": rows = try Attempt.readRows(from: &json)
                 case "sessions": sessions = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try StudySession(from: &json) }
                 case "pullLimit": pullLimit = try json.readNull() ? nil : try json.readInt()
                 default: try json.skipValue()
                 }
             }
             return SyncRequest(
-                clientTime: try required(clientTime, "clientTime"), cursor: try required(cursor, "cursor"), attempts: try required(attempts, "attempts"),
-                sessions: try required(sessions, "sessions"), pullLimit: pullLimit)
+                clientTime: try required(clientTime, "clientTime"), cursor: try required(cursor, "cursor"),
+                attempts: try SyncRequest.page(attempts: attempts, attemptRows: rows), sessions: try required(sessions, "sessions"), pullLimit: pullLimit)
         }
     }
 }

@@ -26,6 +26,67 @@ public struct SyncRequest: Sendable, Codable, Hashable {
         self.sessions = sessions
         self.pullLimit = pullLimit
     }
+
+    enum CodingKeys: String, CodingKey { case clientTime, cursor, attempts, attemptRows, sessions, pullLimit }
+
+    /// Reads the page from `attempts` (objects) or `attemptRows` (the row form `wireJSON()` sends; PROTOCOL.md).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        clientTime = try container.decode(Int64.self, forKey: .clientTime)
+        cursor = try container.decode(Int64.self, forKey: .cursor)
+        let objects = try container.decodeIfPresent([Attempt].self, forKey: .attempts)
+        let rows = try container.decodeIfPresent(AttemptRows.self, forKey: .attemptRows)?.attempts
+        do {
+            attempts = try Self.page(attempts: objects, attemptRows: rows)
+        } catch {
+            throw DecodingError.dataCorruptedError(forKey: .attemptRows, in: container, debugDescription: error.description)
+        }
+        sessions = try container.decode([StudySession].self, forKey: .sessions)
+        pullLimit = try container.decodeIfPresent(Int.self, forKey: .pullLimit)
+    }
+
+    /// Writes the page as objects, the form any JSON library reads most easily.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(clientTime, forKey: .clientTime)
+        try container.encode(cursor, forKey: .cursor)
+        try container.encode(attempts, forKey: .attempts)
+        try container.encode(sessions, forKey: .sessions)
+        try container.encodeIfPresent(pullLimit, forKey: .pullLimit)
+    }
+}
+
+/// The row form of a pushed page, read through Codable: `strings`, then `rows` of nine values each.
+struct AttemptRows: Decodable {
+    let attempts: [Attempt]
+
+    enum CodingKeys: String, CodingKey { case strings, rows }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let strings = try container.decode([String].self, forKey: .strings)
+        var rows = try container.nestedUnkeyedContainer(forKey: .rows)
+        var attempts: [Attempt] = []
+        while !rows.isAtEnd {
+            var row = try rows.nestedUnkeyedContainer()
+            func string() throws -> String {
+                let position = try row.decode(Int.self)
+                guard strings.indices.contains(position) else {
+                    throw DecodingError.dataCorruptedError(in: row, debugDescription: "\(position) is not a position in 'strings'")
+                }
+                return strings[position]
+            }
+            let id = try row.decode(String.self), deviceID = try string(), questionID = try string(), questionVersion = try string()
+            let chosen = try row.decode([Int].self), correct = try row.decode(Bool.self), answeredAt = try row.decode(Int64.self)
+            let durationMs = try row.decode(Int64.self), sessionID = try string()
+            guard row.isAtEnd else { throw DecodingError.dataCorruptedError(in: row, debugDescription: "a row has 9 values") }
+            attempts.append(
+                Attempt(
+                    id: id, deviceID: deviceID, questionID: questionID, questionVersion: questionVersion, chosen: chosen, correct: correct,
+                    answeredAt: answeredAt, durationMs: durationMs, sessionID: sessionID))
+        }
+        self.attempts = attempts
+    }
 }
 
 public struct StudySession: Sendable, Codable, Hashable {

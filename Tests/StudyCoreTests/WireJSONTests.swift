@@ -105,6 +105,43 @@ import Testing
     static let good = #"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [ATTEMPT]}"#
     static let attemptJSON = #"{"id": "i", "deviceId": "d", "questionId": "q", "questionVersion": "v", "chosen": [1], "correct": true, "answeredAt": 5, "durationMs": 6, "sessionId": "s"}"#
 
+    static let rows = #"{"clientTime": 1, "cursor": 0, "sessions": [], "attemptRows": {"strings": ["d", "q", "v", "s"], "rows": [ROW]}}"#
+    static let row = #"["i", 0, 1, 2, [1], true, 5, 6, 3]"#
+
+    @Test func theRowFormReadsAsTheObjectForm() throws {
+        let fromRows = try SyncRequest(wireJSON: Array(Self.rows.replacingOccurrences(of: "ROW", with: Self.row + ", " + Self.row).utf8))
+        let fromObjects = try SyncRequest(wireJSON: Array(Self.good.replacingOccurrences(of: "ATTEMPT", with: Self.attemptJSON + ", " + Self.attemptJSON).utf8))
+        #expect(fromRows == fromObjects && fromRows.attempts.count == 2)
+        // JSON members have no order: the strings may follow the rows.
+        let stringsLast = Self.rows.replacingOccurrences(of: #"{"strings": ["d", "q", "v", "s"], "rows": [ROW]}"#, with: #"{"rows": [ROW], "strings": ["d", "q", "v", "s"]}"#)
+        #expect(try SyncRequest(wireJSON: Array(stringsLast.replacingOccurrences(of: "ROW", with: Self.row + ", " + Self.row).utf8)) == fromObjects)
+        // What the client sends is the row form.
+        #expect(String(decoding: fromRows.wireJSON(), as: UTF8.self).contains(#""attemptRows":{"strings":["d","q","v","s"],"rows":[["i",0,1,2,[1],true,5,6,3],"#))
+    }
+
+    @Test(arguments: [
+        (rows.replacingOccurrences(of: "ROW", with: row.replacingOccurrences(of: "0, 1, 2", with: "0, 4, 2")), WireJSONError.Kind.wrongType, "attemptRows.rows[0][2]"),
+        (rows.replacingOccurrences(of: "ROW", with: row.replacingOccurrences(of: "0, 1, 2", with: "-1, 1, 2")), .wrongType, "attemptRows.rows[0][1]"),
+        (rows.replacingOccurrences(of: "ROW", with: row.replacingOccurrences(of: ", 3]", with: "]")), .wrongType, "attemptRows.rows[0]"),
+        (rows.replacingOccurrences(of: "ROW", with: row.replacingOccurrences(of: ", 3]", with: ", 3, 3]")), .wrongType, "attemptRows.rows[0][9]"),
+        (rows.replacingOccurrences(of: "ROW", with: row.replacingOccurrences(of: "true", with: "1")), .wrongType, "attemptRows.rows[0][5]"),
+        (rows.replacingOccurrences(of: "ROW", with: row).replacingOccurrences(of: #""sessions": []"#, with: #""sessions": [], "attempts": [\#(attemptJSON)]"#),
+         .wrongType, "attemptRows"),
+        (#"{"clientTime": 1, "cursor": 0, "sessions": [], "attemptRows": {"rows": [], "string": []}}"#, .missingField, "attemptRows.strings"),
+        (#"{"clientTime": 1, "cursor": 0, "sessions": [], "attemptRows": {"strings": []}}"#, .missingField, "attemptRows.rows"),
+        (#"{"clientTime": 1, "cursor": 0, "sessions": []}"#, .missingField, "attempts"),
+    ])
+    func badRowsNameTheirFault(_ json: String, _ kind: WireJSONError.Kind, _ field: String) {
+        #expect {
+            try SyncRequest(wireJSON: Array(json.utf8))
+        } throws: { error in
+            guard let error = error as? WireJSONError else { return false }
+            return error.kind == kind && error.field == field
+        }
+        // Foundation's Codable form refuses the same bodies.
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(SyncRequest.self, from: Data(json.utf8)) }
+    }
+
     @Test(arguments: [
         (#"{"cursor": 0, "sessions": [], "attempts": []}"#, WireJSONError.Kind.missingField, "clientTime"),
         (good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: #""chosen": [1], "#, with: "")), .missingField, "attempts[0].chosen"),

@@ -46,6 +46,13 @@ import Testing
             #expect(wrongType.status == .badRequest && wrongType.body["message"] as? String == "The JSON field 'clientTime' has the wrong type: expected an integer.")
             let lacking = try await client.json(.post, "/v1/sync", token: token, ["clientTime": 1, "cursor": 0])
             #expect(lacking.status == .badRequest && lacking.body["message"] as? String == "The JSON body lacks the field 'attempts'.")
+            // A page as rows whose question position is outside `strings`.
+            let rows = #"{"clientTime": 1, "cursor": 0, "sessions": [], "attemptRows": {"strings": ["d", "q", "v", "s"], "rows": [["i", 0, 4, 2, [1], true, 5, 6, 3]]}}"#
+            let badRow = try await client.execute(
+                uri: "/v1/sync", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer \(token)"], body: ByteBuffer(string: rows)
+            ) { response in (response.status, try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]) }
+            #expect(badRow.0 == .badRequest)
+            #expect(badRow.1?["message"] as? String == "The JSON field 'attemptRows.rows[0][2]' has the wrong type: 4 is not a position in 'strings' (it holds 4).")
         }
     }
 
