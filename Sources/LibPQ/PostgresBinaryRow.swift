@@ -3,16 +3,28 @@
 ///
 /// Each writer puts the field's length and its value in PostgreSQL's binary form (network byte order).
 public struct PostgresBinaryRow: Sendable {
-    public private(set) var encoded: [UInt8]
+    /// The row's bytes are `storage[..<length]`; the rest is room, so a field is stored in place rather than appended
+    /// through the array's general path (which took a third of writing a pushed page's rows).
+    private var storage: [UInt8]
+    private var length = 0
+
+    public var encoded: [UInt8] { Array(storage[..<length]) }
 
     public init(fields: Int16, capacity: Int = 192) {
-        encoded = []
-        encoded.reserveCapacity(capacity)
+        storage = Array(repeating: 0, count: max(capacity, 16))
         append(UInt16(bitPattern: fields))
     }
 
     /// Empties the row for the next one, keeping its field count and its storage.
-    public mutating func reset() { encoded.removeSubrange(2...) }
+    mutating func reset() {
+        length = 2
+        uuidsInRow = 0
+    }
+
+    /// Calls `body` with the row's bytes.
+    func withBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        try storage.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[..<length])) }
+    }
 
     public mutating func null() { append(UInt32.max) }  // length -1
 
@@ -28,30 +40,51 @@ public struct PostgresBinaryRow: Sendable {
 
     public mutating func bool(_ value: Bool) {
         append(UInt32(1))
-        encoded.append(value ? 1 : 0)
+        append(UInt8(value ? 1 : 0))
     }
 
     public mutating func text(_ value: String) {
         var value = value
         value.withUTF8 { utf8 in
             append(UInt32(utf8.count))
-            encoded.append(contentsOf: utf8)
+            makeRoom(utf8.count)
+            storage.withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[length..<length + utf8.count]).copyMemory(from: UnsafeRawBufferPointer(utf8)) }
+            length += utf8.count
         }
     }
 
     /// A `uuid` from its 8-4-4-4-12 hexadecimal form, either case; false (and nothing written) when it is not one.
     @discardableResult
     public mutating func uuid(_ value: String) -> Bool {
-        var value = value
-        return value.withUTF8 { uuid(utf8: $0) }
+        // The rows of one page mostly repeat some uuids in the same place (the device's, the session's): the value read
+        // last at this place in the row before is used again when the text is the same.
+        let place = uuidsInRow
+        uuidsInRow += 1
+        if place < recentUUIDs.count, let recent = recentUUIDs[place], recent.text == value {
+            append(UInt32(16))
+            append(recent.high)
+            append(recent.low)
+            return true
+        }
+        var text = value
+        guard let (high, low) = text.withUTF8({ Self.parseUUID($0) }) else { return false }
+        if place < recentUUIDs.count { recentUUIDs[place] = (value, high, low) }
+        append(UInt32(16))
+        append(high)
+        append(low)
+        return true
     }
 
-    /// Three of these per pushed attempt: read from the contiguous UTF-8, the 16 bytes appended at once. The digits sit
-    /// at fixed places, so each run of them is read without looking for dashes, and a bad digit is noted, not branched on.
-    private mutating func uuid(utf8 text: UnsafeBufferPointer<UInt8>) -> Bool {
+    /// The last uuid written at each of the first few uuid places of a row, and how many this row has had.
+    private var recentUUIDs: [(text: String, high: UInt64, low: UInt64)?] = [nil, nil, nil, nil]
+    private var uuidsInRow = 0
+
+    /// The 128 bits of a uuid's text, read from its contiguous UTF-8. The digits sit at fixed places, so each run of them
+    /// is read without looking for dashes, and a bad digit is noted, not branched on.
+    private static func parseUUID(_ text: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64)? {
         guard text.count == 36, text[8] == UInt8(ascii: "-"), text[13] == UInt8(ascii: "-"), text[18] == UInt8(ascii: "-"),
             text[23] == UInt8(ascii: "-")
-        else { return false }
+        else { return nil }
         var valid = true
         func digits(_ range: Range<Int>, into value: inout UInt64) {
             for position in range {
@@ -68,11 +101,7 @@ public struct PostgresBinaryRow: Sendable {
         digits(14..<18, into: &high)
         digits(19..<23, into: &low)
         digits(24..<36, into: &low)
-        guard valid else { return false }
-        append(UInt32(16))
-        append(high)
-        append(low)
-        return true
+        return valid ? (high, low) : nil
     }
 
     /// A one-dimensional `smallint[]` without NULLs. Values must fit in 16 bits.
@@ -94,17 +123,17 @@ public struct PostgresBinaryRow: Sendable {
         }
     }
 
-    private mutating func append(_ value: UInt16) {
-        encoded.append(UInt8(value >> 8))
-        encoded.append(UInt8(value & 0xFF))
+    /// Stores an integer in network byte order after the row's bytes.
+    private mutating func append<T: FixedWidthInteger>(_ value: T) {
+        let size = MemoryLayout<T>.size
+        makeRoom(size)
+        storage.withUnsafeMutableBytes { $0.storeBytes(of: value.bigEndian, toByteOffset: length, as: T.self) }
+        length += size
     }
 
-    private mutating func append(_ value: UInt32) {
-        withUnsafeBytes(of: value.bigEndian) { encoded.append(contentsOf: $0) }
-    }
-
-    private mutating func append(_ value: UInt64) {
-        withUnsafeBytes(of: value.bigEndian) { encoded.append(contentsOf: $0) }
+    /// Makes sure `count` more bytes fit.
+    private mutating func makeRoom(_ count: Int) {
+        if length + count > storage.count { storage.append(contentsOf: repeatElement(0, count: max(count, storage.count))) }
     }
 }
 
@@ -128,7 +157,7 @@ public struct PostgresBinaryRows: Sendable {
         scratch.reset()
         write(&scratch)
         starts.append(encoded.count)
-        encoded.append(contentsOf: scratch.encoded)
+        scratch.withBytes { encoded.append(contentsOf: $0) }
     }
 
     /// Sets field `field` (counted from 0) of row `row`, which must have been written with `int64`, to `value`.

@@ -1,6 +1,8 @@
 import Foundation
+import LibPQ
 import StudyClient
 import StudyCore
+import StudyPostgres
 
 /// `studysync-bench codec`: the sync messages' JSON, encoded and decoded in this process alone, page by page, so a change
 /// to the codec can be judged without the noise of a whole sync. Prints the median of 15 rounds per message.
@@ -31,6 +33,10 @@ enum CodecBench {
         print("a page of \(attempts.count) attempts; median of 15 rounds")
         print(Bench.pad("encode push request", 36) + (try median { _ = request.wireJSON() }))
         print(Bench.pad("decode push request (server)", 36) + (try median { _ = try SyncRequest(wireJSON: requestBytes) }))
+        print(Bench.pad("its COPY rows (server)", 36) + median {
+            var rows = PostgresBinaryRows(fields: Int16(PostgresStore.attemptColumns.count), capacity: attempts.count * 176)
+            for attempt in attempts { PostgresStore.appendRow(attempt, to: &rows, userID: 1, seq: 0, receivedAt: 1, flags: []) }
+        })
         print(Bench.pad("encode push results (server)", 36) + (try median { _ = results.wireJSON() }))
         print(Bench.pad("decode push results", 36) + (try median { _ = try SyncResponse(wireJSON: resultBytes) }))
         print(Bench.pad("encode pulled page (server)", 36) + (try median { _ = pulled.wireJSON() }))
