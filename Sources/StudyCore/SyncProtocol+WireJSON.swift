@@ -72,44 +72,46 @@ extension Attempt {
     static func writeRows(_ attempts: [Attempt], to json: inout JSONWriter) {
         var strings: [String] = []
         var positions: [String: Int] = [:]
-        // The last string of each kind and its position: a page's attempts mostly repeat their device and session, and
-        // comparing with the last one (often the very same storage) is cheaper than hashing.
-        var last = [(String, Int)?](repeating: nil, count: 4)
-        func position(_ value: String, kind: Int) -> Int {
-            if let (string, position) = last[kind], string == value { return position }
-            let position: Int
-            if let known = positions[value] {
-                position = known
-            } else {
-                position = strings.count
-                strings.append(value)
-                positions[value] = position
-            }
-            last[kind] = (value, position)
-            return position
+        func position(of value: String) -> Int {
+            if let known = positions[value] { return known }
+            strings.append(value)
+            positions[value] = strings.count - 1
+            return strings.count - 1
         }
+        // The positions of each attempt's device, question, version and session. A page's attempts mostly repeat the
+        // device and session of the one before (often the very same storage), which is cheaper to compare than to hash.
+        // The attempts are read in place: a copy of one is five reference counts up and down.
         var references = [Int](repeating: 0, count: attempts.count * 4)
-        for (i, attempt) in attempts.enumerated() {
-            references[4 * i] = position(attempt.deviceID, kind: 0)
-            references[4 * i + 1] = position(attempt.questionID, kind: 1)
-            references[4 * i + 2] = position(attempt.questionVersion, kind: 2)
-            references[4 * i + 3] = position(attempt.sessionID, kind: 3)
+        var lastDevice = "", lastDevicePosition = -1, lastSession = "", lastSessionPosition = -1
+        for i in attempts.indices {
+            if lastDevicePosition < 0 || attempts[i].deviceID != lastDevice {
+                lastDevice = attempts[i].deviceID
+                lastDevicePosition = position(of: lastDevice)
+            }
+            references[4 * i] = lastDevicePosition
+            references[4 * i + 1] = position(of: attempts[i].questionID)
+            references[4 * i + 2] = position(of: attempts[i].questionVersion)
+            if lastSessionPosition < 0 || attempts[i].sessionID != lastSession {
+                lastSession = attempts[i].sessionID
+                lastSessionPosition = position(of: lastSession)
+            }
+            references[4 * i + 3] = lastSessionPosition
         }
         json.object { json in
             json.key("strings")
             json.array { json in for string in strings { json.string(string) } }
             json.key("rows")
             json.array { json in
-                for (i, attempt) in attempts.enumerated() {
+                for i in attempts.indices {
                     json.array { json in
-                        json.string(attempt.id)
+                        json.string(attempts[i].id)
                         json.int(references[4 * i])
                         json.int(references[4 * i + 1])
                         json.int(references[4 * i + 2])
-                        json.array { json in for option in attempt.chosen { json.int(option) } }
-                        json.bool(attempt.correct)
-                        json.int(attempt.answeredAt)
-                        json.int(attempt.durationMs)
+                        json.array { json in for option in attempts[i].chosen { json.int(option) } }
+                        json.bool(attempts[i].correct)
+                        json.int(attempts[i].answeredAt)
+                        json.int(attempts[i].durationMs)
                         json.int(references[4 * i + 3])
                     }
                 }
