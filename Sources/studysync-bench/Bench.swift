@@ -192,6 +192,9 @@ struct Bench {
                     WHERE user_id IN (SELECT id FROM users WHERE username = ANY(\(PostgresArray(users))::text[]))
                     """)
             }
+            // Each probe starts with nothing left to write back: not the work of the shapes before it (eight learners'
+            // pushes, the other probe), which the server's writers would otherwise be flushing meanwhile.
+            try await pool.query("CHECKPOINT")
             let duration = try await timed {
                 _ = try await pool.withTransaction { connection -> Int in
                     try await connection.copyBinary(into: table, columns: PostgresStore.attemptColumns, rows: rows)
