@@ -42,14 +42,7 @@ extension Attempt {
             case "deviceId": deviceID = try json.readString(sharing: &strings)
             case "questionId": questionID = try json.readString(sharing: &strings)
             case "questionVersion": questionVersion = try json.readString(sharing: &strings)
-            case "chosen":
-                var first: Int?, all: [Int] = []
-                try json.readArray { (json: inout JSONReader) throws(WireJSONError) in
-                    let option = try json.readInt()
-                    if let first, all.isEmpty { all.append(first) }
-                    if first == nil { first = option } else { all.append(option) }
-                }
-                chosen = all.isEmpty ? first.map { Attempt.oneOption($0) ?? [$0] } ?? [] : all
+            case "chosen": chosen = try Attempt.readChosen(from: &json)
             case "correct": correct = try json.readBool()
             case "answeredAt": answeredAt = try json.readInt64()
             case "durationMs": durationMs = try json.readInt64()
@@ -66,6 +59,17 @@ extension Attempt {
 }
 
 extension Attempt {
+    /// A `chosen` list; a one-option list (most answers) is a shared array, not one more allocation.
+    static func readChosen(from json: inout JSONReader) throws(WireJSONError) -> [Int] {
+        var first: Int?, all: [Int] = []
+        try json.readArray { (json: inout JSONReader) throws(WireJSONError) in
+            let option = try json.readInt()
+            if let first, all.isEmpty { all.append(first) }
+            if first == nil { first = option } else { all.append(option) }
+        }
+        return all.isEmpty ? first.map { Attempt.oneOption($0) ?? [$0] } ?? [] : all
+    }
+
     /// Writes `attempts` in the row form of a pushed page: `{"strings": [...], "rows": [[id, device, question, version,
     /// chosen, correct, answeredAt, durationMs, session], ...]}`, where device, question, version and session are
     /// positions in `strings`.
@@ -148,7 +152,7 @@ extension Attempt {
 
     /// One row of the row form, with its strings still positions.
     private struct Row {
-        static let description = "a row has 9 values: id, device, question, version, chosen, correct, answeredAt, durationMs, session"
+        static let shape = "a row has 9 values: id, device, question, version, chosen, correct, answeredAt, durationMs, session"
         /// Where in a row the device, question, version and session positions are.
         static let fields = [1, 2, 3, 8]
         var id = "", chosen: [Int] = [], correct = false, answeredAt: Int64 = 0, durationMs: Int64 = 0
@@ -163,23 +167,16 @@ extension Attempt {
                 case 1: positions.0 = try json.readInt()
                 case 2: positions.1 = try json.readInt()
                 case 3: positions.2 = try json.readInt()
-                case 4:
-                    var first: Int?, all: [Int] = []
-                    try json.readArray { (json: inout JSONReader) throws(WireJSONError) in
-                        let option = try json.readInt()
-                        if let first, all.isEmpty { all.append(first) }
-                        if first == nil { first = option } else { all.append(option) }
-                    }
-                    chosen = all.isEmpty ? first.map { Attempt.oneOption($0) ?? [$0] } ?? [] : all
+                case 4: chosen = try Attempt.readChosen(from: &json)
                 case 5: correct = try json.readBool()
                 case 6: answeredAt = try json.readInt64()
                 case 7: durationMs = try json.readInt64()
                 case 8: positions.3 = try json.readInt()
-                default: throw WireJSONError(.wrongType, Self.description, path: [])
+                default: throw WireJSONError(.wrongType, Self.shape, path: [])
                 }
                 field += 1
             }
-            guard field == 9 else { throw WireJSONError(.wrongType, Self.description, path: []) }
+            guard field == 9 else { throw WireJSONError(.wrongType, Self.shape, path: []) }
         }
     }
 }
