@@ -132,12 +132,7 @@ import Testing
         (#"{"clientTime": 1, "cursor": 0, "sessions": []}"#, .missingField, "attempts"),
     ])
     func badRowsNameTheirFault(_ json: String, _ kind: WireJSONError.Kind, _ field: String) {
-        #expect {
-            try SyncRequest(wireJSON: Array(json.utf8))
-        } throws: { error in
-            guard let error = error as? WireJSONError else { return false }
-            return error.kind == kind && error.field == field
-        }
+        expectRefused(json, kind, field)
         // Foundation's Codable form refuses the same bodies.
         #expect(throws: (any Error).self) { try JSONDecoder().decode(SyncRequest.self, from: Data(json.utf8)) }
     }
@@ -164,8 +159,11 @@ import Testing
         (#"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [], "x": -}"#, .syntax, "x"),
         (#"{"clientTime": 1 "cursor": 0}"#, .syntax, ""),
     ])
-    func badBodiesNameTheirFault(_ json: String, _ kind: WireJSONError.Kind, _ field: String) {
-        #expect {
+    func badBodiesNameTheirFault(_ json: String, _ kind: WireJSONError.Kind, _ field: String) { expectRefused(json, kind, field) }
+
+    /// The wire codec refuses `json` with an error of `kind` naming `field`.
+    func expectRefused(_ json: String, _ kind: WireJSONError.Kind, _ field: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(sourceLocation: sourceLocation) {
             try SyncRequest(wireJSON: Array(json.utf8))
         } throws: { error in
             guard let error = error as? WireJSONError else { return false }
