@@ -186,17 +186,7 @@ public struct JSONReader: ~Copyable {
     public mutating func readString(sharing strings: inout SharedStrings) throws(WireJSONError) -> String {
         skipWhitespace()
         guard peek() == UInt8(ascii: "\"") else { throw wrongType("expected a string") }
-        var position = index + 1
-        while position < bytes.count {
-            let byte = bytes[position]
-            if byte == UInt8(ascii: "\"") {
-                let slice = UnsafeBufferPointer(rebasing: bytes[(index + 1)..<position])
-                index = position + 1
-                return strings.string(slice)
-            }
-            if byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
-            position += 1
-        }
+        if let plain = readPlainString() { return strings.string(plain) }
         return try readStringBody()
     }
 
@@ -305,19 +295,25 @@ public struct JSONReader: ~Copyable {
 
     /// Reads an object's key starting at its opening quote: the key's bytes in the document, unless it has escapes.
     private mutating func readKey() throws(WireJSONError) -> JSONKey {
-        let quote = index
+        if let plain = readPlainString() { return JSONKey(bytes: plain) }
+        return JSONKey(string: try readStringBody())
+    }
+
+    /// At a string's opening quote: its bytes in the document, and the reader past its closing quote, when it is plain
+    /// ASCII without escapes (ids, keys); nil, and the reader where it was, otherwise.
+    private mutating func readPlainString() -> UnsafeBufferPointer<UInt8>? {
         var position = index + 1
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
+                let plain = UnsafeBufferPointer(rebasing: bytes[(index + 1)..<position])
                 index = position + 1
-                return JSONKey(bytes: UnsafeBufferPointer(rebasing: bytes[(quote + 1)..<position]))
+                return plain
             }
-            if byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { return nil }
             position += 1
         }
-        index = quote
-        return JSONKey(string: try readStringBody())
+        return nil
     }
 
     /// Reads a string starting at its opening quote. Strings without escapes, the usual case, are copied in one step,
