@@ -69,13 +69,16 @@ extension LocalStore {
             return byID?[id]
         }
         return try db.transaction {
-            for (index, result) in response.results.enumerated() {
-                // Whatever the outcome, the attempt leaves the outbox: accepted, or set aside with the reason.
+            // Whatever the outcome, each attempt leaves the outbox: accepted, or set aside with the reason.
+            let leftOutbox = try deleteOutboxRange(of: pushed, ifAnsweredBy: response.results)
+            for (index, result) in response.results.enumerated() where !leftOutbox {
                 if let time = answeredAt(ofResult: index, id: result.id) {
                     try db.run("DELETE FROM outbox WHERE answered_at = ? AND id = ?", [.integer(time), .text(result.id)])
                 } else {
                     try db.run("DELETE FROM outbox WHERE id = ?", [.text(result.id)])
                 }
+            }
+            for result in response.results where result.status == .conflict || result.status == .rejected {
                 switch result.status {
                 case .inserted, .duplicate: break
                 case .conflict, .rejected:
@@ -108,6 +111,24 @@ extension LocalStore {
             try setMeta("clock_warning", response.clockWarning)
             return merge
         }
+    }
+
+    /// Deletes a pushed page's outbox rows as one range, when the results answer the page in order and the outbox's rows
+    /// from the page's first to its last are exactly the page's (as they were when it was read, unless an attempt was
+    /// made or synced meanwhile); false, deleting nothing, otherwise. One statement instead of one per attempt.
+    private func deleteOutboxRange(of pushed: [Attempt], ifAnsweredBy results: [PushResult]) throws -> Bool {
+        guard let first = pushed.first, let last = pushed.last, results.count == pushed.count,
+            pushed.indices.allSatisfy({ results[$0].id == pushed[$0].id })
+        else { return false }
+        let range: [SQLiteValue] = [.integer(first.answeredAt), .text(first.id), .integer(last.answeredAt), .text(last.id)]
+        var matched = 0
+        _ = try db.query("SELECT answered_at, id FROM outbox WHERE (answered_at, id) BETWEEN (?, ?) AND (?, ?) ORDER BY answered_at, id", range) { row in
+            guard matched >= 0 else { return }
+            if matched < pushed.count, row.int(0) == pushed[matched].answeredAt, row.text(1, is: pushed[matched].id) { matched += 1 } else { matched = -1 }
+        }
+        guard matched == pushed.count else { return false }
+        try db.run("DELETE FROM outbox WHERE (answered_at, id) BETWEEN (?, ?) AND (?, ?)", range)
+        return true
     }
 
     /// The cursor to keep after `response`: the answer's, or the stored one when a page sent before the last answer

@@ -133,6 +133,12 @@ final class SQLiteDatabase {
             }
             return values
         }
+        /// Whether the text is `string`, byte for byte, compared in place.
+        func text(_ column: Int32, is string: String) -> Bool {
+            let count = Int(sqlite3_column_bytes(statement, column))
+            guard let start = sqlite3_column_text(statement, column), count == string.utf8.count else { return false }
+            return string.utf8.withContiguousStorageIfAvailable { memcmp(start, $0.baseAddress!, count) == 0 } ?? (text(column) == string)
+        }
         func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
         func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
     }

@@ -26,6 +26,11 @@ public struct SyncEngine {
     let pageSize: Int
     let clock: () -> Int64
 
+    /// How many pushed pages may be with the server at once: while it stores one, the next waits there decoded and
+    /// checked. (With more, a later page could take the learner's row lock before an earlier one, and each question's
+    /// progress be folded again from all its attempts.)
+    static let pagesInFlight = 2
+
     /// The size of a sync's first page each way: small, so that the other side starts on it sooner.
     static let firstPage = 1_000
 
@@ -38,10 +43,11 @@ public struct SyncEngine {
 
     /// `progress` is told (done, total) after each request, for a progress bar.
     ///
-    /// Pages of pending attempts go out one after another without waiting: while the server stores page N, page N+1 is
-    /// read and sent and the answer to page N-1 applied. Those pushes ask for no pulled attempts (`pullLimit` 0); the
-    /// pulls follow, cursor after cursor, each asked for while the page before it is stored. A sync of one page or less
-    /// is one request. The first page each way holds at most `firstPage` attempts, so work starts on both sides sooner.
+    /// Pages of pending attempts go out one after another without waiting, `pagesInFlight` at once: while the server
+    /// stores page N and page N+1 waits there, page N+2 is read; it is sent when page N is answered, and that answer is
+    /// applied after. Those pushes ask for no pulled attempts (`pullLimit` 0); the pulls follow, cursor after cursor,
+    /// each asked for while the page before it is stored. A sync of one page or less is one request. The first page
+    /// each way holds at most `firstPage` attempts, so work starts on both sides sooner.
     public func run(progress: (Int, Int) -> Void = { _, _ in }) async throws -> Summary {
         var summary = Summary()
         let total = try store.pendingCount()
@@ -61,13 +67,13 @@ public struct SyncEngine {
             progress(summary.pushed + summary.duplicates + summary.conflicts + summary.rejected, total)
         }
 
-        var inFlight: (answer: Task<SyncResponse, any Error>, page: [Attempt], sessions: [StudySession])?
-        defer { inFlight?.answer.cancel() }
-        /// Waits for the page with the server, if any, and applies its answer.
-        func settle() async throws {
-            guard let previous = inFlight else { return }
-            inFlight = nil
-            try record(try await previous.answer.value, pushed: previous.page, pushedSessions: previous.sessions)
+        // The pages with the server, oldest first.
+        var inFlight: [(answer: Task<SyncResponse, any Error>, page: [Attempt], sessions: [StudySession])] = []
+        defer { for page in inFlight { page.answer.cancel() } }
+        /// Waits for the oldest page with the server and applies its answer.
+        func settleOldest() async throws {
+            let oldest = inFlight.removeFirst()
+            try record(try await oldest.answer.value, pushed: oldest.page, pushedSessions: oldest.sessions)
         }
         var last: Attempt?
         while true {
@@ -75,7 +81,7 @@ public struct SyncEngine {
             let limit = last == nil ? min(pageSize, Self.firstPage) : pageSize
             let page = try store.pendingAttempts(after: last, limit: limit)
             let sessions = try store.pendingSessions(for: page)
-            if inFlight == nil && page.count < limit {
+            if inFlight.isEmpty && page.count < limit {
                 // The only page (or none): push and pull in one request.
                 let response = try await transport.sync(
                     SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: page, sessions: sessions, pullLimit: Self.firstPage))
@@ -85,18 +91,19 @@ public struct SyncEngine {
             }
             if !page.isEmpty {
                 last = page.last
-                let request = SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: page, sessions: sessions, pullLimit: 0)
-                let next = Task { [transport] in try await transport.sync(request) }
-                do {
-                    try await settle()
-                } catch {
-                    next.cancel()
-                    throw error
+                // With `pagesInFlight` pages at the server already, this one, read meanwhile, goes out the moment the
+                // oldest is answered, and that answer is applied after: the server never waits for the CLI's SQLite.
+                var answered: (response: SyncResponse, page: [Attempt], sessions: [StudySession])?
+                if inFlight.count >= Self.pagesInFlight {
+                    let oldest = inFlight.removeFirst()
+                    answered = (try await oldest.answer.value, oldest.page, oldest.sessions)
                 }
-                inFlight = (next, page, sessions)
+                let request = SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: page, sessions: sessions, pullLimit: 0)
+                inFlight.append((Task { [transport] in try await transport.sync(request) }, page, sessions))
+                if let answered { try record(answered.response, pushed: answered.page, pushedSessions: answered.sessions) }
             }
             if page.count < limit {
-                try await settle()
+                while !inFlight.isEmpty { try await settleOldest() }
                 break
             }
         }

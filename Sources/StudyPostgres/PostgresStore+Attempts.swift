@@ -25,6 +25,11 @@ extension PostgresStore: AttemptRepository {
             rowOf[i] = rows.count
             Self.appendRow(attempts[i], to: &rows, userID: userID, seq: 0, receivedAt: receivedAt, flags: flags[i])
         }
+        // What the page changes besides `attempts`, worked out while this request may still wait for the learner's row
+        // lock, for the usual case that every well-formed attempt is new (a look-up that sets some aside works it out
+        // again for the rest).
+        let wellFormed = rows.count == attempts.count ? attempts : attempts.indices.filter { problems[$0] == nil }.map { attempts[$0] }
+        let planned = PageEffects(inserted: wellFormed, flags: rows.count == attempts.count ? flags : attempts.indices.filter { problems[$0] == nil }.map { flags[$0] }, userID: userID)
         // Pushed attempts are nearly always new, so the first try copies them without looking their ids up; only when
         // that runs into a stored id (a resent page, an id repeated in the page, an id of another user) is the
         // transaction rolled back and redone with a look-up that sorts each attempt into inserted, duplicate, conflict
@@ -77,6 +82,11 @@ extension PostgresStore: AttemptRepository {
             }
             if next != base + reserved { try await tx.query("UPDATE users SET attempt_seq = \(next) WHERE id = \(userID)") }
             if !fresh.isEmpty {
+                let effects = fresh.count == rows.count ? planned : PageEffects(inserted: fresh.map { attempts[$0] }, flags: fresh.map { flags[$0] }, userID: userID)
+                // The stored progress of the page's questions is read first, and the page folded onto it while PostgreSQL
+                // takes the COPY: that fold then costs the learner's row lock no time.
+                let stored = base == 0 ? [:] : try await Self.storedProgress(userID: userID, questionIDs: effects.questionIDs, on: tx)
+                async let extended = Self.extendFolds(effects.byQuestion, onto: stored, firstAttempts: base == 0)
                 do {
                     // Attempt `fresh[n]` is numbered base + 1 + n. With nothing set aside by the look-up that is every row,
                     // numbered in place (a retry numbers them again); otherwise the fresh ones are copied out first.
@@ -96,15 +106,13 @@ extension PostgresStore: AttemptRepository {
                 }
                 let zones = try await Self.timeZones(ofTeamsOf: userID, on: tx)
                 try await updateDailyActivity(tx, userID: userID, seqAbove: base, upTo: next, zones: zones)
-                let inserted = fresh.count == attempts.count ? attempts : fresh.map { attempts[$0] }
-                try await Self.foldIntoProgress(inserted, userID: userID, at: receivedAt, on: tx, firstAttempts: base == 0)
+                try await Self.finishFold(await extended, stored: stored, userID: userID, at: receivedAt, on: tx)
                 // Last, as it locks the learner's teams until the commit: the question-report sums of their teams.
-                let counted = fresh.allSatisfy { flags[$0].isEmpty } ? inserted : fresh.filter { flags[$0].isEmpty }.map { attempts[$0] }
-                if zones.isEmpty || counted.isEmpty {
-                    try await updateQuestionStats(tx, userID: userID, attempts: counted)
-                } else {
-                    try await Self.changingQuestionParts(of: userID, questionIDs: Array(Set(counted.map(\.questionID))).sorted(), on: tx) {
-                        try await updateQuestionStats(tx, userID: userID, attempts: counted)
+                if let stats = effects.questionStats {
+                    if zones.isEmpty {
+                        try await tx.query(stats)
+                    } else {
+                        try await Self.changingQuestionParts(of: userID, questionIDs: effects.countedQuestionIDs, on: tx) { _ = try await tx.query(stats) }
                     }
                 }
             }
@@ -257,6 +265,7 @@ extension PostgresStore: AttemptRepository {
     /// move their part of the question-report sums (SQL/011): the parts of every deck with one of `questionIDs` (nil:
     /// every deck), in every team of theirs or only `teamID`. The caller holds the user's row lock; the first step locks
     /// the teams concerned until the commit.
+    @discardableResult
     static func changingQuestionParts<T>(
         of userID: Int64, teamID: Int64? = nil, questionIDs: [String]? = nil, on tx: PostgresConnection, _ change: () async throws -> T
     ) async throws -> T {
@@ -270,7 +279,12 @@ extension PostgresStore: AttemptRepository {
 
     /// Folds newly stored, unflagged attempts into `learner_question_stats` (what the reports read).
     func updateQuestionStats(_ tx: PostgresConnection, userID: Int64, attempts: [Attempt]) async throws {
-        guard !attempts.isEmpty else { return }
+        if let query = Self.questionStatsQuery(userID: userID, attempts: attempts) { try await tx.query(query) }
+    }
+
+    /// The statement that adds `attempts` (newly stored, unflagged) to `learner_question_stats`; nil for none.
+    static func questionStatsQuery(userID: Int64, attempts: [Attempt]) -> PostgresQuery? {
+        guard !attempts.isEmpty else { return nil }
         struct Stats {
             var attempts = 0, correct = 0, durationSum: Int64 = 0, last: Int64 = .min
             var options = [Int](repeating: 0, count: 10)
@@ -295,8 +309,7 @@ extension PostgresStore: AttemptRepository {
         let rows = byQuestion.map { Row(questionID: $0.key, stats: $0.value, first: attempts[$0.value.firstIndex]) }.sorted { $0.questionID < $1.questionID }
         func column<T: CustomStringConvertible>(_ value: (Row) -> T) -> PostgresArray { PostgresArray(rows.map(value)) }
         func list(_ values: [Int]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
-        try await tx.query(
-            """
+        return """
             INSERT INTO learner_question_stats AS s (user_id, question_id, attempts, correct_attempts, option_counts, duration_ms_sum, first_answered_at,
                                                      first_attempt_id, first_correct, first_chosen, first_duration_ms, last_answered_at)
             SELECT \(userID), q, n, c, o::integer[], d, fa, fi, fc, fch::smallint[], fd, la
@@ -320,7 +333,7 @@ extension PostgresStore: AttemptRepository {
                                          THEN excluded.first_duration_ms ELSE s.first_duration_ms END,
                 first_attempt_id = CASE WHEN (excluded.first_answered_at, excluded.first_attempt_id) < (s.first_answered_at, s.first_attempt_id)
                                         THEN excluded.first_attempt_id ELSE s.first_attempt_id END
-            """)
+            """
     }
 
     static let pullColumns = "seq, id::text, device_id::text, question_id, question_version, chosen::text, correct, answered_at, duration_ms, session_id::text, flags"
@@ -351,29 +364,47 @@ extension PostgresStore: ProgressRepository {
 
     /// Folds newly stored attempts into the stored progress, inside the caller's transaction (which holds the user's
     /// row lock): on top of it when they all come after what it holds, from scratch for a question where one does not.
-    /// `firstAttempts`: the user had no attempt before these (their sequence started at 0), so the fold of these alone is
-    /// the whole fold, with nothing to read back.
-    static func foldIntoProgress(_ newAttempts: [Attempt], userID: Int64, at time: Int64, on tx: PostgresConnection, firstAttempts: Bool = false) async throws {
-        if firstAttempts {
-            let folded = Array(Progress.foldAll(newAttempts).values)
-            try await Self.upsert(folded, userID: userID, at: time, on: tx, masteredChanged: folded.contains(where: \.isMastered))
-            return
-        }
+    static func foldIntoProgress(_ newAttempts: [Attempt], userID: Int64, at time: Int64, on tx: PostgresConnection) async throws {
         let byQuestion = Dictionary(grouping: newAttempts, by: \.questionID)
-        let stored = Dictionary(
-            uniqueKeysWithValues: try await Self.progress(userID: userID, questionIDs: Set(byQuestion.keys), on: tx).map { ($0.questionID, $0) })
+        let stored = try await storedProgress(userID: userID, questionIDs: Array(byQuestion.keys), on: tx)
+        try await finishFold(extendFolds(byQuestion, onto: stored), stored: stored, userID: userID, at: time, on: tx)
+    }
+
+    /// The stored progress on these questions, by question.
+    static func storedProgress(userID: Int64, questionIDs: [String], on tx: PostgresConnection) async throws -> [String: QuestionProgress] {
+        Dictionary(uniqueKeysWithValues: try await progress(userID: userID, questionIDs: Set(questionIDs), on: tx).map { ($0.questionID, $0) })
+    }
+
+    /// The first, pure half of a fold into stored progress: each question's new attempts folded onto its stored progress
+    /// where they all come after it, and the questions where one does not (to fold again from every attempt).
+    /// `firstAttempts`: the learner had no attempt before these, so the fold of these alone is the whole fold.
+    static func extendFolds(
+        _ byQuestion: [String: [Attempt]], onto stored: [String: QuestionProgress], firstAttempts: Bool = false
+    ) -> (updated: [QuestionProgress], refold: Set<String>) {
         var updated: [QuestionProgress] = []
         var refold: Set<String> = []
         for (questionID, attempts) in byQuestion {
-            if let current = stored[questionID], let next = Progress.extendFold(current, with: attempts) {
+            if firstAttempts {
+                updated.append(Progress.fold(questionID: questionID, attempts: attempts))
+            } else if let current = stored[questionID], let next = Progress.extendFold(current, with: attempts) {
                 updated.append(next)
             } else {
                 refold.insert(questionID)
             }
         }
-        if !refold.isEmpty { updated += try await Progress.foldAll(Self.allAttempts(userID: userID, questionIDs: refold, on: tx)).values }
+        return (updated, refold)
+    }
+
+    /// The second half: folds the questions set aside from all their attempts (which must be stored by now) and stores
+    /// the progress, recounting the learner's mastered questions when one of them changed.
+    static func finishFold(
+        _ extended: (updated: [QuestionProgress], refold: Set<String>), stored: [String: QuestionProgress], userID: Int64, at time: Int64,
+        on tx: PostgresConnection
+    ) async throws {
+        var updated = extended.updated
+        if !extended.refold.isEmpty { updated += try await Progress.foldAll(allAttempts(userID: userID, questionIDs: extended.refold, on: tx)).values }
         let masteredChanged = updated.contains { $0.isMastered != (stored[$0.questionID]?.isMastered ?? false) }
-        try await Self.upsert(updated, userID: userID, at: time, on: tx, masteredChanged: masteredChanged)
+        try await upsert(updated, userID: userID, at: time, on: tx, masteredChanged: masteredChanged)
     }
 
     public func progress(userID: Int64) async throws -> [QuestionProgress] {
@@ -448,6 +479,27 @@ extension PostgresStore: ProgressRepository {
         guard masteredChanged else { return }
         try await connection.query(
             "UPDATE users SET mastered_count = (SELECT count(*) FROM progress WHERE user_id = \(userID) AND mastered) WHERE id = \(userID)")
+    }
+}
+
+/// What storing a page of new attempts changes besides the `attempts` table, as far as the page alone tells.
+struct PageEffects: Sendable {
+    /// The new attempts by question, for the progress fold.
+    let byQuestion: [String: [Attempt]]
+    /// Their questions, sorted.
+    let questionIDs: [String]
+    /// What the unflagged ones add to `learner_question_stats`; nil when every one is flagged.
+    let questionStats: PostgresQuery?
+    /// The questions of the unflagged ones, sorted: the parts of the question reports that change.
+    let countedQuestionIDs: [String]
+
+    /// `flags[i]` are the flags of `inserted[i]`.
+    init(inserted: [Attempt], flags: [AttemptFlags], userID: Int64) {
+        byQuestion = Dictionary(grouping: inserted, by: \.questionID)
+        questionIDs = byQuestion.keys.sorted()
+        let counted = flags.allSatisfy(\.isEmpty) ? inserted : inserted.indices.filter { flags[$0].isEmpty }.map { inserted[$0] }
+        questionStats = PostgresStore.questionStatsQuery(userID: userID, attempts: counted)
+        countedQuestionIDs = counted.count == inserted.count ? questionIDs : Set(counted.map(\.questionID)).sorted()
     }
 }
 

@@ -125,6 +125,35 @@ func makeAttempt(_ question: Question, correct: Bool, at time: Int64, device: St
         #expect(try store.pendingAttempts(limit: 10) == [page[0]])
     }
 
+    /// A page answered in order leaves the outbox as one range, but only when the range holds the page's rows and no
+    /// other: an attempt made meanwhile inside it still waits, and one the page lacks is not taken for a missing one.
+    @Test func anAnsweredPageLeavesTheOutboxAndNothingElseDoes() throws {
+        let store = try LocalStore(directory: home)
+        let q = try store.requireDeck("ml-deployment").questions[0]
+        func answer(_ page: [Attempt]) -> SyncResponse {
+            SyncResponse(results: page.map { PushResult(id: $0.id, status: .inserted, seq: 1) }, attempts: [], cursor: 0, hasMore: false, serverTime: 1,
+                         clockOffsetMs: 0, clockWarning: nil)
+        }
+        for t in [1_000, 2_000, 3_000] { try store.record(makeAttempt(q, correct: true, at: Int64(t))) }
+        _ = try store.apply(answer(try store.pendingAttempts(limit: 10)), pushed: try store.pendingAttempts(limit: 10), pushedSessions: [])
+        #expect(try store.pendingCount() == 0)
+
+        for t in [4_000, 6_000] { try store.record(makeAttempt(q, correct: true, at: Int64(t))) }
+        let page = try store.pendingAttempts(limit: 10)
+        let meanwhile = makeAttempt(q, correct: false, at: 5_000)
+        try store.record(meanwhile)
+        _ = try store.apply(answer(page), pushed: page, pushedSessions: [])
+        #expect(try store.pendingAttempts(limit: 10) == [meanwhile])
+
+        // Another sync took the page's first attempt out already; an attempt made meanwhile takes its place in the range.
+        for t in [7_000, 9_000] { try store.record(makeAttempt(q, correct: true, at: Int64(t))) }
+        let second = try store.pendingAttempts(after: meanwhile, limit: 10)
+        _ = try store.apply(answer([second[0]]), pushed: [second[0]], pushedSessions: [])
+        let another = makeAttempt(q, correct: false, at: 8_000)
+        try store.record(another)
+        _ = try store.apply(answer(second), pushed: second, pushedSessions: [])
+        #expect(try store.pendingAttempts(limit: 10) == [meanwhile, another])
+    }
 
     /// The stored cursor moves over the numbers the results give this device's attempts when they follow it directly,
     /// never past a number it does not hold, and never back to an older cursor that a page sent earlier carried.
