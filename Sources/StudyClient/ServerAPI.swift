@@ -56,9 +56,12 @@ public struct ServerAPI: Sendable {
 
     /// Sync messages go through their own JSON codec (StudyCore/WireJSON.swift); the JSON is the same as the Codable form.
     public func sync(_ request: SyncRequest) async throws -> SyncResponse {
+        // The results come as runs in the page's order, which this reads back into one result per attempt.
+        var request = request
+        request.resultRuns = true
         let bytes = try await send("POST", "v1/sync", json: request.wireJSON())
         do {
-            return try SyncResponse(wireJSON: bytes)
+            return try SyncResponse(wireJSON: bytes, pushed: request.attempts)
         } catch {
             throw unreadable("POST", "v1/sync")
         }

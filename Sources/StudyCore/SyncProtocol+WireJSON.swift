@@ -242,6 +242,10 @@ extension SyncRequest {
                 json.key("pullLimit")
                 json.int(pullLimit)
             }
+            if resultRuns {
+                json.key("resultRuns")
+                json.bool(true)
+            }
         }
         return json.bytes
     }
@@ -249,6 +253,7 @@ extension SyncRequest {
     public init(wireJSON bytes: some Collection<UInt8>) throws(WireJSONError) {
         self = try JSONReader.read(bytes) { (json: inout JSONReader) throws(WireJSONError) -> SyncRequest in
             var clientTime: Int64?, cursor: Int64?, attempts: [Attempt]?, rows: [Attempt]?, sessions: [StudySession]?, pullLimit: Int?
+            var resultRuns = false
             try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
                 switch key {
                 case "clientTime": clientTime = try json.readInt64()
@@ -259,36 +264,118 @@ extension SyncRequest {
                 case "attemptRows": rows = try Attempt.readRows(from: &json)
                 case "sessions": sessions = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try StudySession(from: &json) }
                 case "pullLimit": pullLimit = try json.readNull() ? nil : try json.readInt()
+                case "resultRuns": resultRuns = try json.readNull() ? false : try json.readBool()
                 default: try json.skipValue()
                 }
             }
             return SyncRequest(
                 clientTime: try required(clientTime, "clientTime"), cursor: try required(cursor, "cursor"),
-                attempts: try SyncRequest.page(attempts: attempts, attemptRows: rows), sessions: try required(sessions, "sessions"), pullLimit: pullLimit)
+                attempts: try SyncRequest.page(attempts: attempts, attemptRows: rows), sessions: try required(sessions, "sessions"), pullLimit: pullLimit,
+                resultRuns: resultRuns)
         }
     }
 }
 
-extension SyncResponse {
-    /// The response body as JSON.
-    public func wireJSON() -> [UInt8] {
-        var json = JSONWriter(capacity: 256 + results.count * 80 + attempts.count * 330)
+/// A run of push results that follow one another in the page (PROTOCOL.md, `resultRuns`): `count` attempts with the
+/// same status and reason, numbered `seq`, `seq + 1`, … when they are numbered.
+struct ResultRun: Equatable {
+    var status: PushResult.Status
+    var count: Int
+    var seq: Int64?
+    var reason: String?
+
+    /// The results as runs, in order.
+    static func runs(of results: [PushResult]) -> [ResultRun] {
+        var runs: [ResultRun] = []
+        for result in results {
+            if let last = runs.last, last.status == result.status, last.reason == result.reason,
+                last.seq.map({ $0 + Int64(last.count) }) == result.seq
+            {
+                runs[runs.count - 1].count += 1
+            } else {
+                runs.append(ResultRun(status: result.status, count: 1, seq: result.seq, reason: result.reason))
+            }
+        }
+        return runs
+    }
+
+    /// The results the runs give the pushed attempts, in order; nil when they count other than `pushed.count`.
+    static func results(of runs: [ResultRun], for pushed: [Attempt]) -> [PushResult]? {
+        guard runs.reduce(0, { $0 + $1.count }) == pushed.count else { return nil }
+        var results: [PushResult] = []
+        results.reserveCapacity(pushed.count)
+        for run in runs {
+            for n in 0..<run.count {
+                results.append(PushResult(id: pushed[results.count].id, status: run.status, seq: run.seq.map { $0 + Int64(n) }, reason: run.reason))
+            }
+        }
+        return results
+    }
+
+    func write(to json: inout JSONWriter) {
         json.object { json in
-            json.key("results")
-            json.array { json in
-                for result in results {
-                    json.object { json in
-                        json.key("id")
-                        json.string(result.id)
-                        json.key("status")
-                        json.string(result.status.rawValue)
-                        if let seq = result.seq {
-                            json.key("seq")
-                            json.int(seq)
-                        }
-                        if let reason = result.reason {
-                            json.key("reason")
-                            json.string(reason)
+            json.key("status")
+            json.string(status.rawValue)
+            json.key("count")
+            json.int(count)
+            if let seq {
+                json.key("seq")
+                json.int(seq)
+            }
+            if let reason {
+                json.key("reason")
+                json.string(reason)
+            }
+        }
+    }
+
+    init(status: PushResult.Status, count: Int, seq: Int64?, reason: String?) {
+        (self.status, self.count, self.seq, self.reason) = (status, count, seq, reason)
+    }
+
+    init(from json: inout JSONReader) throws(WireJSONError) {
+        var status: PushResult.Status?, count: Int?, seq: Int64?, reason: String?
+        try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
+            switch key {
+            case "status": status = try PushResult.readStatus(from: &json)
+            case "count":
+                let value = try json.readInt()
+                guard value > 0 else { throw WireJSONError(.wrongType, "a run counts at least one result", path: ["count"]) }
+                count = value
+            case "seq": seq = try json.readNull() ? nil : try json.readInt64()
+            case "reason": reason = try json.readNull() ? nil : try json.readString()
+            default: try json.skipValue()
+            }
+        }
+        self.init(status: try required(status, "status"), count: try required(count, "count"), seq: seq, reason: reason)
+    }
+}
+
+extension SyncResponse {
+    /// The response body as JSON; `resultRuns`: the results as runs (`SyncRequest.resultRuns`), not one object each.
+    public func wireJSON(resultRuns: Bool = false) -> [UInt8] {
+        var json = JSONWriter(capacity: 256 + (resultRuns ? 0 : results.count * 80) + attempts.count * 330)
+        json.object { json in
+            if resultRuns {
+                json.key("resultRuns")
+                json.array { json in for run in ResultRun.runs(of: results) { run.write(to: &json) } }
+            } else {
+                json.key("results")
+                json.array { json in
+                    for result in results {
+                        json.object { json in
+                            json.key("id")
+                            json.string(result.id)
+                            json.key("status")
+                            json.string(result.status.rawValue)
+                            if let seq = result.seq {
+                                json.key("seq")
+                                json.int(seq)
+                            }
+                            if let reason = result.reason {
+                                json.key("reason")
+                                json.string(reason)
+                            }
                         }
                     }
                 }
@@ -322,13 +409,20 @@ extension SyncResponse {
         return json.bytes
     }
 
-    public init(wireJSON bytes: some Collection<UInt8>) throws(WireJSONError) {
+    /// `pushed`: the page the request carried, which results given as runs (`resultRuns`) are of.
+    public init(wireJSON bytes: some Collection<UInt8>, pushed: [Attempt] = []) throws(WireJSONError) {
         self = try JSONReader.read(bytes) { (json: inout JSONReader) throws(WireJSONError) -> SyncResponse in
             var results: [PushResult]?, attempts: [PulledAttempt]?, cursor: Int64?, hasMore: Bool?, serverTime: Int64?, clockOffset: Int64?
             var clockWarning: String?
             try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
                 switch key {
                 case "results": results = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try PushResult(from: &json) }
+                case "resultRuns":
+                    let runs = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try ResultRun(from: &json) }
+                    guard let expanded = ResultRun.results(of: runs, for: pushed) else {
+                        throw WireJSONError(.wrongType, "the runs do not count the \(pushed.count) attempts pushed", path: [])
+                    }
+                    results = expanded
                 case "attempts":
                     var strings = SharedStrings()
                     attempts = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try PulledAttempt(from: &json, sharing: &strings) }
@@ -349,14 +443,17 @@ extension SyncResponse {
 }
 
 extension PushResult {
+    static func readStatus(from json: inout JSONReader) throws(WireJSONError) -> Status {
+        guard let known = Status(rawValue: try json.readString()) else { throw WireJSONError(.wrongType, "an unknown status", path: []) }
+        return known
+    }
+
     init(from json: inout JSONReader) throws(WireJSONError) {
         var id: String?, status: Status?, seq: Int64?, reason: String?
         try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
             switch key {
             case "id": id = try json.readString()
-            case "status":
-                guard let known = Status(rawValue: try json.readString()) else { throw WireJSONError(.wrongType, "an unknown status", path: []) }
-                status = known
+            case "status": status = try Self.readStatus(from: &json)
             case "seq": seq = try json.readNull() ? nil : try json.readInt64()
             case "reason": reason = try json.readNull() ? nil : try json.readString()
             default: try json.skipValue()

@@ -18,16 +18,21 @@ public struct SyncRequest: Sendable, Codable, Hashable {
     public var sessions: [StudySession]
     /// How many attempts to pull at most; the server caps it at `SyncProtocol.maxPullPage`.
     public var pullLimit: Int?
+    /// Asks for the results as runs in the page's order (`resultRuns`, PROTOCOL.md) instead of one object per attempt.
+    public var resultRuns: Bool
 
-    public init(clientTime: Int64, cursor: Int64, attempts: [Attempt], sessions: [StudySession] = [], pullLimit: Int? = nil) {
+    public init(
+        clientTime: Int64, cursor: Int64, attempts: [Attempt], sessions: [StudySession] = [], pullLimit: Int? = nil, resultRuns: Bool = false
+    ) {
         self.clientTime = clientTime
         self.cursor = cursor
         self.attempts = attempts
         self.sessions = sessions
         self.pullLimit = pullLimit
+        self.resultRuns = resultRuns
     }
 
-    enum CodingKeys: String, CodingKey { case clientTime, cursor, attempts, attemptRows, sessions, pullLimit }
+    enum CodingKeys: String, CodingKey { case clientTime, cursor, attempts, attemptRows, sessions, pullLimit, resultRuns }
 
     /// Reads the page from `attempts` (objects) or `attemptRows` (the row form `wireJSON()` sends; PROTOCOL.md).
     public init(from decoder: any Decoder) throws {
@@ -43,6 +48,7 @@ public struct SyncRequest: Sendable, Codable, Hashable {
         }
         sessions = try container.decode([StudySession].self, forKey: .sessions)
         pullLimit = try container.decodeIfPresent(Int.self, forKey: .pullLimit)
+        resultRuns = try container.decodeIfPresent(Bool.self, forKey: .resultRuns) ?? false
     }
 
     /// Writes the page as objects, the form any JSON library reads most easily.
@@ -53,6 +59,7 @@ public struct SyncRequest: Sendable, Codable, Hashable {
         try container.encode(attempts, forKey: .attempts)
         try container.encode(sessions, forKey: .sessions)
         try container.encodeIfPresent(pullLimit, forKey: .pullLimit)
+        if resultRuns { try container.encode(true, forKey: .resultRuns) }
     }
 }
 

@@ -75,7 +75,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             results: body.attempts.indices.map { PushResult(id: body.attempts[$0].id, outcome: outcomes[$0]) }, attempts: page.attempts.map(PulledAttempt.init),
             cursor: page.cursor, hasMore: page.hasMore, serverTime: now, clockOffsetMs: offset, clockWarning: AttemptReview.clockWarning(offsetMs: offset))
         return Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.wireJSON())))
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.wireJSON(resultRuns: body.resultRuns))))
     }
 
     func progress(_ context: AppContext) async throws -> ProgressList {

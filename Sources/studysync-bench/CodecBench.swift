@@ -23,7 +23,8 @@ enum CodecBench {
         let pulled = SyncResponse(
             results: [], attempts: attempts.enumerated().map { PulledAttempt(seq: Int64($0.offset + 1), attempt: $0.element, flags: 0) },
             cursor: Int64(attempts.count), hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
-        let requestBytes = request.wireJSON(), resultBytes = results.wireJSON(), pulledBytes = pulled.wireJSON()
+        let requestBytes = request.wireJSON(), resultBytes = results.wireJSON(), runBytes = results.wireJSON(resultRuns: true)
+        let pulledBytes = pulled.wireJSON()
         func median(_ body: () throws -> Void) rethrows -> String {
             var samples: [Duration] = []
             for _ in 0..<15 { samples.append(try ContinuousClock().measure(body)) }
@@ -39,6 +40,8 @@ enum CodecBench {
         })
         print(Bench.pad("encode push results (server)", 36) + (try median { _ = results.wireJSON() }))
         print(Bench.pad("decode push results", 36) + (try median { _ = try SyncResponse(wireJSON: resultBytes) }))
+        print(Bench.pad("encode them as runs (server)", 36) + (try median { _ = results.wireJSON(resultRuns: true) }))
+        print(Bench.pad("decode the runs", 36) + (try median { _ = try SyncResponse(wireJSON: runBytes, pushed: attempts) }))
         print(Bench.pad("encode pulled page (server)", 36) + (try median { _ = pulled.wireJSON() }))
         print(Bench.pad("decode pulled page", 36) + (try median { _ = try SyncResponse(wireJSON: pulledBytes) }))
     }

@@ -25,7 +25,7 @@ import Testing
             clientTime: Int64.random(in: 0...Int64.max, using: &rng), cursor: Int64.random(in: -1...1_000_000, using: &rng),
             attempts: (0..<Int.random(in: 0...20, using: &rng)).map { _ in attempt(&rng) },
             sessions: (0..<Int.random(in: 0...3, using: &rng)).map { _ in StudySession(id: text(&rng), deckId: text(&rng), startedAt: Int64.random(in: 0...99, using: &rng)) },
-            pullLimit: Bool.random(using: &rng) ? Int.random(in: 0...10_000, using: &rng) : nil)
+            pullLimit: Bool.random(using: &rng) ? Int.random(in: 0...10_000, using: &rng) : nil, resultRuns: Bool.random(using: &rng))
     }
 
     func response(_ seed: UInt64) -> SyncResponse {
@@ -100,6 +100,44 @@ import Testing
         #expect(request.attempts[0].chosen == [0, 2])
         #expect(request.attempts[0].answeredAt == .max && request.attempts[0].durationMs == .min)
         #expect(request.attempts[0].sessionID == "s")  // a key with an escape in it
+    }
+
+    func pushed(_ ids: [String]) -> [Attempt] {
+        ids.map { Attempt(id: $0, deviceID: "d", questionID: "q", questionVersion: "v", chosen: [1], correct: true, answeredAt: 5, durationMs: 6, sessionID: "s") }
+    }
+
+    @Test(arguments: 0..<150) func resultRunsReadAsTheResults(seed: UInt64) throws {
+        let value = response(seed)
+        #expect(try SyncResponse(wireJSON: value.wireJSON(resultRuns: true), pushed: pushed(value.results.map(\.id))) == value)
+    }
+
+    /// Results that follow one another with the same status and reason, numbered one after another, make one run.
+    @Test func resultsFormRunsInThePagesOrder() throws {
+        let ids = (0..<12).map { "a\($0)" }
+        let outcomes: [PushOutcome] = [
+            .inserted(seq: 10), .inserted(seq: 11), .inserted(seq: 12), .rejected(reason: "r"), .rejected(reason: "r"), .rejected(reason: "other"),
+            .duplicate(seq: 3), .duplicate(seq: 4), .conflict, .conflict, .inserted(seq: 13), .inserted(seq: 15),
+        ]
+        let value = SyncResponse(
+            results: zip(ids, outcomes).map { PushResult(id: $0, outcome: $1) }, attempts: [], cursor: 15, hasMore: false, serverTime: 1, clockOffsetMs: 0,
+            clockWarning: nil)
+        let json = String(decoding: value.wireJSON(resultRuns: true), as: UTF8.self)
+        #expect(json.hasPrefix(
+            #"{"resultRuns":[{"status":"inserted","count":3,"seq":10},{"status":"rejected","count":2,"reason":"r"},"#
+            + #"{"status":"rejected","count":1,"reason":"other"},{"status":"duplicate","count":2,"seq":3},{"status":"conflict","count":2},"#
+            + #"{"status":"inserted","count":1,"seq":13},{"status":"inserted","count":1,"seq":15}],"attempts":[]"#))
+        #expect(try SyncResponse(wireJSON: Array(json.utf8), pushed: pushed(ids)) == value)
+        // Runs that count other than the page, or a run of none, are refused, naming the field.
+        for bad in [pushed(Array(ids.dropLast())), pushed(ids + ["extra"]), []] {
+            #expect(throws: WireJSONError.self) { try SyncResponse(wireJSON: Array(json.utf8), pushed: bad) }
+        }
+        do {
+            _ = try SyncResponse(wireJSON: Array(json.utf8), pushed: [])
+        } catch {
+            #expect(error.field == "resultRuns")
+        }
+        let empty = json.replacingOccurrences(of: #""count":3"#, with: #""count":0"#)
+        #expect(throws: WireJSONError.self) { try SyncResponse(wireJSON: Array(empty.utf8), pushed: pushed(ids)) }
     }
 
     static let good = #"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [ATTEMPT]}"#

@@ -53,6 +53,14 @@ import Testing
             ) { response in (response.status, try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]) }
             #expect(badRow.0 == .badRequest)
             #expect(badRow.1?["message"] as? String == "The JSON field 'attemptRows.rows[0][2]' has the wrong type: 4 is not a position in 'strings' (it holds 4).")
+            // Asked for runs, the results come as runs: two attempts whose id is not a UUID, refused for the same reason.
+            let twoRows = rows.replacingOccurrences(of: "0, 4, 2", with: "0, 1, 2").replacingOccurrences(of: "]]}}", with: "], [\"j\", 0, 1, 2, [1], true, 7, 6, 3]]}, \"resultRuns\": true}")
+            let runs = try await client.execute(
+                uri: "/v1/sync", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer \(token)"], body: ByteBuffer(string: twoRows)
+            ) { response in (response.status, try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]) }
+            #expect(runs.0 == .ok && runs.1?["results"] == nil)
+            let run = (runs.1?["resultRuns"] as? [[String: Any]])
+            #expect(run?.count == 1 && run?.first?["status"] as? String == "rejected" && run?.first?["count"] as? Int == 2)
         }
     }
 
