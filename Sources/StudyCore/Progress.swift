@@ -41,43 +41,53 @@ public enum Progress {
     /// Progress on one question: its attempts, in any order, replayed in `(answeredAt, id)` order. Pure, so any two places
     /// holding the same attempts hold bit-identical progress.
     public static func fold(questionID: String, attempts: some Sequence<Attempt>, scheduler: FSRS = .standard) -> QuestionProgress {
+        let page = Array(attempts)
+        return fold(questionID: questionID, of: page, at: page.indices.filter { page[$0].questionID == questionID }, scheduler: scheduler)
+    }
+
+    /// `fold` of the attempts at `indices` of `page`, which are all at `questionID`; none is copied.
+    public static func fold(questionID: String, of page: [Attempt], at indices: [Int], scheduler: FSRS = .standard) -> QuestionProgress {
         let empty = QuestionProgress(questionID: questionID, card: FSRS.Card(), attempts: 0, correctAttempts: 0, lastCorrect: nil, lastAnsweredAt: nil, lastAttemptID: nil)
-        return extend(empty, with: attempts.filter { $0.questionID == questionID }.sorted(by: Attempt.foldOrder), scheduler: scheduler)
+        return extend(empty, with: page, at: inFoldOrder(page, indices), scheduler: scheduler)
     }
 
     /// Continues a fold with attempts that all come after the ones already folded, which gives the same result as
     /// folding everything again; nil when some new attempt sorts before the last one folded (fold from scratch then).
     public static func extendFold(_ progress: QuestionProgress, with attempts: some Sequence<Attempt>, scheduler: FSRS = .standard) -> QuestionProgress? {
-        let ordered = inFoldOrder(attempts, questionID: progress.questionID)
+        let page = Array(attempts)
+        return extendFold(progress, with: page, at: page.indices.filter { page[$0].questionID == progress.questionID }, scheduler: scheduler)
+    }
+
+    /// `extendFold` with the attempts at `indices` of `page`, which are all at the progress's question; none is copied.
+    public static func extendFold(_ progress: QuestionProgress, with page: [Attempt], at indices: [Int], scheduler: FSRS = .standard) -> QuestionProgress? {
+        let ordered = inFoldOrder(page, indices)
         if let first = ordered.first, let lastTime = progress.lastAnsweredAt, let lastID = progress.lastAttemptID,
-            (first.answeredAt, first.id) <= (lastTime, lastID)
+            (page[first].answeredAt, page[first].id) <= (lastTime, lastID)
         {
             return nil
         }
-        return extend(progress, with: ordered, scheduler: scheduler)
+        return extend(progress, with: page, at: ordered, scheduler: scheduler)
     }
 
-    /// The attempts at `questionID` in fold order. A server folds pages that hold one question's attempts in order
-    /// already: then the array is passed on as it is, without copying an attempt.
-    private static func inFoldOrder(_ attempts: some Sequence<Attempt>, questionID: String) -> [Attempt] {
-        var matching = Array(attempts)
-        if !matching.indices.allSatisfy({ matching[$0].questionID == questionID }) { matching.removeAll { $0.questionID != questionID } }
-        if !Attempt.areInFoldOrder(matching) { matching.sort(by: Attempt.foldOrder) }
-        return matching
+    /// The indices in fold order of the attempts they point at: as they are when they already are (a server's pages).
+    private static func inFoldOrder(_ page: [Attempt], _ indices: [Int]) -> [Int] {
+        let inOrder = indices.indices.dropFirst().allSatisfy { !Attempt.foldOrder(page[indices[$0]], page[indices[$0 - 1]]) }
+        return inOrder ? indices : indices.sorted { Attempt.foldOrder(page[$0], page[$1]) }
     }
 
-    private static func extend(_ progress: QuestionProgress, with ordered: [Attempt], scheduler: FSRS) -> QuestionProgress {
+    private static func extend(_ progress: QuestionProgress, with page: [Attempt], at ordered: [Int], scheduler: FSRS) -> QuestionProgress {
         var card = progress.card
         var correct = 0
         // By index: iterating the array would copy each attempt (its strings' reference counts up and down).
-        for i in ordered.indices {
-            card = scheduler.review(card, rating: rating(correct: ordered[i].correct), at: ordered[i].answeredAt)
-            if ordered[i].correct { correct += 1 }
+        for i in ordered {
+            card = scheduler.review(card, rating: rating(correct: page[i].correct), at: page[i].answeredAt)
+            if page[i].correct { correct += 1 }
         }
+        let last = ordered.last.map { page[$0] }
         return QuestionProgress(
             questionID: progress.questionID, card: card, attempts: progress.attempts + ordered.count,
-            correctAttempts: progress.correctAttempts + correct, lastCorrect: ordered.last?.correct ?? progress.lastCorrect,
-            lastAnsweredAt: ordered.last?.answeredAt ?? progress.lastAnsweredAt, lastAttemptID: ordered.last?.id ?? progress.lastAttemptID)
+            correctAttempts: progress.correctAttempts + correct, lastCorrect: last?.correct ?? progress.lastCorrect,
+            lastAnsweredAt: last?.answeredAt ?? progress.lastAnsweredAt, lastAttemptID: last?.id ?? progress.lastAttemptID)
     }
 
     /// Progress on every question that has attempts, keyed by question id.

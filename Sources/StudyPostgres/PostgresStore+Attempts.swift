@@ -86,7 +86,7 @@ extension PostgresStore: AttemptRepository {
                 // The stored progress of the page's questions is read first, and the page folded onto it while PostgreSQL
                 // takes the COPY: that fold then costs the learner's row lock no time.
                 let stored = base == 0 ? [:] : try await Self.storedProgress(userID: userID, questionIDs: effects.questionIDs, on: tx)
-                async let extended = Self.extendFolds(effects.byQuestion, onto: stored, firstAttempts: base == 0)
+                async let extended = Self.extendFolds(effects.attempts, effects.groups, onto: stored, firstAttempts: base == 0)
                 do {
                     // Attempt `fresh[n]` is numbered base + 1 + n. With nothing set aside by the look-up that is every row,
                     // numbered in place (a retry numbers them again); otherwise the fresh ones are copied out first.
@@ -284,39 +284,55 @@ extension PostgresStore: AttemptRepository {
 
     /// The statement that adds `attempts` (newly stored, unflagged) to `learner_question_stats`; nil for none.
     static func questionStatsQuery(userID: Int64, attempts: [Attempt]) -> PostgresQuery? {
-        guard !attempts.isEmpty else { return nil }
-        struct Stats {
-            var attempts = 0, correct = 0, durationSum: Int64 = 0, last: Int64 = .min
-            var options = [Int](repeating: 0, count: 10)
-            var firstIndex: Int
+        questionStatsQuery(userID: userID, attempts: attempts, groups: groups(of: attempts))
+    }
+
+    /// The attempts' indices by question, sorted by question id.
+    static func groups(of attempts: [Attempt]) -> [QuestionGroup] {
+        var slots: [String: Int] = [:]
+        var groups: [QuestionGroup] = []
+        for i in attempts.indices {
+            if let slot = slots[attempts[i].questionID] {
+                groups[slot].indices.append(i)
+            } else {
+                slots[attempts[i].questionID] = groups.count
+                groups.append(QuestionGroup(questionID: attempts[i].questionID, indices: [i]))
+            }
         }
-        // Each attempt updates its question's sums in place (one hash look-up, no copy of the attempt).
-        var byQuestion: [String: Stats] = [:]
-        func add(_ index: Int, to stats: inout Stats) {
-            stats.attempts += 1
-            if attempts[index].correct { stats.correct += 1 }
-            stats.durationSum += attempts[index].durationMs
-            stats.last = max(stats.last, attempts[index].answeredAt)
-            for option in attempts[index].chosen where (0..<10).contains(option) { stats.options[option] += 1 }
-            if Attempt.foldOrder(attempts[index], attempts[stats.firstIndex]) { stats.firstIndex = index }
-        }
-        for index in attempts.indices { add(index, to: &byQuestion[attempts[index].questionID, default: Stats(firstIndex: index)]) }
+        return groups.sorted { $0.questionID < $1.questionID }
+    }
+
+    /// `questionStatsQuery` with the attempts' `groups` worked out already.
+    static func questionStatsQuery(userID: Int64, attempts: [Attempt], groups: [QuestionGroup]) -> PostgresQuery? {
+        guard !groups.isEmpty else { return nil }
         struct Row {
             let questionID: String
-            let stats: Stats
+            var attempts = 0, correct = 0, durationSum: Int64 = 0, last: Int64 = .min
+            var options = [Int](repeating: 0, count: 10)
             let first: Attempt
         }
-        let rows = byQuestion.map { Row(questionID: $0.key, stats: $0.value, first: attempts[$0.value.firstIndex]) }.sorted { $0.questionID < $1.questionID }
+        // Each question's sums over its attempts, read in place (no copy of an attempt).
+        let rows = groups.map { group in
+            var row = Row(questionID: group.questionID, first: attempts[group.indices.min { Attempt.foldOrder(attempts[$0], attempts[$1]) }!])
+            for i in group.indices {
+                row.attempts += 1
+                if attempts[i].correct { row.correct += 1 }
+                row.durationSum += attempts[i].durationMs
+                row.last = max(row.last, attempts[i].answeredAt)
+                for option in attempts[i].chosen where (0..<10).contains(option) { row.options[option] += 1 }
+            }
+            return row
+        }
         func column<T: CustomStringConvertible>(_ value: (Row) -> T) -> PostgresArray { PostgresArray(rows.map(value)) }
         func list(_ values: [Int]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
         return """
             INSERT INTO learner_question_stats AS s (user_id, question_id, attempts, correct_attempts, option_counts, duration_ms_sum, first_answered_at,
                                                      first_attempt_id, first_correct, first_chosen, first_duration_ms, last_answered_at)
             SELECT \(userID), q, n, c, o::integer[], d, fa, fi, fc, fch::smallint[], fd, la
-            FROM unnest(\(PostgresArray(rows.map(\.questionID)))::text[], \(column(\.stats.attempts))::integer[], \(column(\.stats.correct))::integer[],
-                        \(column { list($0.stats.options) })::text[], \(column(\.stats.durationSum))::bigint[], \(column(\.first.answeredAt))::bigint[],
+            FROM unnest(\(PostgresArray(rows.map(\.questionID)))::text[], \(column(\.attempts))::integer[], \(column(\.correct))::integer[],
+                        \(column { list($0.options) })::text[], \(column(\.durationSum))::bigint[], \(column(\.first.answeredAt))::bigint[],
                         \(column(\.first.id))::uuid[], \(column(\.first.correct))::boolean[], \(column { list($0.first.chosen) })::text[],
-                        \(column(\.first.durationMs))::bigint[], \(column(\.stats.last))::bigint[]) AS u(q, n, c, o, d, fa, fi, fc, fch, fd, la)
+                        \(column(\.first.durationMs))::bigint[], \(column(\.last))::bigint[]) AS u(q, n, c, o, d, fa, fi, fc, fch, fd, la)
             ON CONFLICT (user_id, question_id) DO UPDATE SET
                 attempts = s.attempts + excluded.attempts,
                 correct_attempts = s.correct_attempts + excluded.correct_attempts,
@@ -365,9 +381,9 @@ extension PostgresStore: ProgressRepository {
     /// Folds newly stored attempts into the stored progress, inside the caller's transaction (which holds the user's
     /// row lock): on top of it when they all come after what it holds, from scratch for a question where one does not.
     static func foldIntoProgress(_ newAttempts: [Attempt], userID: Int64, at time: Int64, on tx: PostgresConnection) async throws {
-        let byQuestion = Dictionary(grouping: newAttempts, by: \.questionID)
-        let stored = try await storedProgress(userID: userID, questionIDs: Array(byQuestion.keys), on: tx)
-        try await finishFold(extendFolds(byQuestion, onto: stored), stored: stored, userID: userID, at: time, on: tx)
+        let groups = groups(of: newAttempts)
+        let stored = try await storedProgress(userID: userID, questionIDs: groups.map(\.questionID), on: tx)
+        try await finishFold(extendFolds(newAttempts, groups, onto: stored), stored: stored, userID: userID, at: time, on: tx)
     }
 
     /// The stored progress on these questions, by question.
@@ -375,21 +391,21 @@ extension PostgresStore: ProgressRepository {
         Dictionary(uniqueKeysWithValues: try await progress(userID: userID, questionIDs: Set(questionIDs), on: tx).map { ($0.questionID, $0) })
     }
 
-    /// The first, pure half of a fold into stored progress: each question's new attempts folded onto its stored progress
-    /// where they all come after it, and the questions where one does not (to fold again from every attempt).
-    /// `firstAttempts`: the learner had no attempt before these, so the fold of these alone is the whole fold.
+    /// The first, pure half of a fold into stored progress: each question's new attempts (`groups` of `attempts`) folded
+    /// onto its stored progress where they all come after it, and the questions where one does not (to fold again from
+    /// every attempt). `firstAttempts`: the learner had no attempt before these, so the fold of these alone is the whole.
     static func extendFolds(
-        _ byQuestion: [String: [Attempt]], onto stored: [String: QuestionProgress], firstAttempts: Bool = false
+        _ attempts: [Attempt], _ groups: [QuestionGroup], onto stored: [String: QuestionProgress], firstAttempts: Bool = false
     ) -> (updated: [QuestionProgress], refold: Set<String>) {
         var updated: [QuestionProgress] = []
         var refold: Set<String> = []
-        for (questionID, attempts) in byQuestion {
+        for group in groups {
             if firstAttempts {
-                updated.append(Progress.fold(questionID: questionID, attempts: attempts))
-            } else if let current = stored[questionID], let next = Progress.extendFold(current, with: attempts) {
+                updated.append(Progress.fold(questionID: group.questionID, of: attempts, at: group.indices))
+            } else if let current = stored[group.questionID], let next = Progress.extendFold(current, with: attempts, at: group.indices) {
                 updated.append(next)
             } else {
-                refold.insert(questionID)
+                refold.insert(group.questionID)
             }
         }
         return (updated, refold)
@@ -482,24 +498,37 @@ extension PostgresStore: ProgressRepository {
     }
 }
 
+/// A question's attempts in a page, by their indices there.
+struct QuestionGroup: Sendable {
+    let questionID: String
+    var indices: [Int]
+}
+
 /// What storing a page of new attempts changes besides the `attempts` table, as far as the page alone tells.
 struct PageEffects: Sendable {
-    /// The new attempts by question, for the progress fold.
-    let byQuestion: [String: [Attempt]]
-    /// Their questions, sorted.
-    let questionIDs: [String]
+    /// The new attempts.
+    let attempts: [Attempt]
+    /// Their indices by question, sorted by question id, for the progress fold.
+    let groups: [QuestionGroup]
     /// What the unflagged ones add to `learner_question_stats`; nil when every one is flagged.
     let questionStats: PostgresQuery?
     /// The questions of the unflagged ones, sorted: the parts of the question reports that change.
     let countedQuestionIDs: [String]
 
+    var questionIDs: [String] { groups.map(\.questionID) }
+
     /// `flags[i]` are the flags of `inserted[i]`.
     init(inserted: [Attempt], flags: [AttemptFlags], userID: Int64) {
-        byQuestion = Dictionary(grouping: inserted, by: \.questionID)
-        questionIDs = byQuestion.keys.sorted()
-        let counted = flags.allSatisfy(\.isEmpty) ? inserted : inserted.indices.filter { flags[$0].isEmpty }.map { inserted[$0] }
-        questionStats = PostgresStore.questionStatsQuery(userID: userID, attempts: counted)
-        countedQuestionIDs = counted.count == inserted.count ? questionIDs : Set(counted.map(\.questionID)).sorted()
+        attempts = inserted
+        groups = PostgresStore.groups(of: inserted)
+        if flags.allSatisfy(\.isEmpty) {
+            questionStats = PostgresStore.questionStatsQuery(userID: userID, attempts: inserted, groups: groups)
+            countedQuestionIDs = groups.map(\.questionID)
+        } else {
+            let counted = inserted.indices.filter { flags[$0].isEmpty }.map { inserted[$0] }
+            questionStats = PostgresStore.questionStatsQuery(userID: userID, attempts: counted)
+            countedQuestionIDs = Set(counted.map(\.questionID)).sorted()
+        }
     }
 }
 
