@@ -78,13 +78,10 @@ extension LocalStore {
                     try db.run("DELETE FROM outbox WHERE id = ?", [.text(result.id)])
                 }
             }
+            // A conflicting or refused attempt is also set aside, with the reason.
             for result in response.results where result.status == .conflict || result.status == .rejected {
-                switch result.status {
-                case .inserted, .duplicate: break
-                case .conflict, .rejected:
-                    let state: SyncState = result.status == .conflict ? .conflict : .rejected
-                    try db.run("UPDATE attempts SET sync_state = ?, sync_note = ? WHERE id = ?", [.integer(state.rawValue), .init(result.reason), .text(result.id)])
-                }
+                let state: SyncState = result.status == .conflict ? .conflict : .rejected
+                try db.run("UPDATE attempts SET sync_state = ?, sync_note = ? WHERE id = ?", [.integer(state.rawValue), .init(result.reason), .text(result.id)])
             }
             for session in pushedSessions { try db.run("UPDATE sessions SET pushed = 1 WHERE id = ?", [.text(session.id)]) }
             var merge = Merge()

@@ -314,18 +314,9 @@ struct ResultRun: Equatable {
 
     func write(to json: inout JSONWriter) {
         json.object { json in
-            json.key("status")
-            json.string(status.rawValue)
             json.key("count")
             json.int(count)
-            if let seq {
-                json.key("seq")
-                json.int(seq)
-            }
-            if let reason {
-                json.key("reason")
-                json.string(reason)
-            }
+            PushResult.writeOutcome(status, seq: seq, reason: reason, to: &json)
         }
     }
 
@@ -366,16 +357,7 @@ extension SyncResponse {
                         json.object { json in
                             json.key("id")
                             json.string(result.id)
-                            json.key("status")
-                            json.string(result.status.rawValue)
-                            if let seq = result.seq {
-                                json.key("seq")
-                                json.int(seq)
-                            }
-                            if let reason = result.reason {
-                                json.key("reason")
-                                json.string(reason)
-                            }
+                            PushResult.writeOutcome(result.status, seq: result.seq, reason: result.reason, to: &json)
                         }
                     }
                 }
@@ -443,6 +425,20 @@ extension SyncResponse {
 }
 
 extension PushResult {
+    /// The members a result and a run of results share: `status`, then `seq` and `reason` when there are.
+    static func writeOutcome(_ status: Status, seq: Int64?, reason: String?, to json: inout JSONWriter) {
+        json.key("status")
+        json.string(status.rawValue)
+        if let seq {
+            json.key("seq")
+            json.int(seq)
+        }
+        if let reason {
+            json.key("reason")
+            json.string(reason)
+        }
+    }
+
     static func readStatus(from json: inout JSONReader) throws(WireJSONError) -> Status {
         guard let known = Status(rawValue: try json.readString()) else { throw WireJSONError(.wrongType, "an unknown status", path: []) }
         return known

@@ -28,8 +28,7 @@ extension PostgresStore: AttemptRepository {
         // What the page changes besides `attempts`, worked out while this request may still wait for the learner's row
         // lock, for the usual case that every well-formed attempt is new (a look-up that sets some aside works it out
         // again for the rest).
-        let wellFormed = rows.count == attempts.count ? attempts : attempts.indices.filter { problems[$0] == nil }.map { attempts[$0] }
-        let planned = PageEffects(inserted: wellFormed, flags: rows.count == attempts.count ? flags : attempts.indices.filter { problems[$0] == nil }.map { flags[$0] }, userID: userID)
+        let planned = PageEffects(of: attempts, flags: flags, at: attempts.indices.filter { problems[$0] == nil }, userID: userID)
         // Pushed attempts are nearly always new, so the first try copies them without looking their ids up; only when
         // that runs into a stored id (a resent page, an id repeated in the page, an id of another user) is the
         // transaction rolled back and redone with a look-up that sorts each attempt into inserted, duplicate, conflict
@@ -82,7 +81,7 @@ extension PostgresStore: AttemptRepository {
             }
             if next != base + reserved { try await tx.query("UPDATE users SET attempt_seq = \(next) WHERE id = \(userID)") }
             if !fresh.isEmpty {
-                let effects = fresh.count == rows.count ? planned : PageEffects(inserted: fresh.map { attempts[$0] }, flags: fresh.map { flags[$0] }, userID: userID)
+                let effects = fresh.count == rows.count ? planned : PageEffects(of: attempts, flags: flags, at: fresh, userID: userID)
                 // The stored progress of the page's questions is read first, and the page folded onto it while PostgreSQL
                 // takes the COPY: that fold then costs the learner's row lock no time.
                 let stored = base == 0 ? [:] : try await Self.storedProgress(userID: userID, questionIDs: effects.questionIDs, on: tx)
@@ -517,15 +516,18 @@ struct PageEffects: Sendable {
 
     var questionIDs: [String] { groups.map(\.questionID) }
 
-    /// `flags[i]` are the flags of `inserted[i]`.
-    init(inserted: [Attempt], flags: [AttemptFlags], userID: Int64) {
+    /// The effects of the attempts of `page` at `indices`; `flags[i]` are the flags of `page[i]`.
+    init(of page: [Attempt], flags: [AttemptFlags], at indices: [Int], userID: Int64) {
+        let all = indices.count == page.count  // then the page itself, not a copy
+        let inserted = all ? page : indices.map { page[$0] }
+        let insertedFlags = all ? flags : indices.map { flags[$0] }
         attempts = inserted
         groups = PostgresStore.groups(of: inserted)
-        if flags.allSatisfy(\.isEmpty) {
+        if insertedFlags.allSatisfy(\.isEmpty) {
             questionStats = PostgresStore.questionStatsQuery(userID: userID, attempts: inserted, groups: groups)
             countedQuestionIDs = groups.map(\.questionID)
         } else {
-            let counted = inserted.indices.filter { flags[$0].isEmpty }.map { inserted[$0] }
+            let counted = inserted.indices.filter { insertedFlags[$0].isEmpty }.map { inserted[$0] }
             questionStats = PostgresStore.questionStatsQuery(userID: userID, attempts: counted)
             countedQuestionIDs = Set(counted.map(\.questionID)).sorted()
         }

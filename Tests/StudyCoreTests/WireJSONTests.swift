@@ -123,9 +123,9 @@ import Testing
             clockWarning: nil)
         let json = String(decoding: value.wireJSON(resultRuns: true), as: UTF8.self)
         #expect(json.hasPrefix(
-            #"{"resultRuns":[{"status":"inserted","count":3,"seq":10},{"status":"rejected","count":2,"reason":"r"},"#
-            + #"{"status":"rejected","count":1,"reason":"other"},{"status":"duplicate","count":2,"seq":3},{"status":"conflict","count":2},"#
-            + #"{"status":"inserted","count":1,"seq":13},{"status":"inserted","count":1,"seq":15}],"attempts":[]"#))
+            #"{"resultRuns":[{"count":3,"status":"inserted","seq":10},{"count":2,"status":"rejected","reason":"r"},"#
+            + #"{"count":1,"status":"rejected","reason":"other"},{"count":2,"status":"duplicate","seq":3},{"count":2,"status":"conflict"},"#
+            + #"{"count":1,"status":"inserted","seq":13},{"count":1,"status":"inserted","seq":15}],"attempts":[]"#))
         #expect(try SyncResponse(wireJSON: Array(json.utf8), pushed: pushed(ids)) == value)
         // Runs that count other than the page, or a run of none, are refused, naming the field.
         for bad in [pushed(Array(ids.dropLast())), pushed(ids + ["extra"]), []] {
@@ -137,6 +137,7 @@ import Testing
             #expect(error.field == "resultRuns")
         }
         let empty = json.replacingOccurrences(of: #""count":3"#, with: #""count":0"#)
+        #expect(empty != json)
         #expect(throws: WireJSONError.self) { try SyncResponse(wireJSON: Array(empty.utf8), pushed: pushed(ids)) }
     }
 
