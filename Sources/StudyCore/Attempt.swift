@@ -39,12 +39,15 @@ public struct Attempt: Sendable, Hashable, Codable {
     }
 
     /// Whether the attempts are in fold order already (pages nearly always are), read in place.
-    public static func areInFoldOrder(_ attempts: [Attempt]) -> Bool {
-        for i in attempts.indices.dropFirst() {
-            let (before, after) = (attempts[i - 1].answeredAt, attempts[i].answeredAt)
+    public static func areInFoldOrder(_ attempts: [Attempt]) -> Bool { areInFoldOrder(attempts, at: attempts.indices) }
+
+    /// Whether the attempts at `indices`, taken in that order, are in fold order.
+    public static func areInFoldOrder(_ attempts: [Attempt], at indices: some RandomAccessCollection<Int>) -> Bool {
+        for (previous, next) in zip(indices, indices.dropFirst()) {
+            let (before, after) = (attempts[previous].answeredAt, attempts[next].answeredAt)
             if before != after {
                 guard before < after else { return false }
-            } else if attempts[i].id < attempts[i - 1].id {
+            } else if attempts[next].id < attempts[previous].id {
                 return false
             }
         }

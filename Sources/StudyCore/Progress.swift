@@ -71,8 +71,7 @@ public enum Progress {
 
     /// The indices in fold order of the attempts they point at: as they are when they already are (a server's pages).
     private static func inFoldOrder(_ page: [Attempt], _ indices: [Int]) -> [Int] {
-        let inOrder = indices.indices.dropFirst().allSatisfy { !Attempt.foldOrder(page[indices[$0]], page[indices[$0 - 1]]) }
-        return inOrder ? indices : indices.sorted { Attempt.foldOrder(page[$0], page[$1]) }
+        Attempt.areInFoldOrder(page, at: indices) ? indices : indices.sorted { Attempt.foldOrder(page[$0], page[$1]) }
     }
 
     private static func extend(_ progress: QuestionProgress, with page: [Attempt], at ordered: [Int], scheduler: FSRS) -> QuestionProgress {

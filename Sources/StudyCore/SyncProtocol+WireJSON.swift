@@ -278,7 +278,7 @@ extension SyncRequest {
 
 /// A run of push results that follow one another in the page (PROTOCOL.md, `resultRuns`): `count` attempts with the
 /// same status and reason, numbered `seq`, `seq + 1`, … when they are numbered.
-struct ResultRun: Equatable {
+struct ResultRun {
     var status: PushResult.Status
     var count: Int
     var seq: Int64?
@@ -320,10 +320,9 @@ struct ResultRun: Equatable {
         }
     }
 
-    init(status: PushResult.Status, count: Int, seq: Int64?, reason: String?) {
-        (self.status, self.count, self.seq, self.reason) = (status, count, seq, reason)
-    }
+}
 
+extension ResultRun {
     init(from json: inout JSONReader) throws(WireJSONError) {
         var status: PushResult.Status?, count: Int?, seq: Int64?, reason: String?
         try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
