@@ -90,6 +90,9 @@ final class PQConnection: @unchecked Sendable {
             case .null:
                 buffers.append(nil)
             case .text(let text):
+                guard !text.utf8.contains(0) else {
+                    throw PostgresError(kind: .invalidValue, message: "Parameter $\(i + 1) holds a NUL character, which a PostgreSQL text value cannot.")
+                }
                 buffers.append(strdup(text))
             case .binary(let bytes):
                 let buffer = malloc(max(bytes.count, 1))!.assumingMemoryBound(to: CChar.self)

@@ -2,7 +2,7 @@
 public struct PostgresError: Error, Sendable, CustomStringConvertible {
     /// The classes of failure callers act on differently.
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
-        private enum Base: Hashable, Sendable { case server, uniqueViolation, serializationFailure, deadlock, connectionLost, connectFailed, queryCancelled, poolTimeout, poolClosed, decoding, protocolError }
+        private enum Base: Hashable, Sendable { case server, uniqueViolation, serializationFailure, deadlock, connectionLost, connectFailed, queryCancelled, poolTimeout, poolClosed, decoding, protocolError, invalidValue }
         private let base: Base
 
         /// Any other error the server reported; look at `sqlState`.
@@ -24,6 +24,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         public static let poolClosed = Kind(base: .poolClosed)
         /// A column could not be decoded as the requested Swift type.
         public static let decoding = Kind(base: .decoding)
+        /// A bound value PostgreSQL cannot take as it is: a text value holding a NUL character (libpq would cut it short
+        /// there, so `"lea\u{0}x"` would be read as `"lea"`). Nothing was sent.
+        public static let invalidValue = Kind(base: .invalidValue)
         /// libpq reported something this wrapper did not expect.
         public static let protocolError = Kind(base: .protocolError)
 

@@ -9,9 +9,10 @@ extension LocalStore {
         return id
     }
 
-    /// The device's hybrid clock, seeded with the newest attempt this store holds from any device.
+    /// The device's hybrid clock, seeded with the newest attempt this store holds from any device, leaving out those the
+    /// server found stamped ahead of its clock: one wrong clock does not carry every device into the future.
     public func hybridClock() throws -> HybridClock {
-        HybridClock(last: try db.query("SELECT COALESCE(MAX(answered_at), 0) FROM attempts") { $0.int(0) }.first ?? 0)
+        HybridClock(last: try db.query("SELECT COALESCE(MAX(answered_at), 0) FROM attempts WHERE ahead = 0") { $0.int(0) }.first ?? 0)
     }
 
     /// Records one answer durably: the row is committed when this returns.
@@ -77,9 +78,11 @@ extension LocalStore {
         return try db.query("\(Self.selectAttempt) ORDER BY answered_at DESC, id DESC LIMIT ?", [.init(limit)]) { try Self.decodeAttempt($0, sharing: &strings) }
     }
 
-    /// Progress on every question with attempts: the pure fold of the stored attempts.
+    /// Progress on every question with attempts: the pure fold of the stored attempts that count (not those the server
+    /// holds as stamped ahead of its clock), the same fold as the server's.
     public func progress() throws -> [String: QuestionProgress] {
-        Progress.foldAll(try attempts())
+        var strings = SharedStrings()
+        return Progress.foldAll(try db.query("\(Self.selectAttempt) WHERE ahead = 0 ORDER BY answered_at, id") { try Self.decodeAttempt($0, sharing: &strings) })
     }
 
     private func values(of a: Attempt) -> [SQLiteValue] {

@@ -83,21 +83,24 @@ extension LocalStore {
                 let state: SyncState = result.status == .conflict ? .conflict : .rejected
                 try db.run("UPDATE attempts SET sync_state = ?, sync_note = ? WHERE id = ?", [.integer(state.rawValue), .init(result.reason), .text(result.id)])
             }
+            // The server holds these with the `ahead` flag: they leave this device's progress and clock as well.
+            for result in response.results where result.ahead { try db.run("UPDATE attempts SET ahead = 1 WHERE id = ?", [.text(result.id)]) }
             for session in pushedSessions { try db.run("UPDATE sessions SET pushed = 1 WHERE id = ?", [.text(session.id)]) }
             var merge = Merge()
             for pulled in response.attempts {
                 let a = pulled.attempt
                 let inserted = try db.run(
                     """
-                    INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id, sync_state, server_seq)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(id) DO NOTHING
+                    INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id, sync_state, server_seq, ahead)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT(id) DO NOTHING
                     """,
                     [.text(a.id), .text(a.deviceID), .text(a.questionID), .text(a.questionVersion), .text(JSONText.encode(a.chosen)), .init(a.correct),
-                     .integer(a.answeredAt), .integer(a.durationMs), .text(a.sessionID), .integer(pulled.seq)])
+                     .integer(a.answeredAt), .integer(a.durationMs), .text(a.sessionID), .integer(pulled.seq), .init(pulled.flags & AttemptFlags.ahead.rawValue != 0)])
                 if inserted == 1 {
                     merge.inserted += 1
                 } else {
                     merge.duplicates += 1
+                    if pulled.flags & AttemptFlags.ahead.rawValue != 0 { try db.run("UPDATE attempts SET ahead = 1 WHERE id = ?", [.text(a.id)]) }
                     // A copy this device had not pushed yet (restored from a backup, say) is now known to be on the server.
                     try db.run("DELETE FROM outbox WHERE answered_at = ? AND id = ?", [.integer(a.answeredAt), .text(a.id)])
                 }
@@ -146,7 +149,11 @@ extension LocalStore {
 
     public var syncCursor: Int64 { (try? meta("sync_cursor")).flatMap { $0.flatMap { Int64($0) } } ?? 0 }
     /// Server time minus this device's clock at the last sync; quiz stamps add it, so a wrong clock stamps right times.
-    public var clockOffsetMs: Int64 { (try? meta("clock_offset_ms")).flatMap { $0.flatMap { Int64($0) } } ?? 0 }
+    /// Kept within ±`SyncProtocol.latestTime`, so that adding it to the wall clock cannot overflow.
+    public var clockOffsetMs: Int64 {
+        let stored = (try? meta("clock_offset_ms")).flatMap { $0.flatMap { Int64($0) } } ?? 0
+        return min(max(stored, -SyncProtocol.latestTime), SyncProtocol.latestTime)
+    }
     public var lastSyncAt: Int64? { (try? meta("last_sync_at")).flatMap { $0.flatMap { Int64($0) } } }
     public var clockWarning: String? { (try? meta("clock_warning")) ?? nil }
 

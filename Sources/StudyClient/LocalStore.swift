@@ -151,6 +151,11 @@ enum Migrations {
         """
         DROP INDEX attempts_by_question;
         """,
+        // The rule for time (PROTOCOL.md, "Time"): an attempt the server holds with the `ahead` flag (stamped beyond the
+        // clock tolerance in its future) counts in no progress and moves no clock, here as on the server.
+        """
+        ALTER TABLE attempts ADD COLUMN ahead INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     static func apply(to db: SQLiteDatabase) throws {

@@ -59,7 +59,17 @@ public struct ServerAPI: Sendable {
         // The results come as runs in the page's order, which this reads back into one result per attempt.
         var request = request
         request.resultRuns = true
-        let bytes = try await send("POST", "v1/sync", json: request.wireJSON())
+        // Each try carries its own time: a retry after a stalled answer that resent the first try's clientTime made the
+        // server measure the stall as clock offset, and the next answers were stamped that far ahead.
+        let first = request.wireJSON()
+        let started = ContinuousClock.now
+        let bytes = try await send("POST", "v1/sync") { attempt in
+            guard attempt > 0 else { return first }
+            var retry = request
+            let elapsed = ContinuousClock.now - started
+            retry.clientTime = request.clientTime + elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+            return retry.wireJSON()
+        }
         do {
             return try SyncResponse(wireJSON: bytes, pushed: request.attempts)
         } catch {
@@ -89,10 +99,15 @@ public struct ServerAPI: Sendable {
 
     @discardableResult
     func send<Body: Encodable>(_ method: String, _ path: String, query: [String: String?] = [:], body: Body?, retry: Bool = true) async throws -> [UInt8] {
-        try await send(method, path, query: query, json: try body.map { [UInt8](try JSONEncoder().encode($0)) }, retry: retry)
+        let json = try body.map { [UInt8](try JSONEncoder().encode($0)) }
+        return try await send(method, path, query: query, retry: retry, hasBody: json != nil) { _ in json }
     }
 
-    private func send(_ method: String, _ path: String, query: [String: String?] = [:], json: [UInt8]?, retry: Bool = true) async throws -> [UInt8] {
+    /// Sends the request, retried on a network failure, a 5xx or a 429 when `retry`; `json` makes the body of each try
+    /// (numbered from 0).
+    private func send(
+        _ method: String, _ path: String, query: [String: String?] = [:], retry: Bool = true, hasBody: Bool = true, json: (Int) -> [UInt8]?
+    ) async throws -> [UInt8] {
         var url = baseURL.appendingPathComponent(path)
         let items = query.sorted { $0.key < $1.key }.compactMap { key, value in value.map { URLQueryItem(name: key, value: $0) } }
         if !items.isEmpty, var components = URLComponents(url: url, resolvingAgainstBaseURL: false) {
@@ -101,13 +116,13 @@ public struct ServerAPI: Sendable {
         }
         var headers: [String] = []
         if let token { headers.append("Authorization: Bearer \(token)") }
-        if json != nil { headers.append("Content-Type: application/json") }
+        if hasBody { headers.append("Content-Type: application/json") }
         var lastFailure = ""
         for attempt in 0...(retry ? backoff.count : 0) {
             if attempt > 0 { try await Task.sleep(for: backoff[attempt - 1]) }
             let response: HTTPClient.Response
             do {
-                response = try await http.perform(method, url.absoluteString, headers: headers, body: json)
+                response = try await http.perform(method, url.absoluteString, headers: headers, body: json(attempt))
             } catch let error as HTTPClient.Failure {
                 lastFailure = "cannot reach the server at \(baseURL.absoluteString) (\(error.description))"
                 continue

@@ -65,12 +65,35 @@ public struct Attempt: Sendable, Hashable, Codable {
         var found: [String] = []  // allocates only when a problem is found
         if forms.0 == .invalid { found.append("id must be a UUID") }
         if forms.1 == .invalid { found.append("deviceId must be a UUID") }
-        if questionID.isEmpty || questionVersion.isEmpty { found.append("questionId and questionVersion must not be empty") }
+        if !Attempt.isIdentifier(questionID) || !Attempt.isIdentifier(questionVersion) {
+            found.append("questionId and questionVersion must be 1 to \(Attempt.maxIdentifierLength) letters, digits, '-' or '_'")
+        }
         if chosen.isEmpty || chosen.contains(where: { $0 < 0 || $0 > 9 }) { found.append("chosen must list option indexes from 0 to 9") }
-        if answeredAt < 0 { found.append("answeredAt must be epoch milliseconds") }
-        if durationMs < 0 { found.append("durationMs must not be negative") }
+        if !(0...SyncProtocol.latestTime).contains(answeredAt) {
+            found.append("answeredAt must be epoch milliseconds from 0 to \(SyncProtocol.latestTime)")
+        }
+        if !(0...SyncProtocol.maxDurationMs).contains(durationMs) {
+            found.append("durationMs must be from 0 to \(SyncProtocol.maxDurationMs) (a day)")
+        }
         if forms.2 == .invalid { found.append("sessionId must be a UUID") }
         return (found, lowercase)
+    }
+
+    /// The longest question, version or deck id accepted (the ids this project makes are 13 to 17 characters).
+    public static let maxIdentifierLength = 64
+
+    /// 1 to `maxIdentifierLength` ASCII letters, digits, '-' or '_': the form of question, version and deck ids.
+    public static func isIdentifier(_ s: String) -> Bool {
+        let utf8 = s.utf8
+        guard (1...maxIdentifierLength).contains(utf8.count) else { return false }
+        return utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"):
+                true
+            default: false
+            }
+        }
     }
 
     enum UUIDForm { case lowercase, mixedCase, invalid }
@@ -114,7 +137,8 @@ public struct Attempt: Sendable, Hashable, Codable {
 public struct HybridClock: Sendable {
     public private(set) var last: Int64
 
-    public init(last: Int64) { self.last = last }
+    /// `last` beyond `SyncProtocol.latestTime` (a store written before times were bounded) is taken as that time.
+    public init(last: Int64) { self.last = min(last, SyncProtocol.latestTime) }
 
     public mutating func stamp(wallClock: Int64) -> Int64 {
         last = max(wallClock, last + 1)

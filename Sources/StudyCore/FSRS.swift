@@ -151,7 +151,9 @@ public struct FSRS: Sendable {
 
     func nextIntervalDays(_ stability: Double) -> Int64 {
         let raw = (stability / factor) * (pow(desiredRetention, 1 / decay) - 1)
-        let rounded = Int64(raw.rounded(.toNearestOrEven))
+        // Clamped before the conversion: Int64(_:) traps on a value out of its range (or NaN).
+        guard raw.isFinite else { return raw.isNaN ? 1 : maximumInterval }
+        let rounded = Int64(min(max(raw, 1), Double(maximumInterval)).rounded(.toNearestOrEven))
         return min(max(rounded, 1), maximumInterval)
     }
 

@@ -58,6 +58,10 @@ public struct AttemptFlags: OptionSet, Sendable, Hashable, Codable {
     public static let clockSkew = AttemptFlags(rawValue: 1 << 3)
     /// Names a question or version the server does not know.
     public static let unknownQuestion = AttemptFlags(rawValue: 1 << 4)
+    /// Stamped more than `SyncProtocol.clockTolerance` ahead of the server's clock when it arrived (PROTOCOL.md, "Time").
+    /// It stays in the log, but counts in no one's progress and moves no device's clock: one wrong clock must not carry
+    /// an account into the future for good. Always set with `clockSkew`.
+    public static let ahead = AttemptFlags(rawValue: 1 << 5)
 }
 
 /// An attempt as the server stores it: the fact, its per-user sequence number, and the server's flags.
@@ -90,8 +94,8 @@ public struct PullPage: Sendable, Hashable {
 /// What became of one pushed attempt.
 public enum PushOutcome: Sendable, Hashable {
     case inserted(seq: Int64)
-    /// The same attempt was already stored; nothing changed.
-    case duplicate(seq: Int64)
+    /// The same attempt was already stored; nothing changed. `ahead`: it was stored with the `ahead` flag.
+    case duplicate(seq: Int64, ahead: Bool = false)
     /// A different attempt is stored under this id; neither is changed.
     case conflict
     /// Refused; the reason is safe to show the pushing user (it never names another user).

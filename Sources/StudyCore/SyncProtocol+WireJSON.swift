@@ -277,36 +277,45 @@ extension SyncRequest {
 }
 
 /// A run of push results that follow one another in the page (PROTOCOL.md, `resultRuns`): `count` attempts with the
-/// same status and reason, numbered `seq`, `seq + 1`, … when they are numbered.
+/// same status, reason and `ahead`, numbered `seq`, `seq + 1`, … when they are numbered.
 struct ResultRun {
     var status: PushResult.Status
     var count: Int
     var seq: Int64?
     var reason: String?
+    var ahead = false
 
     /// The results as runs, in order.
     static func runs(of results: [PushResult]) -> [ResultRun] {
         var runs: [ResultRun] = []
         for result in results {
-            if let last = runs.last, last.status == result.status, last.reason == result.reason,
+            if let last = runs.last, last.status == result.status, last.reason == result.reason, last.ahead == result.ahead,
                 last.seq.map({ $0 + Int64(last.count) }) == result.seq
             {
                 runs[runs.count - 1].count += 1
             } else {
-                runs.append(ResultRun(status: result.status, count: 1, seq: result.seq, reason: result.reason))
+                runs.append(ResultRun(status: result.status, count: 1, seq: result.seq, reason: result.reason, ahead: result.ahead))
             }
         }
         return runs
     }
 
-    /// The results the runs give the pushed attempts, in order; nil when they count other than `pushed.count`.
+    /// The results the runs give the pushed attempts, in order; nil when they count other than `pushed.count` (or
+    /// number past 64 bits: the answer is not the server's).
     static func results(of runs: [ResultRun], for pushed: [Attempt]) -> [PushResult]? {
-        guard runs.reduce(0, { $0 + $1.count }) == pushed.count else { return nil }
+        var total = 0
+        for run in runs {
+            guard run.count <= pushed.count - total else { return nil }
+            total += run.count
+            if let seq = run.seq, seq > Int64.max - Int64(run.count) { return nil }
+        }
+        guard total == pushed.count else { return nil }
         var results: [PushResult] = []
         results.reserveCapacity(pushed.count)
         for run in runs {
             for n in 0..<run.count {
-                results.append(PushResult(id: pushed[results.count].id, status: run.status, seq: run.seq.map { $0 + Int64(n) }, reason: run.reason))
+                results.append(
+                    PushResult(id: pushed[results.count].id, status: run.status, seq: run.seq.map { $0 + Int64(n) }, reason: run.reason, ahead: run.ahead))
             }
         }
         return results
@@ -316,7 +325,7 @@ struct ResultRun {
         json.object { json in
             json.key("count")
             json.int(count)
-            PushResult.writeOutcome(status, seq: seq, reason: reason, to: &json)
+            PushResult.writeOutcome(status, seq: seq, reason: reason, ahead: ahead, to: &json)
         }
     }
 
@@ -324,7 +333,7 @@ struct ResultRun {
 
 extension ResultRun {
     init(from json: inout JSONReader) throws(WireJSONError) {
-        var status: PushResult.Status?, count: Int?, seq: Int64?, reason: String?
+        var status: PushResult.Status?, count: Int?, seq: Int64?, reason: String?, ahead = false
         try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
             switch key {
             case "status": status = try PushResult.readStatus(from: &json)
@@ -334,10 +343,11 @@ extension ResultRun {
                 count = value
             case "seq": seq = try json.readNull() ? nil : try json.readInt64()
             case "reason": reason = try json.readNull() ? nil : try json.readString()
+            case "ahead": ahead = try json.readNull() ? false : try json.readBool()
             default: try json.skipValue()
             }
         }
-        self.init(status: try required(status, "status"), count: try required(count, "count"), seq: seq, reason: reason)
+        self.init(status: try required(status, "status"), count: try required(count, "count"), seq: seq, reason: reason, ahead: ahead)
     }
 }
 
@@ -356,7 +366,7 @@ extension SyncResponse {
                         json.object { json in
                             json.key("id")
                             json.string(result.id)
-                            PushResult.writeOutcome(result.status, seq: result.seq, reason: result.reason, to: &json)
+                            PushResult.writeOutcome(result.status, seq: result.seq, reason: result.reason, ahead: result.ahead, to: &json)
                         }
                     }
                 }
@@ -424,8 +434,8 @@ extension SyncResponse {
 }
 
 extension PushResult {
-    /// The members a result and a run of results share: `status`, then `seq` and `reason` when there are.
-    static func writeOutcome(_ status: Status, seq: Int64?, reason: String?, to json: inout JSONWriter) {
+    /// The members a result and a run of results share: `status`, then `seq`, `reason` and `ahead` when there are.
+    static func writeOutcome(_ status: Status, seq: Int64?, reason: String?, ahead: Bool, to json: inout JSONWriter) {
         json.key("status")
         json.string(status.rawValue)
         if let seq {
@@ -436,6 +446,10 @@ extension PushResult {
             json.key("reason")
             json.string(reason)
         }
+        if ahead {
+            json.key("ahead")
+            json.bool(true)
+        }
     }
 
     static func readStatus(from json: inout JSONReader) throws(WireJSONError) -> Status {
@@ -444,17 +458,18 @@ extension PushResult {
     }
 
     init(from json: inout JSONReader) throws(WireJSONError) {
-        var id: String?, status: Status?, seq: Int64?, reason: String?
+        var id: String?, status: Status?, seq: Int64?, reason: String?, ahead = false
         try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
             switch key {
             case "id": id = try json.readString()
             case "status": status = try Self.readStatus(from: &json)
             case "seq": seq = try json.readNull() ? nil : try json.readInt64()
             case "reason": reason = try json.readNull() ? nil : try json.readString()
+            case "ahead": ahead = try json.readNull() ? false : try json.readBool()
             default: try json.skipValue()
             }
         }
-        self.init(id: try required(id, "id"), status: try required(status, "status"), seq: seq, reason: reason)
+        self.init(id: try required(id, "id"), status: try required(status, "status"), seq: seq, reason: reason, ahead: ahead)
     }
 }
 

@@ -7,6 +7,53 @@ public enum SyncProtocol {
     public static let maxPullPage = 5_000
     /// Clock offsets beyond this are reported to the client and its stamps corrected or flagged.
     public static let clockTolerance: Int64 = 5 * 60_000
+    /// The latest time a client may name (`clientTime`, `answeredAt`, `startedAt`): 9999-12-31T23:59:59.999Z. With every
+    /// time in 0...latestTime, differences and sums of times cannot overflow 64 bits.
+    public static let latestTime: Int64 = 253_402_300_799_999
+    /// The largest cursor a client may send: 2^53 - 1, the largest integer every JSON library reads exactly.
+    public static let maxCursor: Int64 = 9_007_199_254_740_991
+    /// The longest an answer may take: a day. Longer is a broken clock or a forged value, and would overflow running sums.
+    public static let maxDurationMs: Int64 = 86_400_000
+    /// The most sessions one request may send (a page's attempts belong to at most this many).
+    public static let maxSessions = maxPushPage
+}
+
+extension SyncRequest {
+    /// The first field that is out of its range (PROTOCOL.md, "Bounds"), as (field, sentence); nil when all are in range.
+    /// Attempts are not checked here: a malformed attempt is `rejected` on its own and the rest of the page is stored.
+    public func problem() -> (field: String, message: String)? {
+        if !(0...SyncProtocol.latestTime).contains(clientTime) {
+            return ("clientTime", "clientTime must be the client's clock in epoch milliseconds, from 0 to \(SyncProtocol.latestTime).")
+        }
+        if !(0...SyncProtocol.maxCursor).contains(cursor) {
+            return ("cursor", "cursor must be 0 or a sequence number the server returned (0 to \(SyncProtocol.maxCursor)).")
+        }
+        if let pullLimit, pullLimit < 0 {
+            return ("pullLimit", "pullLimit must be 0 or more (the server caps it at \(SyncProtocol.maxPullPage)).")
+        }
+        if attempts.count > SyncProtocol.maxPushPage {
+            return ("attempts", "Push at most \(SyncProtocol.maxPushPage) attempts per request; send the rest in the next one.")
+        }
+        if sessions.count > SyncProtocol.maxSessions {
+            return ("sessions", "Send at most \(SyncProtocol.maxSessions) sessions per request.")
+        }
+        for (index, session) in sessions.enumerated() {
+            if let problem = session.problem() { return ("sessions[\(index)].\(problem.field)", problem.message) }
+        }
+        return nil
+    }
+}
+
+extension StudySession {
+    /// The first field out of its range, or nil.
+    public func problem() -> (field: String, message: String)? {
+        if Attempt.uuidForm(id) == .invalid { return ("id", "A session id must be a UUID.") }
+        if !Attempt.isIdentifier(deckId) { return ("deckId", "A deck id is 1 to \(Attempt.maxIdentifierLength) letters, digits, '-' or '_'.") }
+        if !(0...SyncProtocol.latestTime).contains(startedAt) {
+            return ("startedAt", "startedAt must be epoch milliseconds from 0 to \(SyncProtocol.latestTime).")
+        }
+        return nil
+    }
 }
 
 public struct SyncRequest: Sendable, Codable, Hashable {
@@ -114,22 +161,49 @@ public struct PushResult: Sendable, Codable, Hashable {
     public var status: Status
     public var seq: Int64?
     public var reason: String?
+    /// The server holds the attempt with the `ahead` flag (stamped beyond the clock tolerance in its future): the
+    /// pushing device leaves it out of its progress and its clock as every other place does. On the wire only when true.
+    public var ahead: Bool
 
-    public init(id: String, status: Status, seq: Int64? = nil, reason: String? = nil) {
+    public init(id: String, status: Status, seq: Int64? = nil, reason: String? = nil, ahead: Bool = false) {
         self.id = id
         self.status = status
         self.seq = seq
         self.reason = reason
+        self.ahead = ahead
     }
 
-    public init(id: String, outcome: PushOutcome) {
+    /// The result of `outcome`; `flags` are those the server gave the attempt in this request (they decide `ahead` for an
+    /// inserted one; a duplicate's are the stored ones, which the outcome carries).
+    public init(id: String, outcome: PushOutcome, flags: AttemptFlags = []) {
         self.id = id
+        ahead = false
         switch outcome {
-        case .inserted(let seq): (status, self.seq) = (.inserted, seq)
-        case .duplicate(let seq): (status, self.seq) = (.duplicate, seq)
+        case .inserted(let seq): (status, self.seq, ahead) = (.inserted, seq, flags.contains(.ahead))
+        case .duplicate(let seq, let ahead): (status, self.seq, self.ahead) = (.duplicate, seq, ahead)
         case .conflict: status = .conflict
         case .rejected(let reason): (status, self.reason) = (.rejected, reason)
         }
+    }
+
+    enum CodingKeys: String, CodingKey { case id, status, seq, reason, ahead }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        status = try container.decode(Status.self, forKey: .status)
+        seq = try container.decodeIfPresent(Int64.self, forKey: .seq)
+        reason = try container.decodeIfPresent(String.self, forKey: .reason)
+        ahead = try container.decodeIfPresent(Bool.self, forKey: .ahead) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(status, forKey: .status)
+        try container.encodeIfPresent(seq, forKey: .seq)
+        try container.encodeIfPresent(reason, forKey: .reason)
+        if ahead { try container.encode(true, forKey: .ahead) }
     }
 }
 
@@ -211,7 +285,7 @@ public enum AttemptReview {
             }
             if let current, attempt.answeredAt - current.last < burstGapMs { flags[index].insert(.burst) }
             current = (attempt.deviceID, attempt.answeredAt)
-            if attempt.answeredAt > serverTime + SyncProtocol.clockTolerance { flags[index].insert(.clockSkew) }
+            if attempt.answeredAt > serverTime + SyncProtocol.clockTolerance { flags[index].formUnion([.clockSkew, .ahead]) }
         }
         return flags
     }

@@ -60,8 +60,13 @@ public struct JSONKey {
 
 /// Reads one JSON document from UTF-8 bytes, value by value, as the caller expects them.
 public struct JSONReader: ~Copyable {
+    /// The deepest nesting of objects and arrays read. The sync messages need four levels; a document nested deeper
+    /// (100,000 `[` once overflowed the stack of the reader, which recurses per level) is refused as a syntax error.
+    public static let maxDepth = 32
+
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
+    private var depth = 0
 
     /// Runs `body` with a reader over `bytes`, and checks that nothing but white space follows the value it read.
     public static func read<T>(_ bytes: some Collection<UInt8>, _ body: (inout JSONReader) throws(WireJSONError) -> T) throws(WireJSONError) -> T {
@@ -88,6 +93,8 @@ public struct JSONReader: ~Copyable {
     /// The key is matched with `switch key { case "name": ... }`, without making a String of it.
     public mutating func readObject(_ field: (inout JSONReader, JSONKey) throws(WireJSONError) -> Void) throws(WireJSONError) {
         try expect(UInt8(ascii: "{"), "an object")
+        try enter()
+        defer { depth -= 1 }
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
             index += 1
@@ -120,6 +127,8 @@ public struct JSONReader: ~Copyable {
     /// Reads an array, calling `element` once per element.
     public mutating func readArray(_ element: (inout JSONReader) throws(WireJSONError) -> Void) throws(WireJSONError) {
         try expect(UInt8(ascii: "["), "an array")
+        try enter()
+        defer { depth -= 1 }
         skipWhitespace()
         if peek() == UInt8(ascii: "]") {
             index += 1
@@ -247,6 +256,11 @@ public struct JSONReader: ~Copyable {
     }
 
     // MARK: Bytes
+
+    private mutating func enter() throws(WireJSONError) {
+        depth += 1
+        guard depth <= Self.maxDepth else { throw syntax("objects and arrays are nested more than \(Self.maxDepth) deep") }
+    }
 
     private func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
     private func peek(at position: Int) -> UInt8? { position < bytes.count ? bytes[position] : nil }

@@ -47,14 +47,14 @@ extension PostgresStore: AttemptRepository {
                 throw PostgresError(kind: .server, message: "There is no user \(userID).")
             }
             // With the look-up: the stored attempts with the page's ids, then the page's own as they are numbered.
-            var stored: [String: (userID: Int64, seq: Int64, index: Int?, attempt: Attempt?)] = [:]
+            var stored: [String: (userID: Int64, seq: Int64, index: Int?, attempt: Attempt?, ahead: Bool)] = [:]
             if lookUp {
                 let wellFormed = attempts.indices.filter { problems[$0] == nil }.map { attempts[$0].id }
                 for row in try await tx.query(
                     "SELECT user_id, \(unsafeRaw: Self.pullColumns) FROM attempts WHERE id = ANY(\(PostgresArray(wellFormed))::uuid[])")
                 {
                     let found = try Self.storedAttempt(row, offset: 1)
-                    stored[found.attempt.id] = (try row.decode(Int64.self, at: 0), found.seq, nil, found.attempt)
+                    stored[found.attempt.id] = (try row.decode(Int64.self, at: 0), found.seq, nil, found.attempt, found.flags.contains(.ahead))
                 }
             }
             var next = base
@@ -70,11 +70,11 @@ extension PostgresStore: AttemptRepository {
                         outcomes.append(.rejected(reason: "this id is already used by an attempt that is not yours; give the attempt a new id"))
                     } else {
                         let same = existing.index.map { attempts[$0] == attempts[i] } ?? (existing.attempt == attempts[i])
-                        outcomes.append(same ? .duplicate(seq: existing.seq) : .conflict)
+                        outcomes.append(same ? .duplicate(seq: existing.seq, ahead: existing.ahead) : .conflict)
                     }
                 } else {
                     next += 1
-                    if lookUp { stored[attempts[i].id] = (userID, next, i, nil) }
+                    if lookUp { stored[attempts[i].id] = (userID, next, i, nil, flags[i].contains(.ahead)) }
                     outcomes.append(.inserted(seq: next))
                     fresh.append(i)
                 }
@@ -439,7 +439,10 @@ extension PostgresStore: ProgressRepository {
     /// question).
     private static func allAttempts(userID: Int64, questionIDs: Set<String>, on connection: PostgresConnection) async throws -> [Attempt] {
         try await connection.query(
-            "SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) AND question_id = ANY(\(PostgresArray(questionIDs.sorted()))::text[])"
+            """
+            SELECT \(unsafeRaw: Self.pullColumns) FROM attempts
+            WHERE user_id = \(userID) AND question_id = ANY(\(PostgresArray(questionIDs.sorted()))::text[]) AND flags & \(AttemptFlags.ahead.rawValue) = 0
+            """
         ).map { try Self.storedAttempt($0).attempt }
     }
 
@@ -516,8 +519,10 @@ struct PageEffects: Sendable {
 
     var questionIDs: [String] { groups.map(\.questionID) }
 
-    /// The effects of the attempts of `page` at `indices`; `flags[i]` are the flags of `page[i]`.
+    /// The effects of the attempts of `page` at `indices`; `flags[i]` are the flags of `page[i]`. Attempts flagged
+    /// `ahead` have none: they count in no progress and no statistic (PROTOCOL.md, "Time").
     init(of page: [Attempt], flags: [AttemptFlags], at indices: [Int], userID: Int64) {
+        let indices = flags.contains(where: { $0.contains(.ahead) }) ? indices.filter { !flags[$0].contains(.ahead) } : indices
         let all = indices.count == page.count  // then the page itself, not a copy
         let inserted = all ? page : indices.map { page[$0] }
         let insertedFlags = all ? flags : indices.map { flags[$0] }

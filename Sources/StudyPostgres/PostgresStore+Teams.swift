@@ -248,6 +248,17 @@ extension PostgresStore: TeamRepository {
         return Deck(name: name, questions: questions)
     }
 
+    /// Rebuilds the learners a migration queued in `progress_rebuilds` (one whose rule for what counts changed), each
+    /// in its own transaction, and returns how many there were.
+    public func rebuildQueuedLearners(at time: Int64) async throws -> Int {
+        let queued = try await pool.query("SELECT user_id FROM progress_rebuilds ORDER BY user_id").map { try $0.decode(Int64.self, at: 0) }
+        for userID in queued {
+            try await rebuildAggregates(userID: userID, at: time)
+            try await pool.query("DELETE FROM progress_rebuilds WHERE user_id = \(userID)")
+        }
+        return queued.count
+    }
+
     /// Rebuilds every cache derived from one learner's attempts: progress, per-question statistics, and the board
     /// aggregates in every time zone of their teams. The caches are folds of the attempts (ARCHITECTURE.md, invariant 3),
     /// so this gives what the push path keeps up to date row by row; an operator runs it after loading attempts in bulk.
@@ -261,7 +272,8 @@ extension PostgresStore: TeamRepository {
             }
             try await tx.query("DELETE FROM progress WHERE user_id = \(userID)")
             try await tx.query("UPDATE users SET mastered_count = 0 WHERE id = \(userID)")
-            try await Self.upsert(Array(Progress.foldAll(stored.map(\.attempt)).values), userID: userID, at: time, on: tx)
+            let counted = stored.filter { !$0.flags.contains(.ahead) }.map(\.attempt)
+            try await Self.upsert(Array(Progress.foldAll(counted).values), userID: userID, at: time, on: tx)
             for zone in try await Self.timeZones(ofTeamsOf: userID, on: tx) { try await rebuildActivity(tx, userID: userID, timeZone: zone) }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import LibPQ
 import Logging
 
 /// An error that reaches HTTP as `{"error": code, "message": sentence}` with its status. The message says what to do.
@@ -8,16 +9,19 @@ public struct APIError: HTTPResponseError, Sendable {
     public let code: String
     public let message: String
     public var retryAfterSeconds: Int?
+    /// The request field at fault (`sessions[2].deckId`), when one is.
+    public var field: String?
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfterSeconds: Int? = nil) {
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfterSeconds: Int? = nil, field: String? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.retryAfterSeconds = retryAfterSeconds
+        self.field = field
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder().encode(ErrorBody(error: code, message: message))
+        let data = try JSONEncoder().encode(ErrorBody(error: code, message: message, field: field))
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -32,6 +36,7 @@ public struct APIError: HTTPResponseError, Sendable {
 struct ErrorBody: Codable, Sendable {
     let error: String
     let message: String
+    let field: String?
 }
 
 /// Turns every error into JSON: `APIError`s as they are, Hummingbird's own (unknown route, body too large) with a code
@@ -53,9 +58,36 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             default:
                 throw APIError(error.status, "http_\(error.status.code)", error.body ?? error.status.reasonPhrase)
             }
+        } catch let error as PostgresError {
+            throw Self.apiError(for: error, request: request, logger: context.logger)
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
-            throw APIError(.internalServerError, "internal", "The server failed to handle this request; the failure was logged. Try again later.")
+            throw APIError(.internalServerError, "internal", "The server failed to handle this request; the failure was logged. Try again in a minute.")
+        }
+    }
+
+    /// Seconds a client is asked to wait while the database is unreachable.
+    static var databaseRetryAfterSeconds: Int { 5 }
+
+    /// A database failure as the caller should see it: 503 while PostgreSQL cannot be reached (a restart, a failover),
+    /// 400 for a value it cannot take (a check the handler lacks; logged so that it gets one), else a 500.
+    static func apiError(for error: PostgresError, request: Request, logger: Logger) -> APIError {
+        switch error.kind {
+        case .connectFailed, .connectionLost, .poolTimeout, .poolClosed:
+            logger.warning("database unavailable", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            return APIError(
+                .serviceUnavailable, "database_unavailable", "The server cannot reach its database right now; nothing was lost. Try again in a few seconds.",
+                retryAfterSeconds: databaseRetryAfterSeconds)
+        case .invalidValue:
+            logger.warning("a request value reached the database unchecked", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            return APIError(.badRequest, "invalid_value", "A text value in the request holds a NUL character; remove it and send the request again.")
+        case _ where error.sqlState?.hasPrefix("22") == true || error.sqlState == "54000":
+            // A data exception (a value out of range, a malformed one, a row too large): a client value no check caught.
+            logger.warning("a request value reached the database unchecked", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            return APIError(.badRequest, "invalid_value", "A value in the request is out of range or malformed; see GET /v1/openapi.json for each field's bounds.")
+        default:
+            logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+            return APIError(.internalServerError, "internal", "The server failed to handle this request; the failure was logged. Try again in a minute.")
         }
     }
 }

@@ -9,6 +9,7 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
     let repository: Repository
     let configuration: ServerConfiguration
     let throttle: LoginThrottle
+    let registrations: RegistrationThrottle
     let clock: @Sendable () -> Int64
     /// A real bcrypt hash to verify against when the username is unknown, so both failures take the same time.
     let decoyHash: String
@@ -33,58 +34,61 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
         group.delete("devices/:id") { _, context in try await revoke(context) }
     }
 
-    static func usernameProblem(_ name: String) -> String? {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_.-")
-        guard (3...32).contains(name.count), name.allSatisfy({ allowed.contains($0) }), name.first!.isLetter || name.first!.isNumber else {
-            return "A username is 3 to 32 characters: lowercase letters, digits, '_', '.' or '-', starting with a letter or digit."
-        }
-        return nil
-    }
-
-    static func passwordProblem(_ password: String) -> String? {
-        guard password.count >= 8, password.utf8.count <= 72 else {
-            return "A password is at least 8 characters and at most 72 bytes (bcrypt reads no further)."
-        }
-        return nil
-    }
-
     func register(_ request: Request, _ context: AppContext) async throws -> EditedResponse<UserView> {
         let body = try await decode(RegisterRequest.self, request, context)
-        if let problem = Self.usernameProblem(body.username) { throw APIError(.badRequest, "invalid_username", problem) }
-        if let problem = Self.passwordProblem(body.password) { throw APIError(.badRequest, "invalid_password", problem) }
+        if let problem = AccountRules.usernameProblem(body.username) { throw APIError(.badRequest, "invalid_username", problem, field: "username") }
+        if let problem = AccountRules.passwordProblem(body.password) { throw APIError(.badRequest, "invalid_password", problem, field: "password") }
         let displayName = (body.displayName ?? body.username).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...64).contains(displayName.count) else { throw APIError(.badRequest, "invalid_display_name", "A display name is 1 to 64 characters.") }
+        if let problem = TextRule.problem(displayName, field: "displayName", characters: 1...64) {
+            throw APIError(.badRequest, "invalid_display_name", problem, field: "displayName")
+        }
+        if let wait = await registrations.admit(address: context.clientAddress(request, trusting: configuration.trustedProxies), now: clock()) {
+            throw APIError(
+                .tooManyRequests, "too_many_registrations", "Too many accounts were made from this address: wait \(wait) seconds and try again.",
+                retryAfterSeconds: wait)
+        }
         let hash = try await hashPassword(body.password)
         guard let user = try await repository.createAccount(username: body.username, displayName: displayName, passwordHash: hash, at: clock()) else {
-            throw APIError(.conflict, "username_taken", "The username '\(body.username)' is taken: choose another.")
+            throw APIError(.conflict, "username_taken", "The username '\(body.username)' is taken: choose another.", field: "username")
         }
         return EditedResponse(status: .created, response: view(user))
     }
 
     func login(_ request: Request, _ context: AppContext) async throws -> LoginResponse {
         let body = try await decode(LoginRequest.self, request, context)
-        let now = clock()
-        if let wait = await throttle.retryAfter(username: body.username, address: context.remoteAddress, now: now) {
-            throw APIError(.tooManyRequests, "too_many_attempts", "Too many failed logins: wait \(wait) seconds and try again.", retryAfterSeconds: wait)
-        }
-        let user = try await repository.user(named: body.username)
-        let verified = try await verifyPassword(body.password, hash: user?.passwordHash ?? decoyHash)
-        guard let user, verified else {
-            await throttle.recordFailure(username: body.username, address: context.remoteAddress, now: now)
-            throw APIError(.unauthorized, "invalid_credentials", "The username or password is wrong.")
-        }
-        await throttle.recordSuccess(username: body.username)
+        // Checked before anything is counted or looked up, so that a malformed one costs no bcrypt time.
         let deviceID = try body.deviceId.map { id in
-            guard UUID(uuidString: id) != nil else { throw APIError.badRequest("deviceId must be a UUID.") }
+            guard UUID(uuidString: id) != nil else { throw APIError(.badRequest, "invalid_field", "deviceId must be a UUID.", field: "deviceId") }
             return id.lowercased()
         } ?? UUID().uuidString.lowercased()
+        let name = (body.deviceName ?? "device").trimmingCharacters(in: .whitespacesAndNewlines)
+        if let problem = TextRule.problem(name, field: "deviceName", characters: 1...64) {
+            throw APIError(.badRequest, "invalid_field", problem, field: "deviceName")
+        }
+        let now = clock()
+        let address = context.clientAddress(request, trusting: configuration.trustedProxies)
+        // A name no account can have (wrong characters, a NUL, too long) is counted against the address only: keyed by
+        // itself, "lea\u{0}x" would be a fresh throttle key for the account "lea", and a megabyte name a megabyte key.
+        let username = AccountRules.usernameProblem(body.username) == nil ? body.username : nil
+        if let wait = await throttle.admit(username: username, address: address, now: now) {
+            throw APIError(.tooManyRequests, "too_many_attempts", "Too many failed logins: wait \(wait) seconds and try again.", retryAfterSeconds: wait)
+        }
+        var user: UserRecord?
+        if let username { user = try await repository.user(named: username) }
+        // Against the decoy hash too when there is no such user, so that both failures take the same time. A password
+        // with a NUL is never right: bcrypt would read it only up to the NUL.
+        let password = body.password.utf8.contains(0) ? "" : body.password
+        let verified = try await verifyPassword(password, hash: user?.passwordHash ?? decoyHash) && !password.isEmpty
+        guard let user, verified else {
+            throw APIError(.unauthorized, "invalid_credentials", "The username or password is wrong.")
+        }
+        await throttle.forgive(username: user.username, address: address, admittedAt: now)
         let existing = try await repository.devices(userID: user.id).first { $0.id == deviceID }
         if existing?.revokedAt != nil {
             throw APIError(.forbidden, "device_revoked", "This device was revoked; log in from a new study home to register a new device.")
         }
         let token = Tokens.generate()
         let expiresAt = configuration.tokenLifetimeMs.map { now + $0 }
-        let name = String((body.deviceName ?? "device").prefix(64))
         do {
             _ = try await repository.registerDevice(id: deviceID, userID: user.id, name: name, tokenHash: Tokens.hash(token), expiresAt: expiresAt, at: now)
         } catch RepositoryConflict.deviceOwnedByAnotherUser {
@@ -127,5 +131,23 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
 
     private func verifyPassword(_ password: String, hash: String) async throws -> Bool {
         try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+    }
+}
+
+/// What a username and a password must be, for registration, login and the routes that name a user.
+enum AccountRules {
+    static func usernameProblem(_ name: String) -> String? {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_.-".utf8)
+        guard (3...32).contains(name.utf8.count), name.utf8.allSatisfy({ allowed.contains($0) }), name.utf8.first.map({ $0 != UInt8(ascii: "_") && $0 != UInt8(ascii: ".") && $0 != UInt8(ascii: "-") }) == true else {
+            return "A username is 3 to 32 characters: lowercase letters, digits, '_', '.' or '-', starting with a letter or digit."
+        }
+        return nil
+    }
+
+    static func passwordProblem(_ password: String) -> String? {
+        guard password.count >= 8, password.utf8.count <= 72, !password.utf8.contains(0) else {
+            return "A password is at least 8 characters and at most 72 bytes (bcrypt reads no further), without NUL characters."
+        }
+        return nil
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import StudyCore
@@ -20,6 +22,16 @@ public struct AppContext: RequestContext {
         coreContext = .init(source: source)
         identity = nil
         remoteAddress = source.channel.remoteAddress?.ipAddress
+    }
+
+    /// The address of the client for rate limits: the peer's, or, when the peer is one of `trustedProxies` (a reverse
+    /// proxy in front of the server), the nearest address in `X-Forwarded-For` that is not one of them.
+    func clientAddress(_ request: Request, trusting trustedProxies: Set<String>) -> String? {
+        guard let peer = remoteAddress, trustedProxies.contains(peer) else { return remoteAddress }
+        let forwarded = request.headers[values: HTTPField.Name("X-Forwarded-For")!].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        // Each proxy appends the address it saw, so the right-most untrusted entry is the client's as far as ours can tell.
+        return forwarded.reversed().first { !trustedProxies.contains($0) }.map { String($0.prefix(64)) } ?? peer
     }
 
     func requireIdentity() throws -> Identity {

@@ -37,6 +37,8 @@ public func buildApplication(
     var bundledDeckIDs: [String] = []
     do {
         try await MigrationRunner(pool: pool, logger: logger).run(try Migration.bundled())
+        let rebuilt = try await store.rebuildQueuedLearners(at: clock())
+        if rebuilt > 0 { logger.notice("rebuilt the progress a migration changed", metadata: ["learners": "\(rebuilt)"]) }
         for source in try BundledDecks.all() {
             let deck = try SeedFormat.parse(source.text, name: source.name)
             try await store.storeDeck(deck, at: clock())
@@ -59,6 +61,7 @@ public func buildApplication(
         repository: store, configuration: configuration,
         throttle: LoginThrottle(
             perUsername: configuration.loginFailuresPerUsername, perAddress: configuration.loginFailuresPerAddress, windowMs: configuration.loginWindowMs),
+        registrations: RegistrationThrottle(limit: configuration.registrationsPerAddress, windowMs: configuration.registrationWindowMs),
         clock: clock, decoyHash: Bcrypt.hash(UUID().uuidString, cost: configuration.bcryptCost))
     accounts.addPublicRoutes(to: v1)
 

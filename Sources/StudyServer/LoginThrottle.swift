@@ -1,10 +1,15 @@
 /// Counts failed logins per username and per client address in a sliding window; past the limit, logins are refused
 /// with 429 and a `Retry-After` until the oldest failure leaves the window. Kept per server process.
+///
+/// A login is counted as a failure the moment it is let through (`admit`), before its password is checked, and
+/// forgiven when it succeeds: twenty logins at once against a limit of five get five checks, not twenty (checking
+/// first and recording after let every concurrent one through).
 actor LoginThrottle {
     private let perUsername: Int
     private let perAddress: Int
     private let windowMs: Int64
     private var failures: [String: [Int64]] = [:]
+    private var admittedSinceSweep = 0
 
     init(perUsername: Int, perAddress: Int, windowMs: Int64) {
         self.perUsername = perUsername
@@ -12,24 +17,66 @@ actor LoginThrottle {
         self.windowMs = windowMs
     }
 
-    /// Seconds to wait before trying again, or nil when a login may be attempted now.
-    func retryAfter(username: String, address: String?, now: Int64) -> Int? {
-        let keys = [("user:" + username, perUsername)] + (address.map { [("addr:" + $0, perAddress)] } ?? [])
+    /// Lets a login through and counts it as a failure until `forgive` is called; or, past a limit, the seconds to wait.
+    /// `username` is nil for a name no account can have (then only the address counts it).
+    func admit(username: String?, address: String?, now: Int64) -> Int? {
+        sweepIfDue(now: now)
+        let keys = (username.map { [("user:" + $0, perUsername)] } ?? []) + (address.map { [("addr:" + $0, perAddress)] } ?? [])
         var wait: Int64 = 0
         for (key, limit) in keys {
             let recent = (failures[key] ?? []).filter { $0 > now - windowMs }
-            failures[key] = recent
+            failures[key] = recent.isEmpty ? nil : recent
             if recent.count >= limit { wait = max(wait, recent[recent.count - limit] + windowMs - now) }
         }
-        return wait > 0 ? Int((wait + 999) / 1000) : nil
+        if wait > 0 { return Int((wait + 999) / 1000) }
+        for (key, _) in keys { failures[key, default: []].append(now) }
+        return nil
     }
 
-    func recordFailure(username: String, address: String?, now: Int64) {
-        failures["user:" + username, default: []].append(now)
-        if let address { failures["addr:" + address, default: []].append(now) }
-    }
-
-    func recordSuccess(username: String) {
+    /// The login `admit` let through at `now` succeeded: the username's failures are cleared, and the address no longer
+    /// counts this one.
+    func forgive(username: String, address: String?, admittedAt now: Int64) {
         failures["user:" + username] = nil
+        if let address, var times = failures["addr:" + address], let index = times.lastIndex(of: now) {
+            times.remove(at: index)
+            failures["addr:" + address] = times.isEmpty ? nil : times
+        }
+    }
+
+    /// How many usernames and addresses are being counted (for tests: the table does not grow without bound).
+    var trackedKeys: Int { failures.count }
+
+    /// Drops the keys whose failures have all left the window, every few hundred logins: without it, a key tried once
+    /// would be kept for good.
+    private func sweepIfDue(now: Int64) {
+        admittedSinceSweep += 1
+        guard admittedSinceSweep >= 256 || failures.count > 100_000 else { return }
+        admittedSinceSweep = 0
+        failures = failures.filter { $0.value.last.map { $0 > now - windowMs } ?? false }
+    }
+}
+
+/// Counts registrations per client address in a sliding window, so that one address cannot make accounts by the hundred.
+actor RegistrationThrottle {
+    private let limit: Int
+    private let windowMs: Int64
+    private var times: [String: [Int64]] = [:]
+
+    init(limit: Int, windowMs: Int64) {
+        self.limit = limit
+        self.windowMs = windowMs
+    }
+
+    /// Counts a registration from `address`, or returns the seconds to wait when it is past the limit.
+    func admit(address: String?, now: Int64) -> Int? {
+        guard let address else { return nil }
+        if times.count > 10_000 { times = times.filter { $0.value.last.map { $0 > now - windowMs } ?? false } }
+        let recent = (times[address] ?? []).filter { $0 > now - windowMs }
+        if recent.count >= limit {
+            times[address] = recent
+            return Int((recent[recent.count - limit] + windowMs - now + 999) / 1000)
+        }
+        times[address] = recent + [now]
+        return nil
     }
 }

@@ -24,6 +24,12 @@ public struct ServerConfiguration: Sendable {
     public var loginFailuresPerUsername = 5
     public var loginFailuresPerAddress = 30
     public var loginWindowMs: Int64 = 15 * 60_000
+    /// Accounts one client address may register within `registrationWindowMs`.
+    public var registrationsPerAddress = 20
+    public var registrationWindowMs: Int64 = 60 * 60_000
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client (rate limits count per client address);
+    /// without them every client behind a proxy shares its address.
+    public var trustedProxies: Set<String> = []
     /// How long a device token lives; nil for until revoked.
     public var tokenLifetimeMs: Int64? = 365 * 24 * 3_600_000
 

@@ -34,11 +34,12 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             throw APIError.badRequest(error.description + (error.kind == .syntax ? " See GET /v1/openapi.json for the sync body." : ""))
         }
         lap("decode")
-        guard body.attempts.count <= SyncProtocol.maxPushPage else {
-            throw APIError(.contentTooLarge, "page_too_large", "Push at most \(SyncProtocol.maxPushPage) attempts per request; send the rest in the next one.")
+        if let problem = body.problem() {
+            if problem.field == "attempts" { throw APIError(.contentTooLarge, "page_too_large", problem.message) }
+            throw APIError(.badRequest, "invalid_field", problem.message, field: problem.field)
         }
-        guard body.cursor >= 0 else { throw APIError.badRequest("cursor must be 0 or a sequence number the server returned.") }
         let now = clock()
+        // Both are in 0...SyncProtocol.latestTime, so the difference fits.
         let offset = now - body.clientTime
 
         let known = try await questions.lookUp(AttemptReview.questionKeys(of: body.attempts), in: repository)
@@ -48,20 +49,25 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             // A client that did not correct its stamps for a clock this far off: keep the attempts, keep them off boards.
             for i in flags.indices where body.attempts[i].deviceID.lowercased() == identity.device.id { flags[i].insert(.clockSkew) }
         }
-        try await repository.storeSessions(body.sessions.filter { UUID(uuidString: $0.id) != nil }, userID: identity.user.id, deviceID: identity.device.id)
+        try await repository.storeSessions(body.sessions, userID: identity.user.id, deviceID: identity.device.id)
         let outcomes = try await repository.insert(body.attempts, flags: flags, userID: identity.user.id, receivedAt: now)
         lap("insert")
         let inserted = outcomes.count { if case .inserted = $0 { true } else { false } }
         // "Last seen" to the minute and the clock offset to the second are plenty: a request that changes neither writes
         // no device row (the pages of one sync, pushes included, write it once; each write is a commit of its own).
         let device = identity.device
-        if (device.lastSeenAt.map { now - $0 >= 60_000 } ?? true) || (device.clockOffsetMs.map { abs($0 - offset) > 1_000 } ?? true) {
+        // The stored values were written by a server that may not have bounded them: compared without overflow.
+        func differ(_ a: Int64, _ b: Int64, by limit: Int64) -> Bool {
+            let (difference, overflow) = a.subtractingReportingOverflow(b)
+            return overflow || difference.magnitude > limit.magnitude
+        }
+        if (device.lastSeenAt.map { differ(now, $0, by: 59_999) } ?? true) || (device.clockOffsetMs.map { differ($0, offset, by: 1_000) } ?? true) {
             try await repository.recordSync(deviceID: device.id, clockOffsetMs: offset, at: now)
         }
         lap("device")
 
         // pullLimit 0: a push only (a client sending pages back to back pulls afterwards).
-        let limit = min(max(body.pullLimit ?? SyncProtocol.maxPullPage, 0), SyncProtocol.maxPullPage)
+        let limit = min(body.pullLimit ?? SyncProtocol.maxPullPage, SyncProtocol.maxPullPage)
         let page = try await repository.pull(userID: identity.user.id, after: body.cursor, limit: limit, excludingDevice: identity.device.id)
         lap("pull")
         func ms(_ d: Duration?) -> String { String(format: "%.1f", Double((d ?? .zero).components.attoseconds) / 1e15 + Double((d ?? .zero).components.seconds) * 1000) }
@@ -72,7 +78,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
                        "sync.ms.insert": "\(ms(phases["insert"]))", "sync.ms.device": "\(ms(phases["device"]))", "sync.ms.pull": "\(ms(phases["pull"]))",
                        "sync.ms.total": "\(ms(ContinuousClock.now - started))"])
         let response = SyncResponse(
-            results: body.attempts.indices.map { PushResult(id: body.attempts[$0].id, outcome: outcomes[$0]) }, attempts: page.attempts.map(PulledAttempt.init),
+            results: body.attempts.indices.map { PushResult(id: body.attempts[$0].id, outcome: outcomes[$0], flags: flags[$0]) }, attempts: page.attempts.map(PulledAttempt.init),
             cursor: page.cursor, hasMore: page.hasMore, serverTime: now, clockOffsetMs: offset, clockWarning: AttemptReview.clockWarning(offsetMs: offset))
         return Response(
             status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.wireJSON(resultRuns: body.resultRuns))))

@@ -68,9 +68,9 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         }
         let body = try await decode(CreateTeam.self, request, context)
         let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...100).contains(name.count) else { throw APIError.badRequest("A team name is 1 to 100 characters.") }
+        if let problem = TextRule.problem(name, field: "name", characters: 1...100) { throw APIError(.badRequest, "invalid_field", problem, field: "name") }
         let zone = body.timeZone ?? "UTC"
-        guard try await repository.isKnownTimeZone(zone) else {
+        guard TextRule.problem(zone, field: "timeZone", characters: 1...64) == nil, try await repository.isKnownTimeZone(zone) else {
             throw APIError.badRequest("'\(zone)' is not a time zone PostgreSQL knows: give an IANA name such as Europe/Paris or America/New_York.")
         }
         let weekStart = body.weekStart ?? 1
@@ -138,6 +138,9 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
     }
 
     struct PublishDeck: Decodable { let name: String; let questions: [QuestionBody] }
+    static var maxDeckQuestions: Int { 2_000 }
+    static var maxPromptCharacters: Int { 4_000 }
+    static var maxOptionCharacters: Int { 1_000 }
     struct QuestionBody: Decodable { let prompt: String; let options: [String]; let correct: [Int] }
 
     func publish(_ request: Request, _ context: AppContext) async throws -> EditedResponse<Published> {
@@ -145,9 +148,19 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         let identity = try context.requireIdentity()
         let body = try await decode(PublishDeck.self, request, context, limit: 8 << 20)
         let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...100).contains(name.count) else { throw APIError.badRequest("A deck name is 1 to 100 characters.") }
-        guard !body.questions.isEmpty else { throw APIError.badRequest("A deck needs at least one question.") }
+        if let problem = TextRule.problem(name, field: "name", characters: 1...100) { throw APIError(.badRequest, "invalid_field", problem, field: "name") }
+        guard (1...Self.maxDeckQuestions).contains(body.questions.count) else {
+            throw APIError(.badRequest, "invalid_field", "A deck has 1 to \(Self.maxDeckQuestions) questions.", field: "questions")
+        }
         for (i, q) in body.questions.enumerated() {
+            if let problem = TextRule.problem(q.prompt, field: "questions[\(i)].prompt", characters: 1...Self.maxPromptCharacters, multiline: true) {
+                throw APIError(.badRequest, "invalid_field", problem, field: "questions[\(i)].prompt")
+            }
+            for (k, option) in q.options.enumerated() {
+                if let problem = TextRule.problem(option, field: "questions[\(i)].options[\(k)]", characters: 1...Self.maxOptionCharacters, multiline: true) {
+                    throw APIError(.badRequest, "invalid_field", problem, field: "questions[\(i)].options[\(k)]")
+                }
+            }
             guard !q.prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, (2...10).contains(q.options.count),
                 !q.correct.isEmpty, q.correct.allSatisfy({ q.options.indices.contains($0) })
             else {
@@ -190,7 +203,7 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
     func learnerDetail(_ context: AppContext) async throws -> LearnerDetail {
         let (team, _) = try await access(context, need: .instructor)
         let username = try context.parameters.require("username")
-        guard let user = try await repository.user(named: username),
+        guard AccountRules.usernameProblem(username) == nil, let user = try await repository.user(named: username),
             let learner = try await repository.learnerReport(teamID: team.id, userID: user.id, at: clock()).first
         else {
             throw APIError.notFound("Team \(team.id) has no learner '\(username)'; 'study team members' lists them.")
@@ -205,6 +218,9 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         let query = request.uri.queryParameters
         let mode = query.get("attempts") ?? "first"
         guard mode == "first" || mode == "all" else { throw APIError.badRequest("attempts is 'first' (each learner's first attempt) or 'all'.") }
+        if let deck = query.get("deck"), !Attempt.isIdentifier(deck) {
+            throw APIError(.badRequest, "invalid_field", "deck is a deck id: 'study deck list' shows them.", field: "deck")
+        }
         let rows = try await repository.questionReport(teamID: team.id, deckID: query.get("deck"), firstAttemptsOnly: mode == "first")
         if let deck = query.get("deck"), rows.isEmpty {
             throw APIError.notFound("Deck '\(deck)' is not published to team \(team.id); 'study deck list' shows deck ids.")
@@ -220,6 +236,7 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
     func deck(_ context: AppContext) async throws -> DeckView {
         let identity = try context.requireIdentity()
         let id = try context.parameters.require("deck")
+        guard Attempt.isIdentifier(id) else { throw APIError.notFound("There is no deck \(id.prefix(64)) published to your teams.") }
         var visible = bundledDeckIDs.contains(id) || identity.user.role == .admin
         if !visible { visible = try await repository.publishedDecks(userID: identity.user.id).contains { $0.deckID == id } }
         guard visible, let deck = try await repository.deck(id: id) else {
@@ -243,7 +260,7 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         let body = try await decode(SetRole.self, request, context)
         guard let role = Role(rawValue: body.role) else { throw APIError.badRequest("A role is learner, instructor or admin.") }
         let username = try context.parameters.require("username")
-        guard let user = try await repository.setRole(username: username, role: role) else { throw APIError.notFound("There is no user '\(username)'.") }
+        guard AccountRules.usernameProblem(username) == nil, let user = try await repository.setRole(username: username, role: role) else { throw APIError.notFound("There is no user '\(username)'.") }
         return UserView(username: user.username, role: user.role.rawValue)
     }
 

@@ -22,6 +22,12 @@ struct StudyServerCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical (env LOG_LEVEL).") var logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
     @Option(help: "Largest request body in bytes (env MAX_BODY_BYTES).") var maxBodyBytes = Int(ProcessInfo.processInfo.environment["MAX_BODY_BYTES"] ?? "") ?? 16 * 1024 * 1024
     @Option(help: "Database connections (env POOL_SIZE).") var poolSize = Int(ProcessInfo.processInfo.environment["POOL_SIZE"] ?? "") ?? 8
+    @Option(
+        name: .customLong("trusted-proxy"),
+        help: "Address of a reverse proxy whose X-Forwarded-For names the client, for the login and registration limits; repeat for several (env TRUSTED_PROXIES, comma-separated).")
+    var trustedProxies: [String] = (ProcessInfo.processInfo.environment["TRUSTED_PROXIES"] ?? "").split(separator: ",").map {
+        $0.trimmingCharacters(in: .whitespaces)
+    }.filter { !$0.isEmpty }
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical.") }
@@ -49,6 +55,7 @@ struct StudyServerCommand: AsyncParsableCommand {
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         configuration.maxBodyBytes = maxBodyBytes
         configuration.poolSize = poolSize
+        configuration.trustedProxies = Set(trustedProxies)
         let app = try await buildApplication(configuration)
         try await app.runService()
     }

@@ -23,13 +23,58 @@ struct AttemptCheckTests {
         #expect(Self.attempt(id: "x").problems == ["id must be a UUID"])
         #expect(Self.attempt(device: Self.id + "0").problems == ["deviceId must be a UUID"])
         #expect(Self.attempt(session: "0190a3c4-1111-7000-8000_00000000abcd").problems == ["sessionId must be a UUID"])
-        #expect(Self.attempt(question: "").problems == ["questionId and questionVersion must not be empty"])
+        let identifier = "questionId and questionVersion must be 1 to 64 letters, digits, '-' or '_'"
+        #expect(Self.attempt(question: "").problems == [identifier])
+        #expect(Self.attempt(question: "q\u{0}x").problems == [identifier])
+        #expect(Self.attempt(question: String(repeating: "q", count: 65)).problems == [identifier])
+        #expect(Self.attempt(question: String(repeating: "q", count: 64)).problems == [])
+        #expect(Self.attempt(question: "q é").problems == [identifier])
         #expect(Self.attempt(chosen: []).problems == ["chosen must list option indexes from 0 to 9"])
         #expect(Self.attempt(chosen: [10]).problems == ["chosen must list option indexes from 0 to 9"])
-        #expect(Self.attempt(answeredAt: -1).problems == ["answeredAt must be epoch milliseconds"])
-        #expect(Self.attempt(durationMs: -1).problems == ["durationMs must not be negative"])
+        let time = "answeredAt must be epoch milliseconds from 0 to 253402300799999"
+        #expect(Self.attempt(answeredAt: -1).problems == [time])
+        #expect(Self.attempt(answeredAt: .max).problems == [time])
+        #expect(Self.attempt(answeredAt: SyncProtocol.latestTime + 1).problems == [time])
+        #expect(Self.attempt(answeredAt: SyncProtocol.latestTime).problems == [])
+        let duration = "durationMs must be from 0 to 86400000 (a day)"
+        #expect(Self.attempt(durationMs: -1).problems == [duration])
+        #expect(Self.attempt(durationMs: .max).problems == [duration])
+        #expect(Self.attempt(durationMs: 86_400_000).problems == [])
         let both = Self.attempt(id: "x", device: Self.id.uppercased(), durationMs: -1).check()
-        #expect(both.problems == ["id must be a UUID", "durationMs must not be negative"] && !both.lowercaseIDs)
+        #expect(both.problems == ["id must be a UUID", duration] && !both.lowercaseIDs)
+    }
+
+    @Test func aRequestOutOfRangeNamesItsField() {
+        func field(_ request: SyncRequest) -> String? { request.problem()?.field }
+        let session = StudySession(id: Self.id, deckId: "d1", startedAt: 5)
+        #expect(field(SyncRequest(clientTime: 5, cursor: 0, attempts: [], sessions: [session], pullLimit: 0)) == nil)
+        #expect(field(SyncRequest(clientTime: .min, cursor: 0, attempts: [])) == "clientTime")
+        #expect(field(SyncRequest(clientTime: -1, cursor: 0, attempts: [])) == "clientTime")
+        #expect(field(SyncRequest(clientTime: 9_200_000_000_000_000_000, cursor: 0, attempts: [])) == "clientTime")
+        #expect(field(SyncRequest(clientTime: 5, cursor: .max, attempts: [], pullLimit: 10)) == "cursor")
+        #expect(field(SyncRequest(clientTime: 5, cursor: -1, attempts: [])) == "cursor")
+        #expect(field(SyncRequest(clientTime: 5, cursor: SyncProtocol.maxCursor, attempts: [])) == nil)
+        #expect(field(SyncRequest(clientTime: 5, cursor: 0, attempts: [], pullLimit: -1)) == "pullLimit")
+        #expect(field(SyncRequest(clientTime: 5, cursor: 0, attempts: [], pullLimit: 1_000_000)) == nil)  // capped, not refused
+        let page = [Attempt](repeating: Self.attempt(), count: SyncProtocol.maxPushPage + 1)
+        #expect(field(SyncRequest(clientTime: 5, cursor: 0, attempts: page)) == "attempts")
+        let badDeck = StudySession(id: Self.id, deckId: "d\u{0}", startedAt: 5)
+        #expect(field(SyncRequest(clientTime: 5, cursor: 0, attempts: [], sessions: [session, badDeck])) == "sessions[1].deckId")
+        let badTime = StudySession(id: Self.id, deckId: "d1", startedAt: .max)
+        #expect(field(SyncRequest(clientTime: 5, cursor: 0, attempts: [], sessions: [badTime])) == "sessions[0].startedAt")
+        let badID = StudySession(id: "s", deckId: "d1", startedAt: 5)
+        #expect(field(SyncRequest(clientTime: 5, cursor: 0, attempts: [], sessions: [badID])) == "sessions[0].id")
+    }
+
+    @Test func textRulesRefuseControlCharactersAndLength() {
+        #expect(TextRule.problem("Lea", field: "displayName", characters: 1...64) == nil)
+        #expect(TextRule.problem("Léa 🎓", field: "displayName", characters: 1...64) == nil)
+        #expect(TextRule.problem("", field: "displayName", characters: 1...64) == "displayName must be 1 to 64 characters.")
+        #expect(TextRule.problem(String(repeating: "x", count: 65), field: "displayName", characters: 1...64) == "displayName must be 1 to 64 characters.")
+        #expect(TextRule.problem("lea\u{0}x", field: "displayName", characters: 1...64) == "displayName must not hold control characters (it holds U+0000).")
+        #expect(TextRule.problem("a\nb", field: "name", characters: 1...64) == "name must not hold control characters (it holds U+000A).")
+        #expect(TextRule.problem("a\nb\tc", field: "prompt", characters: 1...64, multiline: true) == nil)
+        #expect(TextRule.problem("a\u{7}b", field: "prompt", characters: 1...64, multiline: true)?.contains("U+0007") == true)
     }
 
     @Test func theUUIDReaderAgreesWithThePlainRule() {

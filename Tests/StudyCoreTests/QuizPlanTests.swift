@@ -65,7 +65,7 @@ import Testing
 
     @Test func malformedAttemptsAreNamed() {
         let bad = Attempt(id: "nope", deviceID: "", questionID: "q", questionVersion: "v", chosen: [], correct: true, answeredAt: -1, durationMs: 0, sessionID: "s")
-        #expect(bad.problems == ["id must be a UUID", "deviceId must be a UUID", "chosen must list option indexes from 0 to 9", "answeredAt must be epoch milliseconds", "sessionId must be a UUID"])
+        #expect(bad.problems == ["id must be a UUID", "deviceId must be a UUID", "chosen must list option indexes from 0 to 9", "answeredAt must be epoch milliseconds from 0 to 253402300799999", "sessionId must be a UUID"])
     }
 
     @Test(arguments: [

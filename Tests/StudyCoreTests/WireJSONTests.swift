@@ -30,9 +30,13 @@ import Testing
 
     func response(_ seed: UInt64) -> SyncResponse {
         var rng = SeededGenerator(seed: seed)
-        let outcomes: [PushOutcome] = [.inserted(seq: 4), .duplicate(seq: 9), .conflict, .rejected(reason: "id must be a UUID \"x\"")]
+        let outcomes: [PushOutcome] = [
+            .inserted(seq: 4), .duplicate(seq: 9), .duplicate(seq: 9, ahead: true), .conflict, .rejected(reason: "id must be a UUID \"x\""),
+        ]
         return SyncResponse(
-            results: (0..<Int.random(in: 0...10, using: &rng)).map { _ in PushResult(id: text(&rng), outcome: outcomes.randomElement(using: &rng)!) },
+            results: (0..<Int.random(in: 0...10, using: &rng)).map { _ in
+                PushResult(id: text(&rng), outcome: outcomes.randomElement(using: &rng)!, flags: Bool.random(using: &rng) ? [.clockSkew, .ahead] : [])
+            },
             attempts: (0..<Int.random(in: 0...10, using: &rng)).map { _ in
                 PulledAttempt(seq: Int64.random(in: 1...1_000, using: &rng), attempt: attempt(&rng), flags: Int32.random(in: 0...63, using: &rng))
             },
@@ -207,6 +211,48 @@ import Testing
         } throws: { error in
             guard let error = error as? WireJSONError else { return false }
             return error.kind == kind && error.field == field
+        }
+    }
+
+    /// 100,000 nested `[` in an unknown field once overflowed the reader's stack and killed the server.
+    @Test(arguments: [33, 1_000, 100_000])
+    func deepNestingIsRefusedNotRecursedInto(depth: Int) {
+        for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+            let nested = String(repeating: open, count: depth) + "1" + String(repeating: close, count: depth)
+            #expect {
+                try SyncRequest(wireJSON: Array(#"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [], "x": \#(nested)}"#.utf8))
+            } throws: { error in
+                guard let error = error as? WireJSONError else { return false }
+                return error.kind == .syntax && error.field.hasPrefix("x") && error.description.contains("nested more than 32 deep")
+            }
+        }
+        // As deep as the limit allows is read (and skipped).
+        let deepest = String(repeating: "[", count: JSONReader.maxDepth - 1) + String(repeating: "]", count: JSONReader.maxDepth - 1)
+        #expect(throws: Never.self) { try SyncRequest(wireJSON: Array(#"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [], "x": \#(deepest)}"#.utf8)) }
+    }
+
+    /// Property: whatever bytes arrive (a valid body cut short anywhere, bytes changed, brackets added), the reader either
+    /// returns a request or throws a `WireJSONError`; it never traps. And a body cut short is never read as a request.
+    @Test(arguments: 0..<200) func brokenBodiesAreRefusedNeverTrapped(seed: UInt64) {
+        var rng = SeededGenerator(seed: 0x5EED_0000 + seed)
+        let valid = request(seed).wireJSON()
+        var broken = valid
+        switch seed % 4 {
+        case 0:
+            broken = Array(valid.prefix(Int.random(in: 0..<valid.count, using: &rng)))
+        case 1:
+            for _ in 0..<Int.random(in: 1...8, using: &rng) { broken[Int.random(in: 0..<broken.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+        case 2:
+            let at = Int.random(in: 0...broken.count, using: &rng)
+            broken.insert(contentsOf: Array(repeating: Array("[{\"".utf8).randomElement(using: &rng)!, count: Int.random(in: 1...5_000, using: &rng)), at: at)
+        default:
+            broken = (0..<Int.random(in: 0...512, using: &rng)).map { _ in Array("{}[]\",:0123456789-.eEtrufalsn \\u".utf8).randomElement(using: &rng)! }
+        }
+        do {
+            let read = try SyncRequest(wireJSON: broken)
+            if seed % 4 == 0 { Issue.record("a body cut short was read: \(read)") }
+        } catch {
+            // A WireJSONError, by the reader's typed throws.
         }
     }
 
