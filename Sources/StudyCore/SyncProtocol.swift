@@ -290,10 +290,13 @@ public enum AttemptReview {
         return flags
     }
 
-    /// The distinct `key`s of the attempts' question versions.
+    /// The distinct `key`s of the attempts' question versions, of those ids that have the form of one (the others are
+    /// rejected with their attempt, and never looked up).
     public static func questionKeys(of attempts: [Attempt]) -> Set<String> {
         var versions: [String: Set<String>] = [:]
-        for attempt in attempts { versions[attempt.questionID, default: []].insert(attempt.questionVersion) }
+        for attempt in attempts where Attempt.isIdentifier(attempt.questionID) && Attempt.isIdentifier(attempt.questionVersion) {
+            versions[attempt.questionID, default: []].insert(attempt.questionVersion)
+        }
         return Set(versions.flatMap { id, versions in versions.map { key(id, $0) } })
     }
 
