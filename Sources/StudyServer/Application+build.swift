@@ -70,8 +70,11 @@ public func buildApplication(
     SyncController(repository: store, configuration: configuration, clock: clock).addRoutes(to: authenticated)
     TeamController(repository: store, bundledDeckIDs: bundledDeckIDs, clock: clock).addRoutes(to: authenticated)
 
+    let connections = ConnectionCounter()
+    let limits = configuration.connectionLimits
     return Application(
         router: router,
+        server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, counter: connections)])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "study-server"),
         services: [DatabaseService(pool: pool, embedded: embedded, logger: logger)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

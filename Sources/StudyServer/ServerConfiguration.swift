@@ -30,6 +30,8 @@ public struct ServerConfiguration: Sendable {
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the client (rate limits count per client address);
     /// without them every client behind a proxy shares its address.
     public var trustedProxies: Set<String> = []
+    /// The connection cap and the read timeouts (`ConnectionGuard`).
+    public var connectionLimits = ConnectionLimits()
     /// How long a device token lives; nil for until revoked.
     public var tokenLifetimeMs: Int64? = 365 * 24 * 3_600_000
 
