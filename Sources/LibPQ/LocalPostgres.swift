@@ -19,6 +19,8 @@ public final class LocalPostgres: Sendable {
     let runAsPostgres: Bool
     /// False when this process found the server already running and only borrowed it.
     let owned: Bool
+    /// Keeps a cluster started by `startSupervised` running, as this process's child.
+    let supervisor: PostmasterSupervisor?
 
     /// A libpq URL for the `postgres` superuser and database.
     public var url: String { "postgresql:///postgres?host=\(socketDirectory.path)&port=\(port)&user=postgres" }
@@ -50,15 +52,96 @@ public final class LocalPostgres: Sendable {
         }
     }
 
+    /// Starts the cluster kept in `dataDirectory` (created on first use) as a child of this process, and keeps it
+    /// running: when it dies it is started again, and when this process ends for any reason, a crash or `kill -9`
+    /// included, it is stopped with it (Linux's parent-death signal, set by `setpriv`), so no postmaster is left behind.
+    /// A server left running in `dataDirectory` by a process that is gone (an orphan) is stopped and started again
+    /// under supervision; one that a live process runs is borrowed, as `startPersistent` does.
+    public static func startSupervised(dataDirectory: URL, logger: Logger) throws -> LocalPostgres {
+        if let running = try runningServer(in: dataDirectory) {
+            guard running.isOrphan else { return running }
+            logger.notice("stopping a private PostgreSQL left running by a process that is gone", metadata: ["postgres.data": "\(dataDirectory.path)"])
+            try run(running.binaries.appendingPathComponent("pg_ctl"), ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"], asPostgres: running.runAsPostgres)
+        }
+        let socket = try makePrivateDirectory(prefix: "studysync-pgsock-")
+        do {
+            let (binaries, asPostgres) = try prepare(data: dataDirectory, socket: socket, durable: true)
+            let log = dataDirectory.appendingPathComponent("postgres.log")
+            var argv = ["/usr/bin/env", "-C", "/", "/usr/bin/setpriv", "--pdeathsig", "INT"]
+            if asPostgres { argv += ["--reuid=postgres", "--regid=postgres", "--init-groups"] }
+            argv += ["--", binaries.appendingPathComponent("postgres").path, "-D", dataDirectory.path]
+            let supervisor = PostmasterSupervisor(argv: argv, logPath: log.path, logger: logger)
+            try supervisor.start()
+            let server = LocalPostgres(
+                dataDirectory: dataDirectory, socketDirectory: socket, port: try settingsPort(dataDirectory), temporaryRoot: nil, binaries: binaries,
+                runAsPostgres: asPostgres, owned: true, supervisor: supervisor)
+            do {
+                try server.waitUntilAccepting()
+            } catch {
+                supervisor.stop()
+                throw error
+            }
+            return server
+        } catch {
+            try? FileManager.default.removeItem(at: socket)
+            throw error
+        }
+    }
+
+    /// The postmaster's process id, while it runs (a supervised one: the current one).
+    public var postmasterPID: Int32? {
+        if let supervisor { return supervisor.currentPID }
+        return Self.postmasterPID(in: dataDirectory)
+    }
+
+    static func postmasterPID(in data: URL) -> Int32? {
+        guard let pidFile = try? String(contentsOf: data.appendingPathComponent("postmaster.pid"), encoding: .utf8),
+            let pid = Int32(pidFile.split(separator: "\n").first ?? ""), kill(pid, 0) == 0
+        else { return nil }
+        return pid
+    }
+
+    /// Whether the postmaster's parent is gone: its process was adopted by init (or a subreaper), as when the server
+    /// that started it crashed, or when `pg_ctl` started it.
+    var isOrphan: Bool {
+        guard let pid = Self.postmasterPID(in: dataDirectory),
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let afterName = stat.range(of: ") ", options: .backwards)
+        else { return false }
+        let fields = stat[afterName.upperBound...].split(separator: " ")
+        guard fields.count > 1, let parent = Int32(fields[1]) else { return false }
+        if parent == 1 { return true }
+        let name = (try? String(contentsOfFile: "/proc/\(parent)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        return ["systemd", "init", "tini", "dumb-init"].contains(name)
+    }
+
+    /// The port written in the cluster's settings file by `prepare`.
+    private static func settingsPort(_ data: URL) throws -> Int {
+        let text = try String(contentsOf: data.appendingPathComponent("studysync.conf"), encoding: .utf8)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("port = ") }), let port = Int(line.dropFirst(7)) else {
+            throw LocalPostgresError("The settings file in \(data.path) names no port.")
+        }
+        return port
+    }
+
     /// Stops the server (fast shutdown: running transactions roll back) and removes a throwaway cluster's files, or a
     /// persistent cluster's socket directory (made for this run; the data stays).
     public func stop() throws {
         guard owned else { return }
+        if let supervisor {
+            supervisor.stop()
+            try FileManager.default.removeItem(at: socketDirectory)
+            return
+        }
         try Self.run(binaries.appendingPathComponent("pg_ctl"), ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"], asPostgres: runAsPostgres)
         try FileManager.default.removeItem(at: temporaryRoot ?? socketDirectory)
     }
 
-    init(dataDirectory: URL, socketDirectory: URL, port: Int, temporaryRoot: URL?, binaries: URL, runAsPostgres: Bool, owned: Bool) {
+    init(
+        dataDirectory: URL, socketDirectory: URL, port: Int, temporaryRoot: URL?, binaries: URL, runAsPostgres: Bool, owned: Bool,
+        supervisor: PostmasterSupervisor? = nil
+    ) {
+        self.supervisor = supervisor
         self.dataDirectory = dataDirectory
         self.socketDirectory = socketDirectory
         self.port = port
@@ -69,6 +152,19 @@ public final class LocalPostgres: Sendable {
     }
 
     private static func start(data: URL, socket: URL, temporaryRoot: URL?, durable: Bool) throws -> LocalPostgres {
+        let (binaries, asPostgres) = try prepare(data: data, socket: socket, durable: durable)
+        let log = (temporaryRoot ?? data).appendingPathComponent("postgres.log")
+        try run(binaries.appendingPathComponent("pg_ctl"), ["-D", data.path, "-l", log.path, "-w", "-t", "60", "start"], asPostgres: asPostgres)
+        let server = LocalPostgres(
+            dataDirectory: data, socketDirectory: socket, port: try settingsPort(data), temporaryRoot: temporaryRoot, binaries: binaries,
+            runAsPostgres: asPostgres, owned: true)
+        try server.waitUntilAccepting()
+        return server
+    }
+
+    /// Creates the cluster on first use and writes its settings (a free port, the socket directory); returns where the
+    /// server programs are and whether they run as the `postgres` user.
+    private static func prepare(data: URL, socket: URL, durable: Bool) throws -> (binaries: URL, asPostgres: Bool) {
         let binaries = try findBinaries()
         let asPostgres = getuid() == 0
         let fm = FileManager.default
@@ -103,12 +199,7 @@ public final class LocalPostgres: Sendable {
             try (existing + "\ninclude_if_exists = 'studysync.conf'\n").write(to: conf, atomically: true, encoding: .utf8)
             if asPostgres { try chownToPostgres(conf) }
         }
-        let log = (temporaryRoot ?? data).appendingPathComponent("postgres.log")
-        try run(binaries.appendingPathComponent("pg_ctl"), ["-D", data.path, "-l", log.path, "-w", "-t", "60", "start"], asPostgres: asPostgres)
-        let server = LocalPostgres(
-            dataDirectory: data, socketDirectory: socket, port: port, temporaryRoot: temporaryRoot, binaries: binaries, runAsPostgres: asPostgres, owned: true)
-        try server.waitUntilAccepting()
-        return server
+        return (binaries, asPostgres)
     }
 
     /// The server already running on `dataDirectory`, read from its `postmaster.pid` (line 4: port, line 5: socket dir).

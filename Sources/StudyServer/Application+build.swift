@@ -27,7 +27,7 @@ public func buildApplication(
         embedded = nil
         database = PostgresConfiguration(url: url)
     case .embedded(let directory):
-        let server = try LocalPostgres.startPersistent(dataDirectory: directory)
+        let server = try LocalPostgres.startSupervised(dataDirectory: directory, logger: logger)
         logger.notice("using the private PostgreSQL; set DATABASE_URL to use your own", metadata: ["postgres.data": "\(directory.path)"])
         embedded = server
         database = server.configuration
