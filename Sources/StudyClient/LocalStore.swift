@@ -14,19 +14,33 @@ public final class LocalStore {
     public static let fileName = "study.sqlite3"
 
     /// Opens (creating on first use) the store in `directory`, migrates its schema, and loads the bundled decks the first time.
-    public init(directory: URL) throws {
+    ///
+    /// `forReading`: the caller only reads (status, history, progress, a backup export). When the disk is full or the
+    /// home is read-only, the store is then opened without writing anything, so a learner can still see and save their
+    /// answers; it must already exist and be of this version's schema.
+    public init(directory: URL, forReading: Bool = false) throws {
         self.directory = directory
+        if forReading, FileManager.default.fileExists(atPath: directory.appendingPathComponent(Self.fileName).path) {
+            do {
+                db = try Self.open(directory)
+            } catch let error as SQLiteError where error.isStorageFailure {
+                db = try Self.openWithoutWriting(directory, failure: error)
+            }
+            guard let id = try db.query("SELECT value FROM meta WHERE key = 'device_id'", row: { $0.text(0) }).first else {
+                throw StoreError("The local store in \(directory.path) has no device id yet: run any study command with space on the disk first.")
+            }
+            deviceID = id
+            return
+        }
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw StoreError("Cannot create the study home \(directory.path): \(error.localizedDescription). Choose another with --home DIR or STUDY_HOME.")
         }
         do {
-            db = try SQLiteDatabase(path: directory.appendingPathComponent(Self.fileName).path)
-            try db.execute(script: "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-            try Migrations.apply(to: db)
+            db = try Self.open(directory)
         } catch let error as SQLiteError {
-            throw StoreError("Cannot open the local store in \(directory.path) (\(error.message)). Check that the directory is writable, or choose another with --home.")
+            throw StoreError("Cannot open the local store in \(directory.path). \(error.description)")
         }
         if let id = try db.query("SELECT value FROM meta WHERE key = 'device_id'", row: { $0.text(0) }).first {
             deviceID = id
@@ -35,6 +49,29 @@ public final class LocalStore {
             try db.run("INSERT INTO meta(key, value) VALUES ('device_id', ?)", [.text(deviceID)])
         }
         try loadBundledDecksOnce()
+    }
+
+    private static func open(_ directory: URL) throws -> SQLiteDatabase {
+        let db = try SQLiteDatabase(path: directory.appendingPathComponent(Self.fileName).path)
+        try db.execute(script: "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        try Migrations.apply(to: db)
+        return db
+    }
+
+    /// The store opened for reading only, then as an immutable file; each must find the schema current (a migration
+    /// would have to write).
+    private static func openWithoutWriting(_ directory: URL, failure: SQLiteError) throws -> SQLiteDatabase {
+        let path = directory.appendingPathComponent(Self.fileName).path
+        for access in [SQLiteDatabase.Access.readOnly, .immutable] {
+            guard let db = try? SQLiteDatabase(path: path, access: access),
+                let version = try? db.query("PRAGMA user_version", row: { Int($0.int(0)) }).first
+            else { continue }
+            guard version == Migrations.steps.count else {
+                throw StoreError("Cannot open the local store in \(directory.path): it needs an upgrade, which needs to write. \(failure.description)")
+            }
+            return db
+        }
+        throw StoreError("Cannot open the local store in \(directory.path). \(failure.description)")
     }
 
     private func loadBundledDecksOnce() throws {

@@ -2,11 +2,31 @@ import CSQLite
 import Foundation
 import StudyCore
 
-/// An error from SQLite, with its result code and message.
+/// An error from SQLite, with its result code and message. `description` is a sentence for the learner: SQLite's own
+/// text ("SQLite error 13") says nothing about what to do.
 public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public let code: Int32
     public let message: String
-    public var description: String { "SQLite error \(code): \(message)" }
+
+    /// The primary result code (the extended code's low byte).
+    var primary: Int32 { code & 0xff }
+
+    /// The disk or the file system cannot take a write: full, read-only, or failing.
+    var isStorageFailure: Bool { [SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_PERM].contains(primary) }
+
+    public var description: String {
+        switch primary {
+        case SQLITE_FULL: "The disk that holds the study home is full: free some space and run the command again. Nothing was lost."
+        case SQLITE_READONLY, SQLITE_PERM:
+            "The study home cannot be written (read-only or not yours): check its permissions, or choose another with --home. Nothing was lost."
+        case SQLITE_BUSY, SQLITE_LOCKED: "Another study command is using this study home: wait for it to finish and run the command again."
+        case SQLITE_CORRUPT, SQLITE_NOTADB:
+            "The local store is damaged (\(message)): move it aside and restore your answers with 'study backup import FILE' from a backup, or sync them again."
+        case SQLITE_IOERR, SQLITE_CANTOPEN:
+            "The study home could not be read or written (\(message)): check the disk and its permissions, and run the command again. Nothing was lost."
+        default: "The local store failed (\(message), SQLite code \(code)): run the command again; if it fails again, report it with this sentence."
+        }
+    }
 }
 
 /// A value bound to a `?` parameter or read from a column.
@@ -24,10 +44,25 @@ final class SQLiteDatabase {
 
     private static let configured: Void = { _ = studysync_sqlite_disable_memory_statistics() }()
 
-    init(path: String) throws {
+    enum Access {
+        case readWrite
+        /// Reads only; SQLite may still create WAL's shared-memory file.
+        case readOnly
+        /// Reads the database file as it is, writing nothing at all (committed answers still in the WAL file are not
+        /// seen): the last resort of a read command on a full disk.
+        case immutable
+    }
+
+    init(path: String, access: Access = .readWrite) throws {
         _ = Self.configured
         var db: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+        let uri = "file:" + path.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "?", with: "%3f").replacingOccurrences(of: "#", with: "%23")
+        let rc =
+            switch access {
+            case .readWrite: sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+            case .readOnly: sqlite3_open_v2(uri + "?mode=ro", &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nil)
+            case .immutable: sqlite3_open_v2(uri + "?immutable=1", &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nil)
+            }
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(db)

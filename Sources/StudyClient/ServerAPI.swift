@@ -131,7 +131,10 @@ public struct ServerAPI: Sendable {
             if (200..<300).contains(status) { return response.body }
             let message = (try? JSONDecoder().decode(ServerErrorBody.self, from: Data(response.body)))?.message ?? "HTTP status \(status)"
             if retry && (status >= 500 || status == 429) {
-                lastFailure = "the server failed: \(message)"
+                // The server's sentence ends in its own full stop; the one around it adds another.
+                var sentence = message.hasSuffix(".") ? String(message.dropLast()) : message
+                if status == 503 && sentence.isEmpty { sentence = "the server is unavailable" }
+                lastFailure = "the server answered \(status): \(sentence)"
                 continue
             }
             throw ServerError(status: status, message: message)

@@ -76,7 +76,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .connectFailed, .connectionLost, .poolTimeout, .poolClosed:
             logger.warning("database unavailable", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             return APIError(
-                .serviceUnavailable, "database_unavailable", "The server cannot reach its database right now; nothing was lost. Try again in a few seconds.",
+                .serviceUnavailable, "database_unavailable", "The server cannot reach its database right now; try again in a few seconds.",
                 retryAfterSeconds: databaseRetryAfterSeconds)
         case .invalidValue:
             logger.warning("a request value reached the database unchecked", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])

@@ -101,7 +101,15 @@ struct Sync: AsyncParsableCommand {
                 fflush(nil)
             }
         } catch let error as ServerError where error.status == 401 {
-            throw CLIError("The server no longer accepts this home's token (logged out or revoked): run 'study login' again.")
+            let pending = (try? store.pendingCount()) ?? 0
+            var message = "The server no longer accepts this home's token (logged out, expired, or this device was revoked)."
+            if pending > 0 {
+                message += " Your \(pending) answers waiting to sync are safe here: save them with 'study backup export FILE'."
+                message += " Then run 'study login' again; if this device was revoked, log in from a new study home and 'study backup import FILE' there."
+            } else {
+                message += " Run 'study login' again; if this device was revoked, log in from a new study home."
+            }
+            throw CLIError(message)
         }
         if Terminal.interactive && summary.requests > 1 { Terminal.say() }
         var line = "Synced with \(credentials.server): pushed \(summary.pushed), pulled \(summary.pulled)"
@@ -137,7 +145,7 @@ struct Status: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try options.openStore()
+        let store = try options.openStoreForReading()
         let credentials = try Credentials.load(for: store.directory)
         let problems = try store.unsyncable()
         let output = Output(

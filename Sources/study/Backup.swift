@@ -14,7 +14,7 @@ struct Backup: ParsableCommand {
         @Argument(help: "The file to write.") var file: String
 
         func run() throws {
-            let attempts = try options.openStore().attempts()
+            let attempts = try options.openStoreForReading().attempts()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             var text = ""

@@ -29,7 +29,7 @@ struct History: ParsableCommand {
     }
 
     func run() throws {
-        let store = try options.openStore()
+        let store = try options.openStoreForReading()
         let entries = try store.recentAttempts(limit: limit).map { a in
             Entry(attempt: a, prompt: try store.question(id: a.questionID, version: a.questionVersion)?.prompt, chosenLetters: a.chosen.map(AnswerInput.letter).joined())
         }

@@ -40,7 +40,7 @@ struct ProgressCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try options.openStore()
+        let store = try options.openStoreForReading()
         let decks = try selectDecks(deck, in: store)
         let progress = try store.progress()
         let now = Clock.nowMs()

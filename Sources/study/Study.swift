@@ -25,6 +25,11 @@ struct HomeOptions: ParsableArguments {
     func openStore() throws -> LocalStore {
         try LocalStore(directory: StudyHome.resolve(explicit: home))
     }
+
+    /// The store for a command that only reads: it opens even on a full disk or a read-only home.
+    func openStoreForReading() throws -> LocalStore {
+        try LocalStore(directory: StudyHome.resolve(explicit: home), forReading: true)
+    }
 }
 
 /// A failure the learner can act on; printed as one sentence.

@@ -159,6 +159,29 @@ final class LockedText: @unchecked Sendable {
 @Suite struct BackupCLITests {
     let study = StudyProcess()
 
+    /// A full disk (simulated by a file-size limit of zero, so that no write can grow a file) still lets a learner see
+    /// their status and history and export their answers; a command that must write says so in a sentence, not as
+    /// "SQLite error 13". Nothing is lost: the answers are all there once space is back.
+    @Test func readCommandsWorkOnAFullDiskAndWritesSayWhatToDo() throws {
+        let study = StudyProcess()
+        try study.run(["--count", "3", "--seed", "2"], input: "a\nb\nc\n")
+        func full(_ arguments: [String]) throws -> StudyProcess.Output {
+            let quoted = ([StudyProcess.executable.path] + arguments).map { "'\($0)'" }.joined(separator: " ")
+            return try study.run(shell: "trap '' XFSZ; ulimit -f 0; exec \(quoted)")
+        }
+        let status = try full(["status"])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("Answers waiting to sync: 3."))
+        let export = try full(["backup", "export", "-"])
+        #expect(export.status == 0 && export.stdout.split(separator: "\n").count == 3, "\(export.stderr)")
+        #expect(try full(["history"]).status == 0)
+        let quiz = try full(["--count", "1", "--seed", "4"])
+        #expect(quiz.status != 0)
+        #expect(!quiz.stderr.contains("SQLite error"), "\(quiz.stderr)")
+        #expect(quiz.stderr.contains("Nothing was lost") || quiz.stderr.contains("run the command again"), "\(quiz.stderr)")
+        #expect(try study.run(["backup", "export", "-"]).stdout.split(separator: "\n").count == 3)
+    }
+
     @Test func backupImportIsIdempotentAndMovesHistoryBetweenHomes() throws {
         try study.run(["--count", "4", "--seed", "2"], input: "a\nb\nc\nd\n")
         let file = study.home.appendingPathComponent("backup.jsonl").path

@@ -45,8 +45,17 @@ struct StudyProcess {
 
     @discardableResult
     func run(_ arguments: [String], input: String = "") throws -> Output {
+        try run(executable: Self.executable, arguments, input: input)
+    }
+
+    /// Runs a shell command line in this home's environment (to set limits on `study` before it starts).
+    func run(shell command: String) throws -> Output {
+        try run(executable: URL(fileURLWithPath: "/bin/sh"), ["-c", command])
+    }
+
+    private func run(executable: URL, _ arguments: [String], input: String = "") throws -> Output {
         let process = Process()
-        process.executableURL = Self.executable
+        process.executableURL = executable
         process.arguments = arguments
         process.environment = environment
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()

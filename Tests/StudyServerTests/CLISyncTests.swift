@@ -105,6 +105,26 @@ func pushedOrPresent(_ line: String) -> Int {
         }
     }
 
+    /// A revoked home keeps its unsynced answers and is told how to take them to a new home.
+    @Test func aRevokedHomeIsToldToExportItsPendingAnswers() async throws {
+        let app = try await buildApplication(try await testConfiguration(), onServerRunning: { _ in })
+        try await app.test(.live) { client in
+            let server = "http://127.0.0.1:\(client.port!)"
+            let (laptop, desktop) = (Home(now: 1_780_000_000_000), Home(now: 1_780_000_000_000))
+            #expect(try await laptop.run(["register", "--server", server, "--username", "revoked", "--password-stdin"], input: "pass phrase 1\n").status == 0)
+            #expect(try await desktop.run(["login", "--server", server, "--username", "revoked", "--password-stdin"], input: "pass phrase 1\n").status == 0)
+            let devices = try await desktop.run(["devices", "--json"]).out
+            let laptopID = try #require(
+                (try JSONSerialization.jsonObject(with: Data(devices.utf8)) as? [[String: Any]])?.first { $0["current"] as? Bool == false }?["id"] as? String)
+            #expect(try await desktop.run(["devices", "revoke", laptopID]).status == 0)
+            try await laptop.run(["--count", "2", "--seed", "5"], input: "a\nb\n")
+            let sync = try await laptop.run(["sync"])
+            #expect(sync.status != 0)
+            #expect(sync.err.contains("Your 2 answers waiting to sync are safe here: save them with 'study backup export FILE'"), "\(sync.err)")
+            #expect(try await laptop.run(["status", "--json"]).out.contains("\"pendingAttempts\" : 2"))
+        }
+    }
+
     @Test func syncingWithoutALoginOrAgainstADeadServerSaysWhatToDo() async throws {
         let home = Home(now: 1_780_000_000_000)
         let anonymous = try await home.run(["sync"])
