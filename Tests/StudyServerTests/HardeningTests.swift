@@ -230,6 +230,38 @@ import Testing
     }
 }
 
+/// The bounds the served OpenAPI document states are the ones the server enforces (PROTOCOL.md, "Bounds").
+@Suite struct BoundsDocumentTests {
+    @Test func theOpenAPIDocumentStatesTheBoundsTheServerEnforces() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        try await app.test(.router) { client in
+            let spec = try await client.json(.get, "/v1/openapi.json").body
+            let schemas = try #require((spec["components"] as? [String: Any])?["schemas"] as? [String: [String: Any]])
+            func property(_ schema: String, _ name: String) -> [String: Any] {
+                ((schemas[schema]?["properties"] as? [String: Any])?[name] as? [String: Any]) ?? [:]
+            }
+            func number(_ value: Any?) -> Int64? { (value as? NSNumber)?.int64Value }
+            #expect(number(property("SyncRequest", "clientTime")["maximum"]) == SyncProtocol.latestTime)
+            #expect(number(property("SyncRequest", "cursor")["maximum"]) == SyncProtocol.maxCursor)
+            #expect(number(property("SyncRequest", "attempts")["maxItems"]) == Int64(SyncProtocol.maxPushPage))
+            #expect(number(property("SyncRequest", "sessions")["maxItems"]) == Int64(SyncProtocol.maxSessions))
+            #expect(number(property("Attempt", "answeredAt")["maximum"]) == SyncProtocol.latestTime)
+            #expect(number(property("Attempt", "durationMs")["maximum"]) == SyncProtocol.maxDurationMs)
+            #expect(number(property("Attempt", "questionId")["maxLength"]) == Int64(Attempt.maxIdentifierLength))
+            #expect(number(property("StudySession", "startedAt")["maximum"]) == SyncProtocol.latestTime)
+            #expect(property("PushResult", "ahead")["type"] as? String == "boolean")
+            #expect(property("Error", "field")["type"] as? String == "string")
+            // Every operation documents the answers any request may get: 408, 431 and 503.
+            for (path, operations) in spec["paths"] as? [String: [String: Any]] ?? [:] {
+                for (method, operation) in operations {
+                    let codes = Set(((operation as? [String: Any])?["responses"] as? [String: Any] ?? [:]).keys)
+                    #expect(codes.isSuperset(of: ["408", "431", "503"]), "\(method) \(path)")
+                }
+            }
+        }
+    }
+}
+
 /// The bundled deck's text, for tests that need its questions' ids.
 enum BundledDeckText {
     static var mlDeployment: String {
