@@ -6,6 +6,8 @@ import PostgresTestSupport
 import StudyClient
 import StudyCore
 import StudyDecks
+import HTTPTypes
+import NIOCore
 import Testing
 
 @testable import StudyServer
@@ -171,6 +173,30 @@ import Testing
             #expect(right.status == .tooManyRequests && right.headers[.retryAfter] != nil)
             let spelled = try await client.json(.post, "/v1/sessions", ["username": "lea2\u{0}x", "password": "correct horse"])
             #expect(spelled.status == .unauthorized)
+        }
+    }
+
+    /// Behind a trusted proxy the address limit counts each client's own address, so failures from one client do not
+    /// lock out the others; from anyone else, `X-Forwarded-For` is ignored, so it cannot be used to dodge the limit.
+    @Test(arguments: [true, false])
+    func theAddressLimitCountsClientsBehindATrustedProxy(trusted: Bool) async throws {
+        var configuration = try await testConfiguration()
+        configuration.loginFailuresPerAddress = 3
+        configuration.trustedProxies = trusted ? ["127.0.0.1"] : []
+        let app = try await buildApplication(configuration)
+        try await app.test(.live) { client in
+            _ = try await client.account("lea3")
+            func login(_ username: String, _ password: String, from address: String) async throws -> HTTPResponse.Status {
+                let body = try JSONEncoder().encode(["username": username, "password": password])
+                return try await client.execute(
+                    uri: "/v1/sessions", method: .post,
+                    headers: [.contentType: "application/json", HTTPField.Name("X-Forwarded-For")!: "203.0.113.9, \(address)"],
+                    body: ByteBuffer(data: body)
+                ) { $0.status }
+            }
+            for i in 0..<3 { #expect(try await login("nobody\(i)", "wrong password", from: "10.0.0.\(trusted ? 1 : i + 1)") == .unauthorized) }
+            #expect(try await login("nobody9", "wrong password", from: "10.0.0.1") == .tooManyRequests)
+            #expect(try await login("lea3", "correct horse", from: "10.0.0.2") == (trusted ? .ok : .tooManyRequests))
         }
     }
 
