@@ -1,7 +1,7 @@
 /// A small JSON reader and writer for the sync protocol's hot path.
 ///
 /// A sync page carries thousands of attempts; with Foundation's `JSONEncoder`/`JSONDecoder` encoding and decoding them
-/// took most of a push's CPU time on both sides (see the README's benchmark section). The wire shape is unchanged: the
+/// took most of a push's CPU time on both sides (docs/benchmarks.md). The wire shape is unchanged: the
 /// same JSON, readable and writable by any JSON library, and the tests check both directions against Foundation's
 /// Codable forms of the same types.
 

@@ -40,7 +40,7 @@ struct StudyServerCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         // glibc gives each thread that allocates an arena of its own, up to 8 per core. A sync page is made on one
         // thread and freed on another, so memory freed in one arena waits there while the next page grows another: two
-        // arenas took the sync benchmark's peak from about 100 to about 70 MiB (README, "Benchmark").
+        // arenas took the sync benchmark's peak from about 100 to about 70 MiB (docs/benchmarks.md).
         // MALLOC_ARENA_MAX in the environment still decides when it is set.
         if environment["MALLOC_ARENA_MAX"] == nil { _ = studysync_limit_malloc_arenas(2) }
         let url = databaseURL ?? environment["DATABASE_URL"]
