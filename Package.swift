@@ -44,8 +44,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The private PostgreSQL: a cluster of its own, created, started, supervised and stopped (the server's embedded
+        // default and the tests' throwaway clusters).
+        .target(name: "EmbeddedPostgres", dependencies: ["LibPQ", .product(name: "Logging", package: "swift-log")]),
         // A private PostgreSQL and a fresh database per test; used only by test targets.
-        .target(name: "PostgresTestSupport", dependencies: ["LibPQ"]),
+        .target(name: "PostgresTestSupport", dependencies: ["LibPQ", "EmbeddedPostgres"]),
         .target(
             name: "StudyPostgres",
             dependencies: ["StudyCore", "LibPQ", .product(name: "Logging", package: "swift-log")],
@@ -55,7 +58,7 @@ let package = Package(
         .target(
             name: "StudyServer",
             dependencies: [
-                "StudyCore", "StudyPostgres", "StudyDecks", "LibPQ",
+                "StudyCore", "StudyPostgres", "StudyDecks", "LibPQ", "EmbeddedPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -71,7 +74,7 @@ let package = Package(
             dependencies: ["StudyServer", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The sync benchmark: drives the real protocol over loopback against a study-server process (not a test).
-        .executableTarget(name: "studysync-bench", dependencies: ["StudyClient", "StudyCore", "StudyPostgres", "LibPQ"]),
+        .executableTarget(name: "studysync-bench", dependencies: ["StudyClient", "StudyCore", "StudyPostgres", "LibPQ", "EmbeddedPostgres"]),
         .executableTarget(
             name: "study",
             dependencies: [
@@ -82,6 +85,7 @@ let package = Package(
         .testTarget(name: "StudyCoreTests", dependencies: ["StudyCore", "StudyDecks"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StudyClientTests", dependencies: ["StudyClient", "StudyCore"]),
         .testTarget(name: "LibPQTests", dependencies: ["LibPQ", "PostgresTestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "EmbeddedPostgresTests", dependencies: ["EmbeddedPostgres", "LibPQ"]),
         .testTarget(name: "StudyPostgresTests", dependencies: ["StudyPostgres", "LibPQ", "PostgresTestSupport", "StudyCore"]),
         .testTarget(
             name: "StudyServerTests",

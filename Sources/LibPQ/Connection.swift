@@ -330,3 +330,11 @@ enum Diagnostic {
     static let hint = Int32(UInt8(ascii: "H"))
     static let severityNonlocalized = Int32(UInt8(ascii: "V"))
 }
+
+extension Array where Element == String {
+    func withCStringArray<T>(_ body: (UnsafePointer<UnsafePointer<CChar>?>) -> T) -> T {
+        let copies = map { UnsafePointer(strdup($0)) } + [nil]
+        defer { copies.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
+        return copies.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}

@@ -1,3 +1,5 @@
+import CLibPQ
+
 /// How to reach PostgreSQL. Values are handed to `PQconnectdbParams` as keyword/value pairs, never pasted into a string.
 public struct PostgresConfiguration: Sendable {
     /// Keyword/value pairs; a `dbname` holding a `postgres://` URL or a `key=value` string is expanded by libpq.
@@ -23,6 +25,12 @@ public struct PostgresConfiguration: Sendable {
         var copy = self
         copy.parameters.append(("dbname", name))
         return copy
+    }
+
+    /// Whether a server answers at this address and accepts connections now (`PQpingParams`; nothing is logged in).
+    public func acceptsConnections() -> Bool {
+        let pairs = keywordValues
+        return pairs.map(\.0).withCStringArray { keywords in pairs.map(\.1).withCStringArray { values in PQpingParams(keywords, values, 0) } } == PQPING_OK
     }
 
     /// Everything `PQconnectdbParams` receives. Later pairs override earlier ones, including those expanded from a URL,

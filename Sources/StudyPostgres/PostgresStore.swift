@@ -12,6 +12,11 @@ public struct PostgresStore: Sendable {
     static let registrationLock: Int64 = 0x5354_5544_5952_4547
 
     /// Applies the bundled migrations (see `MigrationRunner`).
+    /// Throws unless PostgreSQL answers a query now (the server's readiness check).
+    public func checkReachable() async throws {
+        _ = try await pool.query("SELECT 1")
+    }
+
     public func migrate() async throws {
         try await MigrationRunner(pool: pool).run(try Migration.bundled())
     }

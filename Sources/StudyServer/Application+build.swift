@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdBcrypt
+import EmbeddedPostgres
 import LibPQ
 import Logging
 import NIOPosix
@@ -53,7 +54,7 @@ public func buildApplication(
     let router = Router(context: AppContext.self)
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: LogRequestsMiddleware(.debug))
-    HealthController(pool: pool).addRoutes(to: router)
+    HealthController(store: store).addRoutes(to: router)
 
     let v1 = router.group("v1")
     MetaController(configuration: configuration, clock: clock).addRoutes(to: v1)

@@ -1,9 +1,17 @@
 import Hummingbird
-import LibPQ
+import StudyPostgres
 
-/// `/healthz`: the process answers. `/readyz`: and it can reach the database.
-struct HealthController {
-    let pool: PostgresPool
+/// What `/readyz` asks: whether the store can serve requests now.
+protocol ReadinessCheck: Sendable {
+    /// Throws when the store cannot be reached.
+    func checkReachable() async throws
+}
+
+extension PostgresStore: ReadinessCheck {}
+
+/// `/healthz`: the process answers. `/readyz`: and its store can be reached.
+struct HealthController<Store: ReadinessCheck> {
+    let store: Store
 
     struct Status: ResponseCodable { let status: String }
 
@@ -11,7 +19,7 @@ struct HealthController {
         router.get("healthz") { _, _ in Status(status: "ok") }
         router.get("readyz") { _, context -> Status in
             do {
-                _ = try await pool.query("SELECT 1")
+                try await store.checkReachable()
                 return Status(status: "ready")
             } catch {
                 // Where the database is (a socket path, a host) is for the operator's log, not for any caller.

@@ -1,4 +1,5 @@
 import Foundation
+import EmbeddedPostgres
 import LibPQ
 import StudyClient
 import StudyCore

@@ -1,5 +1,5 @@
-import CLibPQ
 import Foundation
+import LibPQ
 import Logging
 
 #if canImport(Glibc)
@@ -215,11 +215,10 @@ public final class LocalPostgres: Sendable {
     }
 
     private func waitUntilAccepting() throws {
-        let keys = ["host", "port", "user", "dbname", "connect_timeout"]
-        let values = [socketDirectory.path, String(port), "postgres", "postgres", "2"]
+        var probe = configuration
+        probe.connectTimeoutSeconds = 2
         for _ in 0..<100 {
-            let status = keys.withCStringArray { k in values.withCStringArray { v in PQpingParams(k, v, 0) } }
-            if status == PQPING_OK { return }
+            if probe.acceptsConnections() { return }
             usleep(100_000)
         }
         throw LocalPostgresError("PostgreSQL in \(dataDirectory.path) started but does not accept connections; see postgres.log there.")
@@ -333,12 +332,4 @@ public final class LocalPostgres: Sendable {
 public struct LocalPostgresError: Error, Sendable, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
-}
-
-extension Array where Element == String {
-    func withCStringArray<T>(_ body: (UnsafePointer<UnsafePointer<CChar>?>) -> T) -> T {
-        let copies = map { UnsafePointer(strdup($0)) } + [nil]
-        defer { copies.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
-        return copies.withUnsafeBufferPointer { body($0.baseAddress!) }
-    }
 }

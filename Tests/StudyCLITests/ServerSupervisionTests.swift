@@ -7,7 +7,7 @@ import Glibc
 
 /// The embedded PostgreSQL under the real `study-server` executable: started again when it dies, and never left running
 /// after the server stops, however it stops (issue 15: after a crash the postmaster was orphaned for good).
-@Suite(.serialized) struct EmbeddedPostgresTests {
+@Suite(.serialized) struct ServerSupervisionTests {
     /// A `study-server` process on the embedded default, in a data directory of its own.
     final class Server {
         let process = Process()
@@ -90,6 +90,6 @@ import Glibc
     }
 }
 
-extension EmbeddedPostgresTests.Server {
-    func wait(_ what: String, until condition: () throws -> Bool) throws { try EmbeddedPostgresTests.wait(what, until: condition) }
+extension ServerSupervisionTests.Server {
+    func wait(_ what: String, until condition: () throws -> Bool) throws { try ServerSupervisionTests.wait(what, until: condition) }
 }
