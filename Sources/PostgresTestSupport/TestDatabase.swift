@@ -61,3 +61,15 @@ extension String {
         return components.string ?? self
     }
 }
+
+/// Runs `body` with `pool`, and closes the pool when `body` returns or throws, before this returns: a test's
+/// connections never outlive it (a `defer { Task { await pool.close() } }` closed them some time later, or never).
+public func withPool(_ pool: PostgresPool, _ body: (PostgresPool) async throws -> Void) async throws {
+    do {
+        try await body(pool)
+    } catch {
+        await pool.close()
+        throw error
+    }
+    await pool.close()
+}

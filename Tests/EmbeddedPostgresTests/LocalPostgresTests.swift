@@ -1,6 +1,7 @@
 import Foundation
 import EmbeddedPostgres
 import LibPQ
+import PostgresTestSupport
 import Testing
 
 @Suite struct LocalPostgresTests {
@@ -37,25 +38,26 @@ import Testing
         var config = server.configuration
         config.connectTimeoutSeconds = 2
         let pool = PostgresPool(configuration: config, size: 2, waitTimeout: .seconds(3))
-        defer { Task { await pool.close() } }
-        #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
-        let started = ContinuousClock.now
-        let running = Task { try await pool.query("SELECT pg_sleep(30)") }
-        try await Task.sleep(for: .milliseconds(300))
-        try server.stop()
-        await #expect {
-            try await running.value
-        } throws: { error in
-            guard let error = error as? PostgresError else { return false }
-            return error.kind == .connectionLost
+        try await withPool(pool) { pool async throws in
+            #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
+            let started = ContinuousClock.now
+            let running = Task { try await pool.query("SELECT pg_sleep(30)") }
+            try await Task.sleep(for: .milliseconds(300))
+            try server.stop()
+            await #expect {
+                try await running.value
+            } throws: { error in
+                guard let error = error as? PostgresError else { return false }
+                return error.kind == .connectionLost
+            }
+            await #expect {
+                try await pool.query("SELECT 1")
+            } throws: { error in
+                guard let error = error as? PostgresError else { return false }
+                return error.kind == .connectFailed && error.description.contains("Cannot connect to PostgreSQL")
+            }
+            #expect(ContinuousClock.now - started < .seconds(20))
+            #expect(!FileManager.default.fileExists(atPath: server.dataDirectory.path))
         }
-        await #expect {
-            try await pool.query("SELECT 1")
-        } throws: { error in
-            guard let error = error as? PostgresError else { return false }
-            return error.kind == .connectFailed && error.description.contains("Cannot connect to PostgreSQL")
-        }
-        #expect(ContinuousClock.now - started < .seconds(20))
-        #expect(!FileManager.default.fileExists(atPath: server.dataDirectory.path))
     }
 }

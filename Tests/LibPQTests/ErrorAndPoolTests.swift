@@ -6,110 +6,117 @@ import Testing
 @Suite struct ErrorClassTests {
     @Test func aDuplicateKeyIsAUniqueViolationWithDetail() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
-        defer { Task { await pool.close() } }
-        try await pool.query("CREATE TABLE u (name text PRIMARY KEY)")
-        try await pool.query("INSERT INTO u VALUES (\("ada"))")
-        await #expect {
+        try await withPool(pool) { pool async throws in
+            try await pool.query("CREATE TABLE u (name text PRIMARY KEY)")
             try await pool.query("INSERT INTO u VALUES (\("ada"))")
-        } throws: { error in
-            guard let error = error as? PostgresError else { return false }
-            return error.kind == .uniqueViolation && error.sqlState == "23505" && error.detail == "Key (name)=(ada) already exists." && !error.isRetryable
+            await #expect {
+                try await pool.query("INSERT INTO u VALUES (\("ada"))")
+            } throws: { error in
+                guard let error = error as? PostgresError else { return false }
+                return error.kind == .uniqueViolation && error.sqlState == "23505" && error.detail == "Key (name)=(ada) already exists." && !error.isRetryable
+            }
         }
     }
 
     @Test func conflictingSerializableTransactionsRaiseARetryableSerializationFailure() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 2)
-        defer { Task { await pool.close() } }
-        try await pool.query("CREATE TABLE acct (id int PRIMARY KEY, balance int)")
-        try await pool.query("INSERT INTO acct VALUES (1, 100), (2, 100)")
-        let first = AsyncGate(), second = AsyncGate()
-        // Write skew: each reads both rows, then updates a different one. One of the two must fail.
-        async let a: Void = pool.withTransaction(isolation: .serializable) { c in
-            try await c.query("SELECT sum(balance) FROM acct")
-            await first.open(); await second.wait()
-            try await c.query("UPDATE acct SET balance = balance - 150 WHERE id = 1")
+        try await withPool(pool) { pool async throws in
+            try await pool.query("CREATE TABLE acct (id int PRIMARY KEY, balance int)")
+            try await pool.query("INSERT INTO acct VALUES (1, 100), (2, 100)")
+            let first = AsyncGate(), second = AsyncGate()
+            // Write skew: each reads both rows, then updates a different one. One of the two must fail.
+            async let a: Void = pool.withTransaction(isolation: .serializable) { c in
+                try await c.query("SELECT sum(balance) FROM acct")
+                await first.open(); await second.wait()
+                try await c.query("UPDATE acct SET balance = balance - 150 WHERE id = 1")
+            }
+            async let b: Void = pool.withTransaction(isolation: .serializable) { c in
+                try await c.query("SELECT sum(balance) FROM acct")
+                await second.open(); await first.wait()
+                try await c.query("UPDATE acct SET balance = balance - 150 WHERE id = 2")
+            }
+            var failures: [PostgresError] = []
+            do { try await a } catch { failures.append(try #require(error as? PostgresError)) }
+            do { try await b } catch { failures.append(try #require(error as? PostgresError)) }
+            #expect(failures.count == 1)
+            #expect(failures.first?.kind == .serializationFailure)
+            #expect(failures.first?.isRetryable == true)
         }
-        async let b: Void = pool.withTransaction(isolation: .serializable) { c in
-            try await c.query("SELECT sum(balance) FROM acct")
-            await second.open(); await first.wait()
-            try await c.query("UPDATE acct SET balance = balance - 150 WHERE id = 2")
-        }
-        var failures: [PostgresError] = []
-        do { try await a } catch { failures.append(try #require(error as? PostgresError)) }
-        do { try await b } catch { failures.append(try #require(error as? PostgresError)) }
-        #expect(failures.count == 1)
-        #expect(failures.first?.kind == .serializationFailure)
-        #expect(failures.first?.isRetryable == true)
     }
 
     @Test func lockingRowsInOppositeOrdersRaisesARetryableDeadlock() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 2)
-        defer { Task { await pool.close() } }
-        try await pool.query("CREATE TABLE r (id int PRIMARY KEY)")
-        try await pool.query("INSERT INTO r VALUES (1), (2)")
-        let first = AsyncGate(), second = AsyncGate()
-        async let a: Void = pool.withTransaction { c in
-            try await c.query("SELECT * FROM r WHERE id = 1 FOR UPDATE")
-            await first.open(); await second.wait()
-            try await c.query("SELECT * FROM r WHERE id = 2 FOR UPDATE")
+        try await withPool(pool) { pool async throws in
+            try await pool.query("CREATE TABLE r (id int PRIMARY KEY)")
+            try await pool.query("INSERT INTO r VALUES (1), (2)")
+            let first = AsyncGate(), second = AsyncGate()
+            async let a: Void = pool.withTransaction { c in
+                try await c.query("SELECT * FROM r WHERE id = 1 FOR UPDATE")
+                await first.open(); await second.wait()
+                try await c.query("SELECT * FROM r WHERE id = 2 FOR UPDATE")
+            }
+            async let b: Void = pool.withTransaction { c in
+                try await c.query("SELECT * FROM r WHERE id = 2 FOR UPDATE")
+                await second.open(); await first.wait()
+                try await c.query("SELECT * FROM r WHERE id = 1 FOR UPDATE")
+            }
+            var kinds: [PostgresError.Kind?] = []
+            do { try await a } catch { kinds.append((error as? PostgresError)?.kind) }
+            do { try await b } catch { kinds.append((error as? PostgresError)?.kind) }
+            #expect(kinds == [.deadlock])
         }
-        async let b: Void = pool.withTransaction { c in
-            try await c.query("SELECT * FROM r WHERE id = 2 FOR UPDATE")
-            await second.open(); await first.wait()
-            try await c.query("SELECT * FROM r WHERE id = 1 FOR UPDATE")
-        }
-        var kinds: [PostgresError.Kind?] = []
-        do { try await a } catch { kinds.append((error as? PostgresError)?.kind) }
-        do { try await b } catch { kinds.append((error as? PostgresError)?.kind) }
-        #expect(kinds == [.deadlock])
     }
 
     @Test func aTerminatedBackendIsConnectionLostAndIsReplaced() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
-        defer { Task { await pool.close() } }
-        let killer = PostgresPool(configuration: try TestDatabase.serverConfiguration(), size: 1)
-        defer { Task { await killer.close() } }
+        try await withPool(pool) { pool async throws in
+            let killer = PostgresPool(configuration: try TestDatabase.serverConfiguration(), size: 1)
+            try await withPool(killer) { _ async throws in
 
-        // Inside a lease, the caller sees the loss as a named error.
-        await #expect {
-            try await pool.withConnection { c in
-                let pid = c.serverProcessID
-                try await killer.query("SELECT pg_terminate_backend(\(Int(pid)))")
-                try await c.query("SELECT 1")
+                // Inside a lease, the caller sees the loss as a named error.
+                await #expect {
+                    try await pool.withConnection { c in
+                        let pid = c.serverProcessID
+                        try await killer.query("SELECT pg_terminate_backend(\(Int(pid)))")
+                        try await c.query("SELECT 1")
+                    }
+                } throws: { ($0 as? PostgresError)?.kind == .connectionLost }
+                // The broken connection was thrown away: the next caller gets a new one.
+                let before = try await pool.withConnection { $0.serverProcessID }
+                #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
+
+                // A connection killed while idle in the pool is replaced transparently by `query`.
+                try await killer.query("SELECT pg_terminate_backend(\(Int(before)))")
+                try await Task.sleep(for: .milliseconds(100))
+                #expect(try await pool.query("SELECT 2").scalar(Int.self) == 2)
+                #expect(await pool.openConnections == 1)
             }
-        } throws: { ($0 as? PostgresError)?.kind == .connectionLost }
-        // The broken connection was thrown away: the next caller gets a new one.
-        let before = try await pool.withConnection { $0.serverProcessID }
-        #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
-
-        // A connection killed while idle in the pool is replaced transparently by `query`.
-        try await killer.query("SELECT pg_terminate_backend(\(Int(before)))")
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(try await pool.query("SELECT 2").scalar(Int.self) == 2)
-        #expect(await pool.openConnections == 1)
+        }
     }
 
     @Test func aStatementOverItsTimeoutIsCancelledByTheServer() async throws {
         var config = try await TestDatabase.fresh()
         config.statementTimeoutMs = 200
         let pool = PostgresPool(configuration: config, size: 1)
-        defer { Task { await pool.close() } }
-        await #expect {
-            try await pool.query("SELECT pg_sleep(5)")
-        } throws: { ($0 as? PostgresError)?.sqlState == "57014" }
-        #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
+        try await withPool(pool) { pool async throws in
+            await #expect {
+                try await pool.query("SELECT pg_sleep(5)")
+            } throws: { ($0 as? PostgresError)?.sqlState == "57014" }
+            #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
+        }
     }
 
     @Test func anUnreachableServerFailsToConnectWithAClearMessage() async throws {
         var config = PostgresConfiguration(parameters: ["host": "/nonexistent-socket-dir", "port": "5", "user": "postgres", "dbname": "x"])
         config.connectTimeoutSeconds = 2
         let pool = PostgresPool(configuration: config, size: 1)
-        defer { Task { await pool.close() } }
-        await #expect {
-            try await pool.query("SELECT 1")
-        } throws: { error in
-            guard let error = error as? PostgresError else { return false }
-            return error.kind == .connectFailed && error.description.hasPrefix("Cannot connect to PostgreSQL:")
+        try await withPool(pool) { pool async throws in
+            await #expect {
+                try await pool.query("SELECT 1")
+            } throws: { error in
+                guard let error = error as? PostgresError else { return false }
+                return error.kind == .connectFailed && error.description.hasPrefix("Cannot connect to PostgreSQL:")
+            }
         }
     }
 }
@@ -117,92 +124,97 @@ import Testing
 @Suite struct PoolTests {
     @Test func sixtyFourTasksShareAPoolOfFourAndNeverExceedIt() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 4)
-        defer { Task { await pool.close() } }
-        let inFlight = Counter()
-        let pids = try await withThrowingTaskGroup(of: Int32.self) { group in
-            for i in 0..<64 {
-                group.addTask {
-                    try await pool.withConnection { c in
-                        let now = inFlight.change(+1)
-                        defer { _ = inFlight.change(-1) }
-                        #expect(now <= 4)
-                        let echoed = try await c.query("SELECT \(i)::int, pg_sleep(0.01)").scalar(Int.self)
-                        #expect(echoed == i)
-                        return c.serverProcessID
+        try await withPool(pool) { pool async throws in
+            let inFlight = Counter()
+            let pids = try await withThrowingTaskGroup(of: Int32.self) { group in
+                for i in 0..<64 {
+                    group.addTask {
+                        try await pool.withConnection { c in
+                            let now = inFlight.change(+1)
+                            defer { _ = inFlight.change(-1) }
+                            #expect(now <= 4)
+                            let echoed = try await c.query("SELECT \(i)::int, pg_sleep(0.01)").scalar(Int.self)
+                            #expect(echoed == i)
+                            return c.serverProcessID
+                        }
                     }
                 }
+                return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
             }
-            return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
+            #expect(inFlight.peak <= 4)
+            #expect(pids.count <= 4)
+            #expect(await pool.openConnections <= 4)
         }
-        #expect(inFlight.peak <= 4)
-        #expect(pids.count <= 4)
-        #expect(await pool.openConnections <= 4)
     }
 
     @Test func waitingForAFreeConnectionTimesOutWithAClearError() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1, waitTimeout: .milliseconds(300))
-        defer { Task { await pool.close() } }
-        let holding = AsyncGate(), release = AsyncGate()
-        async let holder: Void = pool.withConnection { _ in
-            await holding.open()
-            await release.wait()
+        try await withPool(pool) { pool async throws in
+            let holding = AsyncGate(), release = AsyncGate()
+            async let holder: Void = pool.withConnection { _ in
+                await holding.open()
+                await release.wait()
+            }
+            await holding.wait()
+            await #expect {
+                try await pool.query("SELECT 1")
+            } throws: { error in
+                guard let error = error as? PostgresError else { return false }
+                return error.kind == .poolTimeout && error.message.hasPrefix("No database connection became free")
+            }
+            await release.open()
+            try await holder
+            #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
         }
-        await holding.wait()
-        await #expect {
-            try await pool.query("SELECT 1")
-        } throws: { error in
-            guard let error = error as? PostgresError else { return false }
-            return error.kind == .poolTimeout && error.message.hasPrefix("No database connection became free")
-        }
-        await release.open()
-        try await holder
-        #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
     }
 
     @Test func aConnectionGivenBackInsideAFailedTransactionIsRolledBackBeforeReuse() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
-        defer { Task { await pool.close() } }
-        try await pool.query("CREATE TABLE t (x int)")
-        // The closure leaves a transaction open and failed, then returns without rolling back.
-        try await pool.withConnection { c in
-            try await c.query("BEGIN")
-            try await c.query("INSERT INTO t VALUES (1)")
-            _ = try? await c.query("SELECT 1/0")
+        try await withPool(pool) { pool async throws in
+            try await pool.query("CREATE TABLE t (x int)")
+            // The closure leaves a transaction open and failed, then returns without rolling back.
+            try await pool.withConnection { c in
+                try await c.query("BEGIN")
+                try await c.query("INSERT INTO t VALUES (1)")
+                _ = try? await c.query("SELECT 1/0")
+            }
+            let (count, one) = try await pool.withConnection { c in
+                (try await c.query("SELECT count(*) FROM t").scalar(Int.self), try await c.query("SELECT 1").scalar(Int.self))
+            }
+            #expect(count == 0)
+            #expect(one == 1)
         }
-        let (count, one) = try await pool.withConnection { c in
-            (try await c.query("SELECT count(*) FROM t").scalar(Int.self), try await c.query("SELECT 1").scalar(Int.self))
-        }
-        #expect(count == 0)
-        #expect(one == 1)
     }
 
     @Test func aTransactionRollsBackWhenItsClosureThrows() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
-        defer { Task { await pool.close() } }
-        try await pool.query("CREATE TABLE t (x int)")
-        struct Boom: Error {}
-        await #expect(throws: Boom.self) {
-            try await pool.withTransaction { c in
-                try await c.query("INSERT INTO t VALUES (1)")
-                throw Boom()
+        try await withPool(pool) { pool async throws in
+            try await pool.query("CREATE TABLE t (x int)")
+            struct Boom: Error {}
+            await #expect(throws: Boom.self) {
+                try await pool.withTransaction { c in
+                    try await c.query("INSERT INTO t VALUES (1)")
+                    throw Boom()
+                }
             }
+            try await pool.withTransaction { c in try await c.query("INSERT INTO t VALUES (2)") }
+            #expect(try await pool.query("SELECT array_agg(x)::text FROM t").scalar(String.self) == "{2}")
         }
-        try await pool.withTransaction { c in try await c.query("INSERT INTO t VALUES (2)") }
-        #expect(try await pool.query("SELECT array_agg(x)::text FROM t").scalar(String.self) == "{2}")
     }
 
     @Test func cancellingTheTaskCancelsTheRunningQuery() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
-        defer { Task { await pool.close() } }
-        let started = ContinuousClock.now
-        let task = Task { try await pool.query("SELECT pg_sleep(20)") }
-        try await Task.sleep(for: .milliseconds(300))
-        task.cancel()
-        let result = await task.result
-        #expect(throws: CancellationError.self) { try result.get() }
-        // Without PQcancel the query would hold the only connection for 20 s; the pool answers again at once.
-        #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
-        #expect(ContinuousClock.now - started < .seconds(15))
+        try await withPool(pool) { pool async throws in
+            let started = ContinuousClock.now
+            let task = Task { try await pool.query("SELECT pg_sleep(20)") }
+            try await Task.sleep(for: .milliseconds(300))
+            task.cancel()
+            let result = await task.result
+            #expect(throws: CancellationError.self) { try result.get() }
+            // Without PQcancel the query would hold the only connection for 20 s; the pool answers again at once.
+            #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
+            #expect(ContinuousClock.now - started < .seconds(15))
+        }
     }
 }
 

@@ -23,138 +23,146 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
 @Suite struct AccountRepositoryTests {
     @Test func usersAreUniqueByUsername() async throws {
         let store = try await migratedStore()
-        defer { Task { await store.pool.close() } }
-        let ada = try #require(try await store.createUser(username: "ada", displayName: "Ada L.", passwordHash: "$2b$…", role: .learner, at: 1))
-        #expect(try await store.createUser(username: "ada", displayName: "Other", passwordHash: "x", role: .admin, at: 2) == nil)
-        #expect(try await store.user(named: "ada") == ada)
-        #expect(try await store.user(id: ada.id) == ada)
-        #expect(try await store.user(named: "nobody") == nil)
+        try await withPool(store.pool) { _ async throws in
+            let ada = try #require(try await store.createUser(username: "ada", displayName: "Ada L.", passwordHash: "$2b$…", role: .learner, at: 1))
+            #expect(try await store.createUser(username: "ada", displayName: "Other", passwordHash: "x", role: .admin, at: 2) == nil)
+            #expect(try await store.user(named: "ada") == ada)
+            #expect(try await store.user(id: ada.id) == ada)
+            #expect(try await store.user(named: "nobody") == nil)
+        }
     }
 
     @Test func aTokenAuthenticatesItsDeviceUntilRevoked() async throws {
         let store = try await migratedStore()
-        defer { Task { await store.pool.close() } }
-        let user = try #require(try await store.createUser(username: "bob", displayName: "Bob", passwordHash: "h", role: .learner, at: 1))
-        let laptop = uuid(), desktop = uuid()
-        let laptopToken = SHA256.hash(Array("laptop-secret".utf8)), desktopToken = SHA256.hash(Array("desktop-secret".utf8))
-        _ = try await store.registerDevice(id: laptop, userID: user.id, name: "laptop", tokenHash: laptopToken, expiresAt: nil, at: 10)
-        _ = try await store.registerDevice(id: desktop, userID: user.id, name: "desktop", tokenHash: desktopToken, expiresAt: 1_000, at: 11)
-        #expect(try await store.authenticate(tokenHash: laptopToken, at: 20)?.1.id == laptop)
-        #expect(try await store.authenticate(tokenHash: desktopToken, at: 999)?.0 == user)
-        #expect(try await store.authenticate(tokenHash: desktopToken, at: 1_000) == nil)
-        #expect(try await store.authenticate(tokenHash: SHA256.hash(Array("guess".utf8)), at: 20) == nil)
-        #expect(try await store.devices(userID: user.id).map(\.name) == ["laptop", "desktop"])
-        #expect(try await store.revokeDevice(id: laptop, userID: user.id, at: 30))
-        #expect(try await store.authenticate(tokenHash: laptopToken, at: 31) == nil)
-        let other = try #require(try await store.createUser(username: "eve", displayName: "Eve", passwordHash: "h", role: .learner, at: 1))
-        #expect(try await store.revokeDevice(id: desktop, userID: other.id, at: 32) == false)
-        try await store.recordSync(deviceID: desktop, clockOffsetMs: -86_400_000, at: 40)
-        #expect(try await store.devices(userID: user.id).last?.clockOffsetMs == -86_400_000)
+        try await withPool(store.pool) { _ async throws in
+            let user = try #require(try await store.createUser(username: "bob", displayName: "Bob", passwordHash: "h", role: .learner, at: 1))
+            let laptop = uuid(), desktop = uuid()
+            let laptopToken = SHA256.hash(Array("laptop-secret".utf8)), desktopToken = SHA256.hash(Array("desktop-secret".utf8))
+            _ = try await store.registerDevice(id: laptop, userID: user.id, name: "laptop", tokenHash: laptopToken, expiresAt: nil, at: 10)
+            _ = try await store.registerDevice(id: desktop, userID: user.id, name: "desktop", tokenHash: desktopToken, expiresAt: 1_000, at: 11)
+            #expect(try await store.authenticate(tokenHash: laptopToken, at: 20)?.1.id == laptop)
+            #expect(try await store.authenticate(tokenHash: desktopToken, at: 999)?.0 == user)
+            #expect(try await store.authenticate(tokenHash: desktopToken, at: 1_000) == nil)
+            #expect(try await store.authenticate(tokenHash: SHA256.hash(Array("guess".utf8)), at: 20) == nil)
+            #expect(try await store.devices(userID: user.id).map(\.name) == ["laptop", "desktop"])
+            #expect(try await store.revokeDevice(id: laptop, userID: user.id, at: 30))
+            #expect(try await store.authenticate(tokenHash: laptopToken, at: 31) == nil)
+            let other = try #require(try await store.createUser(username: "eve", displayName: "Eve", passwordHash: "h", role: .learner, at: 1))
+            #expect(try await store.revokeDevice(id: desktop, userID: other.id, at: 32) == false)
+            try await store.recordSync(deviceID: desktop, clockOffsetMs: -86_400_000, at: 40)
+            #expect(try await store.devices(userID: user.id).last?.clockOffsetMs == -86_400_000)
+        }
     }
 }
 
 @Suite struct AttemptRepositoryTests {
     @Test func pushingTheSameAttemptsTwiceStoresThemOnce() async throws {
         let store = try await migratedStore()
-        defer { Task { await store.pool.close() } }
-        let user = try #require(try await store.createUser(username: "cat", displayName: "Cat", passwordHash: "h", role: .learner, at: 1))
-        let page = (0..<5).map { (attempt: attempt(at: 1_000 + Int64($0)), flags: AttemptFlags()) }
-        #expect(try await store.insert(page, userID: user.id, receivedAt: 2_000) == (1...5).map { .inserted(seq: $0) })
-        #expect(try await store.insert(page, userID: user.id, receivedAt: 3_000) == (1...5).map { .duplicate(seq: $0) })
-        // An attempt re-sent with its UUIDs in capitals is the same attempt.
-        let shouted = page[0].attempt
-        let upper = Attempt(id: shouted.id.uppercased(), deviceID: shouted.deviceID.uppercased(), questionID: shouted.questionID,
-                            questionVersion: shouted.questionVersion, chosen: shouted.chosen, correct: shouted.correct, answeredAt: shouted.answeredAt,
-                            durationMs: shouted.durationMs, sessionID: shouted.sessionID.uppercased())
-        #expect(try await store.insert([(upper, [])], userID: user.id, receivedAt: 3_000) == [.duplicate(seq: 1)])
-        #expect(try await store.latestSequence(userID: user.id) == 5)
-        let pulled = try await store.pull(userID: user.id, after: 0, limit: 100, excludingDevice: nil)
-        #expect(pulled.attempts.map(\.attempt) == page.map(\.attempt))
-        #expect(pulled.hasMore == false)
-        // A page of two stored attempts and two new ones: progress and the question statistics count the new ones only.
-        let mixed = Array(page.suffix(2)) + [(attempt(at: 1_010), AttemptFlags()), (attempt(at: 1_011), AttemptFlags.tooFast)]
-        #expect(try await store.insert(mixed, userID: user.id, receivedAt: 4_000) == [.duplicate(seq: 4), .duplicate(seq: 5), .inserted(seq: 6), .inserted(seq: 7)])
-        #expect(try await store.progress(userID: user.id).map(\.attempts).reduce(0, +) == 7)
-        let counted = try await store.pool.query("SELECT sum(attempts)::bigint FROM learner_question_stats WHERE user_id = \(user.id)").scalar(Int64.self)
-        #expect(counted == 6)  // the flagged one is not counted
+        try await withPool(store.pool) { _ async throws in
+            let user = try #require(try await store.createUser(username: "cat", displayName: "Cat", passwordHash: "h", role: .learner, at: 1))
+            let page = (0..<5).map { (attempt: attempt(at: 1_000 + Int64($0)), flags: AttemptFlags()) }
+            #expect(try await store.insert(page, userID: user.id, receivedAt: 2_000) == (1...5).map { .inserted(seq: $0) })
+            #expect(try await store.insert(page, userID: user.id, receivedAt: 3_000) == (1...5).map { .duplicate(seq: $0) })
+            // An attempt re-sent with its UUIDs in capitals is the same attempt.
+            let shouted = page[0].attempt
+            let upper = Attempt(id: shouted.id.uppercased(), deviceID: shouted.deviceID.uppercased(), questionID: shouted.questionID,
+                                questionVersion: shouted.questionVersion, chosen: shouted.chosen, correct: shouted.correct, answeredAt: shouted.answeredAt,
+                                durationMs: shouted.durationMs, sessionID: shouted.sessionID.uppercased())
+            #expect(try await store.insert([(upper, [])], userID: user.id, receivedAt: 3_000) == [.duplicate(seq: 1)])
+            #expect(try await store.latestSequence(userID: user.id) == 5)
+            let pulled = try await store.pull(userID: user.id, after: 0, limit: 100, excludingDevice: nil)
+            #expect(pulled.attempts.map(\.attempt) == page.map(\.attempt))
+            #expect(pulled.hasMore == false)
+            // A page of two stored attempts and two new ones: progress and the question statistics count the new ones only.
+            let mixed = Array(page.suffix(2)) + [(attempt(at: 1_010), AttemptFlags()), (attempt(at: 1_011), AttemptFlags.tooFast)]
+            #expect(try await store.insert(mixed, userID: user.id, receivedAt: 4_000) == [.duplicate(seq: 4), .duplicate(seq: 5), .inserted(seq: 6), .inserted(seq: 7)])
+            #expect(try await store.progress(userID: user.id).map(\.attempts).reduce(0, +) == 7)
+            let counted = try await store.pool.query("SELECT sum(attempts)::bigint FROM learner_question_stats WHERE user_id = \(user.id)").scalar(Int64.self)
+            #expect(counted == 6)  // the flagged one is not counted
+        }
     }
 
     @Test func aDifferentAttemptUnderAnExistingIdIsAConflictAndChangesNothing() async throws {
         let store = try await migratedStore()
-        defer { Task { await store.pool.close() } }
-        let user = try #require(try await store.createUser(username: "dan", displayName: "Dan", passwordHash: "h", role: .learner, at: 1))
-        let original = attempt(at: 5_000)
-        _ = try await store.insert([(original, [])], userID: user.id, receivedAt: 6_000)
-        let forged = attempt(correct: false, at: 5_000, id: original.id)
-        let twin = attempt(at: 7_000)
-        let inPageTwin = attempt(correct: false, at: 7_000, id: twin.id)
-        #expect(try await store.insert([(forged, []), (twin, []), (inPageTwin, []), (twin, [])], userID: user.id, receivedAt: 8_000)
-            == [.conflict, .inserted(seq: 2), .conflict, .duplicate(seq: 2)])
-        #expect(try await store.pull(userID: user.id, after: 0, limit: 10, excludingDevice: nil).attempts.map(\.attempt) == [original, twin])
+        try await withPool(store.pool) { _ async throws in
+            let user = try #require(try await store.createUser(username: "dan", displayName: "Dan", passwordHash: "h", role: .learner, at: 1))
+            let original = attempt(at: 5_000)
+            _ = try await store.insert([(original, [])], userID: user.id, receivedAt: 6_000)
+            let forged = attempt(correct: false, at: 5_000, id: original.id)
+            let twin = attempt(at: 7_000)
+            let inPageTwin = attempt(correct: false, at: 7_000, id: twin.id)
+            #expect(try await store.insert([(forged, []), (twin, []), (inPageTwin, []), (twin, [])], userID: user.id, receivedAt: 8_000)
+                == [.conflict, .inserted(seq: 2), .conflict, .duplicate(seq: 2)])
+            #expect(try await store.pull(userID: user.id, after: 0, limit: 10, excludingDevice: nil).attempts.map(\.attempt) == [original, twin])
+        }
     }
 
     @Test func anotherUsersIdIsRejectedWithoutSayingWhose() async throws {
         let store = try await migratedStore()
-        defer { Task { await store.pool.close() } }
-        let a = try #require(try await store.createUser(username: "amy", displayName: "Amy", passwordHash: "h", role: .learner, at: 1))
-        let b = try #require(try await store.createUser(username: "ben", displayName: "Ben", passwordHash: "h", role: .learner, at: 1))
-        let mine = attempt(at: 1)
-        _ = try await store.insert([(mine, [])], userID: a.id, receivedAt: 2)
-        let outcome = try await store.insert([(mine, []), (attempt(at: 3, id: "not-a-uuid"), [])], userID: b.id, receivedAt: 4)
-        guard case .rejected(let reason) = outcome[0] else { Issue.record("expected a rejection, got \(outcome[0])"); return }
-        #expect(!reason.contains("amy") && !reason.contains(String(a.id)))
-        #expect(outcome[1] == .rejected(reason: "id must be a UUID"))
-        #expect(try await store.latestSequence(userID: b.id) == 0)
+        try await withPool(store.pool) { _ async throws in
+            let a = try #require(try await store.createUser(username: "amy", displayName: "Amy", passwordHash: "h", role: .learner, at: 1))
+            let b = try #require(try await store.createUser(username: "ben", displayName: "Ben", passwordHash: "h", role: .learner, at: 1))
+            let mine = attempt(at: 1)
+            _ = try await store.insert([(mine, [])], userID: a.id, receivedAt: 2)
+            let outcome = try await store.insert([(mine, []), (attempt(at: 3, id: "not-a-uuid"), [])], userID: b.id, receivedAt: 4)
+            guard case .rejected(let reason) = outcome[0] else { Issue.record("expected a rejection, got \(outcome[0])"); return }
+            #expect(!reason.contains("amy") && !reason.contains(String(a.id)))
+            #expect(outcome[1] == .rejected(reason: "id must be a UUID"))
+            #expect(try await store.latestSequence(userID: b.id) == 0)
+        }
     }
 
     @Test func pullingPagesFollowsTheCursorAndSaysWhetherMoreRemain() async throws {
         let store = try await migratedStore()
-        defer { Task { await store.pool.close() } }
-        let user = try #require(try await store.createUser(username: "eva", displayName: "Eva", passwordHash: "h", role: .learner, at: 1))
-        _ = try await store.insert((0..<25).map { (attempt(at: Int64($0)), []) }, userID: user.id, receivedAt: 100)
-        var cursor: Int64 = 0
-        var pages: [[Int64]] = []
-        while true {
-            let page = try await store.pull(userID: user.id, after: cursor, limit: 10, excludingDevice: nil)
-            pages.append(page.attempts.map(\.seq))
-            cursor = page.cursor
-            if !page.hasMore { break }
+        try await withPool(store.pool) { _ async throws in
+            let user = try #require(try await store.createUser(username: "eva", displayName: "Eva", passwordHash: "h", role: .learner, at: 1))
+            _ = try await store.insert((0..<25).map { (attempt(at: Int64($0)), []) }, userID: user.id, receivedAt: 100)
+            var cursor: Int64 = 0
+            var pages: [[Int64]] = []
+            while true {
+                let page = try await store.pull(userID: user.id, after: cursor, limit: 10, excludingDevice: nil)
+                pages.append(page.attempts.map(\.seq))
+                cursor = page.cursor
+                if !page.hasMore { break }
+            }
+            #expect(pages == [Array(1...10), Array(11...20), Array(21...25)])
+            #expect(cursor == 25)
         }
-        #expect(pages == [Array(1...10), Array(11...20), Array(21...25)])
-        #expect(cursor == 25)
     }
 
     @Test func aDevicesOwnAttemptsAreLeftOutOfItsPullButTheCursorPassesThem() async throws {
         let store = try await migratedStore()
-        defer { Task { await store.pool.close() } }
-        let user = try #require(try await store.createUser(username: "ida", displayName: "Ida", passwordHash: "h", role: .learner, at: 1))
-        let laptop = uuid(), desktop = uuid()
-        let mixed = [attempt(at: 1, device: laptop), attempt(at: 2, device: desktop), attempt(at: 3, device: laptop), attempt(at: 4, device: laptop)]
-        _ = try await store.insert(mixed.map { ($0, []) }, userID: user.id, receivedAt: 5)
-        let forLaptop = try await store.pull(userID: user.id, after: 0, limit: 10, excludingDevice: laptop)
-        #expect(forLaptop.attempts.map(\.seq) == [2])
-        #expect(forLaptop.cursor == 4 && !forLaptop.hasMore)
-        let firstPage = try await store.pull(userID: user.id, after: 0, limit: 1, excludingDevice: desktop)
-        #expect(firstPage.attempts.map(\.seq) == [1] && firstPage.cursor == 1 && firstPage.hasMore)
+        try await withPool(store.pool) { _ async throws in
+            let user = try #require(try await store.createUser(username: "ida", displayName: "Ida", passwordHash: "h", role: .learner, at: 1))
+            let laptop = uuid(), desktop = uuid()
+            let mixed = [attempt(at: 1, device: laptop), attempt(at: 2, device: desktop), attempt(at: 3, device: laptop), attempt(at: 4, device: laptop)]
+            _ = try await store.insert(mixed.map { ($0, []) }, userID: user.id, receivedAt: 5)
+            let forLaptop = try await store.pull(userID: user.id, after: 0, limit: 10, excludingDevice: laptop)
+            #expect(forLaptop.attempts.map(\.seq) == [2])
+            #expect(forLaptop.cursor == 4 && !forLaptop.hasMore)
+            let firstPage = try await store.pull(userID: user.id, after: 0, limit: 1, excludingDevice: desktop)
+            #expect(firstPage.attempts.map(\.seq) == [1] && firstPage.cursor == 1 && firstPage.hasMore)
+        }
     }
 
     /// A page is read range by range of sequence numbers; when the puller's own attempts leave a range short, the next
     /// range fills the page, and the cursor passes the own attempts without ever skipping another device's.
     @Test func aPageLongerThanTheRangesOfOwnAttemptsBeforeItIsFilledFromTheRangesAfter() async throws {
         let store = try await migratedStore()
-        defer { Task { await store.pool.close() } }
-        let user = try #require(try await store.createUser(username: "una", displayName: "Una", passwordHash: "h", role: .learner, at: 1))
-        let laptop = uuid(), desktop = uuid()
-        let attempts = (1...30).map { attempt(at: Int64($0), device: $0 <= 20 || $0 == 27 ? laptop : desktop) }
-        _ = try await store.insert(attempts.map { ($0, []) }, userID: user.id, receivedAt: 40)
-        let first = try await store.pull(userID: user.id, after: 0, limit: 5, excludingDevice: laptop)
-        #expect(first.attempts.map(\.seq) == [21, 22, 23, 24, 25] && first.cursor == 25 && first.hasMore)
-        let second = try await store.pull(userID: user.id, after: first.cursor, limit: 5, excludingDevice: laptop)
-        #expect(second.attempts.map(\.seq) == [26, 28, 29, 30] && second.cursor == 30 && !second.hasMore)
-        let own = try await store.pull(userID: user.id, after: 0, limit: 5, excludingDevice: desktop)
-        #expect(own.attempts.map(\.seq) == [1, 2, 3, 4, 5] && own.cursor == 5 && own.hasMore)
-        let allOwn = try await store.pull(userID: user.id, after: 25, limit: 3, excludingDevice: desktop)
-        #expect(allOwn.attempts.map(\.seq) == [27] && allOwn.cursor == 30 && !allOwn.hasMore)
+        try await withPool(store.pool) { _ async throws in
+            let user = try #require(try await store.createUser(username: "una", displayName: "Una", passwordHash: "h", role: .learner, at: 1))
+            let laptop = uuid(), desktop = uuid()
+            let attempts = (1...30).map { attempt(at: Int64($0), device: $0 <= 20 || $0 == 27 ? laptop : desktop) }
+            _ = try await store.insert(attempts.map { ($0, []) }, userID: user.id, receivedAt: 40)
+            let first = try await store.pull(userID: user.id, after: 0, limit: 5, excludingDevice: laptop)
+            #expect(first.attempts.map(\.seq) == [21, 22, 23, 24, 25] && first.cursor == 25 && first.hasMore)
+            let second = try await store.pull(userID: user.id, after: first.cursor, limit: 5, excludingDevice: laptop)
+            #expect(second.attempts.map(\.seq) == [26, 28, 29, 30] && second.cursor == 30 && !second.hasMore)
+            let own = try await store.pull(userID: user.id, after: 0, limit: 5, excludingDevice: desktop)
+            #expect(own.attempts.map(\.seq) == [1, 2, 3, 4, 5] && own.cursor == 5 && own.hasMore)
+            let allOwn = try await store.pull(userID: user.id, after: 25, limit: 3, excludingDevice: desktop)
+            #expect(allOwn.attempts.map(\.seq) == [27] && allOwn.cursor == 30 && !allOwn.hasMore)
+        }
     }
 
     /// Invariant 4: 8 writers push 10,000 attempts for one user while a reader polls the cursor; every sequence number
@@ -162,43 +170,44 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
     @Test(.serialized, arguments: 1...10)
     func theCursorIsGapFreeUnderConcurrentPushes(run: Int) async throws {
         let store = try await migratedStore(poolSize: 9)
-        defer { Task { await store.pool.close() } }
-        let user = try #require(try await store.createUser(username: "writer\(run)", displayName: "U", passwordHash: "h", role: .learner, at: 1))
-        let writers = 8, perWriter = 1_250, pageSize = 50
-        let total = writers * perWriter
-        async let reader: [Int64] = {
-            var seen: [Int64] = []
-            var cursor: Int64 = 0
-            while seen.count < total {
-                let page = try await store.pull(userID: user.id, after: cursor, limit: 500, excludingDevice: nil)
-                for stored in page.attempts {
-                    // The next one the reader sees must be exactly the one after its cursor.
-                    guard stored.seq == cursor + 1 else { throw GapError(expected: cursor + 1, saw: stored.seq) }
-                    cursor = stored.seq
-                    seen.append(stored.seq)
+        try await withPool(store.pool) { _ async throws in
+            let user = try #require(try await store.createUser(username: "writer\(run)", displayName: "U", passwordHash: "h", role: .learner, at: 1))
+            let writers = 8, perWriter = 1_250, pageSize = 50
+            let total = writers * perWriter
+            async let reader: [Int64] = {
+                var seen: [Int64] = []
+                var cursor: Int64 = 0
+                while seen.count < total {
+                    let page = try await store.pull(userID: user.id, after: cursor, limit: 500, excludingDevice: nil)
+                    for stored in page.attempts {
+                        // The next one the reader sees must be exactly the one after its cursor.
+                        guard stored.seq == cursor + 1 else { throw GapError(expected: cursor + 1, saw: stored.seq) }
+                        cursor = stored.seq
+                        seen.append(stored.seq)
+                    }
+                    if page.attempts.isEmpty { try await Task.sleep(for: .milliseconds(2)) }
                 }
-                if page.attempts.isEmpty { try await Task.sleep(for: .milliseconds(2)) }
-            }
-            return seen
-        }()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for w in 0..<writers {
-                group.addTask {
-                    for p in 0..<(perWriter / pageSize) {
-                        // Each writer answers its own questions, in time order: every page extends the progress fold
-                        // (interleaved old answers on shared questions would refold them all, which is not what this tests).
-                        let page = (0..<pageSize).map { i in (attempt(question: "w\(w)q\(i % 7)", at: Int64(w * 1_000_000 + p * pageSize + i)), AttemptFlags()) }
-                        let outcomes = try await store.insert(page, userID: user.id, receivedAt: 1)
-                        guard outcomes.allSatisfy({ if case .inserted = $0 { true } else { false } }) else { throw GapError(expected: -1, saw: -1) }
+                return seen
+            }()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for w in 0..<writers {
+                    group.addTask {
+                        for p in 0..<(perWriter / pageSize) {
+                            // Each writer answers its own questions, in time order: every page extends the progress fold
+                            // (interleaved old answers on shared questions would refold them all, which is not what this tests).
+                            let page = (0..<pageSize).map { i in (attempt(question: "w\(w)q\(i % 7)", at: Int64(w * 1_000_000 + p * pageSize + i)), AttemptFlags()) }
+                            let outcomes = try await store.insert(page, userID: user.id, receivedAt: 1)
+                            guard outcomes.allSatisfy({ if case .inserted = $0 { true } else { false } }) else { throw GapError(expected: -1, saw: -1) }
+                        }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            let seen = try await reader
+            #expect(seen == Array(1...Int64(total)))
+            #expect(try await store.pool.query("SELECT count(DISTINCT seq), min(seq), max(seq) FROM attempts WHERE user_id = \(user.id)")[0].decode(Int.self, at: 0) == total)
+            #expect(try await store.latestSequence(userID: user.id) == Int64(total))
         }
-        let seen = try await reader
-        #expect(seen == Array(1...Int64(total)))
-        #expect(try await store.pool.query("SELECT count(DISTINCT seq), min(seq), max(seq) FROM attempts WHERE user_id = \(user.id)")[0].decode(Int.self, at: 0) == total)
-        #expect(try await store.latestSequence(userID: user.id) == Int64(total))
     }
 
     struct GapError: Error { let expected: Int64; let saw: Int64 }
@@ -207,45 +216,47 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
 @Suite struct ProgressRepositoryTests {
     @Test func storedProgressIsTheFoldOfTheAttempts() async throws {
         let store = try await migratedStore()
-        defer { Task { await store.pool.close() } }
-        let user = try #require(try await store.createUser(username: "fay", displayName: "Fay", passwordHash: "h", role: .learner, at: 1))
-        let day: Int64 = 86_400_000
-        let attempts = [attempt(question: "a", correct: true, at: 0), attempt(question: "a", correct: true, at: 600_000), attempt(question: "a", correct: true, at: 3 * day),
-                        attempt(question: "b", correct: false, at: 5), attempt(question: "a", correct: false, at: 30 * day)]
-        // Pushed out of order: the fold orders by (answeredAt, id).
-        _ = try await store.insert(attempts.reversed().map { ($0, []) }, userID: user.id, receivedAt: 1)
-        try await store.refreshProgress(userID: user.id, questionIDs: ["a", "b"], at: 99)
-        let stored = try await store.progress(userID: user.id)
-        let expected = Progress.foldAll(attempts)
-        #expect(stored.count == 2)
-        for progress in stored {
-            let fold = try #require(expected[progress.questionID])
-            #expect(progress.card == fold.card)
-            #expect(progress.attempts == fold.attempts && progress.correctAttempts == fold.correctAttempts && progress.lastCorrect == fold.lastCorrect)
+        try await withPool(store.pool) { _ async throws in
+            let user = try #require(try await store.createUser(username: "fay", displayName: "Fay", passwordHash: "h", role: .learner, at: 1))
+            let day: Int64 = 86_400_000
+            let attempts = [attempt(question: "a", correct: true, at: 0), attempt(question: "a", correct: true, at: 600_000), attempt(question: "a", correct: true, at: 3 * day),
+                            attempt(question: "b", correct: false, at: 5), attempt(question: "a", correct: false, at: 30 * day)]
+            // Pushed out of order: the fold orders by (answeredAt, id).
+            _ = try await store.insert(attempts.reversed().map { ($0, []) }, userID: user.id, receivedAt: 1)
+            try await store.refreshProgress(userID: user.id, questionIDs: ["a", "b"], at: 99)
+            let stored = try await store.progress(userID: user.id)
+            let expected = Progress.foldAll(attempts)
+            #expect(stored.count == 2)
+            for progress in stored {
+                let fold = try #require(expected[progress.questionID])
+                #expect(progress.card == fold.card)
+                #expect(progress.attempts == fold.attempts && progress.correctAttempts == fold.correctAttempts && progress.lastCorrect == fold.lastCorrect)
+            }
+            // Refreshing again is idempotent.
+            try await store.refreshProgress(userID: user.id, questionIDs: ["a"], at: 100)
+            #expect(try await store.progress(userID: user.id).map(\.card) == stored.map(\.card))
         }
-        // Refreshing again is idempotent.
-        try await store.refreshProgress(userID: user.id, questionIDs: ["a"], at: 100)
-        #expect(try await store.progress(userID: user.id).map(\.card) == stored.map(\.card))
     }
 
     @Test func recordingProgressPageByPageEqualsTheFullFoldEvenForLateOfflineAttempts() async throws {
         let store = try await migratedStore()
-        defer { Task { await store.pool.close() } }
-        let user = try #require(try await store.createUser(username: "hal", displayName: "Hal", passwordHash: "h", role: .learner, at: 1))
-        let minute: Int64 = 60_000
-        let first = (0..<6).map { attempt(question: "q\($0 % 2)", correct: $0 % 3 != 0, at: Int64($0) * 30 * minute) }
-        let later = (6..<10).map { attempt(question: "q\($0 % 2)", correct: true, at: Int64($0) * 30 * minute) }
-        // An offline device syncs late: its attempts sort before the ones already folded.
-        let lateOffline = [attempt(question: "q0", correct: false, at: 45 * minute)]
-        var everything: [Attempt] = []
-        for page in [first, later, lateOffline] {
-            _ = try await store.insert(page.map { ($0, []) }, userID: user.id, receivedAt: 1)
-            try await store.recordProgress(userID: user.id, newAttempts: page, at: 2)
-            everything += page
-            let stored = try await store.progress(userID: user.id)
-            let expected = Progress.foldAll(everything)
-            #expect(stored.count == expected.count)
-            for p in stored { #expect(p == expected[p.questionID]) }
+        try await withPool(store.pool) { _ async throws in
+            let user = try #require(try await store.createUser(username: "hal", displayName: "Hal", passwordHash: "h", role: .learner, at: 1))
+            let minute: Int64 = 60_000
+            let first = (0..<6).map { attempt(question: "q\($0 % 2)", correct: $0 % 3 != 0, at: Int64($0) * 30 * minute) }
+            let later = (6..<10).map { attempt(question: "q\($0 % 2)", correct: true, at: Int64($0) * 30 * minute) }
+            // An offline device syncs late: its attempts sort before the ones already folded.
+            let lateOffline = [attempt(question: "q0", correct: false, at: 45 * minute)]
+            var everything: [Attempt] = []
+            for page in [first, later, lateOffline] {
+                _ = try await store.insert(page.map { ($0, []) }, userID: user.id, receivedAt: 1)
+                try await store.recordProgress(userID: user.id, newAttempts: page, at: 2)
+                everything += page
+                let stored = try await store.progress(userID: user.id)
+                let expected = Progress.foldAll(everything)
+                #expect(stored.count == expected.count)
+                for p in stored { #expect(p == expected[p.questionID]) }
+            }
         }
     }
 
@@ -254,51 +265,53 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
     /// mastery.
     @Test func theMasteredCountFollowsEachPage() async throws {
         let store = try await migratedStore()
-        defer { Task { await store.pool.close() } }
-        let user = try #require(try await store.createUser(username: "moe", displayName: "Moe", passwordHash: "h", role: .learner, at: 1))
-        let day: Int64 = 86_400_000, t: Int64 = 1_768_014_000_000
-        // Right answers a month apart: mastered by the last of them (checked on the fold itself, so the test means something).
-        func spaced(_ question: String, from start: Int64, count: Int) -> [Attempt] {
-            (0..<count).map { attempt(question: question, correct: true, at: start + Int64($0) * 30 * day) }
+        try await withPool(store.pool) { _ async throws in
+            let user = try #require(try await store.createUser(username: "moe", displayName: "Moe", passwordHash: "h", role: .learner, at: 1))
+            let day: Int64 = 86_400_000, t: Int64 = 1_768_014_000_000
+            // Right answers a month apart: mastered by the last of them (checked on the fold itself, so the test means something).
+            func spaced(_ question: String, from start: Int64, count: Int) -> [Attempt] {
+                (0..<count).map { attempt(question: question, correct: true, at: start + Int64($0) * 30 * day) }
+            }
+            let a = spaced("a", from: t, count: 12), b = spaced("b", from: t, count: 12)
+            let k = try #require((1...12).first { Progress.fold(questionID: "a", attempts: a.prefix($0)).isMastered })
+            #expect(k >= 2)
+            func masteredCount() async throws -> Int64? {
+                try await store.pool.query("SELECT mastered_count FROM users WHERE id = \(user.id)").scalar(Int64.self)
+            }
+            _ = try await store.insert((a.prefix(k) + b.prefix(k - 1)).map { ($0, []) }, userID: user.id, receivedAt: 1)  // the first page
+            #expect(try await masteredCount() == 1)
+            _ = try await store.insert([(attempt(question: "c", correct: true, at: t + 1), [])], userID: user.id, receivedAt: 2)  // no change of mastery
+            #expect(try await masteredCount() == 1)
+            _ = try await store.insert([(b[k - 1], [])], userID: user.id, receivedAt: 3)
+            #expect(try await masteredCount() == 2)
+            _ = try await store.insert([(attempt(question: "a", correct: false, at: t + 1_000 * day), [])], userID: user.id, receivedAt: 4)
+            #expect(try await masteredCount() == 1)
+            let counted = try await store.pool.query("SELECT count(*) FROM progress WHERE user_id = \(user.id) AND mastered").scalar(Int64.self)
+            #expect(counted == 1)
         }
-        let a = spaced("a", from: t, count: 12), b = spaced("b", from: t, count: 12)
-        let k = try #require((1...12).first { Progress.fold(questionID: "a", attempts: a.prefix($0)).isMastered })
-        #expect(k >= 2)
-        func masteredCount() async throws -> Int64? {
-            try await store.pool.query("SELECT mastered_count FROM users WHERE id = \(user.id)").scalar(Int64.self)
-        }
-        _ = try await store.insert((a.prefix(k) + b.prefix(k - 1)).map { ($0, []) }, userID: user.id, receivedAt: 1)  // the first page
-        #expect(try await masteredCount() == 1)
-        _ = try await store.insert([(attempt(question: "c", correct: true, at: t + 1), [])], userID: user.id, receivedAt: 2)  // no change of mastery
-        #expect(try await masteredCount() == 1)
-        _ = try await store.insert([(b[k - 1], [])], userID: user.id, receivedAt: 3)
-        #expect(try await masteredCount() == 2)
-        _ = try await store.insert([(attempt(question: "a", correct: false, at: t + 1_000 * day), [])], userID: user.id, receivedAt: 4)
-        #expect(try await masteredCount() == 1)
-        let counted = try await store.pool.query("SELECT count(*) FROM progress WHERE user_id = \(user.id) AND mastered").scalar(Int64.self)
-        #expect(counted == 1)
     }
 
     @Test func dailyAggregatesCountOnePointPerQuestionPerDayInTheTeamsTimeZone() async throws {
         let store = try await migratedStore()
-        defer { Task { await store.pool.close() } }
-        let user = try #require(try await store.createUser(username: "gus", displayName: "Gus", passwordHash: "h", role: .learner, at: 1))
-        let team = try await store.pool.query(
-            "INSERT INTO teams (name, time_zone, created_by, created_at) VALUES ('t', 'America/New_York', \(user.id), 1) RETURNING id").scalar(Int64.self)!
-        try await store.pool.query("INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES (\(team), \(user.id), 'member', 1)")
-        // 2026-01-10 03:00 UTC is 2026-01-09 22:00 in New York.
-        let t: Int64 = 1_768_014_000_000
-        _ = try await store.insert([(attempt(question: "a", correct: true, at: t), []), (attempt(question: "a", correct: true, at: t + 1), []),
-                                    (attempt(question: "b", correct: false, at: t + 2), [])], userID: user.id, receivedAt: 1)
-        // A later page: another right answer to "a" the same day adds no point; "b" right now earns one; a flagged one counts nothing.
-        _ = try await store.insert([(attempt(question: "a", correct: true, at: t + 3), []), (attempt(question: "b", correct: true, at: t + 4), []),
-                                    (attempt(question: "c", correct: true, at: t + 5), [.tooFast])], userID: user.id, receivedAt: 2)
-        let row = try await store.pool.query(
-            "SELECT day::text, attempts, correct_attempts, points FROM daily_activity WHERE user_id = \(user.id)")
-        #expect(row.count == 1)
-        #expect(try row[0].decode(String.self, at: 0) == "2026-01-09")
-        #expect(try row[0].decode(Int.self, at: 1) == 5)
-        #expect(try row[0].decode(Int.self, at: 2) == 4)
-        #expect(try row[0].decode(Int.self, at: 3) == 2)
+        try await withPool(store.pool) { _ async throws in
+            let user = try #require(try await store.createUser(username: "gus", displayName: "Gus", passwordHash: "h", role: .learner, at: 1))
+            let team = try await store.pool.query(
+                "INSERT INTO teams (name, time_zone, created_by, created_at) VALUES ('t', 'America/New_York', \(user.id), 1) RETURNING id").scalar(Int64.self)!
+            try await store.pool.query("INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES (\(team), \(user.id), 'member', 1)")
+            // 2026-01-10 03:00 UTC is 2026-01-09 22:00 in New York.
+            let t: Int64 = 1_768_014_000_000
+            _ = try await store.insert([(attempt(question: "a", correct: true, at: t), []), (attempt(question: "a", correct: true, at: t + 1), []),
+                                        (attempt(question: "b", correct: false, at: t + 2), [])], userID: user.id, receivedAt: 1)
+            // A later page: another right answer to "a" the same day adds no point; "b" right now earns one; a flagged one counts nothing.
+            _ = try await store.insert([(attempt(question: "a", correct: true, at: t + 3), []), (attempt(question: "b", correct: true, at: t + 4), []),
+                                        (attempt(question: "c", correct: true, at: t + 5), [.tooFast])], userID: user.id, receivedAt: 2)
+            let row = try await store.pool.query(
+                "SELECT day::text, attempts, correct_attempts, points FROM daily_activity WHERE user_id = \(user.id)")
+            #expect(row.count == 1)
+            #expect(try row[0].decode(String.self, at: 0) == "2026-01-09")
+            #expect(try row[0].decode(Int.self, at: 1) == 5)
+            #expect(try row[0].decode(Int.self, at: 2) == 4)
+            #expect(try row[0].decode(Int.self, at: 3) == 2)
+        }
     }
 }

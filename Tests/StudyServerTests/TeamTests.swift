@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import StudyCore
 import LibPQ
+import PostgresTestSupport
 import StudyDecks
 import StudyPostgres
 import StudyServer
@@ -241,54 +242,55 @@ import Testing
         let configuration = try await testConfiguration()
         guard case .url(let url) = configuration.database else { return #expect(Bool(false)) }
         let pool = PostgresPool(configuration: PostgresConfiguration(url: url), size: 1)
-        defer { Task { await pool.close() } }
-        let tables = [
-            "SELECT user_id, question_id, state, step, stability, difficulty, due, last_review, attempts, correct_attempts, last_correct, mastered FROM progress",
-            "SELECT id, mastered_count FROM users", "SELECT * FROM learner_question_stats", "SELECT * FROM daily_question_activity",
-            "SELECT * FROM daily_activity", "SELECT * FROM weekly_activity", "SELECT * FROM monthly_activity", "SELECT * FROM activity_totals",
-            """
-            SELECT team_id, deck_id, first_only, question_id, learners, attempts, correct, trim_scale(sum_x), trim_scale(sum_xx), trim_scale(sum_t),
-                   trim_scale(sum_tt), trim_scale(sum_xt), option_chosen, duration_histogram FROM team_question_sums
-            WHERE learners > 0
-            """,
-        ]
-        let sums = tables.count - 1
-        @Sendable func snapshot() async throws -> [[String]] {
-            var all: [[String]] = []
-            for sql in tables {
-                let rows = try await pool.query(PostgresQuery(unsafeSQL: sql + " ORDER BY 1, 2"))
-                all.append(rows.map { row in (0..<row.count).map { row[$0] ?? "NULL" }.joined(separator: "|") }.sorted())
+        try await withPool(pool) { pool async throws in
+            let tables = [
+                "SELECT user_id, question_id, state, step, stability, difficulty, due, last_review, attempts, correct_attempts, last_correct, mastered FROM progress",
+                "SELECT id, mastered_count FROM users", "SELECT * FROM learner_question_stats", "SELECT * FROM daily_question_activity",
+                "SELECT * FROM daily_activity", "SELECT * FROM weekly_activity", "SELECT * FROM monthly_activity", "SELECT * FROM activity_totals",
+                """
+                SELECT team_id, deck_id, first_only, question_id, learners, attempts, correct, trim_scale(sum_x), trim_scale(sum_xx), trim_scale(sum_t),
+                       trim_scale(sum_tt), trim_scale(sum_xt), option_chosen, duration_histogram FROM team_question_sums
+                WHERE learners > 0
+                """,
+            ]
+            let sums = tables.count - 1
+            @Sendable func snapshot() async throws -> [[String]] {
+                var all: [[String]] = []
+                for sql in tables {
+                    let rows = try await pool.query(PostgresQuery(unsafeSQL: sql + " ORDER BY 1, 2"))
+                    all.append(rows.map { row in (0..<row.count).map { row[$0] ?? "NULL" }.joined(separator: "|") }.sorted())
+                }
+                return all
             }
-            return all
-        }
-        @Sendable func compare(_ before: [[String]], _ after: [[String]], _ step: String) {
-            for (i, sql) in tables.enumerated() where after[i] != before[i] {
-                Issue.record("\(step): \(sql)\nbefore: \(before[i].filter { !after[i].contains($0) })\nafter: \(after[i].filter { !before[i].contains($0) })")
+            @Sendable func compare(_ before: [[String]], _ after: [[String]], _ step: String) {
+                for (i, sql) in tables.enumerated() where after[i] != before[i] {
+                    Issue.record("\(step): \(sql)\nbefore: \(before[i].filter { !after[i].contains($0) })\nafter: \(after[i].filter { !before[i].contains($0) })")
+                }
             }
-        }
-        /// The question-report sums of every deck of every team, from scratch.
-        @Sendable func rebuildSums() async throws {
-            try await pool.query("SELECT rebuild_team_question_sums(team_id, deck_id) FROM team_decks")
-        }
-        try await app(configuration).test(.router) { client in
-            let p = try await setUp(client)
-            // amy again, as a member: her scores on questions 0 and 3 change, and with them her total on the deck.
-            try await push(client, p.amy, [(0, false, "2026-11-25T09:00:00Z", 9_000), (3, true, "2026-11-25T09:01:00Z", 61_500)])
-            let before = try await snapshot()
-            #expect(before[2].count > 5 && before[4].count > 5 && before[5].count > 3 && before[6].count == 3 && before[sums].count == 8, "\(before[sums])")
-            let store = PostgresStore(pool: pool)
-            for id in try await pool.query("SELECT id FROM users").column(Int64.self) { try await store.rebuildAggregates(userID: id, at: Self.now) }
-            compare(before, try await snapshot(), "rebuildAggregates")
-            // The sums kept as attempts arrived equal the sums counted from scratch.
-            try await rebuildSums()
-            compare(before, try await snapshot(), "rebuild_team_question_sums")
+            /// The question-report sums of every deck of every team, from scratch.
+            @Sendable func rebuildSums() async throws {
+                try await pool.query("SELECT rebuild_team_question_sums(team_id, deck_id) FROM team_decks")
+            }
+            try await app(configuration).test(.router) { client in
+                let p = try await setUp(client)
+                // amy again, as a member: her scores on questions 0 and 3 change, and with them her total on the deck.
+                try await push(client, p.amy, [(0, false, "2026-11-25T09:00:00Z", 9_000), (3, true, "2026-11-25T09:01:00Z", 61_500)])
+                let before = try await snapshot()
+                #expect(before[2].count > 5 && before[4].count > 5 && before[5].count > 3 && before[6].count == 3 && before[sums].count == 8, "\(before[sums])")
+                let store = PostgresStore(pool: pool)
+                for id in try await pool.query("SELECT id FROM users").column(Int64.self) { try await store.rebuildAggregates(userID: id, at: Self.now) }
+                compare(before, try await snapshot(), "rebuildAggregates")
+                // The sums kept as attempts arrived equal the sums counted from scratch.
+                try await rebuildSums()
+                compare(before, try await snapshot(), "rebuild_team_question_sums")
 
-            // ben leaves: his part is taken out, exactly.
-            #expect(try await client.json(.delete, "/v1/teams/\(p.teamA)/membership", token: p.ben).status == .noContent)
-            let left = try await snapshot()
-            #expect(left[sums] != before[sums])
-            try await rebuildSums()
-            compare(left, try await snapshot(), "after leaving, rebuild_team_question_sums")
+                // ben leaves: his part is taken out, exactly.
+                #expect(try await client.json(.delete, "/v1/teams/\(p.teamA)/membership", token: p.ben).status == .noContent)
+                let left = try await snapshot()
+                #expect(left[sums] != before[sums])
+                try await rebuildSums()
+                compare(left, try await snapshot(), "after leaving, rebuild_team_question_sums")
+            }
         }
     }
 
