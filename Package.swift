@@ -26,11 +26,9 @@ let package = Package(
         .target(name: "StudyDecks", resources: [.copy("Resources/ml-deployment.txt")]),
         // System SQLite for the CLI's local store (apt libsqlite3-dev).
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        // System libcurl for the CLI's HTTP client (apt libcurl4-openssl-dev); see StudyClient/HTTPClient.swift.
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "StudyClient",
-            dependencies: ["StudyCore", "StudyDecks", "CSQLite", "CCurl", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            dependencies: ["StudyCore", "StudyDecks", "CSQLite", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),

@@ -14,15 +14,11 @@ struct HTTPFailure: Error, Sendable, CustomStringConvertible {
     let description: String
 }
 
-/// Sends one request and returns the answer.
-protocol HTTPTransport: Sendable {
-    func perform(_ method: String, _ url: String, headers: [String], body: [UInt8]?) async throws -> HTTPResponseData
-}
-
 /// HTTP requests through async-http-client (SwiftNIO, pure Swift): `http` and `https` (the system's CA certificates),
 /// the `https_proxy`/`http_proxy` variables, connections kept alive between requests. Pure Swift, so `swift run study`
-/// builds with no C library beyond SQLite (issue 16: the libcurl client needed `libcurl4-openssl-dev` first).
-final class HTTPClient: HTTPTransport {
+/// builds with no C library beyond SQLite. It replaced a libcurl client, which needed `libcurl4-openssl-dev` to build and
+/// was no faster where the bytes are (docs/benchmarks.md, "The CLI's HTTP client").
+final class HTTPClient: Sendable {
     typealias Response = HTTPResponseData
     typealias Failure = HTTPFailure
 

@@ -6,7 +6,7 @@ import StudyCore
 public struct ServerAPI: Sendable {
     public let baseURL: URL
     public let token: String?
-    let http: any HTTPTransport
+    let http: HTTPClient
     /// Waits before the second, third and fourth tries.
     var backoff: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2)]
 
@@ -16,8 +16,7 @@ public struct ServerAPI: Sendable {
         }
         baseURL = url
         self.token = token
-        // STUDYSYNC_HTTP_CLIENT=curl: the libcurl client, for the side-by-side measurement (studysync-bench http).
-        http = getenv("STUDYSYNC_HTTP_CLIENT").map { String(cString: $0) } == "curl" ? CurlHTTPClient(timeoutSeconds: 60) : HTTPClient(timeoutSeconds: 60)
+        http = HTTPClient(timeoutSeconds: 60)
     }
 
     public struct Meta: Codable, Sendable {

@@ -24,7 +24,6 @@ struct Bench {
         }
         if CommandLine.arguments.dropFirst().first == "codec" { return try CodecBench.run() }
         if CommandLine.arguments.dropFirst().first == "store" { return try StoreBench.run() }
-        if CommandLine.arguments.dropFirst().first == "http" { return try await HTTPBench.run(rounds: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 5) }
         let machine = machineDescription()
         print("StudySync sync benchmark — \(ISO8601DateFormatter().string(from: Date())) — \(machine)")
         let postgres = try LocalPostgres.startTemporary(durable: true)
