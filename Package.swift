@@ -28,7 +28,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(
             name: "StudyClient",
-            dependencies: ["StudyCore", "StudyDecks", "CSQLite", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            dependencies: [
+                "StudyCore", "StudyDecks", "CSQLite", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),

@@ -3,7 +3,7 @@ import LibPQ
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A private PostgreSQL server: a cluster in a directory of its own, listening only on a Unix socket in a private
@@ -60,8 +60,11 @@ public final class LocalPostgres: Sendable {
     public static func startSupervised(dataDirectory: URL, logger: Logger) throws -> LocalPostgres {
         if let running = try runningServer(in: dataDirectory) {
             guard running.isOrphan else { return running }
-            logger.notice("stopping a private PostgreSQL left running by a process that is gone", metadata: ["postgres.data": "\(dataDirectory.path)"])
-            try run(running.binaries.appendingPathComponent("pg_ctl"), ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"], asPostgres: running.runAsPostgres)
+            logger.notice(
+                "stopping a private PostgreSQL left running by a process that is gone", metadata: ["postgres.data": "\(dataDirectory.path)"])
+            try run(
+                running.binaries.appendingPathComponent("pg_ctl"), ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"],
+                asPostgres: running.runAsPostgres)
         }
         let socket = try makePrivateDirectory(prefix: "studysync-pgsock-")
         do {
@@ -175,7 +178,9 @@ public final class LocalPostgres: Sendable {
             if asPostgres {
                 try chownToPostgres(data)
                 guard canPostgresReach(data) else {
-                    throw LocalPostgresError("The postgres user cannot reach \(data.path) (a parent directory is private): choose a data directory it can reach, such as /var/lib/studysync/postgres.")
+                    throw LocalPostgresError(
+                        "The postgres user cannot reach \(data.path) (a parent directory is private): choose a data directory it can reach, such as /var/lib/studysync/postgres."
+                    )
                 }
             }
             var arguments = ["-D", data.path, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"]
@@ -235,7 +240,9 @@ public final class LocalPostgres: Sendable {
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") where fm.isExecutableFile(atPath: "\(dir)/initdb") {
             return URL(fileURLWithPath: String(dir))
         }
-        throw LocalPostgresError("PostgreSQL's server programs (initdb, pg_ctl) were not found: install them with 'apt-get install postgresql', or set DATABASE_URL to use a server you run yourself.")
+        throw LocalPostgresError(
+            "PostgreSQL's server programs (initdb, pg_ctl) were not found: install them with 'apt-get install postgresql', or set DATABASE_URL to use a server you run yourself."
+        )
     }
 
     /// A new private directory under the system's temporary directory, owned by `postgres` when we are root.
@@ -276,7 +283,8 @@ public final class LocalPostgres: Sendable {
 
     private static func chownToPostgres(_ url: URL) throws {
         guard let (uid, gid) = postgresAccount else {
-            throw LocalPostgresError("Running as root, PostgreSQL must run as the 'postgres' user, which does not exist: install the postgresql package.")
+            throw LocalPostgresError(
+                "Running as root, PostgreSQL must run as the 'postgres' user, which does not exist: install the postgresql package.")
         }
         guard chown(url.path, uid, gid) == 0 else {
             throw LocalPostgresError("Cannot give \(url.path) to the postgres user: \(String(cString: strerror(errno))).")
@@ -324,7 +332,8 @@ public final class LocalPostgres: Sendable {
         let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         guard exitCode == 0 else {
             let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-            throw LocalPostgresError("\(program.lastPathComponent) failed (exit \(exitCode)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw LocalPostgresError(
+                "\(program.lastPathComponent) failed (exit \(exitCode)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs the private PostgreSQL's postmaster as a child of this process, on a thread of its own that waits for it and

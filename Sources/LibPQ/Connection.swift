@@ -3,7 +3,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One libpq connection, used through blocking calls.
@@ -91,7 +91,8 @@ final class PQConnection: @unchecked Sendable {
                 buffers.append(nil)
             case .text(let text):
                 guard !text.utf8.contains(0) else {
-                    throw PostgresError(kind: .invalidValue, message: "Parameter $\(i + 1) holds a NUL character, which a PostgreSQL text value cannot.")
+                    throw PostgresError(
+                        kind: .invalidValue, message: "Parameter $\(i + 1) holds a NUL character, which a PostgreSQL text value cannot.")
                 }
                 buffers.append(strdup(text))
             case .binary(let bytes):
@@ -270,9 +271,11 @@ final class PQConnection: @unchecked Sendable {
             let columnCount = PQnfields(result)
             let names = ColumnNames((0..<columnCount).map { String(cString: PQfname(result, $0)) })
             let rows = (0..<PQntuples(result)).map { row in
-                PostgresRow(columns: names, values: (0..<columnCount).map { column in
-                    PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
-                })
+                PostgresRow(
+                    columns: names,
+                    values: (0..<columnCount).map { column in
+                        PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+                    })
             }
             let tag = String(cString: PQcmdTuples(result))
             return PostgresRows(rows: rows, affectedRows: Int(tag) ?? rows.count)

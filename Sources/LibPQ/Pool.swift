@@ -16,7 +16,9 @@ public final class PostgresPool: Sendable {
     let threads: NIOThreadPool
     private let state: PoolState
 
-    public init(configuration: PostgresConfiguration, size: Int = 4, waitTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "studysync.libpq")) {
+    public init(
+        configuration: PostgresConfiguration, size: Int = 4, waitTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "studysync.libpq")
+    ) {
         precondition(size > 0, "a pool needs at least one connection")
         self.configuration = configuration
         self.size = size
@@ -131,9 +133,12 @@ actor PoolState {
                 waiters.append((id, continuation))
                 Task { [weak self] in
                     try? await Task.sleep(for: timeout)
-                    await self?.expire(id, PostgresError(
-                        kind: .poolTimeout,
-                        message: "No database connection became free within \(timeout); the server is overloaded or PostgreSQL is not answering."))
+                    await self?.expire(
+                        id,
+                        PostgresError(
+                            kind: .poolTimeout,
+                            message: "No database connection became free within \(timeout); the server is overloaded or PostgreSQL is not answering.")
+                    )
                 }
             }
         } onCancel: {

@@ -48,7 +48,9 @@ public struct PostgresBinaryRow: Sendable {
         value.withUTF8 { utf8 in
             append(UInt32(utf8.count))
             makeRoom(utf8.count)
-            storage.withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[length..<length + utf8.count]).copyMemory(from: UnsafeRawBufferPointer(utf8)) }
+            storage.withUnsafeMutableBytes {
+                UnsafeMutableRawBufferPointer(rebasing: $0[length..<length + utf8.count]).copyMemory(from: UnsafeRawBufferPointer(utf8))
+            }
             length += utf8.count
         }
     }

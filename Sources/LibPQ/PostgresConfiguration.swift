@@ -30,7 +30,8 @@ public struct PostgresConfiguration: Sendable {
     /// Whether a server answers at this address and accepts connections now (`PQpingParams`; nothing is logged in).
     public func acceptsConnections() -> Bool {
         let pairs = keywordValues
-        return pairs.map(\.0).withCStringArray { keywords in pairs.map(\.1).withCStringArray { values in PQpingParams(keywords, values, 0) } } == PQPING_OK
+        return pairs.map(\.0).withCStringArray { keywords in pairs.map(\.1).withCStringArray { values in PQpingParams(keywords, values, 0) } }
+            == PQPING_OK
     }
 
     /// Everything `PQconnectdbParams` receives. Later pairs override earlier ones, including those expanded from a URL,

@@ -44,7 +44,8 @@ public struct PostgresConnection: Sendable {
 
     /// Runs `body` inside BEGIN … COMMIT; throws after ROLLBACK when `body` throws.
     @discardableResult
-    public func withTransaction<T: Sendable>(isolation: Isolation = .readCommitted, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+    public func withTransaction<T: Sendable>(isolation: Isolation = .readCommitted, _ body: (PostgresConnection) async throws -> T) async throws -> T
+    {
         try await query(PostgresQuery(unsafeSQL: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"))
         do {
             let result = try await body(self)

@@ -2,7 +2,10 @@
 public struct PostgresError: Error, Sendable, CustomStringConvertible {
     /// The classes of failure callers act on differently.
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
-        private enum Base: Hashable, Sendable { case server, uniqueViolation, serializationFailure, deadlock, connectionLost, connectFailed, queryCancelled, poolTimeout, poolClosed, decoding, protocolError, invalidValue }
+        private enum Base: Hashable, Sendable {
+            case server, uniqueViolation, serializationFailure, deadlock, connectionLost, connectFailed, queryCancelled, poolTimeout, poolClosed,
+                decoding, protocolError, invalidValue
+        }
         private let base: Base
 
         /// Any other error the server reported; look at `sqlState`.

@@ -6,7 +6,9 @@ public protocol PostgresDecodable: Sendable {
 
 extension PostgresDecodable {
     static func nonNull(_ text: String?) throws -> String {
-        guard let text else { throw PostgresError(kind: .decoding, message: "A NULL column cannot be decoded as \(Self.self); decode it as \(Self.self)?.") }
+        guard let text else {
+            throw PostgresError(kind: .decoding, message: "A NULL column cannot be decoded as \(Self.self); decode it as \(Self.self)?.")
+        }
         return text
     }
 

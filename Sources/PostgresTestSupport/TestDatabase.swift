@@ -1,9 +1,9 @@
-import Foundation
 import EmbeddedPostgres
+import Foundation
 import LibPQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real PostgreSQL for tests: one private throwaway cluster per test process, started on first use and stopped at exit,

@@ -2,7 +2,7 @@ import Foundation
 import StudyCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Who this study home is logged in as, where, and with which device token. Kept in the XDG config directory
@@ -45,7 +45,8 @@ public struct Credentials: Codable, Sendable, Equatable {
     /// Writes the file with mode 0600 from the start, so the token is never readable by others.
     public func save(for home: URL) throws {
         let url = Self.file(for: home)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            at: url.deletingLastPathComponent(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let data = try JSONEncoder().encode(self)
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString)")
         guard FileManager.default.createFile(atPath: temporary.path, contents: data, attributes: [.posixPermissions: 0o600]) else {

@@ -38,7 +38,9 @@ final class HTTPClient: Sendable {
     }()
 
     /// `https_proxy` or `http_proxy` (either case), as libcurl and most tools read them; `no_proxy` is not read.
-    static func proxyFromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> AsyncHTTPClient.HTTPClient.Configuration.Proxy? {
+    static func proxyFromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> AsyncHTTPClient.HTTPClient
+        .Configuration.Proxy?
+    {
         let value = ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"].lazy.compactMap { environment[$0] }.first { !$0.isEmpty }
         guard let value, let url = URL(string: value.contains("://") ? value : "http://" + value), let host = url.host else { return nil }
         return .server(host: host, port: url.port ?? 80)

@@ -5,7 +5,9 @@ extension LocalStore {
     /// Starts a study session on a deck and returns its id.
     public func startSession(deckID: String, at time: Int64) throws -> String {
         let id = UUID().uuidString.lowercased()
-        try db.run("INSERT INTO sessions(id, deck_id, device_id, started_at) VALUES (?, ?, ?, ?)", [.text(id), .text(deckID), .text(deviceID), .integer(time)])
+        try db.run(
+            "INSERT INTO sessions(id, deck_id, device_id, started_at) VALUES (?, ?, ?, ?)",
+            [.text(id), .text(deckID), .text(deviceID), .integer(time)])
         return id
     }
 
@@ -75,19 +77,24 @@ extension LocalStore {
     /// The newest attempts first, at most `limit`.
     public func recentAttempts(limit: Int) throws -> [Attempt] {
         var strings = SharedStrings()
-        return try db.query("\(Self.selectAttempt) ORDER BY answered_at DESC, id DESC LIMIT ?", [.init(limit)]) { try Self.decodeAttempt($0, sharing: &strings) }
+        return try db.query("\(Self.selectAttempt) ORDER BY answered_at DESC, id DESC LIMIT ?", [.init(limit)]) {
+            try Self.decodeAttempt($0, sharing: &strings)
+        }
     }
 
     /// Progress on every question with attempts: the pure fold of the stored attempts that count (not those the server
     /// holds as stamped ahead of its clock), the same fold as the server's.
     public func progress() throws -> [String: QuestionProgress] {
         var strings = SharedStrings()
-        return Progress.foldAll(try db.query("\(Self.selectAttempt) WHERE ahead = 0 ORDER BY answered_at, id") { try Self.decodeAttempt($0, sharing: &strings) })
+        return Progress.foldAll(
+            try db.query("\(Self.selectAttempt) WHERE ahead = 0 ORDER BY answered_at, id") { try Self.decodeAttempt($0, sharing: &strings) })
     }
 
     private func values(of a: Attempt) -> [SQLiteValue] {
-        [.text(a.id), .text(a.deviceID), .text(a.questionID), .text(a.questionVersion), .text(JSONText.encode(a.chosen)), .init(a.correct),
-         .integer(a.answeredAt), .integer(a.durationMs), .text(a.sessionID)]
+        [
+            .text(a.id), .text(a.deviceID), .text(a.questionID), .text(a.questionVersion), .text(JSONText.encode(a.chosen)), .init(a.correct),
+            .integer(a.answeredAt), .integer(a.durationMs), .text(a.sessionID),
+        ]
     }
 
     private static let selectAttempt =
@@ -97,8 +104,10 @@ extension LocalStore {
     /// question and session ids are shared through `strings` with the rows read before it.
     static func decodeAttempt(_ row: SQLiteDatabase.Row, sharing strings: inout SharedStrings) throws -> Attempt {
         Attempt(
-            id: row.text(0), deviceID: row.text(1, sharing: &strings), questionID: row.text(2, sharing: &strings), questionVersion: row.text(3, sharing: &strings),
-            chosen: try row.smallIntList(4) ?? JSONText.decode([Int].self, row.text(4)), correct: row.int(5) != 0, answeredAt: row.int(6), durationMs: row.int(7),
+            id: row.text(0), deviceID: row.text(1, sharing: &strings), questionID: row.text(2, sharing: &strings),
+            questionVersion: row.text(3, sharing: &strings),
+            chosen: try row.smallIntList(4) ?? JSONText.decode([Int].self, row.text(4)), correct: row.int(5) != 0, answeredAt: row.int(6),
+            durationMs: row.int(7),
             sessionID: row.text(8, sharing: &strings))
     }
 }

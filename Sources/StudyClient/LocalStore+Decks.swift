@@ -19,7 +19,9 @@ extension LocalStore {
                 try db.query("SELECT question_id, version FROM deck_questions WHERE deck_name = ?", [.text(deck.name)]) { ($0.text(0), $0.text(1)) },
                 uniquingKeysWith: { a, _ in a })
             try db.run("DELETE FROM decks WHERE name = ?", [.text(deck.name)])
-            try db.run("INSERT INTO decks(name, id, source, imported_at) VALUES (?, ?, ?, ?)", [.text(deck.name), .text(deck.id), .text(source), .integer(now)])
+            try db.run(
+                "INSERT INTO decks(name, id, source, imported_at) VALUES (?, ?, ?, ?)",
+                [.text(deck.name), .text(deck.id), .text(source), .integer(now)])
             for (position, q) in deck.questions.enumerated() {
                 try db.run(
                     "INSERT OR IGNORE INTO question_versions(question_id, version, prompt, options, correct) VALUES (?, ?, ?, ?, ?)",
@@ -57,7 +59,8 @@ extension LocalStore {
             WHERE d.deck_name = ? ORDER BY d.position
             """, [.text(name)]
         ) { row in
-            Question(prompt: row.text(0), options: try JSONText.decode([String].self, row.text(1)), correct: try JSONText.decode([Int].self, row.text(2)))
+            Question(
+                prompt: row.text(0), options: try JSONText.decode([String].self, row.text(1)), correct: try JSONText.decode([Int].self, row.text(2)))
         }
         return Deck(name: name, questions: questions)
     }
@@ -72,8 +75,10 @@ extension LocalStore {
 
     /// The exact version of a question an attempt names, when this store knows it.
     public func question(id: String, version: String) throws -> Question? {
-        try db.query("SELECT prompt, options, correct FROM question_versions WHERE question_id = ? AND version = ?", [.text(id), .text(version)]) { row in
-            Question(prompt: row.text(0), options: try JSONText.decode([String].self, row.text(1)), correct: try JSONText.decode([Int].self, row.text(2)))
+        try db.query("SELECT prompt, options, correct FROM question_versions WHERE question_id = ? AND version = ?", [.text(id), .text(version)]) {
+            row in
+            Question(
+                prompt: row.text(0), options: try JSONText.decode([String].self, row.text(1)), correct: try JSONText.decode([Int].self, row.text(2)))
         }.first
     }
 }

@@ -28,7 +28,8 @@ extension LocalStore {
             SELECT a.id, a.device_id, a.question_id, a.question_version, a.chosen, a.correct, a.answered_at, a.duration_ms, a.session_id
             FROM outbox o CROSS JOIN attempts a ON a.id = o.id
             WHERE (o.answered_at, o.id) > (?, ?) ORDER BY o.answered_at, o.id LIMIT ?
-            """, [.integer(after?.answeredAt ?? .min), .text(after?.id ?? ""), .init(limit)]) { try Self.decodeAttempt($0, sharing: &strings) }
+            """, [.integer(after?.answeredAt ?? .min), .text(after?.id ?? ""), .init(limit)]
+        ) { try Self.decodeAttempt($0, sharing: &strings) }
     }
 
     public func pendingCount() throws -> Int {
@@ -37,14 +38,18 @@ extension LocalStore {
 
     /// Counts of attempts the server conflicted with or refused.
     public func unsyncable() throws -> (conflicts: Int, rejected: Int) {
-        let rows = try db.query("SELECT sync_state, count(*) FROM attempts WHERE sync_state IN (2, 3) GROUP BY sync_state") { ($0.int(0), Int($0.int(1))) }
+        let rows = try db.query("SELECT sync_state, count(*) FROM attempts WHERE sync_state IN (2, 3) GROUP BY sync_state") {
+            ($0.int(0), Int($0.int(1)))
+        }
         let counts = Dictionary(uniqueKeysWithValues: rows)
         return (counts[SyncState.conflict.rawValue] ?? 0, counts[SyncState.rejected.rawValue] ?? 0)
     }
 
     /// The sessions the given attempts belong to that the server has not been sent.
     public func pendingSessions(for attempts: [Attempt]) throws -> [StudySession] {
-        let waiting = try db.query("SELECT id, deck_id, started_at FROM sessions WHERE pushed = 0") { StudySession(id: $0.text(0), deckId: $0.text(1), startedAt: $0.int(2)) }
+        let waiting = try db.query("SELECT id, deck_id, started_at FROM sessions WHERE pushed = 0") {
+            StudySession(id: $0.text(0), deckId: $0.text(1), startedAt: $0.int(2))
+        }
         // Nearly always none wait (a session is sent with the first page of its attempts): then the page's session ids,
         // one hashed string per attempt, are not gathered at all.
         guard !waiting.isEmpty else { return [] }
@@ -81,7 +86,9 @@ extension LocalStore {
             // A conflicting or refused attempt is also set aside, with the reason.
             for result in response.results where result.status == .conflict || result.status == .rejected {
                 let state: SyncState = result.status == .conflict ? .conflict : .rejected
-                try db.run("UPDATE attempts SET sync_state = ?, sync_note = ? WHERE id = ?", [.integer(state.rawValue), .init(result.reason), .text(result.id)])
+                try db.run(
+                    "UPDATE attempts SET sync_state = ?, sync_note = ? WHERE id = ?",
+                    [.integer(state.rawValue), .init(result.reason), .text(result.id)])
             }
             // The server holds these with the `ahead` flag: they leave this device's progress and clock as well.
             for result in response.results where result.ahead { try db.run("UPDATE attempts SET ahead = 1 WHERE id = ?", [.text(result.id)]) }
@@ -94,8 +101,12 @@ extension LocalStore {
                     INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id, sync_state, server_seq, ahead)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT(id) DO NOTHING
                     """,
-                    [.text(a.id), .text(a.deviceID), .text(a.questionID), .text(a.questionVersion), .text(JSONText.encode(a.chosen)), .init(a.correct),
-                     .integer(a.answeredAt), .integer(a.durationMs), .text(a.sessionID), .integer(pulled.seq), .init(pulled.flags & AttemptFlags.ahead.rawValue != 0)])
+                    [
+                        .text(a.id), .text(a.deviceID), .text(a.questionID), .text(a.questionVersion), .text(JSONText.encode(a.chosen)),
+                        .init(a.correct),
+                        .integer(a.answeredAt), .integer(a.durationMs), .text(a.sessionID), .integer(pulled.seq),
+                        .init(pulled.flags & AttemptFlags.ahead.rawValue != 0),
+                    ])
                 if inserted == 1 {
                     merge.inserted += 1
                 } else {
@@ -122,9 +133,14 @@ extension LocalStore {
         else { return false }
         let range: [SQLiteValue] = [.integer(first.answeredAt), .text(first.id), .integer(last.answeredAt), .text(last.id)]
         var matched = 0
-        _ = try db.query("SELECT answered_at, id FROM outbox WHERE (answered_at, id) BETWEEN (?, ?) AND (?, ?) ORDER BY answered_at, id", range) { row in
+        _ = try db.query("SELECT answered_at, id FROM outbox WHERE (answered_at, id) BETWEEN (?, ?) AND (?, ?) ORDER BY answered_at, id", range) {
+            row in
             guard matched >= 0 else { return }
-            if matched < pushed.count, row.int(0) == pushed[matched].answeredAt, row.text(1, is: pushed[matched].id) { matched += 1 } else { matched = -1 }
+            if matched < pushed.count, row.int(0) == pushed[matched].answeredAt, row.text(1, is: pushed[matched].id) {
+                matched += 1
+            } else {
+                matched = -1
+            }
         }
         guard matched == pushed.count else { return false }
         try db.run("DELETE FROM outbox WHERE (answered_at, id) BETWEEN (?, ?) AND (?, ?)", range)

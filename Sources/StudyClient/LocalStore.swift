@@ -35,7 +35,8 @@ public final class LocalStore {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw StoreError("Cannot create the study home \(directory.path): \(error.localizedDescription). Choose another with --home DIR or STUDY_HOME.")
+            throw StoreError(
+                "Cannot create the study home \(directory.path): \(error.localizedDescription). Choose another with --home DIR or STUDY_HOME.")
         }
         do {
             db = try Self.open(directory)
@@ -67,7 +68,8 @@ public final class LocalStore {
                 let version = try? db.query("PRAGMA user_version", row: { Int($0.int(0)) }).first
             else { continue }
             guard version == Migrations.steps.count else {
-                throw StoreError("Cannot open the local store in \(directory.path): it needs an upgrade, which needs to write. \(failure.description)")
+                throw StoreError(
+                    "Cannot open the local store in \(directory.path): it needs an upgrade, which needs to write. \(failure.description)")
             }
             return db
         }
@@ -89,7 +91,8 @@ public final class LocalStore {
 
     func setMeta(_ key: String, _ value: String?) throws {
         if let value {
-            try db.run("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [.text(key), .text(value)])
+            try db.run(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [.text(key), .text(value)])
         } else {
             try db.run("DELETE FROM meta WHERE key = ?", [.text(key)])
         }

@@ -56,7 +56,9 @@ final class SQLiteDatabase {
     init(path: String, access: Access = .readWrite) throws {
         _ = Self.configured
         var db: OpaquePointer?
-        let uri = "file:" + path.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "?", with: "%3f").replacingOccurrences(of: "#", with: "%23")
+        let uri =
+            "file:"
+            + path.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "?", with: "%3f").replacingOccurrences(of: "#", with: "%23")
         let rc =
             switch access {
             case .readWrite: sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)

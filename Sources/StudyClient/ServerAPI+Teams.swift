@@ -4,10 +4,13 @@ import StudyCore
 /// Teams, decks, the leaderboard and reports, as the CLI calls them (PROTOCOL.md, "Teams").
 extension ServerAPI {
     public struct Team: Codable, Sendable {
-        public let id: Int64; public let name: String; public let timeZone: String; public let weekStart: Int; public let createdAt: Int64; public let role: String?
+        public let id: Int64; public let name: String; public let timeZone: String; public let weekStart: Int; public let createdAt: Int64;
+        public let role: String?
     }
     struct Teams: Codable { let teams: [Team] }
-    public struct Invite: Codable, Sendable { public let code: String; public let teamId: Int64; public let role: String; public let maxUses: Int; public let expiresAt: Int64 }
+    public struct Invite: Codable, Sendable {
+        public let code: String; public let teamId: Int64; public let role: String; public let maxUses: Int; public let expiresAt: Int64
+    }
     struct Members: Codable { let members: [TeamMember] }
     struct Decks: Codable { let decks: [PublishedDeck] }
     struct Published: Codable { let deck: PublishedDeck }
@@ -21,7 +24,9 @@ extension ServerAPI {
     }
     struct LearnerReport: Codable { let learners: [LearnerReportRow] }
     struct QuestionReport: Codable { let questions: [QuestionReportRow] }
-    public struct LearnerDetail: Codable, Sendable { public let learner: LearnerReportRow; public let weakQuestions: [WeakQuestion]; public let recent: [Attempt] }
+    public struct LearnerDetail: Codable, Sendable {
+        public let learner: LearnerReportRow; public let weakQuestions: [WeakQuestion]; public let recent: [Attempt]
+    }
     struct Visibility: Codable { let optOut: Bool }
     public struct RoleChange: Codable, Sendable { public let username: String; public let role: String }
 
@@ -34,14 +39,17 @@ extension ServerAPI {
 
     public func invite(team: Int64, role: String, maxUses: Int, expiresInHours: Int) async throws -> Invite {
         struct Body: Encodable { let role: String; let maxUses: Int; let expiresInHours: Int }
-        return try await call("POST", "v1/teams/\(team)/invites", body: Body(role: role, maxUses: maxUses, expiresInHours: expiresInHours), retry: false)
+        return try await call(
+            "POST", "v1/teams/\(team)/invites", body: Body(role: role, maxUses: maxUses, expiresInHours: expiresInHours), retry: false)
     }
 
     public func join(code: String) async throws -> Team { try await call("POST", "v1/teams/join", body: ["code": code], retry: false) }
 
     public func leave(team: Int64) async throws { try await send("DELETE", "v1/teams/\(team)/membership", body: Empty?.none) }
 
-    public func members(team: Int64) async throws -> [TeamMember] { try await (call("GET", "v1/teams/\(team)/members", body: Empty?.none) as Members).members }
+    public func members(team: Int64) async throws -> [TeamMember] {
+        try await (call("GET", "v1/teams/\(team)/members", body: Empty?.none) as Members).members
+    }
 
     public func publish(_ deck: Deck, team: Int64) async throws -> PublishedDeck {
         struct Q: Encodable { let prompt: String; let options: [String]; let correct: [Int] }
@@ -58,7 +66,8 @@ extension ServerAPI {
     }
 
     public func leaderboard(team: Int64, window: String, offset: Int, limit: Int) async throws -> Board {
-        try await call("GET", "v1/teams/\(team)/leaderboard", query: ["window": window, "offset": String(offset), "limit": String(limit)], body: Empty?.none)
+        try await call(
+            "GET", "v1/teams/\(team)/leaderboard", query: ["window": window, "offset": String(offset), "limit": String(limit)], body: Empty?.none)
     }
 
     public func setLeaderboardOptOut(_ optOut: Bool) async throws {
@@ -70,7 +79,9 @@ extension ServerAPI {
     }
 
     public func questionReport(team: Int64, deck: String?, attempts: String) async throws -> [QuestionReportRow] {
-        try await (call("GET", "v1/teams/\(team)/reports/questions", query: ["deck": deck, "attempts": attempts], body: Empty?.none) as QuestionReport).questions
+        try await
+            (call("GET", "v1/teams/\(team)/reports/questions", query: ["deck": deck, "attempts": attempts], body: Empty?.none) as QuestionReport)
+            .questions
     }
 
     public func learnerDetail(team: Int64, username: String) async throws -> LearnerDetail {

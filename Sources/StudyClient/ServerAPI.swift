@@ -27,7 +27,9 @@ public struct ServerAPI: Sendable {
         public let maxBodyBytes: Int
     }
 
-    public struct User: Codable, Sendable { public let id: Int64; public let username: String; public let displayName: String; public let role: String }
+    public struct User: Codable, Sendable {
+        public let id: Int64; public let username: String; public let displayName: String; public let role: String
+    }
     public struct Login: Codable, Sendable { public let token: String; public let deviceId: String; public let user: User }
     public struct Device: Codable, Sendable {
         public let id: String; public let name: String; public let createdAt: Int64; public let lastSeenAt: Int64?; public let clockOffsetMs: Int64?
@@ -45,7 +47,8 @@ public struct ServerAPI: Sendable {
 
     public func login(username: String, password: String, deviceID: String, deviceName: String) async throws -> Login {
         struct Body: Encodable { let username: String; let password: String; let deviceId: String; let deviceName: String }
-        return try await call("POST", "v1/sessions", body: Body(username: username, password: password, deviceId: deviceID, deviceName: deviceName), retry: false)
+        return try await call(
+            "POST", "v1/sessions", body: Body(username: username, password: password, deviceId: deviceID, deviceName: deviceName), retry: false)
     }
 
     public func logout() async throws { try await send("DELETE", "v1/sessions/current", body: Empty?.none) }
@@ -94,11 +97,15 @@ public struct ServerAPI: Sendable {
     }
 
     private func unreadable(_ method: String, _ path: String) -> StoreError {
-        StoreError("The server at \(baseURL.absoluteString) answered \(method) /\(path) with something study does not understand; is it a StudySync server of the same version?")
+        StoreError(
+            "The server at \(baseURL.absoluteString) answered \(method) /\(path) with something study does not understand; is it a StudySync server of the same version?"
+        )
     }
 
     @discardableResult
-    func send<Body: Encodable>(_ method: String, _ path: String, query: [String: String?] = [:], body: Body?, retry: Bool = true) async throws -> [UInt8] {
+    func send<Body: Encodable>(_ method: String, _ path: String, query: [String: String?] = [:], body: Body?, retry: Bool = true) async throws
+        -> [UInt8]
+    {
         let json = try body.map { [UInt8](try JSONEncoder().encode($0)) }
         return try await send(method, path, query: query, retry: retry, hasBody: json != nil) { _ in json }
     }

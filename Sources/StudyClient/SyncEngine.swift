@@ -34,7 +34,9 @@ public struct SyncEngine {
     /// The size of a sync's first page each way: small, so that the other side starts on it sooner.
     static let firstPage = 1_000
 
-    public init(store: LocalStore, transport: any SyncTransport, pageSize: Int = SyncProtocol.maxPushPage, clock: @escaping () -> Int64 = { Clock.nowMs() }) {
+    public init(
+        store: LocalStore, transport: any SyncTransport, pageSize: Int = SyncProtocol.maxPushPage, clock: @escaping () -> Int64 = { Clock.nowMs() }
+    ) {
         self.store = store
         self.transport = transport
         self.pageSize = min(pageSize, SyncProtocol.maxPushPage)

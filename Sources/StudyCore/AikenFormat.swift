@@ -20,11 +20,15 @@ public enum AikenFormat {
             if let answer = answerLetters(in: line) {
                 defer { reset() }
                 guard let first = prompt.first else {
-                    problems.append(.init(line: lineNumber, message: "This ANSWER line has no question before it: write the prompt and its options above it."))
+                    problems.append(
+                        .init(line: lineNumber, message: "This ANSWER line has no question before it: write the prompt and its options above it."))
                     continue
                 }
                 if options.count < 2 {
-                    problems.append(.init(line: first.line, message: "This question has \(options.count) options: give 2 to 10 options as lines 'A. text', 'B. text', ..."))
+                    problems.append(
+                        .init(
+                            line: first.line,
+                            message: "This question has \(options.count) options: give 2 to 10 options as lines 'A. text', 'B. text', ..."))
                     continue
                 }
                 var correct: [Int] = []
@@ -32,20 +36,31 @@ public enum AikenFormat {
                     if let index = options.firstIndex(where: { $0.letter == letter }) {
                         correct.append(index)
                     } else {
-                        problems.append(.init(line: lineNumber, message: "ANSWER names \(letter), which is not one of this question's options: use one of \(options.map { String($0.letter) }.joined(separator: ", "))."))
+                        problems.append(
+                            .init(
+                                line: lineNumber,
+                                message:
+                                    "ANSWER names \(letter), which is not one of this question's options: use one of \(options.map { String($0.letter) }.joined(separator: ", "))."
+                            ))
                     }
                 }
                 if correct.isEmpty { continue }
-                let q = Question(prompt: prompt.map { String($0.text) }.joined(separator: "\n\n"), options: options.map { String($0.text) }, correct: correct)
+                let q = Question(
+                    prompt: prompt.map { String($0.text) }.joined(separator: "\n\n"), options: options.map { String($0.text) }, correct: correct)
                 parsed.append((first.line, q))
             } else if let option = optionLine(line) {
                 if prompt.isEmpty {
-                    problems.append(.init(line: lineNumber, message: "This option has no question before it: write the prompt on the line above the options."))
+                    problems.append(
+                        .init(line: lineNumber, message: "This option has no question before it: write the prompt on the line above the options."))
                     continue
                 }
                 let expected = options.count < letters.count ? letters[options.count] : "?"
                 if option.letter != expected {
-                    problems.append(.init(line: lineNumber, message: "Expected option \(expected) here but found \(option.letter): letter the options A, B, C, ... in order, at most 10."))
+                    problems.append(
+                        .init(
+                            line: lineNumber,
+                            message:
+                                "Expected option \(expected) here but found \(option.letter): letter the options A, B, C, ... in order, at most 10."))
                 }
                 options.append((lineNumber, option.letter, option.text))
             } else {
@@ -54,7 +69,11 @@ public enum AikenFormat {
                     reset()
                 }
                 if line.lowercased().contains(SeedFormat.marker) {
-                    problems.append(.init(line: lineNumber, message: "Aiken files mark the answer with an 'ANSWER: X' line, not (Correct): remove the marker and add the ANSWER line."))
+                    problems.append(
+                        .init(
+                            line: lineNumber,
+                            message: "Aiken files mark the answer with an 'ANSWER: X' line, not (Correct): remove the marker and add the ANSWER line."
+                        ))
                 }
                 prompt.append((lineNumber, line))
             }

@@ -18,7 +18,9 @@ public enum JSONDeckFormat {
     }
 
     public static func export(_ deck: Deck) -> String {
-        let doc = Document(name: deck.name, questions: deck.questions.map { .init(prompt: $0.prompt, options: $0.options, correct: $0.correct, id: $0.id, version: $0.version) })
+        let doc = Document(
+            name: deck.name,
+            questions: deck.questions.map { .init(prompt: $0.prompt, options: $0.options, correct: $0.correct, id: $0.id, version: $0.version) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try! encoder.encode(doc), as: UTF8.self) + "\n"
@@ -30,20 +32,26 @@ public enum JSONDeckFormat {
         do {
             doc = try JSONDecoder().decode(Document.self, from: Data(text.utf8))
         } catch {
-            throw DeckFormatError(problems: [.init(line: 1, message: "This is not a StudySync JSON deck (\(describe(error))): export one with 'study deck export --format json'.")])
+            throw DeckFormatError(problems: [
+                .init(line: 1, message: "This is not a StudySync JSON deck (\(describe(error))): export one with 'study deck export --format json'.")
+            ])
         }
         var problems: [DeckProblem] = []
         var seen = Set<String>()
         var questions: [Question] = []
         for (i, entry) in doc.questions.enumerated() {
-            let where_ = "Question \(i + 1)"
-            if entry.prompt.trimmingWhitespace().isEmpty { problems.append(.init(line: 1, message: "\(where_) has an empty prompt: write the question.")) }
-            if !(2...10).contains(entry.options.count) { problems.append(.init(line: 1, message: "\(where_) has \(entry.options.count) options: give 2 to 10.")) }
+            let place = "Question \(i + 1)"
+            if entry.prompt.trimmingWhitespace().isEmpty {
+                problems.append(.init(line: 1, message: "\(place) has an empty prompt: write the question."))
+            }
+            if !(2...10).contains(entry.options.count) {
+                problems.append(.init(line: 1, message: "\(place) has \(entry.options.count) options: give 2 to 10."))
+            }
             if entry.correct.isEmpty || entry.correct.contains(where: { !entry.options.indices.contains($0) }) {
-                problems.append(.init(line: 1, message: "\(where_) has no valid correct option: 'correct' lists option indexes from 0."))
+                problems.append(.init(line: 1, message: "\(place) has no valid correct option: 'correct' lists option indexes from 0."))
             }
             let q = Question(prompt: entry.prompt, options: entry.options, correct: entry.correct)
-            if !seen.insert(q.id).inserted { problems.append(.init(line: 1, message: "\(where_) repeats an earlier question: remove one of them.")) }
+            if !seen.insert(q.id).inserted { problems.append(.init(line: 1, message: "\(place) repeats an earlier question: remove one of them.")) }
             questions.append(q)
         }
         if questions.isEmpty { problems.append(.init(line: 1, message: "The deck has no questions.")) }

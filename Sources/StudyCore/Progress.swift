@@ -47,19 +47,24 @@ public enum Progress {
 
     /// `fold` of the attempts at `indices` of `page`, which are all at `questionID`; none is copied.
     public static func fold(questionID: String, of page: [Attempt], at indices: [Int], scheduler: FSRS = .standard) -> QuestionProgress {
-        let empty = QuestionProgress(questionID: questionID, card: FSRS.Card(), attempts: 0, correctAttempts: 0, lastCorrect: nil, lastAnsweredAt: nil, lastAttemptID: nil)
+        let empty = QuestionProgress(
+            questionID: questionID, card: FSRS.Card(), attempts: 0, correctAttempts: 0, lastCorrect: nil, lastAnsweredAt: nil, lastAttemptID: nil)
         return extend(empty, with: page, at: inFoldOrder(page, indices), scheduler: scheduler)
     }
 
     /// Continues a fold with attempts that all come after the ones already folded, which gives the same result as
     /// folding everything again; nil when some new attempt sorts before the last one folded (fold from scratch then).
-    public static func extendFold(_ progress: QuestionProgress, with attempts: some Sequence<Attempt>, scheduler: FSRS = .standard) -> QuestionProgress? {
+    public static func extendFold(_ progress: QuestionProgress, with attempts: some Sequence<Attempt>, scheduler: FSRS = .standard)
+        -> QuestionProgress?
+    {
         let page = Array(attempts)
         return extendFold(progress, with: page, at: page.indices.filter { page[$0].questionID == progress.questionID }, scheduler: scheduler)
     }
 
     /// `extendFold` with the attempts at `indices` of `page`, which are all at the progress's question; none is copied.
-    public static func extendFold(_ progress: QuestionProgress, with page: [Attempt], at indices: [Int], scheduler: FSRS = .standard) -> QuestionProgress? {
+    public static func extendFold(_ progress: QuestionProgress, with page: [Attempt], at indices: [Int], scheduler: FSRS = .standard)
+        -> QuestionProgress?
+    {
         let ordered = inFoldOrder(page, indices)
         if let first = ordered.first, let lastTime = progress.lastAnsweredAt, let lastID = progress.lastAttemptID,
             (page[first].answeredAt, page[first].id) <= (lastTime, lastID)

@@ -89,7 +89,12 @@ public enum SeedFormat {
         var problems: [DeckProblem] = []
 
         for p in promptParagraphs where p.text.lowercased().contains(marker) {
-            problems.append(.init(line: p.line, message: "The (Correct) marker is in the prompt: put a blank line between the prompt and the options, and mark an option, not the prompt."))
+            problems.append(
+                .init(
+                    line: p.line,
+                    message:
+                        "The (Correct) marker is in the prompt: put a blank line between the prompt and the options, and mark an option, not the prompt."
+                ))
         }
         var options: [String] = []
         var correct: [Int] = []
@@ -99,7 +104,8 @@ public enum SeedFormat {
                 text = text.dropLast(marker.count).trimmingWhitespace()
                 correct.append(options.count)
                 if text.isEmpty {
-                    problems.append(.init(line: p.line, message: "This option is only a (Correct) marker: write the option's text before the marker."))
+                    problems.append(
+                        .init(line: p.line, message: "This option is only a (Correct) marker: write the option's text before the marker."))
                 }
             }
             if text.lowercased().contains(marker) {
@@ -109,11 +115,15 @@ public enum SeedFormat {
         }
         switch options.count {
         case 0:
-            problems.append(.init(line: start, message: "This question has no options: add 2 to 10 options, each a paragraph after the prompt, separated by blank lines."))
+            problems.append(
+                .init(
+                    line: start,
+                    message: "This question has no options: add 2 to 10 options, each a paragraph after the prompt, separated by blank lines."))
         case 1:
             problems.append(.init(line: start, message: "This question has only 1 option: add at least one more, separated from it by a blank line."))
         case 11...:
-            problems.append(.init(line: start, message: "This question has \(options.count) options: a question may have at most 10; split it or remove some."))
+            problems.append(
+                .init(line: start, message: "This question has \(options.count) options: a question may have at most 10; split it or remove some."))
         default:
             if correct.isEmpty {
                 problems.append(.init(line: start, message: "This question has no correct option: end the correct option with (Correct)."))
@@ -121,7 +131,10 @@ public enum SeedFormat {
         }
         let normalised = options.map(QuestionIdentity.normalise)
         for (i, option) in normalised.enumerated() where normalised[..<i].contains(option) {
-            problems.append(.init(line: optionParagraphs[optionParagraphs.startIndex + i].line, message: "This option repeats an earlier option of the same question: remove or reword it."))
+            problems.append(
+                .init(
+                    line: optionParagraphs[optionParagraphs.startIndex + i].line,
+                    message: "This option repeats an earlier option of the same question: remove or reword it."))
         }
         guard problems.isEmpty else { return .failure(DeckFormatError(problems: problems)) }
         let prompt = promptParagraphs.map(\.text).joined(separator: "\n\n")

@@ -30,7 +30,9 @@ public struct SharedStrings {
     }
 
     private static func make(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
-        String(unsafeUninitializedCapacity: bytes.count) { _ = $0.initialize(fromContentsOf: bytes); return bytes.count }
+        String(unsafeUninitializedCapacity: bytes.count) {
+            _ = $0.initialize(fromContentsOf: bytes); return bytes.count
+        }
     }
 }
 

@@ -139,7 +139,8 @@ extension Attempt {
             func string(_ field: Int, _ position: Int) throws(WireJSONError) -> String {
                 guard table.indices.contains(position) else {
                     throw WireJSONError(
-                        .wrongType, "\(position) is not a position in 'strings' (it holds \(table.count))", path: ["rows", "[\(index)]", "[\(Row.fields[field])]"])
+                        .wrongType, "\(position) is not a position in 'strings' (it holds \(table.count))",
+                        path: ["rows", "[\(index)]", "[\(Row.fields[field])]"])
                 }
                 return table[position]
             }
@@ -270,7 +271,8 @@ extension SyncRequest {
             }
             return SyncRequest(
                 clientTime: try required(clientTime, "clientTime"), cursor: try required(cursor, "cursor"),
-                attempts: try SyncRequest.page(attempts: attempts, attemptRows: rows), sessions: try required(sessions, "sessions"), pullLimit: pullLimit,
+                attempts: try SyncRequest.page(attempts: attempts, attemptRows: rows), sessions: try required(sessions, "sessions"),
+                pullLimit: pullLimit,
                 resultRuns: resultRuns)
         }
     }
@@ -315,7 +317,8 @@ struct ResultRun {
         for run in runs {
             for n in 0..<run.count {
                 results.append(
-                    PushResult(id: pushed[results.count].id, status: run.status, seq: run.seq.map { $0 + Int64(n) }, reason: run.reason, ahead: run.ahead))
+                    PushResult(
+                        id: pushed[results.count].id, status: run.status, seq: run.seq.map { $0 + Int64(n) }, reason: run.reason, ahead: run.ahead))
             }
         }
         return results
@@ -416,7 +419,9 @@ extension SyncResponse {
                     results = expanded
                 case "attempts":
                     var strings = SharedStrings()
-                    attempts = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try PulledAttempt(from: &json, sharing: &strings) }
+                    attempts = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in
+                        try PulledAttempt(from: &json, sharing: &strings)
+                    }
                 case "cursor": cursor = try json.readInt64()
                 case "hasMore": hasMore = try json.readBool()
                 case "serverTime": serverTime = try json.readInt64()

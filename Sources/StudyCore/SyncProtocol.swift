@@ -240,7 +240,9 @@ public struct SyncResponse: Sendable, Codable, Hashable {
     /// Set when the client's clock is off by more than the tolerance: a sentence for the learner.
     public var clockWarning: String?
 
-    public init(results: [PushResult], attempts: [PulledAttempt], cursor: Int64, hasMore: Bool, serverTime: Int64, clockOffsetMs: Int64, clockWarning: String?) {
+    public init(
+        results: [PushResult], attempts: [PulledAttempt], cursor: Int64, hasMore: Bool, serverTime: Int64, clockOffsetMs: Int64, clockWarning: String?
+    ) {
         self.results = results
         self.attempts = attempts
         self.cursor = cursor
@@ -265,7 +267,8 @@ public enum AttemptReview {
         for question in questions.values { byID[question.id, default: [:]][question.version] = question }
         var flags = [AttemptFlags](repeating: [], count: attempts.count)
         // A page is normally in fold order already (clients send it so); then it is not sorted again.
-        let order = Attempt.areInFoldOrder(attempts) ? Array(attempts.indices) : attempts.indices.sorted { Attempt.foldOrder(attempts[$0], attempts[$1]) }
+        let order =
+            Attempt.areInFoldOrder(attempts) ? Array(attempts.indices) : attempts.indices.sorted { Attempt.foldOrder(attempts[$0], attempts[$1]) }
         // The last answer time per device, with the device of the attempt before kept out of the dictionary.
         var lastByDevice: [String: Int64] = [:]
         var current: (device: String, last: Int64)?
@@ -307,6 +310,7 @@ public enum AttemptReview {
         guard abs(offsetMs) > SyncProtocol.clockTolerance else { return nil }
         let minutes = abs(offsetMs) / 60_000
         let amount = minutes >= 120 ? "\(minutes / 60) hours" : "\(minutes) minutes"
-        return "This computer's clock is \(amount) \(offsetMs > 0 ? "behind" : "ahead of") the server's; answers are stamped with the corrected time. Set the clock right to silence this warning."
+        return
+            "This computer's clock is \(amount) \(offsetMs > 0 ? "behind" : "ahead of") the server's; answers are stamped with the corrected time. Set the clock right to silence this warning."
     }
 }

@@ -101,7 +101,9 @@ public struct Leaderboard: Sendable, Hashable {
 }
 
 public struct LearnerReportRow: Sendable, Hashable, Codable {
-    enum CodingKeys: String, CodingKey { case userID = "userId", username, displayName, questionsAttempted, attempts, accuracy, mastered, due, streak, lastActiveAt, inactive }
+    enum CodingKeys: String, CodingKey {
+        case userID = "userId", username, displayName, questionsAttempted, attempts, accuracy, mastered, due, streak, lastActiveAt, inactive
+    }
 
     public let userID: Int64
     public let username: String
@@ -116,7 +118,8 @@ public struct LearnerReportRow: Sendable, Hashable, Codable {
     public let inactive: Bool
 
     public init(
-        userID: Int64, username: String, displayName: String, questionsAttempted: Int, attempts: Int, accuracy: Double?, mastered: Int, due: Int, streak: Int,
+        userID: Int64, username: String, displayName: String, questionsAttempted: Int, attempts: Int, accuracy: Double?, mastered: Int, due: Int,
+        streak: Int,
         lastActiveAt: Int64?, inactive: Bool
     ) {
         self.userID = userID
@@ -134,7 +137,9 @@ public struct LearnerReportRow: Sendable, Hashable, Codable {
 }
 
 public struct QuestionReportRow: Sendable, Hashable, Codable {
-    enum CodingKeys: String, CodingKey { case deckID = "deckId", position, questionID = "questionId", prompt, learners, attempts, facility, discrimination, options, medianDurationMs }
+    enum CodingKeys: String, CodingKey {
+        case deckID = "deckId", position, questionID = "questionId", prompt, learners, attempts, facility, discrimination, options, medianDurationMs
+    }
 
     public let deckID: String
     public let position: Int
@@ -212,7 +217,8 @@ public struct PublishedDeck: Sendable, Hashable, Codable {
 
 public protocol TeamRepository: Sendable {
     /// Creates a team with `creatorID` as its instructor, and publishes the bundled decks (`bundledDeckIDs`) to it.
-    func createTeam(name: String, timeZone: String, weekStart: Int, creatorID: Int64, bundledDeckIDs: [String], at time: Int64) async throws -> TeamRecord
+    func createTeam(name: String, timeZone: String, weekStart: Int, creatorID: Int64, bundledDeckIDs: [String], at time: Int64) async throws
+        -> TeamRecord
     /// The team and the user's role in it (nil when not in it), in one look-up; nil when there is no such team.
     func team(id: Int64, roleOf userID: Int64) async throws -> (team: TeamRecord, role: TeamRole?)?
     /// The teams the user is in, or every team for `all`.
@@ -226,7 +232,8 @@ public protocol TeamRepository: Sendable {
     func members(teamID: Int64) async throws -> [TeamMember]
     func setLeaderboardOptOut(userID: Int64, optOut: Bool) async throws
     /// `offset` windows back from the current one (0 = this week or month).
-    func leaderboard(teamID: Int64, window: LeaderboardWindow, offset: Int, callerID: Int64, showEveryone: Bool, limit: Int, at time: Int64) async throws -> Leaderboard
+    func leaderboard(teamID: Int64, window: LeaderboardWindow, offset: Int, callerID: Int64, showEveryone: Bool, limit: Int, at time: Int64)
+        async throws -> Leaderboard
     /// One row per member of the team, or only `userID`'s.
     func learnerReport(teamID: Int64, userID: Int64?, at time: Int64) async throws -> [LearnerReportRow]
     func questionReport(teamID: Int64, deckID: String?, firstAttemptsOnly: Bool) async throws -> [QuestionReportRow]

@@ -54,7 +54,8 @@ public struct JSONKey {
 
     public static func ~= (pattern: StaticString, key: JSONKey) -> Bool {
         guard let bytes = key.bytes else { return key.string == pattern.description }
-        return bytes.count == pattern.utf8CodeUnitCount && bytes.elementsEqual(UnsafeBufferPointer(start: pattern.utf8Start, count: pattern.utf8CodeUnitCount))
+        return bytes.count == pattern.utf8CodeUnitCount
+            && bytes.elementsEqual(UnsafeBufferPointer(start: pattern.utf8Start, count: pattern.utf8CodeUnitCount))
     }
 }
 
@@ -341,7 +342,11 @@ public struct JSONReader: ~Copyable {
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                if ascii { return String(unsafeUninitializedCapacity: slice.count) { _ = $0.initialize(fromContentsOf: slice); return slice.count } }
+                if ascii {
+                    return String(unsafeUninitializedCapacity: slice.count) {
+                        _ = $0.initialize(fromContentsOf: slice); return slice.count
+                    }
+                }
                 guard let text = String(validating: slice, as: UTF8.self) else { throw syntax("a string is not valid UTF-8") }
                 return text
             }
@@ -371,7 +376,9 @@ public struct JSONReader: ~Copyable {
                 case UInt8(ascii: "u"):
                     var code = UInt32(try readHex4())
                     if (0xD800..<0xDC00).contains(code) {
-                        guard peek() == UInt8(ascii: "\\"), peek(at: index + 1) == UInt8(ascii: "u") else { throw syntax("a lone surrogate in a string") }
+                        guard peek() == UInt8(ascii: "\\"), peek(at: index + 1) == UInt8(ascii: "u") else {
+                            throw syntax("a lone surrogate in a string")
+                        }
                         index += 2
                         let low = UInt32(try readHex4())
                         guard (0xDC00..<0xE000).contains(low) else { throw syntax("a lone surrogate in a string") }

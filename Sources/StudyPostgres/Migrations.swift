@@ -80,12 +80,15 @@ public struct MigrationRunner: Sendable {
 
         let known = Dictionary(uniqueKeysWithValues: migrations.map { ($0.name, $0) })
         if let unknown = recorded.keys.sorted().first(where: { known[$0] == nil }) {
-            throw MigrationError("The database has migration \(unknown), which this server does not have: it was migrated by a newer StudySync. Run that version or newer.")
+            throw MigrationError(
+                "The database has migration \(unknown), which this server does not have: it was migrated by a newer StudySync. Run that version or newer."
+            )
         }
         for migration in migrations {
             if let checksum = recorded[migration.name], checksum != migration.checksum {
                 throw MigrationError(
-                    "Migration \(migration.name) has changed since it was applied (checksum \(checksum.prefix(12)) in the database, \(migration.checksum.prefix(12)) in the file). Migrations are forward-only: restore the file and put the change in a new numbered migration.")
+                    "Migration \(migration.name) has changed since it was applied (checksum \(checksum.prefix(12)) in the database, \(migration.checksum.prefix(12)) in the file). Migrations are forward-only: restore the file and put the change in a new numbered migration."
+                )
             }
         }
         var applied: [String] = []
@@ -93,7 +96,8 @@ public struct MigrationRunner: Sendable {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             try await connection.withTransaction { tx in
                 try await tx.execute(script: migration.sql)
-                try await tx.query("INSERT INTO schema_migrations (name, checksum, applied_at) VALUES (\(migration.name), \(migration.checksum), \(now))")
+                try await tx.query(
+                    "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES (\(migration.name), \(migration.checksum), \(now))")
             }
             logger.debug("applied migration", metadata: ["migration": "\(migration.name)"])
             applied.append(migration.name)

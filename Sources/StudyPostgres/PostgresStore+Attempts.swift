@@ -2,7 +2,10 @@ import LibPQ
 import StudyCore
 
 extension PostgresStore: AttemptRepository {
-    public static let attemptColumns = ["user_id", "seq", "id", "device_id", "question_id", "question_version", "chosen", "correct", "answered_at", "duration_ms", "session_id", "received_at", "flags"]
+    public static let attemptColumns = [
+        "user_id", "seq", "id", "device_id", "question_id", "question_version", "chosen", "correct", "answered_at", "duration_ms", "session_id",
+        "received_at", "flags",
+    ]
 
     public func insert(_ attempts: [Attempt], flags: [AttemptFlags], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome] {
         precondition(attempts.count == flags.count, "one set of flags per attempt")
@@ -111,7 +114,9 @@ extension PostgresStore: AttemptRepository {
                     if zones.isEmpty {
                         try await tx.query(stats)
                     } else {
-                        try await Self.changingQuestionParts(of: userID, questionIDs: effects.countedQuestionIDs, on: tx) { _ = try await tx.query(stats) }
+                        try await Self.changingQuestionParts(of: userID, questionIDs: effects.countedQuestionIDs, on: tx) {
+                            _ = try await tx.query(stats)
+                        }
                     }
                 }
             }
@@ -269,7 +274,8 @@ extension PostgresStore: AttemptRepository {
         of userID: Int64, teamID: Int64? = nil, questionIDs: [String]? = nil, on tx: PostgresConnection, _ change: () async throws -> T
     ) async throws -> T {
         let questions = questionIDs.map { PostgresArray($0) }
-        let before = try await tx.query("SELECT learner_question_parts_before(\(userID), \(teamID)::bigint, \(questions)::text[])::text").scalar(String.self)
+        let before = try await tx.query("SELECT learner_question_parts_before(\(userID), \(teamID)::bigint, \(questions)::text[])::text").scalar(
+            String.self)
         let result = try await change()
         try await tx.query(
             "SELECT apply_learner_question_parts(\(userID), \(teamID)::bigint, \(questions)::text[], \(before)::learner_question_part[])")
@@ -352,13 +358,15 @@ extension PostgresStore: AttemptRepository {
             """
     }
 
-    static let pullColumns = "seq, id::text, device_id::text, question_id, question_version, chosen::text, correct, answered_at, duration_ms, session_id::text, flags"
+    static let pullColumns =
+        "seq, id::text, device_id::text, question_id, question_version, chosen::text, correct, answered_at, duration_ms, session_id::text, flags"
 
     static func storedAttempt(_ row: PostgresRow, offset: Int = 0) throws -> StoredAttempt {
         let chosen = try PostgresTextArray.parse(try row.decode(String.self, at: offset + 5)).compactMap { Int($0) }
         let attempt = Attempt(
             id: try row.decode(at: offset + 1), deviceID: try row.decode(at: offset + 2), questionID: try row.decode(at: offset + 3),
-            questionVersion: try row.decode(at: offset + 4), chosen: chosen, correct: try row.decode(at: offset + 6), answeredAt: try row.decode(at: offset + 7),
+            questionVersion: try row.decode(at: offset + 4), chosen: chosen, correct: try row.decode(at: offset + 6),
+            answeredAt: try row.decode(at: offset + 7),
             durationMs: try row.decode(at: offset + 8), sessionID: try row.decode(at: offset + 9))
         return StoredAttempt(seq: try row.decode(at: offset), attempt: attempt, flags: AttemptFlags(rawValue: try row.decode(at: offset + 10)))
     }
@@ -418,7 +426,9 @@ extension PostgresStore: ProgressRepository {
         on tx: PostgresConnection
     ) async throws {
         var updated = extended.updated
-        if !extended.refold.isEmpty { updated += try await Progress.foldAll(allAttempts(userID: userID, questionIDs: extended.refold, on: tx)).values }
+        if !extended.refold.isEmpty {
+            updated += try await Progress.foldAll(allAttempts(userID: userID, questionIDs: extended.refold, on: tx)).values
+        }
         let masteredChanged = updated.contains { $0.isMastered != (stored[$0.questionID]?.isMastered ?? false) }
         try await upsert(updated, userID: userID, at: time, on: tx, masteredChanged: masteredChanged)
     }
@@ -474,7 +484,9 @@ extension PostgresStore: ProgressRepository {
 
     /// Stores folded progress rows. `masteredChanged` false: no row changed whether it is mastered (the caller compared
     /// with what was stored), so the user's mastered count stands and is not counted again.
-    static func upsert(_ folded: [QuestionProgress], userID: Int64, at time: Int64, on connection: PostgresConnection, masteredChanged: Bool = true) async throws {
+    static func upsert(_ folded: [QuestionProgress], userID: Int64, at time: Int64, on connection: PostgresConnection, masteredChanged: Bool = true)
+        async throws
+    {
         let rows = folded.filter { $0.attempts > 0 }.sorted { $0.questionID < $1.questionID }
         guard !rows.isEmpty else { return }
         func column<T: CustomStringConvertible>(_ values: [T?]) -> PostgresArray { PostgresArray(values.map { $0?.description }) }
@@ -552,7 +564,9 @@ extension Attempt {
 extension PostgresStore {
     /// Appends an attempt as a row of `attempts` (in `attemptColumns` order) for a binary COPY. Its ids must be UUIDs, as
     /// `Attempt.check` makes sure before any attempt is numbered; one that is not becomes a NULL, which the table refuses.
-    public static func appendRow(_ attempt: Attempt, to rows: inout PostgresBinaryRows, userID: Int64, seq: Int64, receivedAt: Int64, flags: AttemptFlags) {
+    public static func appendRow(
+        _ attempt: Attempt, to rows: inout PostgresBinaryRows, userID: Int64, seq: Int64, receivedAt: Int64, flags: AttemptFlags
+    ) {
         rows.append { write(attempt, into: &$0, userID: userID, seq: seq, receivedAt: receivedAt, flags: flags) }
     }
 

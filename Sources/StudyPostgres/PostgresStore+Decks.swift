@@ -13,7 +13,8 @@ extension PostgresStore: DeckRepository {
                     """)
             }
             let inserted = try await tx.query(
-                "INSERT INTO decks (id, name, created_at) VALUES (\(deck.id), \(deck.name), \(time)) ON CONFLICT DO NOTHING").affectedRows
+                "INSERT INTO decks (id, name, created_at) VALUES (\(deck.id), \(deck.name), \(time)) ON CONFLICT DO NOTHING"
+            ).affectedRows
             guard inserted == 1 else { return }
             try await tx.query(
                 """

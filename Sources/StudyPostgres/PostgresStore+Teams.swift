@@ -15,7 +15,9 @@ extension PostgresStore: TeamRepository {
         return role
     }
 
-    public func createTeam(name: String, timeZone: String, weekStart: Int, creatorID: Int64, bundledDeckIDs: [String], at time: Int64) async throws -> TeamRecord {
+    public func createTeam(name: String, timeZone: String, weekStart: Int, creatorID: Int64, bundledDeckIDs: [String], at time: Int64) async throws
+        -> TeamRecord
+    {
         try await retrying { tx in
             let team = try await Self.team(
                 try await tx.query(
@@ -56,7 +58,9 @@ extension PostgresStore: TeamRepository {
         try await pool.query("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = \(name))").scalar(Bool.self) ?? false
     }
 
-    public func createInvite(codeHash: [UInt8], teamID: Int64, role: TeamRole, maxUses: Int, expiresAt: Int64, createdBy: Int64, at time: Int64) async throws {
+    public func createInvite(codeHash: [UInt8], teamID: Int64, role: TeamRole, maxUses: Int, expiresAt: Int64, createdBy: Int64, at time: Int64)
+        async throws
+    {
         try await pool.query(
             """
             INSERT INTO invites (code_hash, team_id, role, max_uses, expires_at, created_by, created_at)
@@ -72,17 +76,23 @@ extension PostgresStore: TeamRepository {
             guard let invite = rows.first else { return .unknownCode }
             let teamID = try invite.decode(Int64.self, at: 0)
             let role = try Self.teamRole(try invite.decode(at: 1))
-            guard let team = try await tx.query("SELECT \(unsafeRaw: Self.teamColumns) FROM teams t WHERE t.id = \(teamID)").first.map({ try Self.team($0) }) else {
+            guard
+                let team = try await tx.query("SELECT \(unsafeRaw: Self.teamColumns) FROM teams t WHERE t.id = \(teamID)").first.map({
+                    try Self.team($0)
+                })
+            else {
                 return .unknownCode
             }
-            if let current = try await tx.query("SELECT role FROM memberships WHERE team_id = \(teamID) AND user_id = \(userID)").scalar(String.self) {
+            if let current = try await tx.query("SELECT role FROM memberships WHERE team_id = \(teamID) AND user_id = \(userID)").scalar(String.self)
+            {
                 return .alreadyMember(team, try Self.teamRole(current))
             }
             guard try invite.decode(Int64.self, at: 4) > time else { return .expired }
             guard try invite.decode(Int.self, at: 3) < invite.decode(Int.self, at: 2) else { return .usedUp }
             try await tx.query("UPDATE invites SET uses = uses + 1 WHERE code_hash = \(codeHash)")
             try await Self.changingQuestionParts(of: userID, teamID: teamID, on: tx) {
-                try await tx.query("INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES (\(teamID), \(userID), \(role.rawValue), \(time))")
+                try await tx.query(
+                    "INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES (\(teamID), \(userID), \(role.rawValue), \(time))")
             }
             try await rebuildActivity(tx, userID: userID, timeZone: team.timeZone)
             return .joined(team, role)
@@ -105,7 +115,8 @@ extension PostgresStore: TeamRepository {
             """
         ).map { row in
             TeamMember(
-                userID: try row.decode(at: 0), username: try row.decode(at: 1), displayName: try row.decode(at: 2), role: try Self.teamRole(try row.decode(at: 3)),
+                userID: try row.decode(at: 0), username: try row.decode(at: 1), displayName: try row.decode(at: 2),
+                role: try Self.teamRole(try row.decode(at: 3)),
                 joinedAt: try row.decode(at: 4))
         }
     }
@@ -150,7 +161,8 @@ extension PostgresStore: TeamRepository {
             """
         ).map { row in
             LearnerReportRow(
-                userID: try row.decode(at: 0), username: try row.decode(at: 1), displayName: try row.decode(at: 2), questionsAttempted: try row.decode(at: 3),
+                userID: try row.decode(at: 0), username: try row.decode(at: 1), displayName: try row.decode(at: 2),
+                questionsAttempted: try row.decode(at: 3),
                 attempts: try row.decode(at: 4), accuracy: try row.decode(at: 5), mastered: try row.decode(at: 6), due: try row.decode(at: 7),
                 streak: try row.decode(at: 8), lastActiveAt: try row.decode(at: 9), inactive: try row.decode(at: 10))
         }
@@ -174,7 +186,8 @@ extension PostgresStore: TeamRepository {
             let correct = Set(try PostgresTextArray.parse(try row.decode(String.self, at: 10)).compactMap { Int($0) })
             return QuestionReportRow(
                 deckID: try row.decode(at: 0), position: try row.decode(at: 1), questionID: try row.decode(at: 2), prompt: try row.decode(at: 3),
-                learners: try row.decode(at: 5), attempts: try row.decode(at: 6), facility: try row.decode(at: 7), discrimination: try row.decode(at: 8),
+                learners: try row.decode(at: 5), attempts: try row.decode(at: 6), facility: try row.decode(at: 7),
+                discrimination: try row.decode(at: 8),
                 options: options.enumerated().map { i, text in
                     .init(text: text, correct: correct.contains(i), chosen: i < chosen.count ? chosen[i] : 0)
                 },
@@ -192,7 +205,8 @@ extension PostgresStore: TeamRepository {
             """
         ).map { row in
             WeakQuestion(
-                questionID: try row.decode(at: 0), prompt: try row.decode(at: 1), attempts: try row.decode(at: 2), correctAttempts: try row.decode(at: 3),
+                questionID: try row.decode(at: 0), prompt: try row.decode(at: 1), attempts: try row.decode(at: 2),
+                correctAttempts: try row.decode(at: 3),
                 lastAnsweredAt: try row.decode(at: 4))
         }
     }
@@ -228,7 +242,8 @@ extension PostgresStore: TeamRepository {
             WHERE m.user_id = \(userID) ORDER BY td.published_at, td.team_id, td.deck_id
             """
         ).map { row in
-            PublishedDeck(teamID: try row.decode(at: 0), deckID: try row.decode(at: 1), name: try row.decode(at: 2), publishedAt: try row.decode(at: 3))
+            PublishedDeck(
+                teamID: try row.decode(at: 0), deckID: try row.decode(at: 1), name: try row.decode(at: 2), publishedAt: try row.decode(at: 3))
         }
     }
 

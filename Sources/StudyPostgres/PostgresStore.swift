@@ -88,7 +88,9 @@ extension PostgresStore: UserRepository {
 }
 
 extension PostgresStore: DeviceRepository {
-    public func registerDevice(id: String, userID: Int64, name: String, tokenHash: [UInt8], expiresAt: Int64?, at time: Int64) async throws -> DeviceRecord {
+    public func registerDevice(id: String, userID: Int64, name: String, tokenHash: [UInt8], expiresAt: Int64?, at time: Int64) async throws
+        -> DeviceRecord
+    {
         try await pool.withTransaction { tx in
             // Logging in again from the same home reuses its device id: the device keeps its history and gains a token.
             let rows = try await tx.query(
@@ -108,7 +110,9 @@ extension PostgresStore: DeviceRepository {
     }
 
     public func devices(userID: Int64) async throws -> [DeviceRecord] {
-        try await pool.query("SELECT \(unsafeRaw: Self.deviceColumns) FROM devices WHERE user_id = \(userID) ORDER BY created_at, id").map { try Self.device($0) }
+        try await pool.query("SELECT \(unsafeRaw: Self.deviceColumns) FROM devices WHERE user_id = \(userID) ORDER BY created_at, id").map {
+            try Self.device($0)
+        }
     }
 
     public func revokeDevice(id: String, userID: Int64, at time: Int64) async throws -> Bool {
@@ -116,7 +120,8 @@ extension PostgresStore: DeviceRepository {
             let changed = try await tx.query(
                 "UPDATE devices SET revoked_at = COALESCE(revoked_at, \(time)) WHERE id = \(id)::uuid AND user_id = \(userID)"
             ).affectedRows
-            try await tx.query("UPDATE auth_tokens SET revoked_at = COALESCE(revoked_at, \(time)) WHERE device_id = \(id)::uuid AND user_id = \(userID)")
+            try await tx.query(
+                "UPDATE auth_tokens SET revoked_at = COALESCE(revoked_at, \(time)) WHERE device_id = \(id)::uuid AND user_id = \(userID)")
             return changed == 1
         }
     }

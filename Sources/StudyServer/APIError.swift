@@ -28,7 +28,8 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     static func badRequest(_ message: String) -> APIError { APIError(.badRequest, "bad_request", message) }
-    static let unauthorized = APIError(.unauthorized, "unauthorized", "Log in first: send 'Authorization: Bearer TOKEN' with a token from POST /v1/sessions.")
+    static let unauthorized = APIError(
+        .unauthorized, "unauthorized", "Log in first: send 'Authorization: Bearer TOKEN' with a token from POST /v1/sessions.")
     static func forbidden(_ message: String) -> APIError { APIError(.forbidden, "forbidden", message) }
     static func notFound(_ message: String) -> APIError { APIError(.notFound, "not_found", message) }
 }
@@ -54,7 +55,8 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .contentTooLarge:
                 throw APIError(.contentTooLarge, "body_too_large", "The request body is too large; see maxBodyBytes in GET /v1/meta.")
             case .methodNotAllowed:
-                throw APIError(.methodNotAllowed, "method_not_allowed", "\(request.uri.path) does not take \(request.method); see GET /v1/openapi.json.")
+                throw APIError(
+                    .methodNotAllowed, "method_not_allowed", "\(request.uri.path) does not take \(request.method); see GET /v1/openapi.json.")
             default:
                 throw APIError(error.status, "http_\(error.status.code)", error.body ?? error.status.reasonPhrase)
             }
@@ -62,7 +64,8 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw Self.apiError(for: error, request: request, logger: context.logger)
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
-            throw APIError(.internalServerError, "internal", "The server failed to handle this request; the failure was logged. Try again in a minute.")
+            throw APIError(
+                .internalServerError, "internal", "The server failed to handle this request; the failure was logged. Try again in a minute.")
         }
     }
 
@@ -84,10 +87,13 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case _ where error.sqlState?.hasPrefix("22") == true || error.sqlState == "54000":
             // A data exception (a value out of range, a malformed one, a row too large): a client value no check caught.
             logger.warning("a request value reached the database unchecked", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
-            return APIError(.badRequest, "invalid_value", "A value in the request is out of range or malformed; see GET /v1/openapi.json for each field's bounds.")
+            return APIError(
+                .badRequest, "invalid_value", "A value in the request is out of range or malformed; see GET /v1/openapi.json for each field's bounds."
+            )
         default:
             logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
-            return APIError(.internalServerError, "internal", "The server failed to handle this request; the failure was logged. Try again in a minute.")
+            return APIError(
+                .internalServerError, "internal", "The server failed to handle this request; the failure was logged. Try again in a minute.")
         }
     }
 }

@@ -19,7 +19,8 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
     struct LoginRequest: Decodable { let username: String; let password: String; let deviceName: String?; let deviceId: String? }
     struct LoginResponse: ResponseCodable { let token: String; let deviceId: String; let user: UserView; let expiresAt: Int64? }
     struct DeviceView: ResponseCodable {
-        let id: String; let name: String; let createdAt: Int64; let lastSeenAt: Int64?; let clockOffsetMs: Int64?; let revokedAt: Int64?; let current: Bool
+        let id: String; let name: String; let createdAt: Int64; let lastSeenAt: Int64?; let clockOffsetMs: Int64?; let revokedAt: Int64?;
+        let current: Bool
     }
     struct DeviceList: ResponseCodable { let devices: [DeviceView] }
 
@@ -57,10 +58,11 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
     func login(_ request: Request, _ context: AppContext) async throws -> LoginResponse {
         let body = try await decode(LoginRequest.self, request, context)
         // Checked before anything is counted or looked up, so that a malformed one costs no bcrypt time.
-        let deviceID = try body.deviceId.map { id in
-            guard UUID(uuidString: id) != nil else { throw APIError(.badRequest, "invalid_field", "deviceId must be a UUID.", field: "deviceId") }
-            return id.lowercased()
-        } ?? UUID().uuidString.lowercased()
+        let deviceID =
+            try body.deviceId.map { id in
+                guard UUID(uuidString: id) != nil else { throw APIError(.badRequest, "invalid_field", "deviceId must be a UUID.", field: "deviceId") }
+                return id.lowercased()
+            } ?? UUID().uuidString.lowercased()
         let name = (body.deviceName ?? "device").trimmingCharacters(in: .whitespacesAndNewlines)
         if let problem = TextRule.problem(name, field: "deviceName", characters: 1...64) {
             throw APIError(.badRequest, "invalid_field", problem, field: "deviceName")
@@ -71,7 +73,8 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
         // itself, "lea\u{0}x" would be a fresh throttle key for the account "lea", and a megabyte name a megabyte key.
         let username = AccountRules.usernameProblem(body.username) == nil ? body.username : nil
         if let wait = await throttle.admit(username: username, address: address, now: now) {
-            throw APIError(.tooManyRequests, "too_many_attempts", "Too many failed logins: wait \(wait) seconds and try again.", retryAfterSeconds: wait)
+            throw APIError(
+                .tooManyRequests, "too_many_attempts", "Too many failed logins: wait \(wait) seconds and try again.", retryAfterSeconds: wait)
         }
         var user: UserRecord?
         if let username { user = try await repository.user(named: username) }
@@ -90,7 +93,8 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
         let token = Tokens.generate()
         let expiresAt = configuration.tokenLifetimeMs.map { now + $0 }
         do {
-            _ = try await repository.registerDevice(id: deviceID, userID: user.id, name: name, tokenHash: Tokens.hash(token), expiresAt: expiresAt, at: now)
+            _ = try await repository.registerDevice(
+                id: deviceID, userID: user.id, name: name, tokenHash: Tokens.hash(token), expiresAt: expiresAt, at: now)
         } catch RepositoryConflict.deviceOwnedByAnotherUser {
             throw APIError(.conflict, "device_id_taken", "This device id belongs to another account: log in from a new study home.")
         }
@@ -105,10 +109,12 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
 
     func devices(_ context: AppContext) async throws -> DeviceList {
         let identity = try context.requireIdentity()
-        return DeviceList(devices: try await repository.devices(userID: identity.user.id).map { d in
-            DeviceView(id: d.id, name: d.name, createdAt: d.createdAt, lastSeenAt: d.lastSeenAt, clockOffsetMs: d.clockOffsetMs, revokedAt: d.revokedAt,
-                       current: d.id == identity.device.id)
-        })
+        return DeviceList(
+            devices: try await repository.devices(userID: identity.user.id).map { d in
+                DeviceView(
+                    id: d.id, name: d.name, createdAt: d.createdAt, lastSeenAt: d.lastSeenAt, clockOffsetMs: d.clockOffsetMs, revokedAt: d.revokedAt,
+                    current: d.id == identity.device.id)
+            })
     }
 
     func revoke(_ context: AppContext) async throws -> Response {
@@ -138,7 +144,9 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
 enum AccountRules {
     static func usernameProblem(_ name: String) -> String? {
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_.-".utf8)
-        guard (3...32).contains(name.utf8.count), name.utf8.allSatisfy({ allowed.contains($0) }), name.utf8.first.map({ $0 != UInt8(ascii: "_") && $0 != UInt8(ascii: ".") && $0 != UInt8(ascii: "-") }) == true else {
+        guard (3...32).contains(name.utf8.count), name.utf8.allSatisfy({ allowed.contains($0) }),
+            name.utf8.first.map({ $0 != UInt8(ascii: "_") && $0 != UInt8(ascii: ".") && $0 != UInt8(ascii: "-") }) == true
+        else {
             return "A username is 3 to 32 characters: lowercase letters, digits, '_', '.' or '-', starting with a letter or digit."
         }
         return nil

@@ -1,7 +1,7 @@
+import EmbeddedPostgres
 import Foundation
 import Hummingbird
 import HummingbirdBcrypt
-import EmbeddedPostgres
 import LibPQ
 import Logging
 import NIOPosix
@@ -61,7 +61,8 @@ public func buildApplication(
     let accounts = AccountController(
         repository: store, configuration: configuration,
         throttle: LoginThrottle(
-            perUsername: configuration.loginFailuresPerUsername, perAddress: configuration.loginFailuresPerAddress, windowMs: configuration.loginWindowMs),
+            perUsername: configuration.loginFailuresPerUsername, perAddress: configuration.loginFailuresPerAddress,
+            windowMs: configuration.loginWindowMs),
         registrations: RegistrationThrottle(limit: configuration.registrationsPerAddress, windowMs: configuration.registrationWindowMs),
         clock: clock, decoyHash: Bcrypt.hash(UUID().uuidString, cost: configuration.bcryptCost))
     accounts.addPublicRoutes(to: v1)

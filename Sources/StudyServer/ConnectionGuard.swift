@@ -25,7 +25,11 @@ final class ConnectionCounter: Sendable {
     private let count = NIOLockedValueBox(0)
 
     /// Counts one more connection; false when that is past `limit` (it is then counted all the same, until it closes).
-    func open(limit: Int) -> Bool { count.withLockedValue { $0 += 1; return $0 <= limit } }
+    func open(limit: Int) -> Bool {
+        count.withLockedValue {
+            $0 += 1; return $0 <= limit
+        }
+    }
     func close() { count.withLockedValue { $0 -= 1 } }
     var current: Int { count.withLockedValue { $0 } }
 }
@@ -64,7 +68,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private func start(_ context: ChannelHandlerContext) {
         counted = true
         guard counter.open(limit: limits.maxConnections) else {
-            refuse(context, .serviceUnavailable, "too_many_connections", "The server has as many connections as it serves at once; try again in a few seconds.", retryAfter: 5)
+            refuse(
+                context, .serviceUnavailable, "too_many_connections",
+                "The server has as many connections as it serves at once; try again in a few seconds.", retryAfter: 5)
             return
         }
         arm(context, after: limits.headTimeout, status: .requestTimeout)
@@ -104,7 +110,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         if case .headerOverflow = parse {
-            refuse(context, .init(code: 431), "headers_too_large", "The request's headers are larger than the server reads (80 KiB); send fewer or shorter ones.")
+            refuse(
+                context, .init(code: 431), "headers_too_large",
+                "The request's headers are larger than the server reads (80 KiB); send fewer or shorter ones.")
         } else {
             refuse(context, .badRequest, "bad_request", "The request is not valid HTTP/1.1; see GET /v1/openapi.json for the API.")
         }
@@ -118,7 +126,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             let (handler, context) = loopBound.value
             guard !handler.answered else { return }
             if let status {
-                handler.refuse(context, status, "request_timeout", "The request did not arrive in time (\(delay.nanoseconds / 1_000_000_000) seconds without data); send it again.")
+                handler.refuse(
+                    context, status, "request_timeout",
+                    "The request did not arrive in time (\(delay.nanoseconds / 1_000_000_000) seconds without data); send it again.")
             } else {
                 context.close(promise: nil)
             }

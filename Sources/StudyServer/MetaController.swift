@@ -19,11 +19,14 @@ struct MetaController {
     func addRoutes(to group: RouterGroup<AppContext>) {
         group.get("meta") { _, _ in
             Meta(
-                protocolVersion: SyncProtocol.version, serverTime: clock(), maxPushPage: SyncProtocol.maxPushPage, maxPullPage: SyncProtocol.maxPullPage,
+                protocolVersion: SyncProtocol.version, serverTime: clock(), maxPushPage: SyncProtocol.maxPushPage,
+                maxPullPage: SyncProtocol.maxPullPage,
                 maxBodyBytes: configuration.maxBodyBytes, clockToleranceMs: SyncProtocol.clockTolerance)
         }
         group.get("openapi.json") { _, _ -> Response in
-            guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"), let data = FileManager.default.contents(atPath: url.path) else {
+            guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
+                let data = FileManager.default.contents(atPath: url.path)
+            else {
                 throw APIError(.internalServerError, "internal", "The OpenAPI document is missing from the installation.")
             }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))

@@ -70,18 +70,25 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         let limit = min(body.pullLimit ?? SyncProtocol.maxPullPage, SyncProtocol.maxPullPage)
         let page = try await repository.pull(userID: identity.user.id, after: body.cursor, limit: limit, excludingDevice: identity.device.id)
         lap("pull")
-        func ms(_ d: Duration?) -> String { String(format: "%.1f", Double((d ?? .zero).components.attoseconds) / 1e15 + Double((d ?? .zero).components.seconds) * 1000) }
+        func ms(_ d: Duration?) -> String {
+            String(format: "%.1f", Double((d ?? .zero).components.attoseconds) / 1e15 + Double((d ?? .zero).components.seconds) * 1000)
+        }
         context.logger.info(
             "sync",
-            metadata: ["sync.pushed": "\(body.attempts.count)", "sync.inserted": "\(inserted)", "sync.pulled": "\(page.attempts.count)",
-                       "sync.clock_offset_ms": "\(offset)", "sync.ms.decode": "\(ms(phases["decode"]))", "sync.ms.grade": "\(ms(phases["grade"]))",
-                       "sync.ms.insert": "\(ms(phases["insert"]))", "sync.ms.device": "\(ms(phases["device"]))", "sync.ms.pull": "\(ms(phases["pull"]))",
-                       "sync.ms.total": "\(ms(ContinuousClock.now - started))"])
+            metadata: [
+                "sync.pushed": "\(body.attempts.count)", "sync.inserted": "\(inserted)", "sync.pulled": "\(page.attempts.count)",
+                "sync.clock_offset_ms": "\(offset)", "sync.ms.decode": "\(ms(phases["decode"]))", "sync.ms.grade": "\(ms(phases["grade"]))",
+                "sync.ms.insert": "\(ms(phases["insert"]))", "sync.ms.device": "\(ms(phases["device"]))", "sync.ms.pull": "\(ms(phases["pull"]))",
+                "sync.ms.total": "\(ms(ContinuousClock.now - started))",
+            ])
         let response = SyncResponse(
-            results: body.attempts.indices.map { PushResult(id: body.attempts[$0].id, outcome: outcomes[$0], flags: flags[$0]) }, attempts: page.attempts.map(PulledAttempt.init),
-            cursor: page.cursor, hasMore: page.hasMore, serverTime: now, clockOffsetMs: offset, clockWarning: AttemptReview.clockWarning(offsetMs: offset))
+            results: body.attempts.indices.map { PushResult(id: body.attempts[$0].id, outcome: outcomes[$0], flags: flags[$0]) },
+            attempts: page.attempts.map(PulledAttempt.init),
+            cursor: page.cursor, hasMore: page.hasMore, serverTime: now, clockOffsetMs: offset,
+            clockWarning: AttemptReview.clockWarning(offsetMs: offset))
         return Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.wireJSON(resultRuns: body.resultRuns))))
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.wireJSON(resultRuns: body.resultRuns))))
     }
 
     func progress(_ context: AppContext) async throws -> ProgressList {

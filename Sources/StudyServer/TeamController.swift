@@ -35,7 +35,9 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
     struct TeamView: ResponseCodable {
         let id: Int64; let name: String; let timeZone: String; let weekStart: Int; let createdAt: Int64; let role: String?
         init(_ team: TeamRecord, role: TeamRole?) {
-            (id, name, timeZone, weekStart, createdAt, self.role) = (team.id, team.name, team.timeZone, team.weekStart, team.createdAt, role?.rawValue)
+            (id, name, timeZone, weekStart, createdAt, self.role) = (
+                team.id, team.name, team.timeZone, team.weekStart, team.createdAt, role?.rawValue
+            )
         }
     }
     struct TeamList: ResponseCodable { let teams: [TeamView] }
@@ -53,7 +55,9 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
     }
     struct LearnerReport: ResponseCodable { let teamId: Int64; let learners: [LearnerReportRow] }
     struct QuestionReport: ResponseCodable { let teamId: Int64; let attempts: String; let questions: [QuestionReportRow] }
-    struct LearnerDetail: ResponseCodable { let teamId: Int64; let learner: LearnerReportRow; let weakQuestions: [WeakQuestion]; let recent: [Attempt] }
+    struct LearnerDetail: ResponseCodable {
+        let teamId: Int64; let learner: LearnerReportRow; let weakQuestions: [WeakQuestion]; let recent: [Attempt]
+    }
     struct UserView: ResponseCodable { let username: String; let role: String }
     struct Visibility: ResponseCodable { let optOut: Bool }
 
@@ -68,7 +72,9 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         }
         let body = try await decode(CreateTeam.self, request, context)
         let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let problem = TextRule.problem(name, field: "name", characters: 1...100) { throw APIError(.badRequest, "invalid_field", problem, field: "name") }
+        if let problem = TextRule.problem(name, field: "name", characters: 1...100) {
+            throw APIError(.badRequest, "invalid_field", problem, field: "name")
+        }
         let zone = body.timeZone ?? "UTC"
         guard TextRule.problem(zone, field: "timeZone", characters: 1...64) == nil, try await repository.isKnownTimeZone(zone) else {
             throw APIError.badRequest("'\(zone)' is not a time zone PostgreSQL knows: give an IANA name such as Europe/Paris or America/New_York.")
@@ -96,11 +102,14 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
     func join(_ request: Request, _ context: AppContext) async throws -> TeamView {
         let identity = try context.requireIdentity()
         let body = try await decode(Join.self, request, context)
-        switch try await repository.join(codeHash: Tokens.hash(body.code.trimmingCharacters(in: .whitespaces)), userID: identity.user.id, at: clock()) {
+        switch try await repository.join(codeHash: Tokens.hash(body.code.trimmingCharacters(in: .whitespaces)), userID: identity.user.id, at: clock())
+        {
         case .joined(let team, let role), .alreadyMember(let team, let role): return TeamView(team, role: role)
-        case .unknownCode: throw APIError(.notFound, "unknown_invite", "There is no invite with this code: check it, or ask your instructor for a new one.")
+        case .unknownCode:
+            throw APIError(.notFound, "unknown_invite", "There is no invite with this code: check it, or ask your instructor for a new one.")
         case .expired: throw APIError(.gone, "invite_expired", "This invite has expired: ask your instructor for a new one.")
-        case .usedUp: throw APIError(.gone, "invite_used_up", "This invite has been used as many times as it allows: ask your instructor for a new one.")
+        case .usedUp:
+            throw APIError(.gone, "invite_used_up", "This invite has been used as many times as it allows: ask your instructor for a new one.")
         }
     }
 
@@ -134,7 +143,8 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         let expiresAt = now + Int64(hours) * 3_600_000
         try await repository.createInvite(
             codeHash: Tokens.hash(code), teamID: team.id, role: role, maxUses: maxUses, expiresAt: expiresAt, createdBy: identity.user.id, at: now)
-        return EditedResponse(status: .created, response: InviteView(code: code, teamId: team.id, role: role.rawValue, maxUses: maxUses, expiresAt: expiresAt))
+        return EditedResponse(
+            status: .created, response: InviteView(code: code, teamId: team.id, role: role.rawValue, maxUses: maxUses, expiresAt: expiresAt))
     }
 
     struct PublishDeck: Decodable { let name: String; let questions: [QuestionBody] }
@@ -148,7 +158,9 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         let identity = try context.requireIdentity()
         let body = try await decode(PublishDeck.self, request, context, limit: 8 << 20)
         let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let problem = TextRule.problem(name, field: "name", characters: 1...100) { throw APIError(.badRequest, "invalid_field", problem, field: "name") }
+        if let problem = TextRule.problem(name, field: "name", characters: 1...100) {
+            throw APIError(.badRequest, "invalid_field", problem, field: "name")
+        }
         guard (1...Self.maxDeckQuestions).contains(body.questions.count) else {
             throw APIError(.badRequest, "invalid_field", "A deck has 1 to \(Self.maxDeckQuestions) questions.", field: "questions")
         }
@@ -157,7 +169,9 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
                 throw APIError(.badRequest, "invalid_field", problem, field: "questions[\(i)].prompt")
             }
             for (k, option) in q.options.enumerated() {
-                if let problem = TextRule.problem(option, field: "questions[\(i)].options[\(k)]", characters: 1...Self.maxOptionCharacters, multiline: true) {
+                if let problem = TextRule.problem(
+                    option, field: "questions[\(i)].options[\(k)]", characters: 1...Self.maxOptionCharacters, multiline: true)
+                {
                     throw APIError(.badRequest, "invalid_field", problem, field: "questions[\(i)].options[\(k)]")
                 }
             }
@@ -168,10 +182,13 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
             }
         }
         let deck = Deck(name: name, questions: body.questions.map { Question(prompt: $0.prompt, options: $0.options, correct: $0.correct) })
-        guard Set(deck.questions.map(\.id)).count == deck.questions.count else { throw APIError.badRequest("The deck repeats a question; remove the copy.") }
+        guard Set(deck.questions.map(\.id)).count == deck.questions.count else {
+            throw APIError.badRequest("The deck repeats a question; remove the copy.")
+        }
         let now = clock()
         try await repository.publishDeck(deck, teamID: team.id, by: identity.user.id, at: now)
-        return EditedResponse(status: .created, response: Published(deck: PublishedDeck(teamID: team.id, deckID: deck.id, name: deck.name, publishedAt: now)))
+        return EditedResponse(
+            status: .created, response: Published(deck: PublishedDeck(teamID: team.id, deckID: deck.id, name: deck.name, publishedAt: now)))
     }
 
     func leaderboard(_ request: Request, _ context: AppContext) async throws -> BoardView {
@@ -260,7 +277,9 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         let body = try await decode(SetRole.self, request, context)
         guard let role = Role(rawValue: body.role) else { throw APIError.badRequest("A role is learner, instructor or admin.") }
         let username = try context.parameters.require("username")
-        guard AccountRules.usernameProblem(username) == nil, let user = try await repository.setRole(username: username, role: role) else { throw APIError.notFound("There is no user '\(username)'.") }
+        guard AccountRules.usernameProblem(username) == nil, let user = try await repository.setRole(username: username, role: role) else {
+            throw APIError.notFound("There is no user '\(username)'.")
+        }
         return UserView(username: user.username, role: user.role.rawValue)
     }
 
@@ -269,7 +288,9 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
     enum Need { case member, instructor }
 
     func teamParameter(_ context: AppContext) throws -> Int64 {
-        guard let id = Int64(try context.parameters.require("team")) else { throw APIError.notFound("Team ids are numbers; 'study team list' shows yours.") }
+        guard let id = Int64(try context.parameters.require("team")) else {
+            throw APIError.notFound("Team ids are numbers; 'study team list' shows yours.")
+        }
         return id
     }
 

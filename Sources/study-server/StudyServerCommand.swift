@@ -19,18 +19,24 @@ struct StudyServerCommand: AsyncParsableCommand {
     var databaseURL: String?
     @Option(name: .customLong("data-dir"), help: "Where the private PostgreSQL keeps its data (env STUDY_SERVER_DATA).")
     var dataDirectory: String?
-    @Option(help: "trace, debug, info, notice, warning, error or critical (env LOG_LEVEL).") var logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
-    @Option(help: "Largest request body in bytes (env MAX_BODY_BYTES).") var maxBodyBytes = Int(ProcessInfo.processInfo.environment["MAX_BODY_BYTES"] ?? "") ?? 16 * 1024 * 1024
+    @Option(help: "trace, debug, info, notice, warning, error or critical (env LOG_LEVEL).") var logLevel =
+        ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
+    @Option(help: "Largest request body in bytes (env MAX_BODY_BYTES).") var maxBodyBytes =
+        Int(ProcessInfo.processInfo.environment["MAX_BODY_BYTES"] ?? "") ?? 16 * 1024 * 1024
     @Option(help: "Database connections (env POOL_SIZE).") var poolSize = Int(ProcessInfo.processInfo.environment["POOL_SIZE"] ?? "") ?? 8
     @Option(
         name: .customLong("trusted-proxy"),
-        help: "Address of a reverse proxy whose X-Forwarded-For names the client, for the login and registration limits; repeat for several (env TRUSTED_PROXIES, comma-separated).")
+        help:
+            "Address of a reverse proxy whose X-Forwarded-For names the client, for the login and registration limits; repeat for several (env TRUSTED_PROXIES, comma-separated)."
+    )
     var trustedProxies: [String] = (ProcessInfo.processInfo.environment["TRUSTED_PROXIES"] ?? "").split(separator: ",").map {
         $0.trimmingCharacters(in: .whitespaces)
     }.filter { !$0.isEmpty }
 
     func validate() throws {
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical.") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical.")
+        }
         guard (1...65535).contains(port) || port == 0 else { throw ValidationError("--port must be between 1 and 65535.") }
         guard (1...200).contains(poolSize) else { throw ValidationError("--pool-size must be between 1 and 200.") }
         guard maxBodyBytes >= 64 * 1024 else { throw ValidationError("--max-body-bytes must be at least 65536.") }

@@ -4,7 +4,7 @@ import StudyClient
 import StudyCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How a command gets the password: a prompt without echo, or one line of standard input.
@@ -13,7 +13,9 @@ struct PasswordOptions: ParsableArguments {
 
     func read(prompt: String) throws -> String {
         if passwordStdin {
-            guard let line = readLine(strippingNewline: true), !line.isEmpty else { throw CLIError("--password-stdin was given but standard input is empty.") }
+            guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+                throw CLIError("--password-stdin was given but standard input is empty.")
+            }
             return line
         }
         guard let typed = getpass(prompt) else { throw CLIError("Cannot read a password without a terminal: use --password-stdin.") }
@@ -33,7 +35,9 @@ struct Register: AsyncParsableCommand {
         let secret = try password.read(prompt: "New password for \(username): ")
         let api = try ServerAPI(server: server)
         let user = try await api.register(username: username, password: secret, displayName: displayName)
-        Terminal.say("Registered \(username) on \(server)" + (user.role == "admin" ? " as its admin (the first account): 'study role NAME instructor' makes instructors." : "."))
+        Terminal.say(
+            "Registered \(username) on \(server)"
+                + (user.role == "admin" ? " as its admin (the first account): 'study role NAME instructor' makes instructors." : "."))
         try await logIn(api: api, server: server, username: username, password: secret, home: options)
     }
 }
@@ -105,7 +109,8 @@ struct Sync: AsyncParsableCommand {
             var message = "The server no longer accepts this home's token (logged out, expired, or this device was revoked)."
             if pending > 0 {
                 message += " Your \(pending) answers waiting to sync are safe here: save them with 'study backup export FILE'."
-                message += " Then run 'study login' again; if this device was revoked, log in from a new study home and 'study backup import FILE' there."
+                message +=
+                    " Then run 'study login' again; if this device was revoked, log in from a new study home and 'study backup import FILE' there."
             } else {
                 message += " Run 'study login' again; if this device was revoked, log in from a new study home."
             }
@@ -119,7 +124,9 @@ struct Sync: AsyncParsableCommand {
         Terminal.say(line + ".")
         if let warning = summary.clockWarning { Terminal.say("Warning: " + warning) }
         do {
-            for name in try await store.receivePublishedDecks(from: api) { Terminal.say("New deck from your team: '\(name)' ('study quiz --deck \"\(name)\"').") }
+            for name in try await store.receivePublishedDecks(from: api) {
+                Terminal.say("New deck from your team: '\(name)' ('study quiz --deck \"\(name)\"').")
+            }
         } catch {
             // The answers are synced; only the decks did not come. The next sync tries again.
             Terminal.say("Warning: your teams' decks could not be fetched (\(error)); the next 'study sync' tries again.", toError: true)
@@ -156,7 +163,8 @@ struct Status: AsyncParsableCommand {
             Terminal.say(Terminal.json(output))
             return
         }
-        Terminal.say(credentials.map { "Logged in as \($0.username) on \($0.server)." } ?? "Not logged in: answers stay on this computer until 'study login'.")
+        Terminal.say(
+            credentials.map { "Logged in as \($0.username) on \($0.server)." } ?? "Not logged in: answers stay on this computer until 'study login'.")
         Terminal.say("Answers waiting to sync: \(output.pendingAttempts).")
         Terminal.say("Last sync: \(output.lastSyncAt.map { Terminal.time($0) } ?? "never").")
         if output.conflicts + output.rejected > 0 {
@@ -179,12 +187,17 @@ struct Devices: AsyncParsableCommand {
             let devices = try await loggedIn(options).api.devices()
             if json {
                 struct Row: Encodable { let id: String; let name: String; let lastSeenAt: Int64?; let revoked: Bool; let current: Bool }
-                Terminal.say(Terminal.json(devices.map { Row(id: $0.id, name: $0.name, lastSeenAt: $0.lastSeenAt, revoked: $0.revokedAt != nil, current: $0.current) }))
+                Terminal.say(
+                    Terminal.json(
+                        devices.map { Row(id: $0.id, name: $0.name, lastSeenAt: $0.lastSeenAt, revoked: $0.revokedAt != nil, current: $0.current) }))
                 return
             }
-            Terminal.say(Terminal.table(
-                ["Id", "Name", "Last sync", "State"],
-                devices.map { [$0.id, $0.name, Terminal.time($0.lastSeenAt), $0.revokedAt != nil ? "revoked" : $0.current ? "this home" : "active"] }))
+            Terminal.say(
+                Terminal.table(
+                    ["Id", "Name", "Last sync", "State"],
+                    devices.map {
+                        [$0.id, $0.name, Terminal.time($0.lastSeenAt), $0.revokedAt != nil ? "revoked" : $0.current ? "this home" : "active"]
+                    }))
         }
     }
 

@@ -57,13 +57,16 @@ struct Backup: ParsableCommand {
             guard problems.isEmpty else {
                 let shown = problems.prefix(20).map { "  \($0)" }.joined(separator: "\n")
                 let more = problems.count > 20 ? "\n  … and \(problems.count - 20) more" : ""
-                throw CLIError("\(file) was not imported: it has \(problems.count) bad line\(problems.count == 1 ? "" : "s"); fix or remove them and try again.\n\(shown)\(more)")
+                throw CLIError(
+                    "\(file) was not imported: it has \(problems.count) bad line\(problems.count == 1 ? "" : "s"); fix or remove them and try again.\n\(shown)\(more)"
+                )
             }
             let merge = try options.openStore().merge(attempts)
             Terminal.say("Imported \(merge.inserted) new attempts; \(merge.duplicates) were already here.")
             if !merge.conflicts.isEmpty {
                 throw CLIError(
-                    "\(merge.conflicts.count) attempts in \(file) differ from attempts already here under the same id; the local copies were kept and those lines were not imported: \(merge.conflicts.prefix(5).joined(separator: ", ")).")
+                    "\(merge.conflicts.count) attempts in \(file) differ from attempts already here under the same id; the local copies were kept and those lines were not imported: \(merge.conflicts.prefix(5).joined(separator: ", "))."
+                )
             }
         }
     }

@@ -5,7 +5,8 @@ import StudyCore
 
 struct DeckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "deck", abstract: "List, show, import and export decks.", subcommands: [List.self, Show.self, Import.self, Export.self, Publish.self])
+        commandName: "deck", abstract: "List, show, import and export decks.",
+        subcommands: [List.self, Show.self, Import.self, Export.self, Publish.self])
 
     enum FormatChoice: String, ExpressibleByArgument, CaseIterable { case auto, seed, aiken, json }
 
@@ -23,7 +24,10 @@ struct DeckCommand: ParsableCommand {
                 Terminal.say(Terminal.json(summaries.map { Row(name: $0.deck, deckId: $0.deckID, questions: $0.questions, answered: $0.answered) }))
                 return
             }
-            Terminal.say(Terminal.table(["Deck", "Questions", "Answered", "Id"], summaries.map { [$0.deck, "\($0.questions)", "\($0.answered)", $0.deckID] }, rightAligned: [1, 2]))
+            Terminal.say(
+                Terminal.table(
+                    ["Deck", "Questions", "Answered", "Id"], summaries.map { [$0.deck, "\($0.questions)", "\($0.answered)", $0.deckID] },
+                    rightAligned: [1, 2]))
         }
     }
 
@@ -64,7 +68,8 @@ struct DeckCommand: ParsableCommand {
             let result = try store.importDeck(deck, source: URL(fileURLWithPath: file).lastPathComponent)
             var parts = ["\(result.added) new", "\(result.changed) changed", "\(result.unchanged) unchanged"]
             if result.removed > 0 { parts.append("\(result.removed) no longer in the deck") }
-            Terminal.say("Imported deck '\(deck.name)' (\(detected.rawValue) format): \(deck.questions.count) questions, \(parts.joined(separator: ", ")).")
+            Terminal.say(
+                "Imported deck '\(deck.name)' (\(detected.rawValue) format): \(deck.questions.count) questions, \(parts.joined(separator: ", ")).")
         }
     }
 

@@ -31,7 +31,9 @@ struct History: ParsableCommand {
     func run() throws {
         let store = try options.openStoreForReading()
         let entries = try store.recentAttempts(limit: limit).map { a in
-            Entry(attempt: a, prompt: try store.question(id: a.questionID, version: a.questionVersion)?.prompt, chosenLetters: a.chosen.map(AnswerInput.letter).joined())
+            Entry(
+                attempt: a, prompt: try store.question(id: a.questionID, version: a.questionVersion)?.prompt,
+                chosenLetters: a.chosen.map(AnswerInput.letter).joined())
         }
         if json {
             Terminal.say(Terminal.json(entries))
@@ -45,8 +47,10 @@ struct History: ParsableCommand {
             Terminal.table(
                 ["Answered", "Result", "Chose", "Seconds", "Question"],
                 entries.map { e in
-                    [Terminal.time(e.attempt.answeredAt), e.attempt.correct ? "right" : "wrong", e.chosenLetters,
-                     String(format: "%.1f", Double(e.attempt.durationMs) / 1000), Terminal.clip(e.prompt ?? e.attempt.questionID, 60)]
+                    [
+                        Terminal.time(e.attempt.answeredAt), e.attempt.correct ? "right" : "wrong", e.chosenLetters,
+                        String(format: "%.1f", Double(e.attempt.durationMs) / 1000), Terminal.clip(e.prompt ?? e.attempt.questionID, 60),
+                    ]
                 }, rightAligned: [3]))
     }
 }

@@ -56,7 +56,10 @@ struct ProgressCommand: ParsableCommand {
             Terminal.table(
                 ["Deck", "Questions", "Answered", "Accuracy", "Mastered", "Due now", "Next due"],
                 reports.map(\.summary).map { s in
-                    [s.deck, "\(s.questions)", "\(s.answered)", Terminal.percent(s.accuracy), "\(s.mastered)", "\(s.dueNow)", Terminal.time(s.nextDue)]
+                    [
+                        s.deck, "\(s.questions)", "\(s.answered)", Terminal.percent(s.accuracy), "\(s.mastered)", "\(s.dueNow)",
+                        Terminal.time(s.nextDue),
+                    ]
                 }, rightAligned: [1, 2, 3, 4, 5]))
         for report in reports {
             let s = report.summary
@@ -71,8 +74,11 @@ struct ProgressCommand: ParsableCommand {
                     Terminal.table(
                         ["#", "State", "Stability", "Difficulty", "Due", "Right", "Question"],
                         rows.map { r in
-                            ["\(r.position)", r.state, r.stability.map { String(format: "%.2fd", $0) } ?? "-", r.difficulty.map { String(format: "%.2f", $0) } ?? "-",
-                             Terminal.time(r.due), "\(r.correctAttempts)/\(r.attempts)", Terminal.clip(r.prompt, 48)]
+                            [
+                                "\(r.position)", r.state, r.stability.map { String(format: "%.2fd", $0) } ?? "-",
+                                r.difficulty.map { String(format: "%.2f", $0) } ?? "-",
+                                Terminal.time(r.due), "\(r.correctAttempts)/\(r.attempts)", Terminal.clip(r.prompt, 48),
+                            ]
                         }, rightAligned: [0, 2, 3, 5]))
             }
         }
@@ -84,7 +90,8 @@ struct ProgressCommand: ParsableCommand {
             let card = p?.card ?? FSRS.Card()
             let state = p == nil ? "new" : ["learning", "review", "relearning"][card.state.rawValue - 1]
             return QuestionRow(
-                position: i + 1, questionId: q.id, version: q.version, prompt: q.prompt, attempts: p?.attempts ?? 0, correctAttempts: p?.correctAttempts ?? 0,
+                position: i + 1, questionId: q.id, version: q.version, prompt: q.prompt, attempts: p?.attempts ?? 0,
+                correctAttempts: p?.correctAttempts ?? 0,
                 state: state, step: p == nil ? nil : card.step, stability: card.stability, difficulty: card.difficulty, due: card.due,
                 retrievability: FSRS.standard.retrievability(of: card, at: now), mastered: p?.isMastered ?? false)
         }

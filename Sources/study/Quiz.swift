@@ -6,7 +6,8 @@ import StudyCore
 struct Quiz: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Answer questions; every answer is saved before the next question is shown.",
-        discussion: "Type the letter of your answer (several letters, like AC, where a question says 'choose all that apply'). Type q or end the input to stop."
+        discussion:
+            "Type the letter of your answer (several letters, like AC, where a question says 'choose all that apply'). Type q or end the input to stop."
     )
 
     @OptionGroup var options: HomeOptions

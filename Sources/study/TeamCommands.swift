@@ -50,7 +50,9 @@ struct TeamCommand: AsyncParsableCommand {
             let (_, _, api) = try loggedIn(options)
             let teams = try await api.teams()
             guard !teams.isEmpty else { return Terminal.say("You are in no team yet: join one with 'study team join CODE'.") }
-            Terminal.say(Terminal.table(["id", "team", "your role", "time zone"], teams.map { [String($0.id), $0.name, $0.role ?? "-", $0.timeZone] }, rightAligned: [0]))
+            Terminal.say(
+                Terminal.table(
+                    ["id", "team", "your role", "time zone"], teams.map { [String($0.id), $0.name, $0.role ?? "-", $0.timeZone] }, rightAligned: [0]))
         }
     }
 
@@ -122,7 +124,10 @@ struct TeamCommand: AsyncParsableCommand {
             let (_, _, api) = try loggedIn(options)
             let members = try await api.members(team: try await team.resolve(api).id)
             if format == .json { return Terminal.say(Terminal.json(members)) }
-            Terminal.say(render(["username", "name", "role", "joined"], members.map { [$0.username, $0.displayName, $0.role.rawValue, Terminal.time($0.joinedAt)] }, as: format))
+            Terminal.say(
+                render(
+                    ["username", "name", "role", "joined"],
+                    members.map { [$0.username, $0.displayName, $0.role.rawValue, Terminal.time($0.joinedAt)] }, as: format))
         }
     }
 }
@@ -144,7 +149,8 @@ struct LeaderboardCommand: AsyncParsableCommand {
         if optOut || optIn {
             guard !(optOut && optIn) else { throw CLIError("Give --opt-out or --opt-in, not both.") }
             try await api.setLeaderboardOptOut(optOut)
-            return Terminal.say(optOut ? "Your peers no longer see you on leaderboards; you still see your own row." : "Your peers see you on leaderboards again.")
+            return Terminal.say(
+                optOut ? "Your peers no longer see you on leaderboards; you still see your own row." : "Your peers see you on leaderboards again.")
         }
         guard LeaderboardWindow(rawValue: window) != nil else { throw CLIError("--window is week, month or all.") }
         let target = try await team.resolve(api)
@@ -156,8 +162,11 @@ struct LeaderboardCommand: AsyncParsableCommand {
             Terminal.table(
                 ["#", "name", "points", "answered", "accuracy", "streak", "mastered"],
                 board.rows.map { row in
-                    [String(row.rank), row.you ? Terminal.bold(row.displayName + " (you)") : row.displayName, String(row.points), String(row.answered),
-                     Terminal.percent(row.accuracy), String(row.streak), String(row.mastered)]
+                    [
+                        String(row.rank), row.you ? Terminal.bold(row.displayName + " (you)") : row.displayName, String(row.points),
+                        String(row.answered),
+                        Terminal.percent(row.accuracy), String(row.streak), String(row.mastered),
+                    ]
                 }, rightAligned: [0, 2, 3, 4, 5, 6]))
     }
 
@@ -171,7 +180,8 @@ struct LeaderboardCommand: AsyncParsableCommand {
 
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "report", abstract: "Instructor reports on a team: learners, questions, one learner.", subcommands: [Learners.self, Questions.self, Learner.self])
+        commandName: "report", abstract: "Instructor reports on a team: learners, questions, one learner.",
+        subcommands: [Learners.self, Questions.self, Learner.self])
 
     struct Learners: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Per learner: questions attempted, accuracy, mastered, due, streak, last active.")
@@ -187,8 +197,12 @@ struct ReportCommand: AsyncParsableCommand {
                 render(
                     ["learner", "name", "questions", "attempts", "accuracy", "mastered", "due", "streak", "last active", "inactive"],
                     rows.map { r in
-                        [r.username, r.displayName, String(r.questionsAttempted), String(r.attempts), r.accuracy.map { String(format: "%.3f", $0) } ?? "",
-                         String(r.mastered), String(r.due), String(r.streak), r.lastActiveAt.map { Terminal.time($0) } ?? "never", r.inactive ? "yes" : "no"]
+                        [
+                            r.username, r.displayName, String(r.questionsAttempted), String(r.attempts),
+                            r.accuracy.map { String(format: "%.3f", $0) } ?? "",
+                            String(r.mastered), String(r.due), String(r.streak), r.lastActiveAt.map { Terminal.time($0) } ?? "never",
+                            r.inactive ? "yes" : "no",
+                        ]
                     }, as: format, rightAligned: [2, 3, 4, 5, 6, 7]))
         }
     }
@@ -212,9 +226,11 @@ struct ReportCommand: AsyncParsableCommand {
                     rows.map { r in
                         let wrong = r.options.enumerated().filter { !$0.element.correct && $0.element.chosen > 0 }
                             .map { "\(AnswerInput.letter($0.offset)):\($0.element.chosen)" }.joined(separator: " ")
-                        return [String(r.position + 1), format == .csv ? r.prompt : Terminal.clip(r.prompt, 40), String(r.learners), String(r.attempts),
-                                r.facility.map { String(format: "%.3f", $0) } ?? "", r.discrimination.map { String(format: "%.3f", $0) } ?? "", wrong,
-                                r.medianDurationMs.map { String(format: "%.1f", $0 / 1000) } ?? ""]
+                        return [
+                            String(r.position + 1), format == .csv ? r.prompt : Terminal.clip(r.prompt, 40), String(r.learners), String(r.attempts),
+                            r.facility.map { String(format: "%.3f", $0) } ?? "", r.discrimination.map { String(format: "%.3f", $0) } ?? "", wrong,
+                            r.medianDurationMs.map { String(format: "%.1f", $0 / 1000) } ?? "",
+                        ]
                     }, as: format, rightAligned: [0, 2, 3, 4, 5, 7]))
         }
     }
@@ -232,14 +248,21 @@ struct ReportCommand: AsyncParsableCommand {
             if format == .json { return Terminal.say(Terminal.json(detail)) }
             let l = detail.learner
             if format == .table {
-                Terminal.say("\(l.displayName) (\(l.username)): \(l.attempts) answers to \(l.questionsAttempted) questions, accuracy \(Terminal.percent(l.accuracy)), "
-                    + "\(l.mastered) mastered, \(l.due) due, streak \(l.streak), last active \(l.lastActiveAt.map { Terminal.time($0) } ?? "never").")
+                Terminal.say(
+                    "\(l.displayName) (\(l.username)): \(l.attempts) answers to \(l.questionsAttempted) questions, accuracy \(Terminal.percent(l.accuracy)), "
+                        + "\(l.mastered) mastered, \(l.due) due, streak \(l.streak), last active \(l.lastActiveAt.map { Terminal.time($0) } ?? "never")."
+                )
                 Terminal.say("\nWeakest questions:")
             }
             Terminal.say(
                 render(
                     ["question", "attempts", "correct", "last answered"],
-                    detail.weakQuestions.map { [format == .csv ? $0.prompt : Terminal.clip($0.prompt, 50), String($0.attempts), String($0.correctAttempts), Terminal.time($0.lastAnsweredAt)] },
+                    detail.weakQuestions.map {
+                        [
+                            format == .csv ? $0.prompt : Terminal.clip($0.prompt, 50), String($0.attempts), String($0.correctAttempts),
+                            Terminal.time($0.lastAnsweredAt),
+                        ]
+                    },
                     as: format, rightAligned: [1, 2]))
             if format == .table {
                 Terminal.say("\nRecent answers:")

@@ -2,7 +2,7 @@ import Foundation
 import StudyCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Terminal output: colour only on a terminal and never with `NO_COLOR`; JSON with stable key order.

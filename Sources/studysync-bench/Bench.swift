@@ -1,12 +1,12 @@
-import Foundation
 import EmbeddedPostgres
+import Foundation
 import LibPQ
 import StudyClient
 import StudyCore
 import StudyPostgres
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Drives the real sync protocol over loopback against a `study-server` process backed by a private PostgreSQL with
@@ -110,15 +110,17 @@ struct Bench {
         print(pad("raw COPY, as the push found the table", 40) + pad(format(copies.asFound.duration), 12) + String(Int(copies.asFound.rate)))
         if let push = rows.first(where: { $0.0.hasPrefix("push 100000") }) {
             let rate = 100_000 / (Double(push.2.components.seconds) + Double(push.2.components.attoseconds) / 1e18)
-            print("100k push rate / raw COPY rate: \(String(format: "%.2f", rate / copies.asFound.rate)) (table as the push found it), "
-                + "\(String(format: "%.2f", rate / copies.empty.rate)) (empty table)")
+            print(
+                "100k push rate / raw COPY rate: \(String(format: "%.2f", rate / copies.asFound.rate)) (table as the push found it), "
+                    + "\(String(format: "%.2f", rate / copies.empty.rate)) (empty table)")
         }
         print("server peak memory (VmHWM): \(peak) MiB (\(startMemory) MiB when it had started)")
         print("")
         print(pad("CPU time spent on it (ms)", 40) + pad("client", 10) + pad("server", 10) + "PostgreSQL")
         for (name, split) in cpuRows {
-            print(pad(name, 40) + pad(String(format: "%.0f", split.client * 1000), 10) + pad(String(format: "%.0f", split.server * 1000), 10)
-                + String(format: "%.0f", split.postgres * 1000))
+            print(
+                pad(name, 40) + pad(String(format: "%.0f", split.client * 1000), 10) + pad(String(format: "%.0f", split.server * 1000), 10)
+                    + String(format: "%.0f", split.postgres * 1000))
         }
     }
 
@@ -181,7 +183,9 @@ struct Bench {
             throw BenchError("there is no user \(user)")
         }
         var written = PostgresBinaryRows(fields: Int16(PostgresStore.attemptColumns.count))
-        for (i, attempt) in attempts.enumerated() { PostgresStore.appendRow(attempt, to: &written, userID: userID, seq: Int64(i + 1), receivedAt: 1, flags: []) }
+        for (i, attempt) in attempts.enumerated() {
+            PostgresStore.appendRow(attempt, to: &written, userID: userID, seq: Int64(i + 1), receivedAt: 1, flags: [])
+        }
         let rows = written
         let columns = PostgresStore.attemptColumns.joined(separator: ", ")
         func copy(into table: String, filledWith users: [String]) async throws -> (duration: Duration, rate: Double) {
@@ -217,8 +221,10 @@ struct Bench {
     }
 
     static func machineDescription() -> String {
-        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
-            .first { $0.hasPrefix("model name") }.map { $0.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        let cpu =
+            (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
+            .first { $0.hasPrefix("model name") }.map { $0.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces) }
+            ?? "unknown CPU"
         let memory = ProcessInfo.processInfo.physicalMemory / (1 << 30)
         return "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), \(memory) GiB, \(ProcessInfo.processInfo.operatingSystemVersionString)"
     }
@@ -229,7 +235,9 @@ struct Bench {
 struct CPUMeter {
     struct Split {
         var client = 0.0, server = 0.0, postgres = 0.0
-        static func - (a: Split, b: Split) -> Split { Split(client: a.client - b.client, server: a.server - b.server, postgres: a.postgres - b.postgres) }
+        static func - (a: Split, b: Split) -> Split {
+            Split(client: a.client - b.client, server: a.server - b.server, postgres: a.postgres - b.postgres)
+        }
     }
 
     let server: Int32
@@ -307,7 +315,8 @@ final class Home: @unchecked Sendable {
             let q = deck.questions[Int.random(in: 0..<deck.questions.count, using: &rng)]
             let chosen = Bool.random(using: &rng) ? q.correct : [(q.correct[0] + 1) % q.options.count]
             return Attempt(
-                id: UUIDv7.make(milliseconds: start + Int64(i) * 4_000, using: &rng), deviceID: store.deviceID, questionID: q.id, questionVersion: q.version, chosen: chosen,
+                id: UUIDv7.make(milliseconds: start + Int64(i) * 4_000, using: &rng), deviceID: store.deviceID, questionID: q.id,
+                questionVersion: q.version, chosen: chosen,
                 correct: q.grade(chosen), answeredAt: start + Int64(i) * 4_000, durationMs: 3_500, sessionID: session)
         }
         try store.recordAll(attempts)

@@ -18,7 +18,8 @@ enum CodecBench {
         }
         let request = SyncRequest(clientTime: 1_700_000_000_000, cursor: 0, attempts: attempts, sessions: [])
         let results = SyncResponse(
-            results: attempts.enumerated().map { PushResult(id: $0.element.id, status: .inserted, seq: Int64($0.offset + 1)) }, attempts: [], cursor: 0,
+            results: attempts.enumerated().map { PushResult(id: $0.element.id, status: .inserted, seq: Int64($0.offset + 1)) }, attempts: [],
+            cursor: 0,
             hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
         let pulled = SyncResponse(
             results: [], attempts: attempts.enumerated().map { PulledAttempt(seq: Int64($0.offset + 1), attempt: $0.element, flags: 0) },
@@ -34,10 +35,12 @@ enum CodecBench {
         print("a page of \(attempts.count) attempts; median of 15 rounds")
         print(Bench.pad("encode push request", 36) + (try median { _ = request.wireJSON() }))
         print(Bench.pad("decode push request (server)", 36) + (try median { _ = try SyncRequest(wireJSON: requestBytes) }))
-        print(Bench.pad("its COPY rows (server)", 36) + median {
-            var rows = PostgresBinaryRows(fields: Int16(PostgresStore.attemptColumns.count), capacity: attempts.count * 176)
-            for attempt in attempts { PostgresStore.appendRow(attempt, to: &rows, userID: 1, seq: 0, receivedAt: 1, flags: []) }
-        })
+        print(
+            Bench.pad("its COPY rows (server)", 36)
+                + median {
+                    var rows = PostgresBinaryRows(fields: Int16(PostgresStore.attemptColumns.count), capacity: attempts.count * 176)
+                    for attempt in attempts { PostgresStore.appendRow(attempt, to: &rows, userID: 1, seq: 0, receivedAt: 1, flags: []) }
+                })
         print(Bench.pad("encode push results (server)", 36) + (try median { _ = results.wireJSON() }))
         print(Bench.pad("decode push results", 36) + (try median { _ = try SyncResponse(wireJSON: resultBytes) }))
         print(Bench.pad("encode them as runs (server)", 36) + (try median { _ = results.wireJSON(resultRuns: true) }))
@@ -66,7 +69,8 @@ enum StoreBench {
                     let q = deck.questions[i % deck.questions.count]
                     return Attempt(
                         id: UUIDv7.make(milliseconds: 1_700_000_000_000 + Int64(i) * 4_000, using: &rng), deviceID: device, questionID: q.id,
-                        questionVersion: q.version, chosen: q.correct, correct: true, answeredAt: 1_700_000_000_000 + Int64(i) * 4_000, durationMs: 3_500,
+                        questionVersion: q.version, chosen: q.correct, correct: true, answeredAt: 1_700_000_000_000 + Int64(i) * 4_000,
+                        durationMs: 3_500,
                         sessionID: session)
                 }
             }
@@ -80,7 +84,10 @@ enum StoreBench {
             results.append(try clock.measure { _ = try store.apply(answer, pushed: pending, pushedSessions: []) })
             let other = page(device: UUIDv7.make(milliseconds: 1, using: &rng))
             let pull = SyncResponse(
-                results: [], attempts: other.enumerated().map { PulledAttempt(seq: Int64(SyncProtocol.maxPushPage + $0.offset + 1), attempt: $0.element, flags: 0) },
+                results: [],
+                attempts: other.enumerated().map {
+                    PulledAttempt(seq: Int64(SyncProtocol.maxPushPage + $0.offset + 1), attempt: $0.element, flags: 0)
+                },
                 cursor: Int64(2 * SyncProtocol.maxPushPage), hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
             pulled.append(try clock.measure { _ = try store.apply(pull, pushedSessions: []) })
         }

@@ -1,5 +1,5 @@
-import Foundation
 import EmbeddedPostgres
+import Foundation
 import LibPQ
 import StudyClient
 import StudyCore
@@ -29,7 +29,10 @@ enum ScaleBench {
             questions: (0..<200).map { n in
                 Question(prompt: "Scale question \(n): which option is right?", options: (0..<4).map { "Option \($0) of \(n)" }, correct: [n % 4])
             })
-        if kept != nil, let login = try? await anonymous.login(username: "teacher", password: password, deviceID: UUID().uuidString.lowercased(), deviceName: "bench") {
+        if kept != nil,
+            let login = try? await anonymous.login(
+                username: "teacher", password: password, deviceID: UUID().uuidString.lowercased(), deviceName: "bench")
+        {
             let teacher = try ServerAPI(server: url, token: login.token)
             Bench.say("reusing the cluster loaded in \(kept!.path)")
             return try await measureAll(teacher: teacher, team: try await teacher.teams()[0], deck: deck, learners: learners, server: server)
@@ -37,10 +40,16 @@ enum ScaleBench {
 
         // People and the team, through the API.
         _ = try await anonymous.register(username: "admin", password: password, displayName: nil)
-        let admin = try ServerAPI(server: url, token: try await anonymous.login(username: "admin", password: password, deviceID: UUID().uuidString.lowercased(), deviceName: "bench").token)
+        let admin = try ServerAPI(
+            server: url,
+            token: try await anonymous.login(username: "admin", password: password, deviceID: UUID().uuidString.lowercased(), deviceName: "bench")
+                .token)
         _ = try await anonymous.register(username: "teacher", password: password, displayName: nil)
         _ = try await admin.setRole(username: "teacher", role: "instructor")
-        let teacher = try ServerAPI(server: url, token: try await anonymous.login(username: "teacher", password: password, deviceID: UUID().uuidString.lowercased(), deviceName: "bench").token)
+        let teacher = try ServerAPI(
+            server: url,
+            token: try await anonymous.login(username: "teacher", password: password, deviceID: UUID().uuidString.lowercased(), deviceName: "bench")
+                .token)
         let team = try await teacher.createTeam(name: "Scale", timeZone: "Europe/Berlin", weekStart: 1)
         _ = try await teacher.publish(deck, team: team.id)
 
@@ -53,7 +62,8 @@ enum ScaleBench {
             SELECT 'learner' || n, 'Learner ' || n, 'not a password hash: cannot log in', 'learner', \(now) FROM generate_series(1, \(learners)) n
             """)
         try await pool.query(
-            "INSERT INTO memberships (team_id, user_id, role, joined_at) SELECT \(team.id), id, 'member', \(now) FROM users WHERE username LIKE 'learner%'")
+            "INSERT INTO memberships (team_id, user_id, role, joined_at) SELECT \(team.id), id, 'member', \(now) FROM users WHERE username LIKE 'learner%'"
+        )
         let ids = try await pool.query("SELECT id FROM users WHERE username LIKE 'learner%' ORDER BY id").column(Int64.self)
         let span: Int64 = 180 * 86_400_000
         let copyStart = ContinuousClock.now
@@ -87,7 +97,8 @@ enum ScaleBench {
         }
         let copied = ContinuousClock.now - copyStart
         let total = learners * attemptsPerLearner
-        Bench.say("COPY of \(total) attempts, indexes built after: \(Bench.format(copied)) (\(Int(Double(total) / seconds(copied))) rows/s)          ")
+        Bench.say(
+            "COPY of \(total) attempts, indexes built after: \(Bench.format(copied)) (\(Int(Double(total) / seconds(copied))) rows/s)          ")
 
         let rebuildStart = ContinuousClock.now
         let store = PostgresStore(pool: pool)
@@ -103,14 +114,17 @@ enum ScaleBench {
         }
         // As after any bulk load: dead row versions cleared and statistics gathered now, not by autovacuum mid-measurement.
         try await pool.query("VACUUM ANALYZE")
-        Bench.say("caches rebuilt from the attempts (progress, question stats, board aggregates): \(Bench.format(ContinuousClock.now - rebuildStart))")
+        Bench.say(
+            "caches rebuilt from the attempts (progress, question stats, board aggregates): \(Bench.format(ContinuousClock.now - rebuildStart))")
         await pool.close()
         try await measureAll(teacher: teacher, team: team, deck: deck, learners: learners, server: server)
     }
 
     static func measureAll(teacher: ServerAPI, team: ServerAPI.Team, deck: Deck, learners: Int, server: Process) async throws {
         Bench.say("")
-        Bench.say(Bench.pad("call (through HTTP, as the team's instructor)", 52) + Bench.pad("calls", 7) + Bench.pad("p50", 11) + Bench.pad("p99", 11) + "max")
+        Bench.say(
+            Bench.pad("call (through HTTP, as the team's instructor)", 52) + Bench.pad("calls", 7) + Bench.pad("p50", 11) + Bench.pad("p99", 11)
+                + "max")
         try await measure("leaderboard, this week", 300) { _ = try await teacher.leaderboard(team: team.id, window: "week", offset: 0, limit: 10) }
         try await measure("leaderboard, last week", 100) { _ = try await teacher.leaderboard(team: team.id, window: "week", offset: 1, limit: 10) }
         try await measure("leaderboard, this month", 100) { _ = try await teacher.leaderboard(team: team.id, window: "month", offset: 0, limit: 10) }
@@ -134,7 +148,8 @@ enum ScaleBench {
         let anonymous = try ServerAPI(server: url)
         let name = "member\(Int.random(in: 100_000..<1_000_000))"
         _ = try await anonymous.register(username: name, password: "benchmark password", displayName: nil)
-        let login = try await anonymous.login(username: name, password: "benchmark password", deviceID: UUID().uuidString.lowercased(), deviceName: "bench")
+        let login = try await anonymous.login(
+            username: name, password: "benchmark password", deviceID: UUID().uuidString.lowercased(), deviceName: "bench")
         let member = try ServerAPI(server: url, token: login.token)
         _ = try await member.join(code: try await teacher.invite(team: team.id, role: "member", maxUses: 1, expiresInHours: 1).code)
         var cursor: Int64 = 0
@@ -144,12 +159,16 @@ enum ScaleBench {
                 let question = deck.questions[Int.random(in: 0..<deck.questions.count)]
                 let right = Bool.random()
                 return Attempt(
-                    id: UUIDv7.make(milliseconds: now - 60_000 + Int64(i)), deviceID: login.deviceId, questionID: question.id, questionVersion: question.version,
+                    id: UUIDv7.make(milliseconds: now - 60_000 + Int64(i)), deviceID: login.deviceId, questionID: question.id,
+                    questionVersion: question.version,
                     chosen: right ? question.correct : [(question.correct[0] + 1) % question.options.count], correct: right,
-                    answeredAt: now - 60_000 + Int64(i) * 1_000, durationMs: Int64.random(in: 2_000...30_000), sessionID: UUIDv7.make(milliseconds: now))
+                    answeredAt: now - 60_000 + Int64(i) * 1_000, durationMs: Int64.random(in: 2_000...30_000),
+                    sessionID: UUIDv7.make(milliseconds: now))
             }
             let response = try await member.sync(SyncRequest(clientTime: now, cursor: cursor, attempts: attempts))
-            guard response.results.allSatisfy({ $0.status == .inserted }) else { throw BenchError("a member's push was not stored: \(response.results)") }
+            guard response.results.allSatisfy({ $0.status == .inserted }) else {
+                throw BenchError("a member's push was not stored: \(response.results)")
+            }
             cursor = response.cursor
         }
     }
@@ -166,7 +185,9 @@ enum ScaleBench {
         }
         samples.sort()
         let p99 = samples[min(samples.count - 1, Int((Double(samples.count) * 0.99).rounded(.up)) - 1)]
-        Bench.say(Bench.pad(name, 52) + Bench.pad(String(calls), 7) + Bench.pad(Bench.format(samples[samples.count / 2]), 11) + Bench.pad(Bench.format(p99), 11)
-            + Bench.format(samples.last!))
+        Bench.say(
+            Bench.pad(name, 52) + Bench.pad(String(calls), 7) + Bench.pad(Bench.format(samples[samples.count / 2]), 11)
+                + Bench.pad(Bench.format(p99), 11)
+                + Bench.format(samples.last!))
     }
 }

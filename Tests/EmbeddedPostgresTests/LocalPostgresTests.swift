@@ -1,5 +1,5 @@
-import Foundation
 import EmbeddedPostgres
+import Foundation
 import LibPQ
 import PostgresTestSupport
 import Testing

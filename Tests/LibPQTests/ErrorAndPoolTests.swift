@@ -13,7 +13,8 @@ import Testing
                 try await pool.query("INSERT INTO u VALUES (\("ada"))")
             } throws: { error in
                 guard let error = error as? PostgresError else { return false }
-                return error.kind == .uniqueViolation && error.sqlState == "23505" && error.detail == "Key (name)=(ada) already exists." && !error.isRetryable
+                return error.kind == .uniqueViolation && error.sqlState == "23505" && error.detail == "Key (name)=(ada) already exists."
+                    && !error.isRetryable
             }
         }
     }

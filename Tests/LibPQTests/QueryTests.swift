@@ -80,7 +80,9 @@ import Testing
     @Test func sessionSettingsArePinned() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
         try await withPool(pool) { pool async throws in
-            let row = try await pool.query("SELECT current_setting('TimeZone'), current_setting('DateStyle'), current_setting('application_name'), current_setting('statement_timeout')")[0]
+            let row = try await pool.query(
+                "SELECT current_setting('TimeZone'), current_setting('DateStyle'), current_setting('application_name'), current_setting('statement_timeout')"
+            )[0]
             #expect(try row.decode(String.self, at: 0) == "UTC")
             #expect(try row.decode(String.self, at: 1) == "ISO, YMD")
             #expect(try row.decode(String.self, at: 2) == "studysync")
@@ -110,7 +112,9 @@ import Testing
             add(.min, .min, true, "tab\there\nnew line \\N back\\slash 日本語 🧪", "0190A3C4-1111-7000-8000-00000000ABCD", [0, 9, -1, 32767], nil)
             add(.max, .max, false, "", "00000000-0000-0000-0000-000000000000", [], "x")
             for n in 0..<20_000 { add(Int64(n), Int32(n), n % 2 == 0, "row \(n)", "0190a3c4-1111-7000-8000-000000000001", [n % 4], nil) }
-            let copied = try await pool.withConnection { try await $0.copyBinary(into: "b", columns: ["n", "i", "f", "t", "u", "a", "maybe"], rows: rows) }
+            let copied = try await pool.withConnection {
+                try await $0.copyBinary(into: "b", columns: ["n", "i", "f", "t", "u", "a", "maybe"], rows: rows)
+            }
             #expect(copied == 20_002)
             let first = try await pool.query("SELECT n, i, f, t, u::text, a::text, maybe FROM b WHERE n = \(Int64.min)")[0]
             #expect(try first.decode(Int32.self, at: 1) == .min && first.decode(Bool.self, at: 2))
@@ -149,8 +153,10 @@ import Testing
             // A truncated heap takes a COPY's rows in the order sent.
             #expect(try await pool.query("SELECT n FROM r").map { try $0.decode(Int64.self, at: 0) } == [12, 10])
             var bad = PostgresBinaryRow(fields: 1)
-            for text in ["0190a3c4-1111-7000-8000-00000000abc", "0190a3c4-1111-7000-8000-00000000abcg", "0190a3c411117000800000000000abcd", "",
-                         "0190a3c4-11g1-7000-8000-00000000abcd", "0190a3c4-1111-7000-8000x00000000abcd", "0190a3c4-1111-7000-8000-00000000abcdef"] {
+            for text in [
+                "0190a3c4-1111-7000-8000-00000000abc", "0190a3c4-1111-7000-8000-00000000abcg", "0190a3c411117000800000000000abcd", "",
+                "0190a3c4-11g1-7000-8000-00000000abcd", "0190a3c4-1111-7000-8000x00000000abcd", "0190a3c4-1111-7000-8000-00000000abcdef",
+            ] {
                 let written = bad.uuid(text)
                 #expect(!written, "\(text)")
             }

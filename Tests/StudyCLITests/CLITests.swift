@@ -66,7 +66,10 @@ import Testing
     @Test func quittingWithQStopsCleanlyAndKeepsWhatWasAnswered() throws {
         let output = try study.run(["--count", "5", "--seed", "3"], input: "a\nq\n")
         #expect(output.status == 0)
-        #expect(output.stdout.hasSuffix("Stopped after 1 of 5. You answered 1, \(output.stdout.contains("Right.") ? "1 right (100%)" : "0 right (0%)"). 'study progress' shows what is due.\n"))
+        #expect(
+            output.stdout.hasSuffix(
+                "Stopped after 1 of 5. You answered 1, \(output.stdout.contains("Right.") ? "1 right (100%)" : "0 right (0%)"). 'study progress' shows what is due.\n"
+            ))
         let history = try #require(try study.json(["history", "--json"]) as? [[String: Any]])
         #expect(history.count == 1)
     }
@@ -116,7 +119,8 @@ final class LockedText: @unchecked Sendable {
     let study = StudyProcess()
 
     @Test func aDeckWithTheVariationsImportsCorrectly() throws {
-        let text = "\r\n\r\nQuelle est la capitale du Japon ? 🗾  \r\n\r\n\r\nTōkyō (correct)\r\n\r\nKyōto\r\n---\r\nContext paragraph.\r\n\r\nWhich are even?\r\n\r\n2 (CORRECT)\r\n\r\n3\r\n\r\n4 (Correct)   \r\n\r\n5\r\n\r\n6 (Correct)\r\n\r\n7\r\n\r\n8 (correct)\r\n\r\n9\r\n\r\n10 (Correct)\r\n\r\n11\r\n---\r\n"
+        let text =
+            "\r\n\r\nQuelle est la capitale du Japon ? 🗾  \r\n\r\n\r\nTōkyō (correct)\r\n\r\nKyōto\r\n---\r\nContext paragraph.\r\n\r\nWhich are even?\r\n\r\n2 (CORRECT)\r\n\r\n3\r\n\r\n4 (Correct)   \r\n\r\n5\r\n\r\n6 (Correct)\r\n\r\n7\r\n\r\n8 (correct)\r\n\r\n9\r\n\r\n10 (Correct)\r\n\r\n11\r\n---\r\n"
         let file = try study.write("variations.deck", text)
         let output = try study.run(["deck", "import", file, "--name", "mixed"])
         #expect(output.stdout == "Imported deck 'mixed' (seed format): 2 questions, 2 new, 0 changed, 0 unchanged.\n")
@@ -137,9 +141,12 @@ final class LockedText: @unchecked Sendable {
 
     @Test func aikenImportsAndExportRoundTrips() throws {
         let file = try study.write("moodle.txt", "Which is a fruit?\nA. Carrot\nB. Apple\nANSWER: B\n")
-        #expect(try study.run(["deck", "import", file]).stdout == "Imported deck 'moodle' (aiken format): 1 questions, 1 new, 0 changed, 0 unchanged.\n")
+        #expect(
+            try study.run(["deck", "import", file]).stdout == "Imported deck 'moodle' (aiken format): 1 questions, 1 new, 0 changed, 0 unchanged.\n")
         for format in ["seed", "aiken", "json"] {
-            let exported = try study.run(["deck", "export", "ml-deployment", "--format", format, "--output", study.home.appendingPathComponent("out.\(format)").path])
+            let exported = try study.run([
+                "deck", "export", "ml-deployment", "--format", format, "--output", study.home.appendingPathComponent("out.\(format)").path,
+            ])
             #expect(exported.status == 0)
             let reimport = try study.run(["deck", "import", study.home.appendingPathComponent("out.\(format)").path, "--name", "ml-deployment"])
             #expect(reimport.stdout.hasSuffix("21 questions, 0 new, 0 changed, 21 unchanged.\n"), "\(format): \(reimport.stdout)\(reimport.stderr)")

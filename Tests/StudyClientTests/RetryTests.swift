@@ -4,7 +4,7 @@ import StudyCore
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An HTTP server on loopback that stalls on its first request and drops it unanswered, then answers the next with
@@ -39,7 +39,8 @@ final class StallingServer: @unchecked Sendable {
                 if attempt == 0 {
                     usleep(UInt32(stall * 1_000_000))
                 } else {
-                    let response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(answer.utf8.count)\r\nConnection: close\r\n\r\n\(answer)"
+                    let response =
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(answer.utf8.count)\r\nConnection: close\r\n\r\n\(answer)"
                     _ = response.utf8CString.withUnsafeBufferPointer { send(client, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
                 }
                 close(client)
@@ -59,7 +60,10 @@ final class StallingServer: @unchecked Sendable {
             let text = String(decoding: bytes, as: UTF8.self)
             if let end = text.range(of: "\r\n\r\n") {
                 let head = text[..<end.lowerBound].lowercased()
-                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }.flatMap { Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces)) } ?? 0
+                let length =
+                    head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }.flatMap {
+                        Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces))
+                    } ?? 0
                 let body = text[end.upperBound...]
                 if body.utf8.count >= length { return String(body) }
             }

@@ -18,7 +18,8 @@ func temporaryDirectory() -> URL {
     return url
 }
 
-func makeAttempt(_ question: Question, correct: Bool, at time: Int64, device: String = "dev", id: String = UUID().uuidString.lowercased()) -> Attempt {
+func makeAttempt(_ question: Question, correct: Bool, at time: Int64, device: String = "dev", id: String = UUID().uuidString.lowercased()) -> Attempt
+{
     let wrong = question.options.indices.first { !question.correct.contains($0) }!
     return Attempt(
         id: id, deviceID: device, questionID: question.id, questionVersion: question.version, chosen: correct ? question.correct : [wrong],
@@ -83,8 +84,10 @@ func makeAttempt(_ question: Question, correct: Bool, at time: Int64, device: St
         #expect(page.map(\.answeredAt) == [1_000, 4_000, 5_000])
         #expect(try store.pendingAttempts(after: page[0], limit: 10) == Array(page.dropFirst()))
         let answer = SyncResponse(
-            results: [PushResult(id: page[0].id, status: .inserted, seq: 1), PushResult(id: page[1].id, status: .rejected, reason: "no"),
-                      PushResult(id: page[2].id, status: .duplicate, seq: 2)],
+            results: [
+                PushResult(id: page[0].id, status: .inserted, seq: 1), PushResult(id: page[1].id, status: .rejected, reason: "no"),
+                PushResult(id: page[2].id, status: .duplicate, seq: 2),
+            ],
             attempts: [], cursor: 2, hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
         _ = try store.apply(answer, pushed: page, pushedSessions: [])
         #expect(try store.pendingCount() == 0)
@@ -101,8 +104,9 @@ func makeAttempt(_ question: Question, correct: Bool, at time: Int64, device: St
         #expect(try store.merge(restored).duplicates == 2)
         #expect(try store.pendingAttempts(limit: 10) == restored)
         let pulled = makeAttempt(q, correct: true, at: 3_000)
-        let answer = SyncResponse(results: [], attempts: [PulledAttempt(seq: 1, attempt: pulled, flags: 0), PulledAttempt(seq: 2, attempt: restored[0], flags: 0)],
-                                  cursor: 2, hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
+        let answer = SyncResponse(
+            results: [], attempts: [PulledAttempt(seq: 1, attempt: pulled, flags: 0), PulledAttempt(seq: 2, attempt: restored[0], flags: 0)],
+            cursor: 2, hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
         _ = try store.apply(answer, pushedSessions: [])
         // The pulled copy of a restored attempt takes it out of the outbox: the server has it.
         #expect(try store.pendingAttempts(limit: 10) == [restored[1]])
@@ -116,8 +120,9 @@ func makeAttempt(_ question: Question, correct: Bool, at time: Int64, device: St
         for t in [1_000, 2_000, 3_000] { try store.record(makeAttempt(q, correct: true, at: Int64(t))) }
         let page = try store.pendingAttempts(limit: 10)
         func answer(_ ids: [String]) -> SyncResponse {
-            SyncResponse(results: ids.map { PushResult(id: $0, status: .inserted, seq: 1) }, attempts: [], cursor: 0, hasMore: false, serverTime: 1,
-                         clockOffsetMs: 0, clockWarning: nil)
+            SyncResponse(
+                results: ids.map { PushResult(id: $0, status: .inserted, seq: 1) }, attempts: [], cursor: 0, hasMore: false, serverTime: 1,
+                clockOffsetMs: 0, clockWarning: nil)
         }
         _ = try store.apply(answer([page[2].id]), pushed: page, pushedSessions: [])
         #expect(try store.pendingAttempts(limit: 10) == Array(page.prefix(2)))
@@ -131,8 +136,9 @@ func makeAttempt(_ question: Question, correct: Bool, at time: Int64, device: St
         let store = try LocalStore(directory: home)
         let q = try store.requireDeck("ml-deployment").questions[0]
         func answer(_ page: [Attempt]) -> SyncResponse {
-            SyncResponse(results: page.map { PushResult(id: $0.id, status: .inserted, seq: 1) }, attempts: [], cursor: 0, hasMore: false, serverTime: 1,
-                         clockOffsetMs: 0, clockWarning: nil)
+            SyncResponse(
+                results: page.map { PushResult(id: $0.id, status: .inserted, seq: 1) }, attempts: [], cursor: 0, hasMore: false, serverTime: 1,
+                clockOffsetMs: 0, clockWarning: nil)
         }
         for t in [1_000, 2_000, 3_000] { try store.record(makeAttempt(q, correct: true, at: Int64(t))) }
         _ = try store.apply(answer(try store.pendingAttempts(limit: 10)), pushed: try store.pendingAttempts(limit: 10), pushedSessions: [])
@@ -165,12 +171,14 @@ func makeAttempt(_ question: Question, correct: Bool, at time: Int64, device: St
         func answer(_ results: [PushResult], cursor: Int64 = 0) -> SyncResponse {
             SyncResponse(results: results, attempts: [], cursor: cursor, hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
         }
-        _ = try store.apply(answer([PushResult(id: page[1].id, status: .inserted, seq: 2), PushResult(id: page[0].id, status: .inserted, seq: 1)]),
-                            pushed: page, pushedSessions: [])
+        _ = try store.apply(
+            answer([PushResult(id: page[1].id, status: .inserted, seq: 2), PushResult(id: page[0].id, status: .inserted, seq: 1)]),
+            pushed: page, pushedSessions: [])
         #expect(store.syncCursor == 2)
         // 3 and 4 are another device's: the cursor waits for the pull, and the older cursor of this page is not taken.
-        _ = try store.apply(answer([PushResult(id: page[2].id, status: .inserted, seq: 5), PushResult(id: page[3].id, status: .conflict)]),
-                            pushed: Array(page.dropFirst(2)), pushedSessions: [])
+        _ = try store.apply(
+            answer([PushResult(id: page[2].id, status: .inserted, seq: 5), PushResult(id: page[3].id, status: .conflict)]),
+            pushed: Array(page.dropFirst(2)), pushedSessions: [])
         #expect(store.syncCursor == 2)
         _ = try store.apply(answer([], cursor: 4), pushedSessions: [])
         #expect(store.syncCursor == 4)

@@ -7,10 +7,13 @@ import Testing
 struct AttemptCheckTests {
     static let id = "0190a3c4-1111-7000-8000-00000000abcd"
 
-    static func attempt(id: String = id, device: String = id, session: String = id, question: String = "q", chosen: [Int] = [1],
-                        answeredAt: Int64 = 5, durationMs: Int64 = 1_000) -> Attempt {
-        Attempt(id: id, deviceID: device, questionID: question, questionVersion: "v", chosen: chosen, correct: true, answeredAt: answeredAt,
-                durationMs: durationMs, sessionID: session)
+    static func attempt(
+        id: String = id, device: String = id, session: String = id, question: String = "q", chosen: [Int] = [1],
+        answeredAt: Int64 = 5, durationMs: Int64 = 1_000
+    ) -> Attempt {
+        Attempt(
+            id: id, deviceID: device, questionID: question, questionVersion: "v", chosen: chosen, correct: true, answeredAt: answeredAt,
+            durationMs: durationMs, sessionID: session)
     }
 
     @Test func aWellFormedAttemptHasNoProblems() {
@@ -70,8 +73,12 @@ struct AttemptCheckTests {
         #expect(TextRule.problem("Lea", field: "displayName", characters: 1...64) == nil)
         #expect(TextRule.problem("Léa 🎓", field: "displayName", characters: 1...64) == nil)
         #expect(TextRule.problem("", field: "displayName", characters: 1...64) == "displayName must be 1 to 64 characters.")
-        #expect(TextRule.problem(String(repeating: "x", count: 65), field: "displayName", characters: 1...64) == "displayName must be 1 to 64 characters.")
-        #expect(TextRule.problem("lea\u{0}x", field: "displayName", characters: 1...64) == "displayName must not hold control characters (it holds U+0000).")
+        #expect(
+            TextRule.problem(String(repeating: "x", count: 65), field: "displayName", characters: 1...64) == "displayName must be 1 to 64 characters."
+        )
+        #expect(
+            TextRule.problem("lea\u{0}x", field: "displayName", characters: 1...64)
+                == "displayName must not hold control characters (it holds U+0000).")
         #expect(TextRule.problem("a\nb", field: "name", characters: 1...64) == "name must not hold control characters (it holds U+000A).")
         #expect(TextRule.problem("a\nb\tc", field: "prompt", characters: 1...64, multiline: true) == nil)
         #expect(TextRule.problem("a\u{7}b", field: "prompt", characters: 1...64, multiline: true)?.contains("U+0007") == true)
@@ -82,7 +89,9 @@ struct AttemptCheckTests {
             let characters = Array(s.unicodeScalars)
             guard characters.count == 36 else { return .invalid }
             for (i, c) in characters.enumerated() {
-                if [8, 13, 18, 23].contains(i) { if c != "-" { return .invalid } } else if !("0"..."9").contains(c) && !("a"..."f").contains(c)
+                if [8, 13, 18, 23].contains(i) {
+                    if c != "-" { return .invalid }
+                } else if !("0"..."9").contains(c) && !("a"..."f").contains(c)
                     && !("A"..."F").contains(c)
                 {
                     return .invalid

@@ -8,10 +8,13 @@ struct AttemptReviewTests {
     static let questions = [AttemptReview.key(question.id, question.version): question]
     static let laptop = "00000000-0000-4000-8000-00000000000a", desktop = "00000000-0000-4000-8000-00000000000d"
 
-    static func attempt(_ n: Int, at time: Int64, device: String = laptop, chosen: [Int] = [1], correct: Bool = true, duration: Int64 = 4_000,
-                        version: String = question.version) -> Attempt {
+    static func attempt(
+        _ n: Int, at time: Int64, device: String = laptop, chosen: [Int] = [1], correct: Bool = true, duration: Int64 = 4_000,
+        version: String = question.version
+    ) -> Attempt {
         Attempt(
-            id: "00000000-0000-4000-8000-\(String(1_000_000_000_000 + n).suffix(12))", deviceID: device, questionID: question.id, questionVersion: version,
+            id: "00000000-0000-4000-8000-\(String(1_000_000_000_000 + n).suffix(12))", deviceID: device, questionID: question.id,
+            questionVersion: version,
             chosen: chosen, correct: correct, answeredAt: time, durationMs: duration, sessionID: laptop)
     }
 
@@ -38,7 +41,8 @@ struct AttemptReviewTests {
         let devices = [Self.laptop, Self.desktop, "00000000-0000-4000-8000-00000000000e"]
         let page = (0..<200).map { n in
             Self.attempt(
-                n, at: Int64.random(in: 0..<100_000, using: &rng), device: devices.randomElement(using: &rng)!, chosen: [Int.random(in: 0..<4, using: &rng)],
+                n, at: Int64.random(in: 0..<100_000, using: &rng), device: devices.randomElement(using: &rng)!,
+                chosen: [Int.random(in: 0..<4, using: &rng)],
                 correct: Bool.random(using: &rng), duration: Int64.random(in: 500..<3_000, using: &rng),
                 version: Int.random(in: 0..<10, using: &rng) == 0 ? "old" : Self.question.version)
         }

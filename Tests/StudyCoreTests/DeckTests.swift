@@ -49,7 +49,8 @@ import Testing
     }
 
     @Test func trailingWhiteSpaceAndExtraBlankLinesAreIgnored() throws {
-        let messy = "\n\n  \nWhat is 2+2?   \t\n\n\n\n3  \n   \n4 (Correct)\t\n\n\n5\n\n\n   ---   \n\n\nPick the colour of the sky:\n\nBlue (Correct)  \n\nGreen\n\n\n---\n\n"
+        let messy =
+            "\n\n  \nWhat is 2+2?   \t\n\n\n\n3  \n   \n4 (Correct)\t\n\n\n5\n\n\n   ---   \n\n\nPick the colour of the sky:\n\nBlue (Correct)  \n\nGreen\n\n\n---\n\n"
         #expect(try parse(messy) == parse(plain))
     }
 

@@ -7,7 +7,8 @@ import Testing
 
     func attempt(_ q: Int, correct: Bool, at t: Int64) -> Attempt {
         Attempt(
-            id: "00000000-0000-0000-0000-00000000000\(q)", deviceID: "d", questionID: deck.questions[q].id, questionVersion: deck.questions[q].version,
+            id: "00000000-0000-0000-0000-00000000000\(q)", deviceID: "d", questionID: deck.questions[q].id,
+            questionVersion: deck.questions[q].version,
             chosen: [correct ? 0 : 1], correct: correct, answeredAt: t, durationMs: 500, sessionID: "s")
     }
 
@@ -49,8 +50,12 @@ import Testing
 
     @Test func attemptsWithTheSameStampFoldInIdOrder() {
         let q = deck.questions[0]
-        let a = Attempt(id: "00000000-0000-0000-0000-00000000000a", deviceID: "x", questionID: q.id, questionVersion: q.version, chosen: [1], correct: false, answeredAt: 5, durationMs: 1, sessionID: "s")
-        let b = Attempt(id: "00000000-0000-0000-0000-00000000000b", deviceID: "y", questionID: q.id, questionVersion: q.version, chosen: [0], correct: true, answeredAt: 5, durationMs: 1, sessionID: "s")
+        let a = Attempt(
+            id: "00000000-0000-0000-0000-00000000000a", deviceID: "x", questionID: q.id, questionVersion: q.version, chosen: [1], correct: false,
+            answeredAt: 5, durationMs: 1, sessionID: "s")
+        let b = Attempt(
+            id: "00000000-0000-0000-0000-00000000000b", deviceID: "y", questionID: q.id, questionVersion: q.version, chosen: [0], correct: true,
+            answeredAt: 5, durationMs: 1, sessionID: "s")
         #expect(Progress.fold(questionID: q.id, attempts: [a, b]) == Progress.fold(questionID: q.id, attempts: [b, a]))
         #expect(Progress.fold(questionID: q.id, attempts: [b, a]).lastCorrect == true)
     }
@@ -64,8 +69,13 @@ import Testing
     }
 
     @Test func malformedAttemptsAreNamed() {
-        let bad = Attempt(id: "nope", deviceID: "", questionID: "q", questionVersion: "v", chosen: [], correct: true, answeredAt: -1, durationMs: 0, sessionID: "s")
-        #expect(bad.problems == ["id must be a UUID", "deviceId must be a UUID", "chosen must list option indexes from 0 to 9", "answeredAt must be epoch milliseconds from 0 to 253402300799999", "sessionId must be a UUID"])
+        let bad = Attempt(
+            id: "nope", deviceID: "", questionID: "q", questionVersion: "v", chosen: [], correct: true, answeredAt: -1, durationMs: 0, sessionID: "s")
+        #expect(
+            bad.problems == [
+                "id must be a UUID", "deviceId must be a UUID", "chosen must list option indexes from 0 to 9",
+                "answeredAt must be epoch milliseconds from 0 to 253402300799999", "sessionId must be a UUID",
+            ])
     }
 
     @Test(arguments: [

@@ -8,7 +8,9 @@ import Testing
     static let awkward = ["", "plain", "quote \" and \\ backslash", "new\nline\ttab\r", "\u{01}\u{1F}", "é ü 中文", "emoji 😀", "slash / end", "NULL"]
 
     func text(_ rng: inout SeededGenerator) -> String {
-        Bool.random(using: &rng) ? UUIDv7.make(milliseconds: 1_700_000_000_000, using: &rng) : Self.awkward.randomElement(using: &rng)! + String(Int.random(in: 0...99, using: &rng))
+        Bool.random(using: &rng)
+            ? UUIDv7.make(milliseconds: 1_700_000_000_000, using: &rng)
+            : Self.awkward.randomElement(using: &rng)! + String(Int.random(in: 0...99, using: &rng))
     }
 
     func attempt(_ rng: inout SeededGenerator) -> Attempt {
@@ -24,7 +26,9 @@ import Testing
         return SyncRequest(
             clientTime: Int64.random(in: 0...Int64.max, using: &rng), cursor: Int64.random(in: -1...1_000_000, using: &rng),
             attempts: (0..<Int.random(in: 0...20, using: &rng)).map { _ in attempt(&rng) },
-            sessions: (0..<Int.random(in: 0...3, using: &rng)).map { _ in StudySession(id: text(&rng), deckId: text(&rng), startedAt: Int64.random(in: 0...99, using: &rng)) },
+            sessions: (0..<Int.random(in: 0...3, using: &rng)).map { _ in
+                StudySession(id: text(&rng), deckId: text(&rng), startedAt: Int64.random(in: 0...99, using: &rng))
+            },
             pullLimit: Bool.random(using: &rng) ? Int.random(in: 0...10_000, using: &rng) : nil, resultRuns: Bool.random(using: &rng))
     }
 
@@ -35,12 +39,14 @@ import Testing
         ]
         return SyncResponse(
             results: (0..<Int.random(in: 0...10, using: &rng)).map { _ in
-                PushResult(id: text(&rng), outcome: outcomes.randomElement(using: &rng)!, flags: Bool.random(using: &rng) ? [.clockSkew, .ahead] : [])
+                PushResult(
+                    id: text(&rng), outcome: outcomes.randomElement(using: &rng)!, flags: Bool.random(using: &rng) ? [.clockSkew, .ahead] : [])
             },
             attempts: (0..<Int.random(in: 0...10, using: &rng)).map { _ in
                 PulledAttempt(seq: Int64.random(in: 1...1_000, using: &rng), attempt: attempt(&rng), flags: Int32.random(in: 0...63, using: &rng))
             },
-            cursor: Int64.random(in: 0...1_000, using: &rng), hasMore: Bool.random(using: &rng), serverTime: Int64.random(in: -9...Int64.max, using: &rng),
+            cursor: Int64.random(in: 0...1_000, using: &rng), hasMore: Bool.random(using: &rng),
+            serverTime: Int64.random(in: -9...Int64.max, using: &rng),
             clockOffsetMs: Int64.random(in: Int64.min...Int64.max, using: &rng), clockWarning: Bool.random(using: &rng) ? text(&rng) : nil)
     }
 
@@ -61,7 +67,10 @@ import Testing
     @Test func sharedStringsAreTheStringsOfTheirBytesAndRepeatsShareOneCopy() {
         var rng = SeededGenerator(seed: 3)
         // Far more distinct strings than slots, so slots are taken over and collide; each one read three times.
-        let texts = (0..<500).map { _ in UUIDv7.make(milliseconds: 1_700_000_000_000, using: &rng) } + ["short", "q0123456789abcdef", "é and more than fifteen bytes"]
+        let texts =
+            (0..<500).map { _ in UUIDv7.make(milliseconds: 1_700_000_000_000, using: &rng) } + [
+                "short", "q0123456789abcdef", "é and more than fifteen bytes",
+            ]
         var strings = SharedStrings()
         func read(_ text: String) -> String { Array(text.utf8).withUnsafeBufferPointer { strings.string($0) } }
         for text in texts + texts.shuffled(using: &rng) { #expect(read(text) == text) }
@@ -79,7 +88,8 @@ import Testing
             let chosen: [Int] = i % 5 == 0 ? [1, 3] : i % 7 == 0 ? [12] : [i % 4]
             attempts.append(
                 Attempt(
-                    id: UUIDv7.make(milliseconds: Int64(i), using: &rng), deviceID: i == 10 ? "another device" : device, questionID: "q0123456789abcdef\(i % 3)",
+                    id: UUIDv7.make(milliseconds: Int64(i), using: &rng), deviceID: i == 10 ? "another device" : device,
+                    questionID: "q0123456789abcdef\(i % 3)",
                     questionVersion: "v1", chosen: chosen, correct: true, answeredAt: Int64(i), durationMs: 1, sessionID: session))
         }
         let read = try SyncRequest(wireJSON: SyncRequest(clientTime: 1, cursor: 0, attempts: attempts, sessions: []).wireJSON()).attempts
@@ -107,7 +117,11 @@ import Testing
     }
 
     func pushed(_ ids: [String]) -> [Attempt] {
-        ids.map { Attempt(id: $0, deviceID: "d", questionID: "q", questionVersion: "v", chosen: [1], correct: true, answeredAt: 5, durationMs: 6, sessionID: "s") }
+        ids.map {
+            Attempt(
+                id: $0, deviceID: "d", questionID: "q", questionVersion: "v", chosen: [1], correct: true, answeredAt: 5, durationMs: 6, sessionID: "s"
+            )
+        }
     }
 
     @Test(arguments: 0..<150) func resultRunsReadAsTheResults(seed: UInt64) throws {
@@ -123,13 +137,15 @@ import Testing
             .duplicate(seq: 3), .duplicate(seq: 4), .conflict, .conflict, .inserted(seq: 13), .inserted(seq: 15),
         ]
         let value = SyncResponse(
-            results: zip(ids, outcomes).map { PushResult(id: $0, outcome: $1) }, attempts: [], cursor: 15, hasMore: false, serverTime: 1, clockOffsetMs: 0,
+            results: zip(ids, outcomes).map { PushResult(id: $0, outcome: $1) }, attempts: [], cursor: 15, hasMore: false, serverTime: 1,
+            clockOffsetMs: 0,
             clockWarning: nil)
         let json = String(decoding: value.wireJSON(resultRuns: true), as: UTF8.self)
-        #expect(json.hasPrefix(
-            #"{"resultRuns":[{"count":3,"status":"inserted","seq":10},{"count":2,"status":"rejected","reason":"r"},"#
-            + #"{"count":1,"status":"rejected","reason":"other"},{"count":2,"status":"duplicate","seq":3},{"count":2,"status":"conflict"},"#
-            + #"{"count":1,"status":"inserted","seq":13},{"count":1,"status":"inserted","seq":15}],"attempts":[]"#))
+        #expect(
+            json.hasPrefix(
+                #"{"resultRuns":[{"count":3,"status":"inserted","seq":10},{"count":2,"status":"rejected","reason":"r"},"#
+                    + #"{"count":1,"status":"rejected","reason":"other"},{"count":2,"status":"duplicate","seq":3},{"count":2,"status":"conflict"},"#
+                    + #"{"count":1,"status":"inserted","seq":13},{"count":1,"status":"inserted","seq":15}],"attempts":[]"#))
         #expect(try SyncResponse(wireJSON: Array(json.utf8), pushed: pushed(ids)) == value)
         // Runs that count other than the page, or a run of none, are refused, naming the field.
         for bad in [pushed(Array(ids.dropLast())), pushed(ids + ["extra"]), []] {
@@ -146,30 +162,41 @@ import Testing
     }
 
     static let good = #"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [ATTEMPT]}"#
-    static let attemptJSON = #"{"id": "i", "deviceId": "d", "questionId": "q", "questionVersion": "v", "chosen": [1], "correct": true, "answeredAt": 5, "durationMs": 6, "sessionId": "s"}"#
+    static let attemptJSON =
+        #"{"id": "i", "deviceId": "d", "questionId": "q", "questionVersion": "v", "chosen": [1], "correct": true, "answeredAt": 5, "durationMs": 6, "sessionId": "s"}"#
 
     static let rows = #"{"clientTime": 1, "cursor": 0, "sessions": [], "attemptRows": {"strings": ["d", "q", "v", "s"], "rows": [ROW]}}"#
     static let row = #"["i", 0, 1, 2, [1], true, 5, 6, 3]"#
 
     @Test func theRowFormReadsAsTheObjectForm() throws {
         let fromRows = try SyncRequest(wireJSON: Array(Self.rows.replacingOccurrences(of: "ROW", with: Self.row + ", " + Self.row).utf8))
-        let fromObjects = try SyncRequest(wireJSON: Array(Self.good.replacingOccurrences(of: "ATTEMPT", with: Self.attemptJSON + ", " + Self.attemptJSON).utf8))
+        let fromObjects = try SyncRequest(
+            wireJSON: Array(Self.good.replacingOccurrences(of: "ATTEMPT", with: Self.attemptJSON + ", " + Self.attemptJSON).utf8))
         #expect(fromRows == fromObjects && fromRows.attempts.count == 2)
         // JSON members have no order: the strings may follow the rows.
-        let stringsLast = Self.rows.replacingOccurrences(of: #"{"strings": ["d", "q", "v", "s"], "rows": [ROW]}"#, with: #"{"rows": [ROW], "strings": ["d", "q", "v", "s"]}"#)
+        let stringsLast = Self.rows.replacingOccurrences(
+            of: #"{"strings": ["d", "q", "v", "s"], "rows": [ROW]}"#, with: #"{"rows": [ROW], "strings": ["d", "q", "v", "s"]}"#)
         #expect(try SyncRequest(wireJSON: Array(stringsLast.replacingOccurrences(of: "ROW", with: Self.row + ", " + Self.row).utf8)) == fromObjects)
         // What the client sends is the row form.
-        #expect(String(decoding: fromRows.wireJSON(), as: UTF8.self).contains(#""attemptRows":{"strings":["d","q","v","s"],"rows":[["i",0,1,2,[1],true,5,6,3],"#))
+        #expect(
+            String(decoding: fromRows.wireJSON(), as: UTF8.self).contains(
+                #""attemptRows":{"strings":["d","q","v","s"],"rows":[["i",0,1,2,[1],true,5,6,3],"#))
     }
 
     @Test(arguments: [
-        (rows.replacingOccurrences(of: "ROW", with: row.replacingOccurrences(of: "0, 1, 2", with: "0, 4, 2")), WireJSONError.Kind.wrongType, "attemptRows.rows[0][2]"),
+        (
+            rows.replacingOccurrences(of: "ROW", with: row.replacingOccurrences(of: "0, 1, 2", with: "0, 4, 2")), WireJSONError.Kind.wrongType,
+            "attemptRows.rows[0][2]"
+        ),
         (rows.replacingOccurrences(of: "ROW", with: row.replacingOccurrences(of: "0, 1, 2", with: "-1, 1, 2")), .wrongType, "attemptRows.rows[0][1]"),
         (rows.replacingOccurrences(of: "ROW", with: row.replacingOccurrences(of: ", 3]", with: "]")), .wrongType, "attemptRows.rows[0]"),
         (rows.replacingOccurrences(of: "ROW", with: row.replacingOccurrences(of: ", 3]", with: ", 3, 3]")), .wrongType, "attemptRows.rows[0][9]"),
         (rows.replacingOccurrences(of: "ROW", with: row.replacingOccurrences(of: "true", with: "1")), .wrongType, "attemptRows.rows[0][5]"),
-        (rows.replacingOccurrences(of: "ROW", with: row).replacingOccurrences(of: #""sessions": []"#, with: #""sessions": [], "attempts": [\#(attemptJSON)]"#),
-         .wrongType, "attemptRows"),
+        (
+            rows.replacingOccurrences(of: "ROW", with: row).replacingOccurrences(
+                of: #""sessions": []"#, with: #""sessions": [], "attempts": [\#(attemptJSON)]"#),
+            .wrongType, "attemptRows"
+        ),
         (#"{"clientTime": 1, "cursor": 0, "sessions": [], "attemptRows": {"rows": [], "string": []}}"#, .missingField, "attemptRows.strings"),
         (#"{"clientTime": 1, "cursor": 0, "sessions": [], "attemptRows": {"strings": []}}"#, .missingField, "attemptRows.rows"),
         (#"{"clientTime": 1, "cursor": 0, "sessions": []}"#, .missingField, "attempts"),
@@ -182,12 +209,23 @@ import Testing
 
     @Test(arguments: [
         (#"{"cursor": 0, "sessions": [], "attempts": []}"#, WireJSONError.Kind.missingField, "clientTime"),
-        (good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: #""chosen": [1], "#, with: "")), .missingField, "attempts[0].chosen"),
-        (good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: "[1]", with: #"["1"]"#)), .wrongType, "attempts[0].chosen[0]"),
+        (
+            good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: #""chosen": [1], "#, with: "")), .missingField,
+            "attempts[0].chosen"
+        ),
+        (
+            good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: "[1]", with: #"["1"]"#)), .wrongType,
+            "attempts[0].chosen[0]"
+        ),
         (good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: "true", with: "1")), .wrongType, "attempts[0].correct"),
-        (good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: ": 5,", with: ": 5.5,")), .wrongType, "attempts[0].answeredAt"),
-        (good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: ": 5,", with: ": 92233720368547758070,")), .wrongType,
-         "attempts[0].answeredAt"),
+        (
+            good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: ": 5,", with: ": 5.5,")), .wrongType,
+            "attempts[0].answeredAt"
+        ),
+        (
+            good.replacingOccurrences(of: "ATTEMPT", with: attemptJSON.replacingOccurrences(of: ": 5,", with: ": 92233720368547758070,")), .wrongType,
+            "attempts[0].answeredAt"
+        ),
         (#"{"clientTime": "1", "cursor": 0, "sessions": [], "attempts": []}"#, .wrongType, "clientTime"),
         (#"{"clientTime": 1, "cursor": 0, "sessions": {}, "attempts": []}"#, .wrongType, "sessions"),
         ("[]", .wrongType, ""),
@@ -228,7 +266,9 @@ import Testing
         }
         // As deep as the limit allows is read (and skipped).
         let deepest = String(repeating: "[", count: JSONReader.maxDepth - 1) + String(repeating: "]", count: JSONReader.maxDepth - 1)
-        #expect(throws: Never.self) { try SyncRequest(wireJSON: Array(#"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [], "x": \#(deepest)}"#.utf8)) }
+        #expect(throws: Never.self) {
+            try SyncRequest(wireJSON: Array(#"{"clientTime": 1, "cursor": 0, "sessions": [], "attempts": [], "x": \#(deepest)}"#.utf8))
+        }
     }
 
     /// Property: whatever bytes arrive (a valid body cut short anywhere, bytes changed, brackets added), the reader either
@@ -241,12 +281,17 @@ import Testing
         case 0:
             broken = Array(valid.prefix(Int.random(in: 0..<valid.count, using: &rng)))
         case 1:
-            for _ in 0..<Int.random(in: 1...8, using: &rng) { broken[Int.random(in: 0..<broken.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            for _ in 0..<Int.random(in: 1...8, using: &rng) {
+                broken[Int.random(in: 0..<broken.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
         case 2:
             let at = Int.random(in: 0...broken.count, using: &rng)
-            broken.insert(contentsOf: Array(repeating: Array("[{\"".utf8).randomElement(using: &rng)!, count: Int.random(in: 1...5_000, using: &rng)), at: at)
+            broken.insert(
+                contentsOf: Array(repeating: Array("[{\"".utf8).randomElement(using: &rng)!, count: Int.random(in: 1...5_000, using: &rng)), at: at)
         default:
-            broken = (0..<Int.random(in: 0...512, using: &rng)).map { _ in Array("{}[]\",:0123456789-.eEtrufalsn \\u".utf8).randomElement(using: &rng)! }
+            broken = (0..<Int.random(in: 0...512, using: &rng)).map { _ in
+                Array("{}[]\",:0123456789-.eEtrufalsn \\u".utf8).randomElement(using: &rng)!
+            }
         }
         do {
             let read = try SyncRequest(wireJSON: broken)
@@ -263,7 +308,11 @@ import Testing
     }
 
     @Test func errorsReadAsSentences() {
-        #expect(WireJSONError(.missingField, "", path: ["attempts", "[2]", "chosen"]).description == "The JSON body lacks the field 'attempts[2].chosen'.")
-        #expect(WireJSONError(.wrongType, "expected a string", path: ["cursor"]).description == "The JSON field 'cursor' has the wrong type: expected a string.")
+        #expect(
+            WireJSONError(.missingField, "", path: ["attempts", "[2]", "chosen"]).description == "The JSON body lacks the field 'attempts[2].chosen'."
+        )
+        #expect(
+            WireJSONError(.wrongType, "expected a string", path: ["cursor"]).description
+                == "The JSON field 'cursor' has the wrong type: expected a string.")
     }
 }

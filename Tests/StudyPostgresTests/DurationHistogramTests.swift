@@ -1,7 +1,8 @@
 import LibPQ
 import PostgresTestSupport
-@testable import StudyPostgres
 import Testing
+
+@testable import StudyPostgres
 
 /// The question report's median time is computed in Swift from the histogram that PostgreSQL keeps; the SQL views
 /// compute it with `duration_histogram_median`. Both must give the same number.
@@ -22,9 +23,10 @@ import Testing
                 let swift = try DurationHistogram.median(ofText: text)
                 #expect(swift == sql, "buckets \(buckets.sorted())")
                 // And both are percentile_cont(0.5) of the buckets' lower bounds.
-                let exact = try await pool.query(
-                    "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_bucket_floor(b)) FROM unnest(\(PostgresArray(buckets))::integer[]) b"
-                ).scalar(Double?.self) ?? nil
+                let exact =
+                    try await pool.query(
+                        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_bucket_floor(b)) FROM unnest(\(PostgresArray(buckets))::integer[]) b"
+                    ).scalar(Double?.self) ?? nil
                 #expect(swift == exact, "buckets \(buckets.sorted())")
             }
         }

@@ -15,9 +15,12 @@ import Testing
             #expect(try await runner.run(migrations) == migrations.map(\.name))
             #expect(try await runner.run(migrations) == [])
             let tables = try await pool.query(
-                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1").column(String.self)
-            for table in ["users", "devices", "auth_tokens", "teams", "memberships", "invites", "decks", "question_versions", "deck_questions",
-                          "team_decks", "study_sessions", "attempts", "progress", "daily_question_activity", "daily_activity", "schema_migrations"] {
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+            ).column(String.self)
+            for table in [
+                "users", "devices", "auth_tokens", "teams", "memberships", "invites", "decks", "question_versions", "deck_questions",
+                "team_decks", "study_sessions", "attempts", "progress", "daily_question_activity", "daily_activity", "schema_migrations",
+            ] {
                 #expect(tables.contains(table), "missing table \(table)")
             }
             let recorded = try await pool.query("SELECT name, checksum FROM schema_migrations ORDER BY name")
@@ -34,8 +37,10 @@ import Testing
             let migrations = try Migration.bundled()
             let before = migrations.filter { $0.name < "010" }
             try await MigrationRunner(pool: pool).run(before)
-            let user = try await pool.query("INSERT INTO users (username, display_name, password_hash, created_at) VALUES ('old', 'Old', 'h', 1) RETURNING id")
-                .scalar(Int64.self)!
+            let user = try await pool.query(
+                "INSERT INTO users (username, display_name, password_hash, created_at) VALUES ('old', 'Old', 'h', 1) RETURNING id"
+            )
+            .scalar(Int64.self)!
             // q1: wrong (option 2) then right twice; q2: right; one flagged attempt that must not count.
             let rows: [(String, String, Bool, Int64, Int64, Int32)] = [
                 ("q1", "{2}", false, 5_000, 3_000, 0), ("q1", "{0}", true, 9_000, 4_000, 0), ("q1", "{0}", true, 7_000, 5_000, 0),
@@ -58,10 +63,11 @@ import Testing
                 FROM learner_question_stats ORDER BY question_id
                 """
             ).map { row in (0..<row.count).map { row[$0] ?? "NULL" }.joined(separator: " ") }
-            #expect(stats == [
-                "q1 3 2 {2,0,1,0,0,0,0,0,0,0} 12000 5000 f {2} 3000 9000",
-                "q2 1 1 {0,1,0,1,0,0,0,0,0,0} 6000 1000 t {1,3} 6000 1000",
-            ])
+            #expect(
+                stats == [
+                    "q1 3 2 {2,0,1,0,0,0,0,0,0,0} 12000 5000 f {2} 3000 9000",
+                    "q2 1 1 {0,1,0,1,0,0,0,0,0,0} 6000 1000 t {1,3} 6000 1000",
+                ])
         }
     }
 
@@ -107,7 +113,10 @@ import Testing
     @Test func aFailingMigrationLeavesNothingBehind() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
         try await withPool(pool) { pool async throws in
-            let broken = [Migration(name: "001_ok.sql", sql: "CREATE TABLE ok (x int);"), Migration(name: "002_bad.sql", sql: "CREATE TABLE half (x int); SELECT 1/0;")]
+            let broken = [
+                Migration(name: "001_ok.sql", sql: "CREATE TABLE ok (x int);"),
+                Migration(name: "002_bad.sql", sql: "CREATE TABLE half (x int); SELECT 1/0;"),
+            ]
             await #expect(throws: PostgresError.self) { try await MigrationRunner(pool: pool).run(broken) }
             #expect(try await pool.query("SELECT name FROM schema_migrations").column(String.self) == ["001_ok.sql"])
             #expect(try await pool.query("SELECT to_regclass('half')::text").scalar(String?.self) == .some(nil))

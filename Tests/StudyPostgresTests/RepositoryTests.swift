@@ -14,7 +14,9 @@ func migratedStore(poolSize: Int = 4) async throws -> PostgresStore {
 
 func uuid() -> String { UUID().uuidString.lowercased() }
 
-func attempt(question: String = "q1", correct: Bool = true, at time: Int64, device: String = "00000000-0000-4000-8000-000000000001", id: String = uuid()) -> Attempt {
+func attempt(
+    question: String = "q1", correct: Bool = true, at time: Int64, device: String = "00000000-0000-4000-8000-000000000001", id: String = uuid()
+) -> Attempt {
     Attempt(
         id: id, deviceID: device, questionID: question, questionVersion: "v1", chosen: correct ? [0] : [1], correct: correct, answeredAt: time,
         durationMs: 4_000, sessionID: "00000000-0000-4000-8000-00000000000a")
@@ -65,9 +67,10 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
             #expect(try await store.insert(page, userID: user.id, receivedAt: 3_000) == (1...5).map { .duplicate(seq: $0) })
             // An attempt re-sent with its UUIDs in capitals is the same attempt.
             let shouted = page[0].attempt
-            let upper = Attempt(id: shouted.id.uppercased(), deviceID: shouted.deviceID.uppercased(), questionID: shouted.questionID,
-                                questionVersion: shouted.questionVersion, chosen: shouted.chosen, correct: shouted.correct, answeredAt: shouted.answeredAt,
-                                durationMs: shouted.durationMs, sessionID: shouted.sessionID.uppercased())
+            let upper = Attempt(
+                id: shouted.id.uppercased(), deviceID: shouted.deviceID.uppercased(), questionID: shouted.questionID,
+                questionVersion: shouted.questionVersion, chosen: shouted.chosen, correct: shouted.correct, answeredAt: shouted.answeredAt,
+                durationMs: shouted.durationMs, sessionID: shouted.sessionID.uppercased())
             #expect(try await store.insert([(upper, [])], userID: user.id, receivedAt: 3_000) == [.duplicate(seq: 1)])
             #expect(try await store.latestSequence(userID: user.id) == 5)
             let pulled = try await store.pull(userID: user.id, after: 0, limit: 100, excludingDevice: nil)
@@ -75,9 +78,13 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
             #expect(pulled.hasMore == false)
             // A page of two stored attempts and two new ones: progress and the question statistics count the new ones only.
             let mixed = Array(page.suffix(2)) + [(attempt(at: 1_010), AttemptFlags()), (attempt(at: 1_011), AttemptFlags.tooFast)]
-            #expect(try await store.insert(mixed, userID: user.id, receivedAt: 4_000) == [.duplicate(seq: 4), .duplicate(seq: 5), .inserted(seq: 6), .inserted(seq: 7)])
+            #expect(
+                try await store.insert(mixed, userID: user.id, receivedAt: 4_000) == [
+                    .duplicate(seq: 4), .duplicate(seq: 5), .inserted(seq: 6), .inserted(seq: 7),
+                ])
             #expect(try await store.progress(userID: user.id).map(\.attempts).reduce(0, +) == 7)
-            let counted = try await store.pool.query("SELECT sum(attempts)::bigint FROM learner_question_stats WHERE user_id = \(user.id)").scalar(Int64.self)
+            let counted = try await store.pool.query("SELECT sum(attempts)::bigint FROM learner_question_stats WHERE user_id = \(user.id)").scalar(
+                Int64.self)
             #expect(counted == 6)  // the flagged one is not counted
         }
     }
@@ -91,8 +98,9 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
             let forged = attempt(correct: false, at: 5_000, id: original.id)
             let twin = attempt(at: 7_000)
             let inPageTwin = attempt(correct: false, at: 7_000, id: twin.id)
-            #expect(try await store.insert([(forged, []), (twin, []), (inPageTwin, []), (twin, [])], userID: user.id, receivedAt: 8_000)
-                == [.conflict, .inserted(seq: 2), .conflict, .duplicate(seq: 2)])
+            #expect(
+                try await store.insert([(forged, []), (twin, []), (inPageTwin, []), (twin, [])], userID: user.id, receivedAt: 8_000)
+                    == [.conflict, .inserted(seq: 2), .conflict, .duplicate(seq: 2)])
             #expect(try await store.pull(userID: user.id, after: 0, limit: 10, excludingDevice: nil).attempts.map(\.attempt) == [original, twin])
         }
     }
@@ -135,7 +143,9 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
         try await withPool(store.pool) { _ async throws in
             let user = try #require(try await store.createUser(username: "ida", displayName: "Ida", passwordHash: "h", role: .learner, at: 1))
             let laptop = uuid(), desktop = uuid()
-            let mixed = [attempt(at: 1, device: laptop), attempt(at: 2, device: desktop), attempt(at: 3, device: laptop), attempt(at: 4, device: laptop)]
+            let mixed = [
+                attempt(at: 1, device: laptop), attempt(at: 2, device: desktop), attempt(at: 3, device: laptop), attempt(at: 4, device: laptop),
+            ]
             _ = try await store.insert(mixed.map { ($0, []) }, userID: user.id, receivedAt: 5)
             let forLaptop = try await store.pull(userID: user.id, after: 0, limit: 10, excludingDevice: laptop)
             #expect(forLaptop.attempts.map(\.seq) == [2])
@@ -195,9 +205,13 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
                         for p in 0..<(perWriter / pageSize) {
                             // Each writer answers its own questions, in time order: every page extends the progress fold
                             // (interleaved old answers on shared questions would refold them all, which is not what this tests).
-                            let page = (0..<pageSize).map { i in (attempt(question: "w\(w)q\(i % 7)", at: Int64(w * 1_000_000 + p * pageSize + i)), AttemptFlags()) }
+                            let page = (0..<pageSize).map { i in
+                                (attempt(question: "w\(w)q\(i % 7)", at: Int64(w * 1_000_000 + p * pageSize + i)), AttemptFlags())
+                            }
                             let outcomes = try await store.insert(page, userID: user.id, receivedAt: 1)
-                            guard outcomes.allSatisfy({ if case .inserted = $0 { true } else { false } }) else { throw GapError(expected: -1, saw: -1) }
+                            guard outcomes.allSatisfy({ if case .inserted = $0 { true } else { false } }) else {
+                                throw GapError(expected: -1, saw: -1)
+                            }
                         }
                     }
                 }
@@ -205,7 +219,9 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
             }
             let seen = try await reader
             #expect(seen == Array(1...Int64(total)))
-            #expect(try await store.pool.query("SELECT count(DISTINCT seq), min(seq), max(seq) FROM attempts WHERE user_id = \(user.id)")[0].decode(Int.self, at: 0) == total)
+            #expect(
+                try await store.pool.query("SELECT count(DISTINCT seq), min(seq), max(seq) FROM attempts WHERE user_id = \(user.id)")[0].decode(
+                    Int.self, at: 0) == total)
             #expect(try await store.latestSequence(userID: user.id) == Int64(total))
         }
     }
@@ -219,8 +235,11 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
         try await withPool(store.pool) { _ async throws in
             let user = try #require(try await store.createUser(username: "fay", displayName: "Fay", passwordHash: "h", role: .learner, at: 1))
             let day: Int64 = 86_400_000
-            let attempts = [attempt(question: "a", correct: true, at: 0), attempt(question: "a", correct: true, at: 600_000), attempt(question: "a", correct: true, at: 3 * day),
-                            attempt(question: "b", correct: false, at: 5), attempt(question: "a", correct: false, at: 30 * day)]
+            let attempts = [
+                attempt(question: "a", correct: true, at: 0), attempt(question: "a", correct: true, at: 600_000),
+                attempt(question: "a", correct: true, at: 3 * day),
+                attempt(question: "b", correct: false, at: 5), attempt(question: "a", correct: false, at: 30 * day),
+            ]
             // Pushed out of order: the fold orders by (answeredAt, id).
             _ = try await store.insert(attempts.reversed().map { ($0, []) }, userID: user.id, receivedAt: 1)
             try await store.refreshProgress(userID: user.id, questionIDs: ["a", "b"], at: 99)
@@ -230,7 +249,9 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
             for progress in stored {
                 let fold = try #require(expected[progress.questionID])
                 #expect(progress.card == fold.card)
-                #expect(progress.attempts == fold.attempts && progress.correctAttempts == fold.correctAttempts && progress.lastCorrect == fold.lastCorrect)
+                #expect(
+                    progress.attempts == fold.attempts && progress.correctAttempts == fold.correctAttempts && progress.lastCorrect == fold.lastCorrect
+                )
             }
             // Refreshing again is idempotent.
             try await store.refreshProgress(userID: user.id, questionIDs: ["a"], at: 100)
@@ -280,7 +301,8 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
             }
             _ = try await store.insert((a.prefix(k) + b.prefix(k - 1)).map { ($0, []) }, userID: user.id, receivedAt: 1)  // the first page
             #expect(try await masteredCount() == 1)
-            _ = try await store.insert([(attempt(question: "c", correct: true, at: t + 1), [])], userID: user.id, receivedAt: 2)  // no change of mastery
+            // No change of mastery:
+            _ = try await store.insert([(attempt(question: "c", correct: true, at: t + 1), [])], userID: user.id, receivedAt: 2)
             #expect(try await masteredCount() == 1)
             _ = try await store.insert([(b[k - 1], [])], userID: user.id, receivedAt: 3)
             #expect(try await masteredCount() == 2)
@@ -296,15 +318,22 @@ func attempt(question: String = "q1", correct: Bool = true, at time: Int64, devi
         try await withPool(store.pool) { _ async throws in
             let user = try #require(try await store.createUser(username: "gus", displayName: "Gus", passwordHash: "h", role: .learner, at: 1))
             let team = try await store.pool.query(
-                "INSERT INTO teams (name, time_zone, created_by, created_at) VALUES ('t', 'America/New_York', \(user.id), 1) RETURNING id").scalar(Int64.self)!
+                "INSERT INTO teams (name, time_zone, created_by, created_at) VALUES ('t', 'America/New_York', \(user.id), 1) RETURNING id"
+            ).scalar(Int64.self)!
             try await store.pool.query("INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES (\(team), \(user.id), 'member', 1)")
             // 2026-01-10 03:00 UTC is 2026-01-09 22:00 in New York.
             let t: Int64 = 1_768_014_000_000
-            _ = try await store.insert([(attempt(question: "a", correct: true, at: t), []), (attempt(question: "a", correct: true, at: t + 1), []),
-                                        (attempt(question: "b", correct: false, at: t + 2), [])], userID: user.id, receivedAt: 1)
+            _ = try await store.insert(
+                [
+                    (attempt(question: "a", correct: true, at: t), []), (attempt(question: "a", correct: true, at: t + 1), []),
+                    (attempt(question: "b", correct: false, at: t + 2), []),
+                ], userID: user.id, receivedAt: 1)
             // A later page: another right answer to "a" the same day adds no point; "b" right now earns one; a flagged one counts nothing.
-            _ = try await store.insert([(attempt(question: "a", correct: true, at: t + 3), []), (attempt(question: "b", correct: true, at: t + 4), []),
-                                        (attempt(question: "c", correct: true, at: t + 5), [.tooFast])], userID: user.id, receivedAt: 2)
+            _ = try await store.insert(
+                [
+                    (attempt(question: "a", correct: true, at: t + 3), []), (attempt(question: "b", correct: true, at: t + 4), []),
+                    (attempt(question: "c", correct: true, at: t + 5), [.tooFast]),
+                ], userID: user.id, receivedAt: 2)
             let row = try await store.pool.query(
                 "SELECT day::text, attempts, correct_attempts, points FROM daily_activity WHERE user_id = \(user.id)")
             #expect(row.count == 1)

@@ -27,7 +27,9 @@ import Testing
                     """)
             }
             try await store.migrate()
-            let flags = try await store.pool.query("SELECT flags FROM attempts WHERE user_id = \(user.id) ORDER BY seq").map { try $0.decode(Int32.self, at: 0) }
+            let flags = try await store.pool.query("SELECT flags FROM attempts WHERE user_id = \(user.id) ORDER BY seq").map {
+                try $0.decode(Int32.self, at: 0)
+            }
             #expect(flags == [0, AttemptFlags([.clockSkew, .ahead]).rawValue])
             // The learner queued by the migration is rebuilt (without trapping on the duration), the ahead attempt left out.
             #expect(try await store.rebuildQueuedLearners(at: 2_000_000) == 1)

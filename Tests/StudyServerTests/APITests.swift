@@ -17,10 +17,12 @@ import Testing
             let spec = try await client.json(.get, "/v1/openapi.json")
             #expect(spec.status == .ok)
             let paths = Set((spec.body["paths"] as? [String: Any])?.keys.map { $0 } ?? [])
-            for path in ["/v1/sync", "/v1/progress", "/v1/devices/{id}", "/v1/teams", "/v1/teams/join", "/v1/teams/{team}", "/v1/teams/{team}/membership",
-                         "/v1/teams/{team}/members", "/v1/teams/{team}/invites", "/v1/teams/{team}/decks", "/v1/teams/{team}/leaderboard",
-                         "/v1/teams/{team}/reports/learners", "/v1/teams/{team}/reports/learners/{username}", "/v1/teams/{team}/reports/questions",
-                         "/v1/decks", "/v1/decks/{deck}", "/v1/me/leaderboard", "/v1/users/{username}/role"] {
+            for path in [
+                "/v1/sync", "/v1/progress", "/v1/devices/{id}", "/v1/teams", "/v1/teams/join", "/v1/teams/{team}", "/v1/teams/{team}/membership",
+                "/v1/teams/{team}/members", "/v1/teams/{team}/invites", "/v1/teams/{team}/decks", "/v1/teams/{team}/leaderboard",
+                "/v1/teams/{team}/reports/learners", "/v1/teams/{team}/reports/learners/{username}", "/v1/teams/{team}/reports/questions",
+                "/v1/decks", "/v1/decks/{deck}", "/v1/me/leaderboard", "/v1/users/{username}/role",
+            ] {
                 #expect(paths.contains(path), "the OpenAPI document lacks \(path)")
             }
         }
@@ -43,20 +45,28 @@ import Testing
             // Only clientTime is wrong (a dictionary with two wrong fields would name either, in its random order).
             struct WrongType: Encodable { let clientTime = "noon"; let cursor = 0 }
             let wrongType = try await client.json(.post, "/v1/sync", token: token, WrongType())
-            #expect(wrongType.status == .badRequest && wrongType.body["message"] as? String == "The JSON field 'clientTime' has the wrong type: expected an integer.")
+            #expect(
+                wrongType.status == .badRequest
+                    && wrongType.body["message"] as? String == "The JSON field 'clientTime' has the wrong type: expected an integer.")
             let lacking = try await client.json(.post, "/v1/sync", token: token, ["clientTime": 1, "cursor": 0])
             #expect(lacking.status == .badRequest && lacking.body["message"] as? String == "The JSON body lacks the field 'attempts'.")
             // A page as rows whose question position is outside `strings`.
-            let rows = #"{"clientTime": 1, "cursor": 0, "sessions": [], "attemptRows": {"strings": ["d", "q", "v", "s"], "rows": [["i", 0, 4, 2, [1], true, 5, 6, 3]]}}"#
+            let rows =
+                #"{"clientTime": 1, "cursor": 0, "sessions": [], "attemptRows": {"strings": ["d", "q", "v", "s"], "rows": [["i", 0, 4, 2, [1], true, 5, 6, 3]]}}"#
             let badRow = try await client.execute(
-                uri: "/v1/sync", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer \(token)"], body: ByteBuffer(string: rows)
+                uri: "/v1/sync", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer \(token)"],
+                body: ByteBuffer(string: rows)
             ) { response in (response.status, try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]) }
             #expect(badRow.0 == .badRequest)
-            #expect(badRow.1?["message"] as? String == "The JSON field 'attemptRows.rows[0][2]' has the wrong type: 4 is not a position in 'strings' (it holds 4).")
+            #expect(
+                badRow.1?["message"] as? String
+                    == "The JSON field 'attemptRows.rows[0][2]' has the wrong type: 4 is not a position in 'strings' (it holds 4).")
             // Asked for runs, the results come as runs: two attempts whose id is not a UUID, refused for the same reason.
-            let twoRows = rows.replacingOccurrences(of: "0, 4, 2", with: "0, 1, 2").replacingOccurrences(of: "]]}}", with: "], [\"j\", 0, 1, 2, [1], true, 7, 6, 3]]}, \"resultRuns\": true}")
+            let twoRows = rows.replacingOccurrences(of: "0, 4, 2", with: "0, 1, 2").replacingOccurrences(
+                of: "]]}}", with: "], [\"j\", 0, 1, 2, [1], true, 7, 6, 3]]}, \"resultRuns\": true}")
             let runs = try await client.execute(
-                uri: "/v1/sync", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer \(token)"], body: ByteBuffer(string: twoRows)
+                uri: "/v1/sync", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer \(token)"],
+                body: ByteBuffer(string: twoRows)
             ) { response in (response.status, try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]) }
             #expect(runs.0 == .ok && runs.1?["results"] == nil)
             let run = (runs.1?["resultRuns"] as? [[String: Any]])
@@ -84,11 +94,13 @@ import Testing
             func push(clientTime: Int64) async throws {
                 let id = { UUID().uuidString.lowercased() }
                 let page = (0..<3).map { i in
-                    Attempt(id: id(), deviceID: id(), questionID: "q", questionVersion: "v", chosen: [0], correct: true,
-                            answeredAt: clientTime - 10_000 + Int64(i) * 2_000, durationMs: 2_000, sessionID: id())
+                    Attempt(
+                        id: id(), deviceID: id(), questionID: "q", questionVersion: "v", chosen: [0], correct: true,
+                        answeredAt: clientTime - 10_000 + Int64(i) * 2_000, durationMs: 2_000, sessionID: id())
                 }
-                let answer = try await client.decoded(SyncResponse.self, .post, "/v1/sync", token: token,
-                                                      SyncRequest(clientTime: clientTime, cursor: 0, attempts: page, pullLimit: 0))
+                let answer = try await client.decoded(
+                    SyncResponse.self, .post, "/v1/sync", token: token,
+                    SyncRequest(clientTime: clientTime, cursor: 0, attempts: page, pullLimit: 0))
                 #expect(answer.results.allSatisfy { $0.status == .inserted })
             }
             let first = clock.now
@@ -157,7 +169,8 @@ import Testing
             #expect(try await client.json(.delete, "/v1/sessions/current", token: other).status == .noContent)
             #expect(try await client.json(.get, "/v1/devices", token: other).status == .unauthorized)
             // A device id that belongs to dora cannot be claimed by eve.
-            let stolen = try await client.json(.post, "/v1/sessions", ["username": "eve", "password": "correct horse", "deviceId": laptop, "deviceName": "x"])
+            let stolen = try await client.json(
+                .post, "/v1/sessions", ["username": "eve", "password": "correct horse", "deviceId": laptop, "deviceName": "x"])
             #expect(stolen.status == .conflict)
         }
     }

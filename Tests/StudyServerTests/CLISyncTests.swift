@@ -12,7 +12,8 @@ struct Home {
 
     static var executable: URL {
         let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [products, products.deletingLastPathComponent()] where FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("study").path) {
+        for candidate in [products, products.deletingLastPathComponent()]
+        where FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("study").path) {
             return candidate.appendingPathComponent("study")
         }
         return products.appendingPathComponent("study")
@@ -73,14 +74,16 @@ func pushedOrPresent(_ line: String) -> Int {
             let start = Int64(Date().timeIntervalSince1970 * 1000) - 3_600_000
             let homes = (0..<order.count).map { Home(now: start + Int64($0) * 60_000) }
             let user = "cli\(order.map(String.init).joined())"
-            let registered = try await homes[0].run(["register", "--server", server, "--username", user, "--password-stdin"], input: "pass phrase 1\n")
+            let registered = try await homes[0].run(
+                ["register", "--server", server, "--username", user, "--password-stdin"], input: "pass phrase 1\n")
             #expect(registered.status == 0, "REGERR \(registered.err)")
             for home in homes.dropFirst() {
                 let login = try await home.run(["login", "--server", server, "--username", user, "--password-stdin"], input: "pass phrase 1\n")
                 #expect(login.status == 0, "LOGINERR \(login.err)")
             }
             for (i, home) in homes.enumerated() {
-                let quiz = try await home.run(["--count", "\(4 + i)", "--seed", "\(i + 11)", "--mode", "all"], input: String(repeating: "a\nb\n", count: 5))
+                let quiz = try await home.run(
+                    ["--count", "\(4 + i)", "--seed", "\(i + 11)", "--mode", "all"], input: String(repeating: "a\nb\n", count: 5))
                 #expect(quiz.out.contains("You answered \(4 + i),"))
             }
             for i in order {
@@ -111,11 +114,16 @@ func pushedOrPresent(_ line: String) -> Int {
         try await app.test(.live) { client in
             let server = "http://127.0.0.1:\(client.port!)"
             let (laptop, desktop) = (Home(now: 1_780_000_000_000), Home(now: 1_780_000_000_000))
-            #expect(try await laptop.run(["register", "--server", server, "--username", "revoked", "--password-stdin"], input: "pass phrase 1\n").status == 0)
-            #expect(try await desktop.run(["login", "--server", server, "--username", "revoked", "--password-stdin"], input: "pass phrase 1\n").status == 0)
+            #expect(
+                try await laptop.run(["register", "--server", server, "--username", "revoked", "--password-stdin"], input: "pass phrase 1\n").status
+                    == 0)
+            #expect(
+                try await desktop.run(["login", "--server", server, "--username", "revoked", "--password-stdin"], input: "pass phrase 1\n").status
+                    == 0)
             let devices = try await desktop.run(["devices", "--json"]).out
             let laptopID = try #require(
-                (try JSONSerialization.jsonObject(with: Data(devices.utf8)) as? [[String: Any]])?.first { $0["current"] as? Bool == false }?["id"] as? String)
+                (try JSONSerialization.jsonObject(with: Data(devices.utf8)) as? [[String: Any]])?.first { $0["current"] as? Bool == false }?["id"]
+                    as? String)
             #expect(try await desktop.run(["devices", "revoke", laptopID]).status == 0)
             try await laptop.run(["--count", "2", "--seed", "5"], input: "a\nb\n")
             let sync = try await laptop.run(["sync"])

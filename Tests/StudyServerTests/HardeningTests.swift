@@ -1,13 +1,13 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import LibPQ
+import NIOCore
 import PostgresTestSupport
 import StudyClient
 import StudyCore
 import StudyDecks
-import HTTPTypes
-import NIOCore
 import Testing
 
 @testable import StudyServer
@@ -20,15 +20,19 @@ import Testing
     /// Sends raw bytes as the body of `POST /v1/sync` and returns the status and the decoded JSON.
     func sync(_ client: some TestClientProtocol, _ token: String, _ body: String) async throws -> (status: HTTPResponse.Status, body: [String: Any]) {
         try await client.execute(
-            uri: "/v1/sync", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer \(token)"], body: ByteBuffer(string: body)
+            uri: "/v1/sync", method: .post, headers: [.contentType: "application/json", .authorization: "Bearer \(token)"],
+            body: ByteBuffer(string: body)
         ) { response in
             (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any] ?? [:])
         }
     }
 
-    func attemptJSON(id: String = UUID().uuidString.lowercased(), device: String, question: Question, answeredAt: Int64, durationMs: Int64 = 5_000) -> String {
+    func attemptJSON(id: String = UUID().uuidString.lowercased(), device: String, question: Question, answeredAt: Int64, durationMs: Int64 = 5_000)
+        -> String
+    {
         let session = "0190a3c4-1111-7000-8000-00000000abcd"
-        return #"{"id":"\#(id)","deviceId":"\#(device)","questionId":"\#(question.id)","questionVersion":"\#(question.version)","chosen":\#(question.correct),"#
+        return
+            #"{"id":"\#(id)","deviceId":"\#(device)","questionId":"\#(question.id)","questionVersion":"\#(question.version)","chosen":\#(question.correct),"#
             + #""correct":true,"answeredAt":\#(answeredAt),"durationMs":\#(durationMs),"sessionId":"\#(session)"}"#
     }
 
@@ -48,8 +52,10 @@ import Testing
                 (#"{"clientTime":1780000000000,"cursor":9223372036854775807,"pullLimit":10,"attempts":[],"sessions":[]}"#, "cursor"),
                 (#"{"clientTime":1780000000000,"cursor":-1,"attempts":[],"sessions":[]}"#, "cursor"),
                 (#"{"clientTime":1780000000000,"cursor":0,"pullLimit":-5,"attempts":[],"sessions":[]}"#, "pullLimit"),
-                (#"{"clientTime":1780000000000,"cursor":0,"attempts":[],"sessions":[{"id":"0190a3c4-1111-7000-8000-00000000abcd","deckId":"d\u0000","startedAt":1}]}"#,
-                 "sessions[0].deckId"),
+                (
+                    #"{"clientTime":1780000000000,"cursor":0,"attempts":[],"sessions":[{"id":"0190a3c4-1111-7000-8000-00000000abcd","deckId":"d\u0000","startedAt":1}]}"#,
+                    "sessions[0].deckId"
+                ),
             ] {
                 let answer = try await sync(client, token, body)
                 #expect(answer.status == .badRequest, "\(body)")
@@ -74,15 +80,18 @@ import Testing
             let now = Clock.nowMs()
             // A first attempt whose duration would overflow the question's running sums, one stamped at the end of time,
             // one with a NUL in its question id and one with a megabyte question id: each rejected, the good one stored.
-            let nul = attemptJSON(device: device, question: question, answeredAt: now).replacingOccurrences(of: question.id, with: question.id + "\\u0000x")
-            let huge = attemptJSON(device: device, question: question, answeredAt: now).replacingOccurrences(of: question.id, with: String(repeating: "q", count: 1 << 20))
+            let nul = attemptJSON(device: device, question: question, answeredAt: now).replacingOccurrences(
+                of: question.id, with: question.id + "\\u0000x")
+            let huge = attemptJSON(device: device, question: question, answeredAt: now).replacingOccurrences(
+                of: question.id, with: String(repeating: "q", count: 1 << 20))
             let page = [
                 attemptJSON(device: device, question: question, answeredAt: now - 60_000, durationMs: .max),
                 attemptJSON(device: device, question: question, answeredAt: .max),
                 nul, huge,
                 attemptJSON(device: device, question: question, answeredAt: now - 30_000),
             ]
-            let answer = try await sync(client, token, #"{"clientTime":\#(now),"cursor":0,"sessions":[],"attempts":[\#(page.joined(separator: ","))]}"#)
+            let answer = try await sync(
+                client, token, #"{"clientTime":\#(now),"cursor":0,"sessions":[],"attempts":[\#(page.joined(separator: ","))]}"#)
             #expect(answer.status == .ok, "\(answer.body)")
             let results = answer.body["results"] as? [[String: Any]] ?? []
             #expect(results.map { $0["status"] as? String } == ["rejected", "rejected", "rejected", "rejected", "inserted"])
@@ -147,7 +156,8 @@ import Testing
             _ = try await client.account("lea")
             let login = try await client.json(.post, "/v1/sessions", ["username": "lea", "password": "correct horse", "deviceName": "lap\u{0}top"])
             #expect(login.status == .badRequest && login.body["field"] as? String == "deviceName")
-            let long = try await client.json(.post, "/v1/sessions", ["username": "lea", "password": "correct horse", "deviceName": String(repeating: "x", count: 65)])
+            let long = try await client.json(
+                .post, "/v1/sessions", ["username": "lea", "password": "correct horse", "deviceName": String(repeating: "x", count: 65)])
             #expect(long.status == .badRequest && long.body["field"] as? String == "deviceName")
             // A path with a NUL reaches no SQL: a clear 404.
             let token = try await client.account("admin0")
@@ -163,7 +173,9 @@ import Testing
             _ = try await client.account("lea2")
             // Twenty wrong passwords at once against a limit of five: five are checked, the rest refused.
             let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
-                for i in 0..<20 { group.addTask { try await client.json(.post, "/v1/sessions", ["username": "lea2", "password": "wrong guess \(i)"]).status } }
+                for i in 0..<20 {
+                    group.addTask { try await client.json(.post, "/v1/sessions", ["username": "lea2", "password": "wrong guess \(i)"]).status }
+                }
                 return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
             }
             #expect(statuses.count { $0 == .unauthorized } == 5)

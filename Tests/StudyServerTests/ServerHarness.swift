@@ -27,12 +27,15 @@ extension TestClientProtocol {
         if let token { headers[.authorization] = "Bearer \(token)" }
         let data = try JSONEncoder().encode(body)
         return try await execute(uri: uri, method: method, headers: headers, body: ByteBuffer(bytes: data)) { response in
-            let object = response.body.readableBytes == 0 ? [:] : (try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any] ?? [:])
+            let object =
+                response.body.readableBytes == 0
+                ? [:] : (try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any] ?? [:])
             return (response.status, object, response.headers)
         }
     }
 
-    func decoded<T: Decodable>(_ type: T.Type, _ method: HTTPRequest.Method, _ uri: String, token: String?, _ body: some Encodable) async throws -> T {
+    func decoded<T: Decodable>(_ type: T.Type, _ method: HTTPRequest.Method, _ uri: String, token: String?, _ body: some Encodable) async throws -> T
+    {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let token { headers[.authorization] = "Bearer \(token)" }
         return try await execute(uri: uri, method: method, headers: headers, body: ByteBuffer(bytes: try JSONEncoder().encode(body))) { response in

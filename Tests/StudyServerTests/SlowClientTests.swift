@@ -6,7 +6,7 @@ import StudyServer
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A raw TCP client over loopback, so tests can send what no HTTP library would: half a head, a stalled body, garbage.
@@ -19,7 +19,9 @@ final class RawConnection {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -50,10 +52,11 @@ final class RawConnection {
     }
 
     @Test func aHeadOrABodyThatStallsIsA408AndTheConnectionCloses() async throws {
-        let app = try await buildApplication(try await configuration {
-            $0.headTimeout = .milliseconds(300)
-            $0.bodyIdleTimeout = .milliseconds(300)
-        })
+        let app = try await buildApplication(
+            try await configuration {
+                $0.headTimeout = .milliseconds(300)
+                $0.bodyIdleTimeout = .milliseconds(300)
+            })
         try await app.test(.live) { client in
             let port = try #require(client.port)
             let head = try RawConnection(port: port)

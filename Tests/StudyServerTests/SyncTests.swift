@@ -24,13 +24,18 @@ struct Device {
             let question = deck.questions[Int.random(in: 0..<deck.questions.count, using: &rng)]
             let right = Bool.random(using: &rng)
             let chosen = right ? question.correct : [question.options.indices.first { !question.correct.contains($0) }!]
-            try store.record(Attempt(
-                id: UUID().uuidString.lowercased(), deviceID: store.deviceID, questionID: question.id, questionVersion: question.version, chosen: chosen,
-                correct: question.grade(chosen), answeredAt: clock.stamp(wallClock: start + Int64(i) * 20_000), durationMs: 5_000, sessionID: session))
+            try store.record(
+                Attempt(
+                    id: UUID().uuidString.lowercased(), deviceID: store.deviceID, questionID: question.id, questionVersion: question.version,
+                    chosen: chosen,
+                    correct: question.grade(chosen), answeredAt: clock.stamp(wallClock: start + Int64(i) * 20_000), durationMs: 5_000,
+                    sessionID: session))
         }
     }
 
-    func sync(_ client: any TestClientProtocol, clock: @escaping () -> Int64 = { Clock.nowMs() }, pageSize: Int = 2_000) async throws -> SyncEngine.Summary {
+    func sync(_ client: any TestClientProtocol, clock: @escaping () -> Int64 = { Clock.nowMs() }, pageSize: Int = 2_000) async throws
+        -> SyncEngine.Summary
+    {
         try await SyncEngine(store: store(), transport: RouterTransport(client: client, token: token), pageSize: pageSize, clock: clock).run()
     }
 
@@ -54,8 +59,9 @@ func expectConverged(_ devices: [Device], _ client: any TestClientProtocol, sour
     let progress = try stores.map { try $0.progress() }
     for other in progress.dropFirst() { #expect(other == progress[0], "progress differs", sourceLocation: sourceLocation) }
     let server = try await client.decoded(ServerProgress.self, .get, "/v1/progress", token: devices[0].token, [String: String]()).progress
-    #expect(Dictionary(uniqueKeysWithValues: server.map { ($0.questionID, $0.card) }) == progress[0].mapValues(\.card), "server progress differs",
-            sourceLocation: sourceLocation)
+    #expect(
+        Dictionary(uniqueKeysWithValues: server.map { ($0.questionID, $0.card) }) == progress[0].mapValues(\.card), "server progress differs",
+        sourceLocation: sourceLocation)
     #expect(server.reduce(0) { $0 + $1.attempts } == attempts[0].count, sourceLocation: sourceLocation)
 }
 
@@ -101,7 +107,10 @@ let hour: Int64 = 3_600_000
         try await app.test(.router) { client in
             let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]
             for (run, order) in orders.enumerated() {
-                let devices = [try await Device.login(client, as: "tri\(run)"), try await Device.login(client, as: "tri\(run)"), try await Device.login(client, as: "tri\(run)")]
+                let devices = [
+                    try await Device.login(client, as: "tri\(run)"), try await Device.login(client, as: "tri\(run)"),
+                    try await Device.login(client, as: "tri\(run)"),
+                ]
                 var rng = SeededGenerator(seed: UInt64(100 + run))
                 for (i, device) in devices.enumerated() { try device.study(6 + i, from: Clock.nowMs() - 3 * hour + Int64(i) * 7_000, using: &rng) }
                 for i in order { _ = try await devices[i].sync(client) }
@@ -132,7 +141,8 @@ let hour: Int64 = 3_600_000
             #expect(after == before)
             try await expectConverged([good, skewed], client)
             // The skewed device's stamps are kept but flagged, so they stay off leaderboards.
-            let flagged = try await client.decoded(SyncResponse.self, .post, "/v1/sync", token: good.token, SyncRequest(clientTime: Clock.nowMs(), cursor: 0, attempts: []))
+            let flagged = try await client.decoded(
+                SyncResponse.self, .post, "/v1/sync", token: good.token, SyncRequest(clientTime: Clock.nowMs(), cursor: 0, attempts: []))
             #expect(flagged.attempts.count == 6 && flagged.attempts.allSatisfy { AttemptFlags(rawValue: $0.flags).contains(.clockSkew) })
         }
     }
@@ -253,5 +263,9 @@ final class Counter: @unchecked Sendable {
     // Guarded by `lock`.
     private var value = 0
     private let lock = NSLock()
-    func next() -> Int { lock.withLock { value += 1; return value } }
+    func next() -> Int {
+        lock.withLock {
+            value += 1; return value
+        }
+    }
 }

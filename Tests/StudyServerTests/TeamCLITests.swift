@@ -18,7 +18,8 @@ import Testing
             let q = deck.questions[i]
             let attempt = Attempt(
                 id: UUID().uuidString.lowercased(), deviceID: device, questionID: q.id, questionVersion: q.version,
-                chosen: ok ? q.correct : [(q.correct[0] + 1) % q.options.count], correct: ok, answeredAt: start + Int64(i) * 60_000, durationMs: 5_000,
+                chosen: ok ? q.correct : [(q.correct[0] + 1) % q.options.count], correct: ok, answeredAt: start + Int64(i) * 60_000,
+                durationMs: 5_000,
                 sessionID: session)
             return String(decoding: try encoder.encode(attempt), as: UTF8.self)
         }.joined(separator: "\n") + "\n"
@@ -31,7 +32,8 @@ import Testing
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let (root, prof, ann, bob, zed) = (Home(now: now), Home(now: now), Home(now: now), Home(now: now), Home(now: now))
             for (home, name) in [(root, "root"), (prof, "prof"), (ann, "ann"), (bob, "bob"), (zed, "zed")] {
-                let registered = try await home.run(["register", "--server", server, "--username", name, "--password-stdin"], input: "pass phrase 1\n")
+                let registered = try await home.run(
+                    ["register", "--server", server, "--username", name, "--password-stdin"], input: "pass phrase 1\n")
                 #expect(registered.status == 0, "\(registered.err)")
             }
             let refused = try await prof.run(["team", "create", "Group"])
@@ -58,7 +60,9 @@ import Testing
             let board = try await ann.run(["leaderboard", "--json"])
             #expect(board.status == 0, "\(board.err)")
             let rows = try JSONSerialization.jsonObject(with: Data(board.out.utf8)) as? [String: Any]
-            let entries = (rows?["rows"] as? [[String: Any]] ?? []).map { ($0["displayName"] as? String ?? "", $0["points"] as? Int ?? -1, $0["rank"] as? Int ?? -1) }
+            let entries = (rows?["rows"] as? [[String: Any]] ?? []).map {
+                ($0["displayName"] as? String ?? "", $0["points"] as? Int ?? -1, $0["rank"] as? Int ?? -1)
+            }
             #expect(entries.map(\.0) == ["ann", "bob"] && entries.map(\.1) == [2, 1] && entries.map(\.2) == [1, 2])
             #expect(try await bob.run(["leaderboard"]).out.contains("bob (you)"))
 

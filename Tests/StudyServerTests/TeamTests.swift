@@ -1,9 +1,9 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import StudyCore
 import LibPQ
 import PostgresTestSupport
+import StudyCore
 import StudyDecks
 import StudyPostgres
 import StudyServer
@@ -89,15 +89,21 @@ import Testing
         p.teamB = try #require(b.body["id"] as? Int64 ?? (b.body["id"] as? Int).map(Int64.init))
 
         // amy studies before she joins; the others after.
-        try await push(client, p.amy, [
-            (0, true, "2026-11-24T14:00:00Z", 4_000), (0, true, "2026-11-24T15:00:00Z", 6_000), (1, false, "2026-11-24T16:00:00Z", 8_000),
-            (1, true, "2026-11-25T14:00:00Z", 5_000), (2, true, "2026-11-25T14:30:00Z", 3_000),
-        ])
+        try await push(
+            client, p.amy,
+            [
+                (0, true, "2026-11-24T14:00:00Z", 4_000), (0, true, "2026-11-24T15:00:00Z", 6_000), (1, false, "2026-11-24T16:00:00Z", 8_000),
+                (1, true, "2026-11-25T14:00:00Z", 5_000), (2, true, "2026-11-25T14:30:00Z", 3_000),
+            ])
         let code = try await invite(client, p.ivy, team: p.teamA)
         for token in [p.amy, p.ben, p.cy, p.dee] { try await join(client, token, code) }
         try await join(client, p.lea, try await invite(client, p.otto, team: p.teamB))
-        try await push(client, p.ben, [(2, true, "2026-11-23T04:00:00Z", 2_000), (0, true, "2026-11-24T03:00:00Z", 3_000), (1, true, "2026-11-25T13:00:00Z", 7_000)])
-        try await push(client, p.cy, [(0, false, "2026-11-24T12:00:00Z", 10_000), (0, true, "2026-11-24T12:10:00Z", 4_000), (1, true, "2026-11-24T12:20:00Z", 6_000)])
+        try await push(
+            client, p.ben,
+            [(2, true, "2026-11-23T04:00:00Z", 2_000), (0, true, "2026-11-24T03:00:00Z", 3_000), (1, true, "2026-11-25T13:00:00Z", 7_000)])
+        try await push(
+            client, p.cy,
+            [(0, false, "2026-11-24T12:00:00Z", 10_000), (0, true, "2026-11-24T12:10:00Z", 4_000), (1, true, "2026-11-24T12:20:00Z", 6_000)])
         try await push(client, p.dee, [(0, true, "2026-11-25T12:00:00Z", 200)])
         return p
     }
@@ -154,11 +160,13 @@ import Testing
     @Test func reportsMatchTheHandCount() async throws {
         try await app().test(.router) { client in
             let p = try await setUp(client)
-            let learners = try await client.json(.get, "/v1/teams/\(p.teamA)/reports/learners", token: p.ivy).body["learners"] as? [[String: Any]] ?? []
+            let learners =
+                try await client.json(.get, "/v1/teams/\(p.teamA)/reports/learners", token: p.ivy).body["learners"] as? [[String: Any]] ?? []
             let byName = Dictionary(uniqueKeysWithValues: learners.map { ($0["username"] as! String, $0) })
             #expect(byName.keys.sorted() == ["amy", "ben", "cyd", "dee"])
             #expect(byName["amy"]?["questionsAttempted"] as? Int == 3 && byName["amy"]?["attempts"] as? Int == 5)
-            #expect(byName["amy"]?["accuracy"] as? Double == 0.8 && byName["amy"]?["streak"] as? Int == 2 && byName["amy"]?["inactive"] as? Bool == false)
+            #expect(
+                byName["amy"]?["accuracy"] as? Double == 0.8 && byName["amy"]?["streak"] as? Int == 2 && byName["amy"]?["inactive"] as? Bool == false)
             #expect(byName["ben"]?["attempts"] as? Int == 3 && byName["ben"]?["accuracy"] as? Double == 1 && byName["ben"]?["streak"] as? Int == 1)
             #expect(byName["cyd"]?["attempts"] as? Int == 3 && byName["cyd"]?["streak"] as? Int == 1)
             #expect(byName["dee"]?["attempts"] as? Int == 0 && byName["dee"]?["accuracy"] == nil && byName["dee"]?["inactive"] as? Bool == true)
@@ -173,7 +181,9 @@ import Testing
             #expect(abs((q0["discrimination"] as? Double ?? 0) - 0.5) < 1e-9)
             #expect(abs((q1["discrimination"] as? Double ?? 0) + 0.5) < 1e-9)
             #expect(q2["discrimination"] == nil && q2["facility"] as? Double == 1)
-            #expect(q0["medianDurationMs"] as? Double == 4_000 && q1["medianDurationMs"] as? Double == 7_000 && q2["medianDurationMs"] as? Double == 2_500)
+            #expect(
+                q0["medianDurationMs"] as? Double == 4_000 && q1["medianDurationMs"] as? Double == 7_000 && q2["medianDurationMs"] as? Double == 2_500
+            )
             let q0Options = try #require(q0["options"] as? [[String: Any]])
             let correctIndex = Self.deck.questions[0].correct[0]
             let wrongIndex = (correctIndex + 1) % Self.deck.questions[0].options.count
@@ -232,7 +242,8 @@ import Testing
             // What a learner may see of another learner: nothing but the board's row.
             let devices = try await client.json(.get, "/v1/devices", token: p.amy).body["devices"] as? [[String: Any]] ?? []
             #expect(devices.count == 1)
-            let pulled = try await client.decoded(SyncResponse.self, .post, "/v1/sync", token: p.amy, SyncRequest(clientTime: Self.now, cursor: 0, attempts: []))
+            let pulled = try await client.decoded(
+                SyncResponse.self, .post, "/v1/sync", token: p.amy, SyncRequest(clientTime: Self.now, cursor: 0, attempts: []))
             #expect(pulled.attempts.isEmpty)
         }
     }
@@ -264,7 +275,9 @@ import Testing
             }
             @Sendable func compare(_ before: [[String]], _ after: [[String]], _ step: String) {
                 for (i, sql) in tables.enumerated() where after[i] != before[i] {
-                    Issue.record("\(step): \(sql)\nbefore: \(before[i].filter { !after[i].contains($0) })\nafter: \(after[i].filter { !before[i].contains($0) })")
+                    Issue.record(
+                        "\(step): \(sql)\nbefore: \(before[i].filter { !after[i].contains($0) })\nafter: \(after[i].filter { !before[i].contains($0) })"
+                    )
                 }
             }
             /// The question-report sums of every deck of every team, from scratch.
@@ -276,9 +289,13 @@ import Testing
                 // amy again, as a member: her scores on questions 0 and 3 change, and with them her total on the deck.
                 try await push(client, p.amy, [(0, false, "2026-11-25T09:00:00Z", 9_000), (3, true, "2026-11-25T09:01:00Z", 61_500)])
                 let before = try await snapshot()
-                #expect(before[2].count > 5 && before[4].count > 5 && before[5].count > 3 && before[6].count == 3 && before[sums].count == 8, "\(before[sums])")
+                #expect(
+                    before[2].count > 5 && before[4].count > 5 && before[5].count > 3 && before[6].count == 3 && before[sums].count == 8,
+                    "\(before[sums])")
                 let store = PostgresStore(pool: pool)
-                for id in try await pool.query("SELECT id FROM users").column(Int64.self) { try await store.rebuildAggregates(userID: id, at: Self.now) }
+                for id in try await pool.query("SELECT id FROM users").column(Int64.self) {
+                    try await store.rebuildAggregates(userID: id, at: Self.now)
+                }
                 compare(before, try await snapshot(), "rebuildAggregates")
                 // The sums kept as attempts arrived equal the sums counted from scratch.
                 try await rebuildSums()
@@ -305,7 +322,9 @@ import Testing
             var codes: Set<String> = []
             for _ in 0..<150 { codes.insert(try await invite(client, root, team: id)) }
             #expect(codes.count == 150)
-            for code in codes { #expect(code.count == 17 && code.unicodeScalars.allSatisfy { $0.isASCII && CharacterSet.alphanumerics.contains($0) }, "\(code)") }
+            for code in codes {
+                #expect(code.count == 17 && code.unicodeScalars.allSatisfy { $0.isASCII && CharacterSet.alphanumerics.contains($0) }, "\(code)")
+            }
         }
     }
 
@@ -325,7 +344,8 @@ import Testing
             #expect(badZone.status == .badRequest && (badZone.body["message"] as? String)?.contains("IANA") == true)
 
             let published = try await client.json(
-                .post, "/v1/teams/\(p.teamA)/decks", token: p.ivy, PublishBody(name: "Extra", questions: [.init(prompt: "Two plus two?", options: ["3", "4"], correct: [1])]))
+                .post, "/v1/teams/\(p.teamA)/decks", token: p.ivy,
+                PublishBody(name: "Extra", questions: [.init(prompt: "Two plus two?", options: ["3", "4"], correct: [1])]))
             let deckID = try #require((published.body["deck"] as? [String: Any])?["deckId"] as? String)
             let listed = try await client.json(.get, "/v1/decks", token: p.amy).body["decks"] as? [[String: Any]] ?? []
             #expect(listed.contains { $0["deckId"] as? String == deckID })
@@ -333,7 +353,8 @@ import Testing
             let fetched = try await client.json(.get, "/v1/decks/\(deckID)", token: p.amy).body
             #expect((fetched["questions"] as? [[String: Any]])?.first?["prompt"] as? String == "Two plus two?")
             let broken = try await client.json(
-                .post, "/v1/teams/\(p.teamA)/decks", token: p.ivy, PublishBody(name: "Bad", questions: [.init(prompt: "Q?", options: ["only"], correct: [0])]))
+                .post, "/v1/teams/\(p.teamA)/decks", token: p.ivy,
+                PublishBody(name: "Bad", questions: [.init(prompt: "Q?", options: ["only"], correct: [0])]))
             #expect(broken.status == .badRequest)
         }
     }
