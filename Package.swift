@@ -22,6 +22,8 @@ let package = Package(
     targets: [
         // Pure domain: decks, identity, attempts, FSRS, progress. Foundation only, no I/O.
         .target(name: "StudyCore"),
+        // The wire contract: the sync messages and their JSON codec, shared by the CLI and the server (PROTOCOL.md).
+        .target(name: "StudyAPI", dependencies: ["StudyCore"]),
         // The decks that ship with the product, as package resources, shared by CLI and server.
         .target(name: "StudyDecks", resources: [.copy("Resources/ml-deployment.txt")]),
         // System SQLite for the CLI's local store (apt libsqlite3-dev).
@@ -29,7 +31,7 @@ let package = Package(
         .target(
             name: "StudyClient",
             dependencies: [
-                "StudyCore", "StudyDecks", "CSQLite", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "StudyCore", "StudyAPI", "StudyDecks", "CSQLite", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
@@ -57,7 +59,7 @@ let package = Package(
         .target(
             name: "StudyServer",
             dependencies: [
-                "StudyCore", "StudyPostgres", "StudyDecks", "LibPQ", "EmbeddedPostgres",
+                "StudyCore", "StudyAPI", "StudyPostgres", "StudyDecks", "LibPQ", "EmbeddedPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -73,7 +75,8 @@ let package = Package(
             dependencies: ["StudyServer", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The sync benchmark: drives the real protocol over loopback against a study-server process (not a test).
-        .executableTarget(name: "studysync-bench", dependencies: ["StudyClient", "StudyCore", "StudyPostgres", "LibPQ", "EmbeddedPostgres"]),
+        .executableTarget(
+            name: "studysync-bench", dependencies: ["StudyClient", "StudyCore", "StudyAPI", "StudyPostgres", "LibPQ", "EmbeddedPostgres"]),
         .executableTarget(
             name: "study",
             dependencies: [
@@ -82,19 +85,20 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StudyCoreTests", dependencies: ["StudyCore", "StudyDecks"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "StudyClientTests", dependencies: ["StudyClient", "StudyCore"]),
+        .testTarget(name: "StudyClientTests", dependencies: ["StudyClient", "StudyCore", "StudyAPI"]),
+        .testTarget(name: "StudyAPITests", dependencies: ["StudyAPI", "StudyCore"]),
         .testTarget(name: "LibPQTests", dependencies: ["LibPQ", "PostgresTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EmbeddedPostgresTests", dependencies: ["EmbeddedPostgres", "LibPQ"]),
         .testTarget(name: "StudyPostgresTests", dependencies: ["StudyPostgres", "LibPQ", "PostgresTestSupport", "StudyCore"]),
         .testTarget(
             name: "StudyServerTests",
             dependencies: [
-                "StudyServer", "StudyClient", "StudyCore", "StudyDecks", "StudyPostgres", "PostgresTestSupport", "LibPQ", "study",
+                "StudyServer", "StudyClient", "StudyCore", "StudyAPI", "StudyDecks", "StudyPostgres", "PostgresTestSupport", "LibPQ", "study",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
-        .testTarget(name: "StudyCLITests", dependencies: ["study", "StudyClient", "StudyCore"]),
+        .testTarget(name: "StudyCLITests", dependencies: ["study", "StudyClient", "StudyCore", "StudyAPI"]),
     ],
     swiftLanguageModes: [.v6]
 )

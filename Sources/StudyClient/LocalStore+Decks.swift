@@ -1,4 +1,5 @@
 import Foundation
+import StudyAPI
 import StudyCore
 
 extension LocalStore {

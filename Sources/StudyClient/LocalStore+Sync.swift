@@ -1,4 +1,5 @@
 import Foundation
+import StudyAPI
 import StudyCore
 
 /// `attempts.sync_state`: where an attempt stands with the server. Whether it still waits to be pushed is the outbox's
@@ -165,10 +166,10 @@ extension LocalStore {
 
     public var syncCursor: Int64 { (try? meta("sync_cursor")).flatMap { $0.flatMap { Int64($0) } } ?? 0 }
     /// Server time minus this device's clock at the last sync; quiz stamps add it, so a wrong clock stamps right times.
-    /// Kept within ±`SyncProtocol.latestTime`, so that adding it to the wall clock cannot overflow.
+    /// Kept within ±`AttemptRules.latestTime`, so that adding it to the wall clock cannot overflow.
     public var clockOffsetMs: Int64 {
         let stored = (try? meta("clock_offset_ms")).flatMap { $0.flatMap { Int64($0) } } ?? 0
-        return min(max(stored, -SyncProtocol.latestTime), SyncProtocol.latestTime)
+        return min(max(stored, -AttemptRules.latestTime), AttemptRules.latestTime)
     }
     public var lastSyncAt: Int64? { (try? meta("last_sync_at")).flatMap { $0.flatMap { Int64($0) } } }
     public var clockWarning: String? { (try? meta("clock_warning")) ?? nil }

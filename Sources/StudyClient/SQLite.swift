@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import StudyAPI
 import StudyCore
 
 /// An error from SQLite, with its result code and message. `description` is a sentence for the learner: SQLite's own

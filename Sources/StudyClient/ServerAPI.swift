@@ -1,4 +1,5 @@
 import Foundation
+import StudyAPI
 import StudyCore
 
 /// The server's HTTP API as the CLI uses it. Network failures and 5xx answers are retried with backoff; a 4xx answer

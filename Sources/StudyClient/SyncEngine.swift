@@ -1,4 +1,5 @@
 import Foundation
+import StudyAPI
 import StudyCore
 
 /// Sends one sync request and returns the answer: the HTTP API in the CLI, the server's handler in-process in tests.

@@ -69,11 +69,11 @@ public struct Attempt: Sendable, Hashable, Codable {
             found.append("questionId and questionVersion must be 1 to \(Attempt.maxIdentifierLength) letters, digits, '-' or '_'")
         }
         if chosen.isEmpty || chosen.contains(where: { $0 < 0 || $0 > 9 }) { found.append("chosen must list option indexes from 0 to 9") }
-        if !(0...SyncProtocol.latestTime).contains(answeredAt) {
-            found.append("answeredAt must be epoch milliseconds from 0 to \(SyncProtocol.latestTime)")
+        if !(0...AttemptRules.latestTime).contains(answeredAt) {
+            found.append("answeredAt must be epoch milliseconds from 0 to \(AttemptRules.latestTime)")
         }
-        if !(0...SyncProtocol.maxDurationMs).contains(durationMs) {
-            found.append("durationMs must be from 0 to \(SyncProtocol.maxDurationMs) (a day)")
+        if !(0...AttemptRules.maxDurationMs).contains(durationMs) {
+            found.append("durationMs must be from 0 to \(AttemptRules.maxDurationMs) (a day)")
         }
         if forms.2 == .invalid { found.append("sessionId must be a UUID") }
         return (found, lowercase)
@@ -99,7 +99,7 @@ public struct Attempt: Sendable, Hashable, Codable {
     enum UUIDForm { case lowercase, mixedCase, invalid }
 
     /// The 8-4-4-4-12 hexadecimal form, either case. Checked on the UTF-8 bytes: every pushed attempt passes here three times.
-    static func isUUID(_ s: String) -> Bool { uuidForm(s) != .invalid }
+    public static func isUUID(_ s: String) -> Bool { uuidForm(s) != .invalid }
 
     static func uuidForm(_ s: String) -> UUIDForm {
         var s = s
@@ -137,11 +137,24 @@ public struct Attempt: Sendable, Hashable, Codable {
 public struct HybridClock: Sendable {
     public private(set) var last: Int64
 
-    /// `last` beyond `SyncProtocol.latestTime` (a store written before times were bounded) is taken as that time.
-    public init(last: Int64) { self.last = min(last, SyncProtocol.latestTime) }
+    /// `last` beyond `AttemptRules.latestTime` (a store written before times were bounded) is taken as that time.
+    public init(last: Int64) { self.last = min(last, AttemptRules.latestTime) }
 
     public mutating func stamp(wallClock: Int64) -> Int64 {
         last = max(wallClock, last + 1)
         return last
+    }
+}
+
+/// A study session: the answers given in one sitting on one deck belong to it.
+public struct StudySession: Sendable, Codable, Hashable {
+    public var id: String
+    public var deckId: String
+    public var startedAt: Int64
+
+    public init(id: String, deckId: String, startedAt: Int64) {
+        self.id = id
+        self.deckId = deckId
+        self.startedAt = startedAt
     }
 }

@@ -58,7 +58,7 @@ public struct AttemptFlags: OptionSet, Sendable, Hashable, Codable {
     public static let clockSkew = AttemptFlags(rawValue: 1 << 3)
     /// Names a question or version the server does not know.
     public static let unknownQuestion = AttemptFlags(rawValue: 1 << 4)
-    /// Stamped more than `SyncProtocol.clockTolerance` ahead of the server's clock when it arrived (PROTOCOL.md, "Time").
+    /// Stamped more than `AttemptRules.clockTolerance` ahead of the server's clock when it arrived (PROTOCOL.md, "Time").
     /// It stays in the log, but counts in no one's progress and moves no device's clock: one wrong clock must not carry
     /// an account into the future for good. Always set with `clockSkew`.
     public static let ahead = AttemptFlags(rawValue: 1 << 5)

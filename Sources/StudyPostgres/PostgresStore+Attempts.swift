@@ -323,7 +323,7 @@ extension PostgresStore: AttemptRepository {
                 row.attempts += 1
                 if attempts[i].correct { row.correct += 1 }
                 // Bounded as pushed attempts are (a day), so that an attempt stored before the bound cannot overflow the sum.
-                row.durationSum += min(max(attempts[i].durationMs, 0), SyncProtocol.maxDurationMs)
+                row.durationSum += min(max(attempts[i].durationMs, 0), AttemptRules.maxDurationMs)
                 row.last = max(row.last, attempts[i].answeredAt)
                 for option in attempts[i].chosen where (0..<10).contains(option) { row.options[option] += 1 }
             }
@@ -338,7 +338,7 @@ extension PostgresStore: AttemptRepository {
             FROM unnest(\(PostgresArray(rows.map(\.questionID)))::text[], \(column(\.attempts))::integer[], \(column(\.correct))::integer[],
                         \(column { list($0.options) })::text[], \(column(\.durationSum))::bigint[], \(column(\.first.answeredAt))::bigint[],
                         \(column(\.first.id))::uuid[], \(column(\.first.correct))::boolean[], \(column { list($0.first.chosen) })::text[],
-                        \(column { min(max($0.first.durationMs, 0), SyncProtocol.maxDurationMs) })::bigint[], \(column(\.last))::bigint[]) AS u(q, n, c, o, d, fa, fi, fc, fch, fd, la)
+                        \(column { min(max($0.first.durationMs, 0), AttemptRules.maxDurationMs) })::bigint[], \(column(\.last))::bigint[]) AS u(q, n, c, o, d, fa, fi, fc, fch, fd, la)
             ON CONFLICT (user_id, question_id) DO UPDATE SET
                 attempts = s.attempts + excluded.attempts,
                 correct_attempts = s.correct_attempts + excluded.correct_attempts,

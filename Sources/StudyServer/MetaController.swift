@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import StudyAPI
 import StudyCore
 
 /// `GET /v1/meta` (limits and the server's clock) and `GET /v1/openapi.json`.
@@ -21,7 +22,7 @@ struct MetaController {
             Meta(
                 protocolVersion: SyncProtocol.version, serverTime: clock(), maxPushPage: SyncProtocol.maxPushPage,
                 maxPullPage: SyncProtocol.maxPullPage,
-                maxBodyBytes: configuration.maxBodyBytes, clockToleranceMs: SyncProtocol.clockTolerance)
+                maxBodyBytes: configuration.maxBodyBytes, clockToleranceMs: AttemptRules.clockTolerance)
         }
         group.get("openapi.json") { _, _ -> Response in
             guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import StudyAPI
 import StudyCore
 
 /// `POST /v1/sync`: one round trip pushes a page of attempts and pulls a page of the user's others (PROTOCOL.md).
@@ -39,13 +40,13 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             throw APIError(.badRequest, "invalid_field", problem.message, field: problem.field)
         }
         let now = clock()
-        // Both are in 0...SyncProtocol.latestTime, so the difference fits.
+        // Both are in 0...AttemptRules.latestTime, so the difference fits.
         let offset = now - body.clientTime
 
         let known = try await questions.lookUp(AttemptReview.questionKeys(of: body.attempts), in: repository)
         var flags = AttemptReview.flags(for: body.attempts, questions: known, serverTime: now)
         lap("grade")
-        if abs(offset) > SyncProtocol.clockTolerance {
+        if AttemptRules.isClockOff(offsetMs: offset) {
             // A client that did not correct its stamps for a clock this far off: keep the attempts, keep them off boards.
             for i in flags.indices where body.attempts[i].deviceID.lowercased() == identity.device.id { flags[i].insert(.clockSkew) }
         }

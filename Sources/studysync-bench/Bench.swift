@@ -1,6 +1,7 @@
 import EmbeddedPostgres
 import Foundation
 import LibPQ
+import StudyAPI
 import StudyClient
 import StudyCore
 import StudyPostgres

@@ -1,5 +1,6 @@
 import Foundation
 import LibPQ
+import StudyAPI
 import StudyClient
 import StudyCore
 import StudyPostgres

@@ -1,4 +1,5 @@
 import Foundation
+import StudyAPI
 import Testing
 
 @testable import StudyClient

@@ -37,36 +37,14 @@ struct AttemptCheckTests {
         let time = "answeredAt must be epoch milliseconds from 0 to 253402300799999"
         #expect(Self.attempt(answeredAt: -1).problems == [time])
         #expect(Self.attempt(answeredAt: .max).problems == [time])
-        #expect(Self.attempt(answeredAt: SyncProtocol.latestTime + 1).problems == [time])
-        #expect(Self.attempt(answeredAt: SyncProtocol.latestTime).problems == [])
+        #expect(Self.attempt(answeredAt: AttemptRules.latestTime + 1).problems == [time])
+        #expect(Self.attempt(answeredAt: AttemptRules.latestTime).problems == [])
         let duration = "durationMs must be from 0 to 86400000 (a day)"
         #expect(Self.attempt(durationMs: -1).problems == [duration])
         #expect(Self.attempt(durationMs: .max).problems == [duration])
         #expect(Self.attempt(durationMs: 86_400_000).problems == [])
         let both = Self.attempt(id: "x", device: Self.id.uppercased(), durationMs: -1).check()
         #expect(both.problems == ["id must be a UUID", duration] && !both.lowercaseIDs)
-    }
-
-    @Test func aRequestOutOfRangeNamesItsField() {
-        func field(_ request: SyncRequest) -> String? { request.problem()?.field }
-        let session = StudySession(id: Self.id, deckId: "d1", startedAt: 5)
-        #expect(field(SyncRequest(clientTime: 5, cursor: 0, attempts: [], sessions: [session], pullLimit: 0)) == nil)
-        #expect(field(SyncRequest(clientTime: .min, cursor: 0, attempts: [])) == "clientTime")
-        #expect(field(SyncRequest(clientTime: -1, cursor: 0, attempts: [])) == "clientTime")
-        #expect(field(SyncRequest(clientTime: 9_200_000_000_000_000_000, cursor: 0, attempts: [])) == "clientTime")
-        #expect(field(SyncRequest(clientTime: 5, cursor: .max, attempts: [], pullLimit: 10)) == "cursor")
-        #expect(field(SyncRequest(clientTime: 5, cursor: -1, attempts: [])) == "cursor")
-        #expect(field(SyncRequest(clientTime: 5, cursor: SyncProtocol.maxCursor, attempts: [])) == nil)
-        #expect(field(SyncRequest(clientTime: 5, cursor: 0, attempts: [], pullLimit: -1)) == "pullLimit")
-        #expect(field(SyncRequest(clientTime: 5, cursor: 0, attempts: [], pullLimit: 1_000_000)) == nil)  // capped, not refused
-        let page = [Attempt](repeating: Self.attempt(), count: SyncProtocol.maxPushPage + 1)
-        #expect(field(SyncRequest(clientTime: 5, cursor: 0, attempts: page)) == "attempts")
-        let badDeck = StudySession(id: Self.id, deckId: "d\u{0}", startedAt: 5)
-        #expect(field(SyncRequest(clientTime: 5, cursor: 0, attempts: [], sessions: [session, badDeck])) == "sessions[1].deckId")
-        let badTime = StudySession(id: Self.id, deckId: "d1", startedAt: .max)
-        #expect(field(SyncRequest(clientTime: 5, cursor: 0, attempts: [], sessions: [badTime])) == "sessions[0].startedAt")
-        let badID = StudySession(id: "s", deckId: "d1", startedAt: 5)
-        #expect(field(SyncRequest(clientTime: 5, cursor: 0, attempts: [], sessions: [badID])) == "sessions[0].id")
     }
 
     @Test func textRulesRefuseControlCharactersAndLength() {

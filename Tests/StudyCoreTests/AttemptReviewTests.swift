@@ -31,7 +31,7 @@ struct AttemptReviewTests {
         ]
         // Out of order on arrival: the rules apply in answer order.
         let shuffled = [page[2], page[0], page[7], page[1], page[4], page[3], page[6], page[5]]
-        let flags = AttemptReview.flags(for: shuffled, questions: Self.questions, serverTime: 10_000_000 - SyncProtocol.clockTolerance - 1)
+        let flags = AttemptReview.flags(for: shuffled, questions: Self.questions, serverTime: 10_000_000 - AttemptRules.clockTolerance - 1)
         #expect(flags == [[.burst], [], [.clockSkew, .ahead], [], [.gradeMismatch], [.gradeMismatch], [.tooFast], [.unknownQuestion]])
     }
 
@@ -67,7 +67,7 @@ struct AttemptReviewTests {
             if a.durationMs < AttemptReview.minimumDurationMs { flags[index].insert(.tooFast) }
             if let previous = last[a.deviceID], a.answeredAt - previous < AttemptReview.burstGapMs { flags[index].insert(.burst) }
             last[a.deviceID] = a.answeredAt
-            if a.answeredAt > serverTime + SyncProtocol.clockTolerance { flags[index].insert(.clockSkew) }
+            if a.answeredAt > serverTime + AttemptRules.clockTolerance { flags[index].insert(.clockSkew) }
         }
         return flags
     }

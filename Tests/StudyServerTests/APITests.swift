@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import StudyAPI
 import StudyCore
 import StudyServer
 import Testing

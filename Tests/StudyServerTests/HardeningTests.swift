@@ -5,6 +5,7 @@ import HummingbirdTesting
 import LibPQ
 import NIOCore
 import PostgresTestSupport
+import StudyAPI
 import StudyClient
 import StudyCore
 import StudyDecks
@@ -98,7 +99,7 @@ import Testing
             #expect((results.first?["reason"] as? String)?.contains("durationMs") == true)
             #expect((results[1]["reason"] as? String)?.contains("answeredAt") == true)
             // Later attempts on the same question keep being stored.
-            let later = attemptJSON(device: device, question: question, answeredAt: now - 10_000, durationMs: SyncProtocol.maxDurationMs)
+            let later = attemptJSON(device: device, question: question, answeredAt: now - 10_000, durationMs: AttemptRules.maxDurationMs)
             let next = try await sync(client, token, #"{"clientTime":\#(now),"cursor":0,"sessions":[],"attempts":[\#(later)]}"#)
             #expect((next.body["results"] as? [[String: Any]])?.first?["status"] as? String == "inserted")
         }
@@ -128,9 +129,9 @@ import Testing
             _ = try await desktop.sync(client)
             let store = try desktop.store()
             #expect(try store.attempts().count == 8)
-            #expect(try store.hybridClock().last < now + SyncProtocol.clockTolerance)
+            #expect(try store.hybridClock().last < now + AttemptRules.clockTolerance)
             try desktop.study(1, from: Clock.nowMs(), using: &rng)
-            #expect(try store.hybridClock().last < Clock.nowMs() + SyncProtocol.clockTolerance)
+            #expect(try store.hybridClock().last < Clock.nowMs() + AttemptRules.clockTolerance)
             // Nothing in anyone's progress is due a year from now, and the desktop, the laptop and the server agree.
             _ = try await desktop.sync(client)
             _ = try await laptop.sync(client)
@@ -142,7 +143,7 @@ import Testing
             let server = try await client.decoded(ServerProgress.self, .get, "/v1/progress", token: desktop.token, [String: String]()).progress
             #expect(Dictionary(uniqueKeysWithValues: server.map { ($0.questionID, $0.card) }) == progress.mapValues(\.card))
             // The laptop, once it knows its offset, stamps today's time again.
-            #expect(try laptop.store().hybridClock().last < now + SyncProtocol.clockTolerance)
+            #expect(try laptop.store().hybridClock().last < now + AttemptRules.clockTolerance)
         }
     }
 
@@ -279,14 +280,14 @@ import Testing
                 ((schemas[schema]?["properties"] as? [String: Any])?[name] as? [String: Any]) ?? [:]
             }
             func number(_ value: Any?) -> Int64? { (value as? NSNumber)?.int64Value }
-            #expect(number(property("SyncRequest", "clientTime")["maximum"]) == SyncProtocol.latestTime)
+            #expect(number(property("SyncRequest", "clientTime")["maximum"]) == AttemptRules.latestTime)
             #expect(number(property("SyncRequest", "cursor")["maximum"]) == SyncProtocol.maxCursor)
             #expect(number(property("SyncRequest", "attempts")["maxItems"]) == Int64(SyncProtocol.maxPushPage))
             #expect(number(property("SyncRequest", "sessions")["maxItems"]) == Int64(SyncProtocol.maxSessions))
-            #expect(number(property("Attempt", "answeredAt")["maximum"]) == SyncProtocol.latestTime)
-            #expect(number(property("Attempt", "durationMs")["maximum"]) == SyncProtocol.maxDurationMs)
+            #expect(number(property("Attempt", "answeredAt")["maximum"]) == AttemptRules.latestTime)
+            #expect(number(property("Attempt", "durationMs")["maximum"]) == AttemptRules.maxDurationMs)
             #expect(number(property("Attempt", "questionId")["maxLength"]) == Int64(Attempt.maxIdentifierLength))
-            #expect(number(property("StudySession", "startedAt")["maximum"]) == SyncProtocol.latestTime)
+            #expect(number(property("StudySession", "startedAt")["maximum"]) == AttemptRules.latestTime)
             #expect(property("PushResult", "ahead")["type"] as? String == "boolean")
             #expect(property("Error", "field")["type"] as? String == "string")
             // Every operation documents the answers any request may get: 408, 431 and 503.

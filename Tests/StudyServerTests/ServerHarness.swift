@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PostgresTestSupport
+import StudyAPI
 import StudyClient
 import StudyCore
 import StudyServer

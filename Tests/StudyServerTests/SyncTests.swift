@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import PropertyBased
+import StudyAPI
 import StudyClient
 import StudyCore
 import StudyServer

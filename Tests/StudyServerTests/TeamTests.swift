@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import LibPQ
 import PostgresTestSupport
+import StudyAPI
 import StudyCore
 import StudyDecks
 import StudyPostgres

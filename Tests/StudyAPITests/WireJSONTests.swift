@@ -1,7 +1,8 @@
 import Foundation
+import StudyCore
 import Testing
 
-@testable import StudyCore
+@testable import StudyAPI
 
 /// The hand-written sync codec must read and write exactly the JSON that the Codable forms of the same types do.
 @Suite struct WireJSONTests {

@@ -1,3 +1,5 @@
+import StudyCore
+
 /// The sync messages written and read with `JSONWriter`/`JSONReader`: the same JSON as their Codable forms (PROTOCOL.md),
 /// at a fraction of the cost. Unknown fields are skipped; a missing required field or a value of the wrong type is an
 /// error naming the field.

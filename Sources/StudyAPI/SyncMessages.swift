@@ -1,3 +1,5 @@
+import StudyCore
+
 /// The sync protocol's wire types (PROTOCOL.md), shared by the server and the CLI so both sides agree by construction.
 public enum SyncProtocol {
     public static let version = 1
@@ -5,15 +7,8 @@ public enum SyncProtocol {
     public static let maxPushPage = 5_000
     /// The most attempts one response pulls.
     public static let maxPullPage = 5_000
-    /// Clock offsets beyond this are reported to the client and its stamps corrected or flagged.
-    public static let clockTolerance: Int64 = 5 * 60_000
-    /// The latest time a client may name (`clientTime`, `answeredAt`, `startedAt`): 9999-12-31T23:59:59.999Z. With every
-    /// time in 0...latestTime, differences and sums of times cannot overflow 64 bits.
-    public static let latestTime: Int64 = 253_402_300_799_999
     /// The largest cursor a client may send: 2^53 - 1, the largest integer every JSON library reads exactly.
     public static let maxCursor: Int64 = 9_007_199_254_740_991
-    /// The longest an answer may take: a day. Longer is a broken clock or a forged value, and would overflow running sums.
-    public static let maxDurationMs: Int64 = 86_400_000
     /// The most sessions one request may send (a page's attempts belong to at most this many).
     public static let maxSessions = maxPushPage
 }
@@ -22,8 +17,8 @@ extension SyncRequest {
     /// The first field that is out of its range (PROTOCOL.md, "Bounds"), as (field, sentence); nil when all are in range.
     /// Attempts are not checked here: a malformed attempt is `rejected` on its own and the rest of the page is stored.
     public func problem() -> (field: String, message: String)? {
-        if !(0...SyncProtocol.latestTime).contains(clientTime) {
-            return ("clientTime", "clientTime must be the client's clock in epoch milliseconds, from 0 to \(SyncProtocol.latestTime).")
+        if !(0...AttemptRules.latestTime).contains(clientTime) {
+            return ("clientTime", "clientTime must be the client's clock in epoch milliseconds, from 0 to \(AttemptRules.latestTime).")
         }
         if !(0...SyncProtocol.maxCursor).contains(cursor) {
             return ("cursor", "cursor must be 0 or a sequence number the server returned (0 to \(SyncProtocol.maxCursor)).")
@@ -47,10 +42,10 @@ extension SyncRequest {
 extension StudySession {
     /// The first field out of its range, or nil.
     public func problem() -> (field: String, message: String)? {
-        if Attempt.uuidForm(id) == .invalid { return ("id", "A session id must be a UUID.") }
+        if !Attempt.isUUID(id) { return ("id", "A session id must be a UUID.") }
         if !Attempt.isIdentifier(deckId) { return ("deckId", "A deck id is 1 to \(Attempt.maxIdentifierLength) letters, digits, '-' or '_'.") }
-        if !(0...SyncProtocol.latestTime).contains(startedAt) {
-            return ("startedAt", "startedAt must be epoch milliseconds from 0 to \(SyncProtocol.latestTime).")
+        if !(0...AttemptRules.latestTime).contains(startedAt) {
+            return ("startedAt", "startedAt must be epoch milliseconds from 0 to \(AttemptRules.latestTime).")
         }
         return nil
     }
@@ -140,18 +135,6 @@ struct AttemptRows: Decodable {
                     answeredAt: answeredAt, durationMs: durationMs, sessionID: sessionID))
         }
         self.attempts = attempts
-    }
-}
-
-public struct StudySession: Sendable, Codable, Hashable {
-    public var id: String
-    public var deckId: String
-    public var startedAt: Int64
-
-    public init(id: String, deckId: String, startedAt: Int64) {
-        self.id = id
-        self.deckId = deckId
-        self.startedAt = startedAt
     }
 }
 
@@ -250,67 +233,5 @@ public struct SyncResponse: Sendable, Codable, Hashable {
         self.serverTime = serverTime
         self.clockOffsetMs = clockOffsetMs
         self.clockWarning = clockWarning
-    }
-}
-
-/// The server's judgement of pushed attempts (invariants 7 and 8): pure, so it is tested without a server.
-public enum AttemptReview {
-    /// A person needs at least this long to read a question and choose.
-    public static let minimumDurationMs: Int64 = 1_000
-    /// Answers from one device closer together than this are a burst.
-    public static let burstGapMs: Int64 = 1_000
-
-    /// Flags for each attempt, in order. `questions` maps `questionId + "/" + version` to the versions the server knows.
-    public static func flags(for attempts: [Attempt], questions: [String: Question], serverTime: Int64) -> [AttemptFlags] {
-        // Looked up by id, then version: no key string is made per attempt.
-        var byID: [String: [String: Question]] = [:]
-        for question in questions.values { byID[question.id, default: [:]][question.version] = question }
-        var flags = [AttemptFlags](repeating: [], count: attempts.count)
-        // A page is normally in fold order already (clients send it so); then it is not sorted again.
-        let order =
-            Attempt.areInFoldOrder(attempts) ? Array(attempts.indices) : attempts.indices.sorted { Attempt.foldOrder(attempts[$0], attempts[$1]) }
-        // The last answer time per device, with the device of the attempt before kept out of the dictionary.
-        var lastByDevice: [String: Int64] = [:]
-        var current: (device: String, last: Int64)?
-        for index in order {
-            let attempt = attempts[index]
-            if let question = byID[attempt.questionID]?[attempt.questionVersion] {
-                if question.grade(attempt.chosen) != attempt.correct || attempt.chosen.contains(where: { $0 >= question.options.count }) {
-                    flags[index].insert(.gradeMismatch)
-                }
-            } else {
-                flags[index].insert(.unknownQuestion)
-            }
-            if attempt.durationMs < minimumDurationMs { flags[index].insert(.tooFast) }
-            if current?.device != attempt.deviceID {
-                if let current { lastByDevice[current.device] = current.last }
-                current = lastByDevice[attempt.deviceID].map { (attempt.deviceID, $0) }
-            }
-            if let current, attempt.answeredAt - current.last < burstGapMs { flags[index].insert(.burst) }
-            current = (attempt.deviceID, attempt.answeredAt)
-            if attempt.answeredAt > serverTime + SyncProtocol.clockTolerance { flags[index].formUnion([.clockSkew, .ahead]) }
-        }
-        return flags
-    }
-
-    /// The distinct `key`s of the attempts' question versions, of those ids that have the form of one (the others are
-    /// rejected with their attempt, and never looked up).
-    public static func questionKeys(of attempts: [Attempt]) -> Set<String> {
-        var versions: [String: Set<String>] = [:]
-        for attempt in attempts where Attempt.isIdentifier(attempt.questionID) && Attempt.isIdentifier(attempt.questionVersion) {
-            versions[attempt.questionID, default: []].insert(attempt.questionVersion)
-        }
-        return Set(versions.flatMap { id, versions in versions.map { key(id, $0) } })
-    }
-
-    public static func key(_ questionID: String, _ version: String) -> String { questionID + "/" + version }
-
-    /// A sentence for a learner whose clock is `offsetMs` behind (positive) or ahead (negative) of the server, or nil.
-    public static func clockWarning(offsetMs: Int64) -> String? {
-        guard abs(offsetMs) > SyncProtocol.clockTolerance else { return nil }
-        let minutes = abs(offsetMs) / 60_000
-        let amount = minutes >= 120 ? "\(minutes / 60) hours" : "\(minutes) minutes"
-        return
-            "This computer's clock is \(amount) \(offsetMs > 0 ? "behind" : "ahead of") the server's; answers are stamped with the corrected time. Set the clock right to silence this warning."
     }
 }

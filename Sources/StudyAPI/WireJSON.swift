@@ -1,3 +1,5 @@
+import StudyCore
+
 /// A small JSON reader and writer for the sync protocol's hot path.
 ///
 /// A sync page carries thousands of attempts; with Foundation's `JSONEncoder`/`JSONDecoder` encoding and decoding them
