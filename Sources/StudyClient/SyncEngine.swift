@@ -125,25 +125,3 @@ public struct SyncEngine {
         }
     }
 }
-
-extension LocalStore {
-    /// Imports the decks published to the user's teams that this home lacks. A team's deck replaces the same team's
-    /// earlier version of it; a local deck of the same name from elsewhere is kept, and the team's is stored beside it
-    /// as "NAME (team ID)". Returns the names imported.
-    public func receivePublishedDecks(from api: ServerAPI) async throws -> [String] {
-        var imported: [String] = []
-        for published in try await api.publishedDecks() {
-            let origins = try deckOrigins()
-            guard !origins.values.contains(where: { $0.id == published.deckID }) else { continue }
-            let source = "team:\(published.teamID)"
-            var deck = try await api.deck(id: published.deckID)
-            if let existing = origins[deck.name], existing.source != source {
-                deck = Deck(name: "\(deck.name) (team \(published.teamID))", questions: deck.questions)
-                if origins[deck.name].map({ $0.id == published.deckID }) == true { continue }
-            }
-            _ = try importDeck(deck, source: source)
-            imported.append(deck.name)
-        }
-        return imported
-    }
-}

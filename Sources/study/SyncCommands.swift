@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import StudyClient
+import StudyCore
+
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Push this home's new answers and pull those from your other devices.")
+    @OptionGroup var options: HomeOptions
+
+    func run() async throws {
+        let (store, credentials, api) = try loggedIn(options)
+        let engine = SyncEngine(store: store, transport: api)
+        let summary: SyncEngine.Summary
+        do {
+            summary = try await engine.run { done, total in
+                guard Terminal.interactive, total > 2_000 else { return }
+                print("\r  \(Terminal.bar(done, of: total, width: 30)) \(done)/\(total)", terminator: "")
+                fflush(nil)
+            }
+        } catch let error as ServerError where error.status == 401 {
+            let pending = (try? store.pendingCount()) ?? 0
+            var message = "The server no longer accepts this home's token (logged out, expired, or this device was revoked)."
+            if pending > 0 {
+                message += " Your \(pending) answers waiting to sync are safe here: save them with 'study backup export FILE'."
+                message +=
+                    " Then run 'study login' again; if this device was revoked, log in from a new study home and 'study backup import FILE' there."
+            } else {
+                message += " Run 'study login' again; if this device was revoked, log in from a new study home."
+            }
+            throw CLIError(message)
+        }
+        if Terminal.interactive && summary.requests > 1 { Terminal.say() }
+        var line = "Synced with \(credentials.server): pushed \(summary.pushed), pulled \(summary.pulled)"
+        if summary.duplicates > 0 { line += ", \(summary.duplicates) already there" }
+        if summary.conflicts > 0 { line += ", \(summary.conflicts) conflicts (kept here; the server has different attempts under those ids)" }
+        if summary.rejected > 0 { line += ", \(summary.rejected) refused by the server ('study status' says why)" }
+        Terminal.say(line + ".")
+        if let warning = summary.clockWarning { Terminal.say("Warning: " + warning) }
+        do {
+            for name in try await store.receivePublishedDecks(from: api) {
+                Terminal.say("New deck from your team: '\(name)' ('study quiz --deck \"\(name)\"').")
+            }
+        } catch {
+            // The answers are synced; only the decks did not come. The next sync tries again.
+            Terminal.say("Warning: your teams' decks could not be fetched (\(error)); the next 'study sync' tries again.", toError: true)
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the login, pending answers, the last sync and any clock warning.")
+    @OptionGroup var options: HomeOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Output: Encodable {
+        let server: String?
+        let username: String?
+        let deviceId: String
+        let pendingAttempts: Int
+        let conflicts: Int
+        let rejected: Int
+        let lastSyncAt: Int64?
+        let clockOffsetMs: Int64
+        let clockWarning: String?
+    }
+
+    func run() async throws {
+        let store = try options.openStoreForReading()
+        let credentials = try Credentials.load(for: store.directory)
+        let problems = try store.unsyncable()
+        let output = Output(
+            server: credentials?.server, username: credentials?.username, deviceId: store.deviceID, pendingAttempts: try store.pendingCount(),
+            conflicts: problems.conflicts, rejected: problems.rejected, lastSyncAt: store.lastSyncAt, clockOffsetMs: store.clockOffsetMs,
+            clockWarning: store.clockWarning)
+        if json {
+            Terminal.say(Terminal.json(output))
+            return
+        }
+        Terminal.say(
+            credentials.map { "Logged in as \($0.username) on \($0.server)." } ?? "Not logged in: answers stay on this computer until 'study login'.")
+        Terminal.say("Answers waiting to sync: \(output.pendingAttempts).")
+        Terminal.say("Last sync: \(output.lastSyncAt.map { Terminal.time($0) } ?? "never").")
+        if output.conflicts + output.rejected > 0 {
+            Terminal.say("Not synced: \(output.conflicts) conflicting and \(output.rejected) refused answers (kept here).")
+        }
+        if let warning = output.clockWarning { Terminal.say("Warning: " + warning) }
+    }
+}
