@@ -24,6 +24,8 @@ let package = Package(
         .target(name: "StudyCore"),
         // The wire contract: the sync messages and their JSON codec, shared by the CLI and the server (PROTOCOL.md).
         .target(name: "StudyAPI", dependencies: ["StudyCore"]),
+        // The server's storage ports: the records and repository protocols its handlers are generic over.
+        .target(name: "StudyStorage", dependencies: ["StudyCore"]),
         // The decks that ship with the product, as package resources, shared by CLI and server.
         .target(name: "StudyDecks", resources: [.copy("Resources/ml-deployment.txt")]),
         // System SQLite for the CLI's local store (apt libsqlite3-dev).
@@ -52,14 +54,14 @@ let package = Package(
         .target(name: "PostgresTestSupport", dependencies: ["LibPQ", "EmbeddedPostgres"]),
         .target(
             name: "StudyPostgres",
-            dependencies: ["StudyCore", "LibPQ", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["StudyCore", "StudyStorage", "LibPQ", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("SQL")]
         ),
         // The HTTP API as a library: buildApplication(configuration) is the one composition root, used by main and tests.
         .target(
             name: "StudyServer",
             dependencies: [
-                "StudyCore", "StudyAPI", "StudyPostgres", "StudyDecks", "LibPQ", "EmbeddedPostgres",
+                "StudyCore", "StudyAPI", "StudyStorage", "StudyPostgres", "StudyDecks", "LibPQ", "EmbeddedPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

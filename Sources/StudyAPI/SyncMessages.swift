@@ -156,19 +156,6 @@ public struct PushResult: Sendable, Codable, Hashable {
         self.ahead = ahead
     }
 
-    /// The result of `outcome`; `flags` are those the server gave the attempt in this request (they decide `ahead` for an
-    /// inserted one; a duplicate's are the stored ones, which the outcome carries).
-    public init(id: String, outcome: PushOutcome, flags: AttemptFlags = []) {
-        self.id = id
-        ahead = false
-        switch outcome {
-        case .inserted(let seq): (status, self.seq, ahead) = (.inserted, seq, flags.contains(.ahead))
-        case .duplicate(let seq, let ahead): (status, self.seq, self.ahead) = (.duplicate, seq, ahead)
-        case .conflict: status = .conflict
-        case .rejected(let reason): (status, self.reason) = (.rejected, reason)
-        }
-    }
-
     enum CodingKeys: String, CodingKey { case id, status, seq, reason, ahead }
 
     public init(from decoder: any Decoder) throws {
@@ -200,12 +187,6 @@ public struct PulledAttempt: Sendable, Codable, Hashable {
         self.seq = seq
         self.attempt = attempt
         self.flags = flags
-    }
-
-    public init(_ stored: StoredAttempt) {
-        seq = stored.seq
-        attempt = stored.attempt
-        flags = stored.flags.rawValue
     }
 }
 

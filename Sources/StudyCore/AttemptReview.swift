@@ -76,3 +76,24 @@ public enum AttemptReview {
             "This computer's clock is \(amount) \(offsetMs > 0 ? "behind" : "ahead of") the server's; answers are stamped with the corrected time. Set the clock right to silence this warning."
     }
 }
+
+/// Why the server set an attempt aside from leaderboards (invariant 8). It stays in the log and in the learner's progress.
+public struct AttemptFlags: OptionSet, Sendable, Hashable, Codable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    /// The client's `correct` disagrees with the server's grading of the choice.
+    public static let gradeMismatch = AttemptFlags(rawValue: 1 << 0)
+    /// Answered faster than a person can read the question.
+    public static let tooFast = AttemptFlags(rawValue: 1 << 1)
+    /// Part of a burst of answers too close together to be human.
+    public static let burst = AttemptFlags(rawValue: 1 << 2)
+    /// Stamped by a device whose clock was found to be off.
+    public static let clockSkew = AttemptFlags(rawValue: 1 << 3)
+    /// Names a question or version the server does not know.
+    public static let unknownQuestion = AttemptFlags(rawValue: 1 << 4)
+    /// Stamped more than `AttemptRules.clockTolerance` ahead of the server's clock when it arrived (PROTOCOL.md, "Time").
+    /// It stays in the log, but counts in no one's progress and moves no device's clock: one wrong clock must not carry
+    /// an account into the future for good. Always set with `clockSkew`.
+    public static let ahead = AttemptFlags(rawValue: 1 << 5)
+}

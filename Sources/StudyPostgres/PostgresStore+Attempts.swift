@@ -1,5 +1,6 @@
 import LibPQ
 import StudyCore
+import StudyStorage
 
 extension PostgresStore: AttemptRepository {
     public static let attemptColumns = [

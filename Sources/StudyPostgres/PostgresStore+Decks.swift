@@ -1,5 +1,6 @@
 import LibPQ
 import StudyCore
+import StudyStorage
 
 extension PostgresStore: DeckRepository {
     public func storeDeck(_ deck: Deck, at time: Int64) async throws {

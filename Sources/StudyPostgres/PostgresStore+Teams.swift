@@ -1,5 +1,6 @@
 import LibPQ
 import StudyCore
+import StudyStorage
 
 extension PostgresStore: TeamRepository {
     static let teamColumns = "t.id, t.name, t.time_zone, t.week_start, t.created_at"

@@ -1,5 +1,6 @@
 import LibPQ
 import StudyCore
+import StudyStorage
 
 /// The server's repositories over one PostgreSQL connection pool. Every statement binds its values; a transaction never
 /// spans more than one user (the schema is ready to shard by user).

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdBcrypt
 import NIOPosix
 import StudyCore
+import StudyStorage
 
 /// Registration, login (a token per device), logout, and the caller's devices.
 struct AccountController<Repository: UserRepository & DeviceRepository> {

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import StudyCore
+import StudyStorage
 
 /// Who is calling: the user and device a valid bearer token belongs to.
 public struct Identity: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import StudyAPI
 import StudyCore
+import StudyStorage
 
 /// `POST /v1/sync`: one round trip pushes a page of attempts and pulls a page of the user's others (PROTOCOL.md).
 struct SyncController<Repository: AttemptRepository & ProgressRepository & DeviceRepository & DeckRepository & SessionRepository> {

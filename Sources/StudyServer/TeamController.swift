@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import StudyCore
+import StudyStorage
 
 /// Teams, invites, published decks, the leaderboard and instructor reports. Who may call what (README, "Teams,
 /// leaderboard and reports"): anyone logged in lists their own teams, joins with a code and sets their own visibility;

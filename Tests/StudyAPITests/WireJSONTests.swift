@@ -35,13 +35,15 @@ import Testing
 
     func response(_ seed: UInt64) -> SyncResponse {
         var rng = SeededGenerator(seed: seed)
-        let outcomes: [PushOutcome] = [
-            .inserted(seq: 4), .duplicate(seq: 9), .duplicate(seq: 9, ahead: true), .conflict, .rejected(reason: "id must be a UUID \"x\""),
+        let outcomes: [(status: PushResult.Status, seq: Int64?, reason: String?)] = [
+            (.inserted, 4, nil), (.duplicate, 9, nil), (.conflict, nil, nil), (.rejected, nil, "id must be a UUID \"x\""),
         ]
         return SyncResponse(
             results: (0..<Int.random(in: 0...10, using: &rng)).map { _ in
-                PushResult(
-                    id: text(&rng), outcome: outcomes.randomElement(using: &rng)!, flags: Bool.random(using: &rng) ? [.clockSkew, .ahead] : [])
+                let outcome = outcomes.randomElement(using: &rng)!
+                return PushResult(
+                    id: text(&rng), status: outcome.status, seq: outcome.seq, reason: outcome.reason,
+                    ahead: outcome.seq != nil && Bool.random(using: &rng))
             },
             attempts: (0..<Int.random(in: 0...10, using: &rng)).map { _ in
                 PulledAttempt(seq: Int64.random(in: 1...1_000, using: &rng), attempt: attempt(&rng), flags: Int32.random(in: 0...63, using: &rng))
@@ -133,12 +135,13 @@ import Testing
     /// Results that follow one another with the same status and reason, numbered one after another, make one run.
     @Test func resultsFormRunsInThePagesOrder() throws {
         let ids = (0..<12).map { "a\($0)" }
-        let outcomes: [PushOutcome] = [
-            .inserted(seq: 10), .inserted(seq: 11), .inserted(seq: 12), .rejected(reason: "r"), .rejected(reason: "r"), .rejected(reason: "other"),
-            .duplicate(seq: 3), .duplicate(seq: 4), .conflict, .conflict, .inserted(seq: 13), .inserted(seq: 15),
+        let outcomes: [(status: PushResult.Status, seq: Int64?, reason: String?)] = [
+            (.inserted, 10, nil), (.inserted, 11, nil), (.inserted, 12, nil), (.rejected, nil, "r"), (.rejected, nil, "r"), (.rejected, nil, "other"),
+            (.duplicate, 3, nil), (.duplicate, 4, nil), (.conflict, nil, nil), (.conflict, nil, nil), (.inserted, 13, nil), (.inserted, 15, nil),
         ]
         let value = SyncResponse(
-            results: zip(ids, outcomes).map { PushResult(id: $0, outcome: $1) }, attempts: [], cursor: 15, hasMore: false, serverTime: 1,
+            results: zip(ids, outcomes).map { PushResult(id: $0, status: $1.status, seq: $1.seq, reason: $1.reason) }, attempts: [], cursor: 15,
+            hasMore: false, serverTime: 1,
             clockOffsetMs: 0,
             clockWarning: nil)
         let json = String(decoding: value.wireJSON(resultRuns: true), as: UTF8.self)

@@ -1,9 +1,7 @@
-/// The server's storage, as the domain sees it. `StudyPostgres` implements these over PostgreSQL; handlers are generic
-/// over them and never see SQL.
+import StudyCore
 
-public enum Role: String, Sendable, Codable, CaseIterable {
-    case learner, instructor, admin
-}
+/// The server's storage ports: the records it keeps and the repositories its handlers are generic over, so they never
+/// see SQL. `StudyPostgres` implements them over PostgreSQL. Nothing here reaches the CLI.
 
 public struct UserRecord: Sendable, Hashable {
     public let id: Int64
@@ -41,27 +39,6 @@ public struct DeviceRecord: Sendable, Hashable {
         self.clockOffsetMs = clockOffsetMs
         self.revokedAt = revokedAt
     }
-}
-
-/// Why the server set an attempt aside from leaderboards (invariant 8). It stays in the log and in the learner's progress.
-public struct AttemptFlags: OptionSet, Sendable, Hashable, Codable {
-    public let rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
-
-    /// The client's `correct` disagrees with the server's grading of the choice.
-    public static let gradeMismatch = AttemptFlags(rawValue: 1 << 0)
-    /// Answered faster than a person can read the question.
-    public static let tooFast = AttemptFlags(rawValue: 1 << 1)
-    /// Part of a burst of answers too close together to be human.
-    public static let burst = AttemptFlags(rawValue: 1 << 2)
-    /// Stamped by a device whose clock was found to be off.
-    public static let clockSkew = AttemptFlags(rawValue: 1 << 3)
-    /// Names a question or version the server does not know.
-    public static let unknownQuestion = AttemptFlags(rawValue: 1 << 4)
-    /// Stamped more than `AttemptRules.clockTolerance` ahead of the server's clock when it arrived (PROTOCOL.md, "Time").
-    /// It stays in the log, but counts in no one's progress and moves no device's clock: one wrong clock must not carry
-    /// an account into the future for good. Always set with `clockSkew`.
-    public static let ahead = AttemptFlags(rawValue: 1 << 5)
 }
 
 /// An attempt as the server stores it: the fact, its per-user sequence number, and the server's flags.
