@@ -16,7 +16,9 @@ final class StallingServer: @unchecked Sendable {
     private let lock = NSLock()
     private var received: [String] = []
 
-    init(stall: Double, answer: String) throws {
+    /// `stall`: how long the first request waits before it is dropped unanswered (nil: it is answered like the others).
+    /// `status`: the status of the answers.
+    init(stall: Double?, answer: String, status: String = "200 OK", answers: Int = 2) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -32,16 +34,16 @@ final class StallingServer: @unchecked Sendable {
         listener = fd
         port = Int(UInt16(bigEndian: address.sin_port))
         Thread { [self] in
-            for attempt in 0..<2 {
+            for attempt in 0..<answers {
                 let client = accept(fd, nil, nil)
                 guard client >= 0 else { return }
                 let body = Self.readRequest(client)
                 lock.withLock { received.append(body) }
-                if attempt == 0 {
+                if attempt == 0, let stall {
                     usleep(UInt32(stall * 1_000_000))
                 } else {
                     let response =
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(answer.utf8.count)\r\nConnection: close\r\n\r\n\(answer)"
+                        "HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nContent-Length: \(answer.utf8.count)\r\nConnection: close\r\n\r\n\(answer)"
                     _ = response.utf8CString.withUnsafeBufferPointer { send(client, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
                 }
                 close(client)
@@ -92,5 +94,25 @@ struct RetryTests {
         #expect(times[0] == 1_780_000_000_000)
         // The stall (1.2 s) and the backoff before the retry (0.5 s) passed between the tries.
         #expect(times[1] - times[0] >= 1_600, "\(times)")
+    }
+
+    /// While the server's database is down every try is a 503; after the retries the learner reads one sentence that
+    /// says what happened and that nothing was lost (issue 15: "Try again later.." with a double period).
+    @Test func aServerWithoutItsDatabaseIsReportedInOneSentence() async throws {
+        let server = try StallingServer(
+            stall: nil,
+            answer: #"{"error":"database_unavailable","message":"The server cannot reach its database right now; try again in a few seconds."}"#,
+            status: "503 Service Unavailable", answers: 4)
+        let api = try ServerAPI(server: "http://127.0.0.1:\(server.port)", token: "t")
+        do {
+            _ = try await api.sync(SyncRequest(clientTime: 1_780_000_000_000, cursor: 0, attempts: []))
+            Issue.record("a sync against a server without its database succeeded")
+        } catch {
+            let message = "\(error)"
+            #expect(message.contains("cannot reach its database"), "\(message)")
+            #expect(message.contains("Nothing was lost"), "\(message)")
+            #expect(!message.contains(".."), "\(message)")
+        }
+        #expect(server.bodies.count == 4)
     }
 }
