@@ -20,41 +20,29 @@ public struct ServerAPI: Sendable {
         http = HTTPClient(timeoutSeconds: 60)
     }
 
-    public struct Meta: Codable, Sendable {
-        public let protocolVersion: Int
-        public let serverTime: Int64
-        public let maxPushPage: Int
-        public let maxPullPage: Int
-        public let maxBodyBytes: Int
-    }
-
-    public struct User: Codable, Sendable {
-        public let id: Int64; public let username: String; public let displayName: String; public let role: String
-    }
-    public struct Login: Codable, Sendable { public let token: String; public let deviceId: String; public let user: User }
-    public struct Device: Codable, Sendable {
-        public let id: String; public let name: String; public let createdAt: Int64; public let lastSeenAt: Int64?; public let clockOffsetMs: Int64?
-        public let revokedAt: Int64?; public let current: Bool
-    }
-    struct Devices: Codable { let devices: [Device] }
+    // The bodies are the wire types of StudyAPI, which the server uses too; these names are the CLI's for them.
+    public typealias Meta = MetaResponse
+    public typealias User = UserView
+    public typealias Login = LoginResponse
+    public typealias Device = DeviceView
     struct Empty: Codable {}
 
     public func meta() async throws -> Meta { try await call("GET", "v1/meta", body: Empty?.none) }
 
     public func register(username: String, password: String, displayName: String?) async throws -> User {
-        struct Body: Encodable { let username: String; let password: String; let displayName: String? }
-        return try await call("POST", "v1/accounts", body: Body(username: username, password: password, displayName: displayName), retry: false)
+        try await call(
+            "POST", "v1/accounts", body: RegisterRequest(username: username, password: password, displayName: displayName), retry: false)
     }
 
     public func login(username: String, password: String, deviceID: String, deviceName: String) async throws -> Login {
-        struct Body: Encodable { let username: String; let password: String; let deviceId: String; let deviceName: String }
-        return try await call(
-            "POST", "v1/sessions", body: Body(username: username, password: password, deviceId: deviceID, deviceName: deviceName), retry: false)
+        try await call(
+            "POST", "v1/sessions", body: LoginRequest(username: username, password: password, deviceName: deviceName, deviceId: deviceID),
+            retry: false)
     }
 
     public func logout() async throws { try await send("DELETE", "v1/sessions/current", body: Empty?.none) }
 
-    public func devices() async throws -> [Device] { try await (call("GET", "v1/devices", body: Empty?.none) as Devices).devices }
+    public func devices() async throws -> [Device] { try await (call("GET", "v1/devices", body: Empty?.none) as DeviceList).devices }
 
     public func revokeDevice(_ id: String) async throws { try await send("DELETE", "v1/devices/\(id)", body: Empty?.none) }
 
@@ -82,8 +70,7 @@ public struct ServerAPI: Sendable {
     }
 
     public func progress() async throws -> [QuestionProgress] {
-        struct List: Decodable { let progress: [QuestionProgress] }
-        return try await (call("GET", "v1/progress", body: Empty?.none) as List).progress
+        try await (call("GET", "v1/progress", body: Empty?.none) as ProgressList).progress
     }
 
     func call<Body: Encodable, Result: Decodable>(
@@ -137,7 +124,7 @@ public struct ServerAPI: Sendable {
             }
             let status = response.status
             if (200..<300).contains(status) { return response.body }
-            let message = (try? JSONDecoder().decode(ServerErrorBody.self, from: Data(response.body)))?.message ?? "HTTP status \(status)"
+            let message = (try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body)))?.message ?? "HTTP status \(status)"
             if retry && (status >= 500 || status == 429) {
                 // The server's sentence ends in its own full stop; the one around it adds another.
                 var sentence = message.hasSuffix(".") ? String(message.dropLast()) : message
@@ -149,11 +136,6 @@ public struct ServerAPI: Sendable {
         }
         throw StoreError("Sync stopped: \(lastFailure). Nothing was lost; run the command again when the server is reachable.")
     }
-}
-
-struct ServerErrorBody: Decodable {
-    let error: String
-    let message: String
 }
 
 /// A refusal from the server, with its sentence.

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import LibPQ
 import Logging
+import StudyAPI
 
 /// An error that reaches HTTP as `{"error": code, "message": sentence}` with its status. The message says what to do.
 public struct APIError: HTTPResponseError, Sendable {
@@ -32,12 +33,6 @@ public struct APIError: HTTPResponseError, Sendable {
         .unauthorized, "unauthorized", "Log in first: send 'Authorization: Bearer TOKEN' with a token from POST /v1/sessions.")
     static func forbidden(_ message: String) -> APIError { APIError(.forbidden, "forbidden", message) }
     static func notFound(_ message: String) -> APIError { APIError(.notFound, "not_found", message) }
-}
-
-struct ErrorBody: Codable, Sendable {
-    let error: String
-    let message: String
-    let field: String?
 }
 
 /// Turns every error into JSON: `APIError`s as they are, Hummingbird's own (unknown route, body too large) with a code

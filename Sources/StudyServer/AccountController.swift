@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdBcrypt
 import NIOPosix
+import StudyAPI
 import StudyCore
 import StudyStorage
 
@@ -14,16 +15,6 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
     let clock: @Sendable () -> Int64
     /// A real bcrypt hash to verify against when the username is unknown, so both failures take the same time.
     let decoyHash: String
-
-    struct RegisterRequest: Decodable { let username: String; let password: String; let displayName: String? }
-    struct UserView: ResponseCodable { let id: Int64; let username: String; let displayName: String; let role: String }
-    struct LoginRequest: Decodable { let username: String; let password: String; let deviceName: String?; let deviceId: String? }
-    struct LoginResponse: ResponseCodable { let token: String; let deviceId: String; let user: UserView; let expiresAt: Int64? }
-    struct DeviceView: ResponseCodable {
-        let id: String; let name: String; let createdAt: Int64; let lastSeenAt: Int64?; let clockOffsetMs: Int64?; let revokedAt: Int64?;
-        let current: Bool
-    }
-    struct DeviceList: ResponseCodable { let devices: [DeviceView] }
 
     func addPublicRoutes(to group: RouterGroup<AppContext>) {
         group.post("accounts") { request, context in try await register(request, context) }

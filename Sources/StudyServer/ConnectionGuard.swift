@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
+import StudyAPI
 
 /// Limits on connections, against clients that hold them open without finishing a request (issue 15: 2,000 connections
 /// that sent headers and never a body were held for minutes, and 1,100 of them starved `/healthz` of descriptors).

@@ -8,18 +8,9 @@ struct MetaController {
     let configuration: ServerConfiguration
     let clock: @Sendable () -> Int64
 
-    struct Meta: ResponseCodable {
-        let protocolVersion: Int
-        let serverTime: Int64
-        let maxPushPage: Int
-        let maxPullPage: Int
-        let maxBodyBytes: Int
-        let clockToleranceMs: Int64
-    }
-
     func addRoutes(to group: RouterGroup<AppContext>) {
         group.get("meta") { _, _ in
-            Meta(
+            MetaResponse(
                 protocolVersion: SyncProtocol.version, serverTime: clock(), maxPushPage: SyncProtocol.maxPushPage,
                 maxPullPage: SyncProtocol.maxPullPage,
                 maxBodyBytes: configuration.maxBodyBytes, clockToleranceMs: AttemptRules.clockTolerance)

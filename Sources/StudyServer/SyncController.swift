@@ -16,8 +16,6 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         group.get("progress") { _, context in try await progress(context) }
     }
 
-    struct ProgressList: ResponseEncodable { let progress: [QuestionProgress] }
-
     func sync(_ request: Request, _ context: AppContext) async throws -> Response {
         let identity = try context.requireIdentity()
         let started = ContinuousClock.now

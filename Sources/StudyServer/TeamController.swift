@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import StudyAPI
 import StudyCore
 import StudyStorage
 
@@ -31,47 +32,14 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         group.put("users/:username/role") { request, context in try await setRole(request, context) }
     }
 
-    // MARK: Views
-
-    struct TeamView: ResponseCodable {
-        let id: Int64; let name: String; let timeZone: String; let weekStart: Int; let createdAt: Int64; let role: String?
-        init(_ team: TeamRecord, role: TeamRole?) {
-            (id, name, timeZone, weekStart, createdAt, self.role) = (
-                team.id, team.name, team.timeZone, team.weekStart, team.createdAt, role?.rawValue
-            )
-        }
-    }
-    struct TeamList: ResponseCodable { let teams: [TeamView] }
-    struct MemberList: ResponseCodable { let members: [TeamMember] }
-    struct InviteView: ResponseCodable { let code: String; let teamId: Int64; let role: String; let maxUses: Int; let expiresAt: Int64 }
-    struct DeckList: ResponseCodable { let decks: [PublishedDeck] }
-    struct Published: ResponseCodable { let deck: PublishedDeck }
-    struct DeckView: ResponseCodable { let id: String; let name: String; let questions: [Question] }
-    struct BoardView: ResponseCodable {
-        let teamId: Int64; let window: String; let from: String?; let until: String?; let rows: [Row]
-        struct Row: Codable {
-            let rank: Int; let userId: Int64; let displayName: String; let points: Int; let answered: Int; let accuracy: Double?; let streak: Int
-            let mastered: Int; let you: Bool
-        }
-    }
-    struct LearnerReport: ResponseCodable { let teamId: Int64; let learners: [LearnerReportRow] }
-    struct QuestionReport: ResponseCodable { let teamId: Int64; let attempts: String; let questions: [QuestionReportRow] }
-    struct LearnerDetail: ResponseCodable {
-        let teamId: Int64; let learner: LearnerReportRow; let weakQuestions: [WeakQuestion]; let recent: [Attempt]
-    }
-    struct UserView: ResponseCodable { let username: String; let role: String }
-    struct Visibility: ResponseCodable { let optOut: Bool }
-
     // MARK: Handlers
-
-    struct CreateTeam: Decodable { let name: String; let timeZone: String?; let weekStart: Int? }
 
     func create(_ request: Request, _ context: AppContext) async throws -> EditedResponse<TeamView> {
         let identity = try context.requireIdentity()
         guard identity.user.role != .learner else {
             throw APIError.forbidden("Only instructors and admins create teams; ask your server's admin to make you an instructor.")
         }
-        let body = try await decode(CreateTeam.self, request, context)
+        let body = try await decode(CreateTeamRequest.self, request, context)
         let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
         if let problem = TextRule.problem(name, field: "name", characters: 1...100) {
             throw APIError(.badRequest, "invalid_field", problem, field: "name")
@@ -98,11 +66,9 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         return TeamView(team, role: role)
     }
 
-    struct Join: Decodable { let code: String }
-
     func join(_ request: Request, _ context: AppContext) async throws -> TeamView {
         let identity = try context.requireIdentity()
-        let body = try await decode(Join.self, request, context)
+        let body = try await decode(JoinRequest.self, request, context)
         switch try await repository.join(codeHash: Tokens.hash(body.code.trimmingCharacters(in: .whitespaces)), userID: identity.user.id, at: clock())
         {
         case .joined(let team, let role), .alreadyMember(let team, let role): return TeamView(team, role: role)
@@ -128,12 +94,10 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         return MemberList(members: try await repository.members(teamID: team.id))
     }
 
-    struct CreateInvite: Decodable { let role: String?; let maxUses: Int?; let expiresInHours: Int? }
-
     func invite(_ request: Request, _ context: AppContext) async throws -> EditedResponse<InviteView> {
         let (team, _) = try await access(context, need: .instructor)
         let identity = try context.requireIdentity()
-        let body = try await decode(CreateInvite.self, request, context)
+        let body = try await decode(CreateInviteRequest.self, request, context)
         guard let role = TeamRole(rawValue: body.role ?? "member") else { throw APIError.badRequest("An invite's role is 'member' or 'instructor'.") }
         let maxUses = body.maxUses ?? 30
         guard (1...10_000).contains(maxUses) else { throw APIError.badRequest("maxUses is 1 to 10000.") }
@@ -148,16 +112,14 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
             status: .created, response: InviteView(code: code, teamId: team.id, role: role.rawValue, maxUses: maxUses, expiresAt: expiresAt))
     }
 
-    struct PublishDeck: Decodable { let name: String; let questions: [QuestionBody] }
     static var maxDeckQuestions: Int { 2_000 }
     static var maxPromptCharacters: Int { 4_000 }
     static var maxOptionCharacters: Int { 1_000 }
-    struct QuestionBody: Decodable { let prompt: String; let options: [String]; let correct: [Int] }
 
-    func publish(_ request: Request, _ context: AppContext) async throws -> EditedResponse<Published> {
+    func publish(_ request: Request, _ context: AppContext) async throws -> EditedResponse<PublishedView> {
         let (team, _) = try await access(context, need: .instructor)
         let identity = try context.requireIdentity()
-        let body = try await decode(PublishDeck.self, request, context, limit: 8 << 20)
+        let body = try await decode(PublishDeckRequest.self, request, context, limit: 8 << 20)
         let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
         if let problem = TextRule.problem(name, field: "name", characters: 1...100) {
             throw APIError(.badRequest, "invalid_field", problem, field: "name")
@@ -189,7 +151,7 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         let now = clock()
         try await repository.publishDeck(deck, teamID: team.id, by: identity.user.id, at: now)
         return EditedResponse(
-            status: .created, response: Published(deck: PublishedDeck(teamID: team.id, deckID: deck.id, name: deck.name, publishedAt: now)))
+            status: .created, response: PublishedView(deck: PublishedDeck(teamID: team.id, deckID: deck.id, name: deck.name, publishedAt: now)))
     }
 
     func leaderboard(_ request: Request, _ context: AppContext) async throws -> BoardView {
@@ -213,12 +175,12 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
             })
     }
 
-    func learnerReport(_ context: AppContext) async throws -> LearnerReport {
+    func learnerReport(_ context: AppContext) async throws -> LearnerReportView {
         let (team, _) = try await access(context, need: .instructor)
-        return LearnerReport(teamId: team.id, learners: try await repository.learnerReport(teamID: team.id, userID: nil, at: clock()))
+        return LearnerReportView(teamId: team.id, learners: try await repository.learnerReport(teamID: team.id, userID: nil, at: clock()))
     }
 
-    func learnerDetail(_ context: AppContext) async throws -> LearnerDetail {
+    func learnerDetail(_ context: AppContext) async throws -> LearnerDetailView {
         let (team, _) = try await access(context, need: .instructor)
         let username = try context.parameters.require("username")
         guard AccountRules.usernameProblem(username) == nil, let user = try await repository.user(named: username),
@@ -226,12 +188,12 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         else {
             throw APIError.notFound("Team \(team.id) has no learner '\(username)'; 'study team members' lists them.")
         }
-        return LearnerDetail(
+        return LearnerDetailView(
             teamId: team.id, learner: learner, weakQuestions: try await repository.weakQuestions(userID: learner.userID, limit: 10),
             recent: try await repository.recentAttempts(userID: learner.userID, limit: 50).map(\.attempt))
     }
 
-    func questionReport(_ request: Request, _ context: AppContext) async throws -> QuestionReport {
+    func questionReport(_ request: Request, _ context: AppContext) async throws -> QuestionReportView {
         let (team, _) = try await access(context, need: .instructor)
         let query = request.uri.queryParameters
         let mode = query.get("attempts") ?? "first"
@@ -243,7 +205,7 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         if let deck = query.get("deck"), rows.isEmpty {
             throw APIError.notFound("Deck '\(deck)' is not published to team \(team.id); 'study deck list' shows deck ids.")
         }
-        return QuestionReport(teamId: team.id, attempts: mode, questions: rows)
+        return QuestionReportView(teamId: team.id, attempts: mode, questions: rows)
     }
 
     func publishedDecks(_ context: AppContext) async throws -> DeckList {
@@ -263,25 +225,23 @@ struct TeamController<Repository: TeamRepository & DeckRepository & UserReposito
         return DeckView(id: deck.id, name: deck.name, questions: deck.questions)
     }
 
-    func setVisibility(_ request: Request, _ context: AppContext) async throws -> Visibility {
+    func setVisibility(_ request: Request, _ context: AppContext) async throws -> VisibilityBody {
         let identity = try context.requireIdentity()
-        let body = try await decode(Visibility.self, request, context)
+        let body = try await decode(VisibilityBody.self, request, context)
         try await repository.setLeaderboardOptOut(userID: identity.user.id, optOut: body.optOut)
         return body
     }
 
-    struct SetRole: Decodable { let role: String }
-
-    func setRole(_ request: Request, _ context: AppContext) async throws -> UserView {
+    func setRole(_ request: Request, _ context: AppContext) async throws -> RoleView {
         let identity = try context.requireIdentity()
         guard identity.user.role == .admin else { throw APIError.forbidden("Only an admin gives roles.") }
-        let body = try await decode(SetRole.self, request, context)
+        let body = try await decode(SetRoleRequest.self, request, context)
         guard let role = Role(rawValue: body.role) else { throw APIError.badRequest("A role is learner, instructor or admin.") }
         let username = try context.parameters.require("username")
         guard AccountRules.usernameProblem(username) == nil, let user = try await repository.setRole(username: username, role: role) else {
             throw APIError.notFound("There is no user '\(username)'.")
         }
-        return UserView(username: user.username, role: user.role.rawValue)
+        return RoleView(username: user.username, role: user.role.rawValue)
     }
 
     // MARK: Access

@@ -177,8 +177,10 @@ let hour: Int64 = 3_600_000
             try a.study(40, from: Clock.nowMs() - 2 * hour, using: &rng)
             try b.study(25, from: Clock.nowMs() - 2 * hour, using: &rng)
             _ = try await b.sync(client)
-            // The server commits a's second page, then the connection drops before a hears the answer.
-            let lossy = DroppingTransport(inner: RouterTransport(client: client, token: a.token), dropAfterServerCall: 2)
+            // The server commits a's second page, then the connection drops before a hears the answer. The page is named
+            // by its first attempt: the two pages in flight are sent from two tasks, in either order.
+            let secondPage = try a.store().pendingAttempts(limit: 20)[10].id
+            let lossy = DroppingTransport(inner: RouterTransport(client: client, token: a.token)) { $0.attempts.first?.id == secondPage }
             await #expect(throws: DroppingTransport.Dropped.self) {
                 _ = try await SyncEngine(store: a.store(), transport: lossy, pageSize: 10).run()
             }
@@ -240,22 +242,21 @@ let hour: Int64 = 3_600_000
 }
 
 /// Passes requests to the server but loses the answer of the `dropAfterServerCall`-th, after the server committed it.
+/// Passes requests to the server, and loses the answer to the one `drops` picks: the server has stored it, the client
+/// never hears so.
 final class DroppingTransport: SyncTransport, Sendable {
     struct Dropped: Error {}
     let inner: any SyncTransport
-    let dropAfterServerCall: Int
-    // The engine has up to two requests in flight.
-    private let calls = Counter()
+    let drops: @Sendable (SyncRequest) -> Bool
 
-    init(inner: any SyncTransport, dropAfterServerCall: Int) {
+    init(inner: any SyncTransport, drops: @escaping @Sendable (SyncRequest) -> Bool) {
         self.inner = inner
-        self.dropAfterServerCall = dropAfterServerCall
+        self.drops = drops
     }
 
     func sync(_ request: SyncRequest) async throws -> SyncResponse {
-        let call = calls.next()
         let response = try await inner.sync(request)
-        if call == dropAfterServerCall { throw Dropped() }
+        if drops(request) { throw Dropped() }
         return response
     }
 }

@@ -1,0 +1,135 @@
+import StudyCore
+
+// The account and device calls' bodies (PROTOCOL.md, "Accounts and devices"): the server decodes and encodes these,
+// the CLI encodes and decodes the same types, and OpenAPIAgreementTests checks them against the OpenAPI document.
+
+/// `POST /v1/accounts`.
+public struct RegisterRequest: Codable, Sendable {
+    public let username: String
+    public let password: String
+    public let displayName: String?
+
+    public init(username: String, password: String, displayName: String? = nil) {
+        self.username = username
+        self.password = password
+        self.displayName = displayName
+    }
+}
+
+/// A user as the API shows one.
+public struct UserView: Codable, Sendable {
+    public let id: Int64
+    public let username: String
+    public let displayName: String
+    public let role: String
+
+    public init(id: Int64, username: String, displayName: String, role: String) {
+        self.id = id
+        self.username = username
+        self.displayName = displayName
+        self.role = role
+    }
+}
+
+/// `POST /v1/sessions`.
+public struct LoginRequest: Codable, Sendable {
+    public let username: String
+    public let password: String
+    public let deviceName: String?
+    public let deviceId: String?
+
+    public init(username: String, password: String, deviceName: String? = nil, deviceId: String? = nil) {
+        self.username = username
+        self.password = password
+        self.deviceName = deviceName
+        self.deviceId = deviceId
+    }
+}
+
+/// The answer to a login: the device's token, shown once.
+public struct LoginResponse: Codable, Sendable {
+    public let token: String
+    public let deviceId: String
+    public let user: UserView
+    public let expiresAt: Int64?
+
+    public init(token: String, deviceId: String, user: UserView, expiresAt: Int64? = nil) {
+        self.token = token
+        self.deviceId = deviceId
+        self.user = user
+        self.expiresAt = expiresAt
+    }
+}
+
+/// One of the caller's devices.
+public struct DeviceView: Codable, Sendable {
+    public let id: String
+    public let name: String
+    public let createdAt: Int64
+    public let lastSeenAt: Int64?
+    public let clockOffsetMs: Int64?
+    public let revokedAt: Int64?
+    public let current: Bool
+
+    public init(
+        id: String, name: String, createdAt: Int64, lastSeenAt: Int64? = nil, clockOffsetMs: Int64? = nil, revokedAt: Int64? = nil, current: Bool
+    ) {
+        self.id = id
+        self.name = name
+        self.createdAt = createdAt
+        self.lastSeenAt = lastSeenAt
+        self.clockOffsetMs = clockOffsetMs
+        self.revokedAt = revokedAt
+        self.current = current
+    }
+}
+
+/// `GET /v1/devices`.
+public struct DeviceList: Codable, Sendable {
+    public let devices: [DeviceView]
+
+    public init(devices: [DeviceView]) {
+        self.devices = devices
+    }
+}
+
+/// `GET /v1/meta`: the server's limits and clock.
+public struct MetaResponse: Codable, Sendable {
+    public let protocolVersion: Int
+    public let serverTime: Int64
+    public let maxPushPage: Int
+    public let maxPullPage: Int
+    public let maxBodyBytes: Int
+    public let clockToleranceMs: Int64
+
+    public init(protocolVersion: Int, serverTime: Int64, maxPushPage: Int, maxPullPage: Int, maxBodyBytes: Int, clockToleranceMs: Int64) {
+        self.protocolVersion = protocolVersion
+        self.serverTime = serverTime
+        self.maxPushPage = maxPushPage
+        self.maxPullPage = maxPullPage
+        self.maxBodyBytes = maxBodyBytes
+        self.clockToleranceMs = clockToleranceMs
+    }
+}
+
+/// `GET /v1/progress`.
+public struct ProgressList: Codable, Sendable {
+    public let progress: [QuestionProgress]
+
+    public init(progress: [QuestionProgress]) {
+        self.progress = progress
+    }
+}
+
+/// Every error: a code, a sentence saying what to do, and the field at fault when there is one.
+public struct ErrorBody: Codable, Sendable {
+    public let error: String
+    public let message: String
+    public let field: String?
+
+    public init(error: String, message: String, field: String? = nil) {
+        self.error = error
+        self.message = message
+        self.field = field
+    }
+}
