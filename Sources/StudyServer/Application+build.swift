@@ -9,6 +9,7 @@ import ServiceLifecycle
 import StudyCore
 import StudyDecks
 import StudyPostgres
+import StudyStorage
 
 /// The one composition root: `study-server`'s main and the tests both call this.
 ///
@@ -51,26 +52,7 @@ public func buildApplication(
         throw error
     }
 
-    let router = Router(context: AppContext.self)
-    router.add(middleware: JSONErrorMiddleware())
-    router.add(middleware: LogRequestsMiddleware(.debug))
-    HealthController(store: store).addRoutes(to: router)
-
-    let v1 = router.group("v1")
-    MetaController(configuration: configuration, clock: clock).addRoutes(to: v1)
-    let accounts = AccountController(
-        repository: store, configuration: configuration,
-        throttle: LoginThrottle(
-            perUsername: configuration.loginFailuresPerUsername, perAddress: configuration.loginFailuresPerAddress,
-            windowMs: configuration.loginWindowMs),
-        registrations: RegistrationThrottle(limit: configuration.registrationsPerAddress, windowMs: configuration.registrationWindowMs),
-        clock: clock, decoyHash: Bcrypt.hash(UUID().uuidString, cost: configuration.bcryptCost))
-    accounts.addPublicRoutes(to: v1)
-
-    let authenticated = v1.group().add(middleware: AuthenticationMiddleware(repository: store, clock: clock))
-    accounts.addAuthenticatedRoutes(to: authenticated)
-    SyncController(repository: store, configuration: configuration, clock: clock).addRoutes(to: authenticated)
-    TeamController(repository: store, bundledDeckIDs: bundledDeckIDs, clock: clock).addRoutes(to: authenticated)
+    let router = buildRouter(store: store, configuration: configuration, bundledDeckIDs: bundledDeckIDs, clock: clock)
 
     let connections = ConnectionCounter()
     let limits = configuration.connectionLimits
@@ -98,4 +80,36 @@ struct DatabaseService: Service {
             do { try embedded.stop() } catch { logger.error("could not stop the private PostgreSQL", metadata: ["error": "\(error)"]) }
         }
     }
+}
+
+/// Every route of the API over `store`, with its middleware: what `buildApplication` serves once the database is up.
+/// Separate from it so that the routes can be built over any store that implements the storage ports (a test's
+/// in-memory one, say) without starting a database.
+public func buildRouter<
+    Store: UserRepository & DeviceRepository & AttemptRepository & ProgressRepository & DeckRepository & SessionRepository
+        & TeamRepository & ReadinessCheck
+>(
+    store: Store, configuration: ServerConfiguration, bundledDeckIDs: [String], clock: @escaping @Sendable () -> Int64
+) -> Router<AppContext> {
+    let router = Router(context: AppContext.self)
+    router.add(middleware: JSONErrorMiddleware())
+    router.add(middleware: LogRequestsMiddleware(.debug))
+    HealthController(store: store).addRoutes(to: router)
+
+    let v1 = router.group("v1")
+    MetaController(configuration: configuration, clock: clock).addRoutes(to: v1)
+    let accounts = AccountController(
+        repository: store, configuration: configuration,
+        throttle: LoginThrottle(
+            perUsername: configuration.loginFailuresPerUsername, perAddress: configuration.loginFailuresPerAddress,
+            windowMs: configuration.loginWindowMs),
+        registrations: RegistrationThrottle(limit: configuration.registrationsPerAddress, windowMs: configuration.registrationWindowMs),
+        clock: clock, decoyHash: Bcrypt.hash(UUID().uuidString, cost: configuration.bcryptCost))
+    accounts.addPublicRoutes(to: v1)
+
+    let authenticated = v1.group().add(middleware: AuthenticationMiddleware(repository: store, clock: clock))
+    accounts.addAuthenticatedRoutes(to: authenticated)
+    SyncController(repository: store, configuration: configuration, clock: clock).addRoutes(to: authenticated)
+    TeamController(repository: store, bundledDeckIDs: bundledDeckIDs, clock: clock).addRoutes(to: authenticated)
+    return router
 }

@@ -2,7 +2,7 @@ import Hummingbird
 import StudyPostgres
 
 /// What `/readyz` asks: whether the store can serve requests now.
-protocol ReadinessCheck: Sendable {
+public protocol ReadinessCheck: Sendable {
     /// Throws when the store cannot be reached.
     func checkReachable() async throws
 }
