@@ -111,5 +111,10 @@ public func buildRouter<
     accounts.addAuthenticatedRoutes(to: authenticated)
     SyncController(repository: store, configuration: configuration, clock: clock).addRoutes(to: authenticated)
     TeamController(repository: store, bundledDeckIDs: bundledDeckIDs, clock: clock).addRoutes(to: authenticated)
+    InviteController(repository: store, clock: clock).addRoutes(to: authenticated)
+    DeckController(repository: store, bundledDeckIDs: bundledDeckIDs, clock: clock).addRoutes(to: authenticated)
+    LeaderboardController(repository: store, clock: clock).addRoutes(to: authenticated)
+    ReportController(repository: store, clock: clock).addRoutes(to: authenticated)
+    UserController(repository: store, clock: clock).addRoutes(to: authenticated)
     return router
 }

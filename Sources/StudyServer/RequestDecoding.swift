@@ -23,3 +23,12 @@ func collectBody(_ request: Request, limit: Int) async throws -> ByteBuffer {
         throw APIError(.contentTooLarge, "body_too_large", "The request body is larger than \(limit) bytes; see GET /v1/meta for the limits.")
     }
 }
+
+/// A whole number from a query parameter, `value` when it is absent; a 400 naming it when it is not one in `range`.
+func queryInteger(_ text: String?, name: String, in range: ClosedRange<Int>, default value: Int) throws -> Int {
+    guard let text else { return value }
+    guard let number = Int(text), range.contains(number) else {
+        throw APIError.badRequest("\(name) is a whole number from \(range.lowerBound) to \(range.upperBound).")
+    }
+    return number
+}
