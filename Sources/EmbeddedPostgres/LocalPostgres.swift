@@ -314,19 +314,7 @@ public final class LocalPostgres: Sendable {
         let argv = ["/usr/bin/env", "-C", "/"] + (asPostgres ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []) + [program.path] + arguments
         let outputPath = "/tmp/studysync-\(program.lastPathComponent)-\(getpid())-\(UInt32.random(in: 0 ... .max)).log"
         defer { unlink(outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var pid: pid_t = 0
-        let args = argv.map { strdup($0) } + [nil]
-        defer { args.forEach { free($0) } }
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, args, environ)
-        guard spawned == 0 else {
-            throw LocalPostgresError("Cannot run \(argv[0]): \(String(cString: strerror(spawned))).")
-        }
+        let pid = try spawn(argv, output: outputPath, appending: false)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
@@ -335,6 +323,25 @@ public final class LocalPostgres: Sendable {
             throw LocalPostgresError(
                 "\(program.lastPathComponent) failed (exit \(exitCode)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
+    }
+}
+
+extension LocalPostgres {
+    /// Starts `argv` with `posix_spawn`, standard input from /dev/null and standard output and error into the file at
+    /// `output` (truncated, or appended to), and returns its process id; the caller waits for it.
+    static func spawn(_ argv: [String], output: String, appending: Bool) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | (appending ? O_APPEND : O_TRUNC), 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var pid: pid_t = 0
+        let args = argv.map { strdup($0) } + [nil]
+        defer { args.forEach { free($0) } }
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, args, environ)
+        guard spawned == 0 else { throw LocalPostgresError("Cannot run \(argv[0]): \(String(cString: strerror(spawned))).") }
+        return pid
     }
 }
 

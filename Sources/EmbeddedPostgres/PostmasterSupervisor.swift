@@ -64,9 +64,10 @@ final class PostmasterSupervisor: @unchecked Sendable {
         var pause: UInt32 = 1
         while true {
             let child: pid_t
-            switch spawn() {
-            case .success(let started): child = started
-            case .failure(let message):
+            do {
+                child = try LocalPostgres.spawn(argv, output: logPath, appending: true)
+            } catch {
+                let message = "\(error)"
                 condition.lock()
                 spawnError = message
                 finished = true
@@ -102,23 +103,6 @@ final class PostmasterSupervisor: @unchecked Sendable {
             sleep(pause)
             pause = min(pause * 2, 10)
         }
-    }
-
-    private enum Spawned { case success(pid_t), failure(String) }
-
-    private func spawn() -> Spawned {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var child: pid_t = 0
-        let args = argv.map { strdup($0) } + [nil]
-        defer { args.forEach { free($0) } }
-        let result = posix_spawn(&child, argv[0], &actions, nil, args, environ)
-        guard result == 0 else { return .failure("Cannot run \(argv[0]): \(String(cString: strerror(result))).") }
-        return .success(child)
     }
 
     private static func describe(_ status: Int32) -> String {
