@@ -11,7 +11,8 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
     let repository: Repository
     let configuration: ServerConfiguration
     let throttle: LoginThrottle
-    let registrations: RegistrationThrottle
+    /// Registrations per client address (every one counts; none is forgiven).
+    let registrations: LoginThrottle
     let clock: @Sendable () -> Int64
     /// A real bcrypt hash to verify against when the username is unknown, so both failures take the same time.
     let decoyHash: String
@@ -35,7 +36,9 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
         if let problem = TextRule.problem(displayName, field: "displayName", characters: 1...64) {
             throw APIError(.badRequest, "invalid_display_name", problem, field: "displayName")
         }
-        if let wait = await registrations.admit(address: context.clientAddress(request, trusting: configuration.trustedProxies), now: clock()) {
+        if let wait = await registrations.admit(
+            username: nil, address: context.clientAddress(request, trusting: configuration.trustedProxies), now: clock())
+        {
             throw APIError(
                 .tooManyRequests, "too_many_registrations", "Too many accounts were made from this address: wait \(wait) seconds and try again.",
                 retryAfterSeconds: wait)

@@ -103,7 +103,9 @@ public func buildRouter<
         throttle: LoginThrottle(
             perUsername: configuration.loginFailuresPerUsername, perAddress: configuration.loginFailuresPerAddress,
             windowMs: configuration.loginWindowMs),
-        registrations: RegistrationThrottle(limit: configuration.registrationsPerAddress, windowMs: configuration.registrationWindowMs),
+        registrations: LoginThrottle(
+            perUsername: configuration.registrationsPerAddress, perAddress: configuration.registrationsPerAddress,
+            windowMs: configuration.registrationWindowMs),
         clock: clock, decoyHash: Bcrypt.hash(UUID().uuidString, cost: configuration.bcryptCost))
     accounts.addPublicRoutes(to: v1)
 

@@ -1,5 +1,6 @@
 /// Counts failed logins per username and per client address in a sliding window; past the limit, logins are refused
-/// with 429 and a `Retry-After` until the oldest failure leaves the window. Kept per server process.
+/// with 429 and a `Retry-After` until the oldest failure leaves the window. Kept per server process. A second instance,
+/// with no usernames, counts registrations per address.
 ///
 /// A login is counted as a failure the moment it is let through (`admit`), before its password is checked, and
 /// forgiven when it succeeds: twenty logins at once against a limit of five get five checks, not twenty (checking
@@ -53,30 +54,5 @@ actor LoginThrottle {
         guard admittedSinceSweep >= 256 || failures.count > 100_000 else { return }
         admittedSinceSweep = 0
         failures = failures.filter { $0.value.last.map { $0 > now - windowMs } ?? false }
-    }
-}
-
-/// Counts registrations per client address in a sliding window, so that one address cannot make accounts by the hundred.
-actor RegistrationThrottle {
-    private let limit: Int
-    private let windowMs: Int64
-    private var times: [String: [Int64]] = [:]
-
-    init(limit: Int, windowMs: Int64) {
-        self.limit = limit
-        self.windowMs = windowMs
-    }
-
-    /// Counts a registration from `address`, or returns the seconds to wait when it is past the limit.
-    func admit(address: String?, now: Int64) -> Int? {
-        guard let address else { return nil }
-        if times.count > 10_000 { times = times.filter { $0.value.last.map { $0 > now - windowMs } ?? false } }
-        let recent = (times[address] ?? []).filter { $0 > now - windowMs }
-        if recent.count >= limit {
-            times[address] = recent
-            return Int((recent[recent.count - limit] + windowMs - now + 999) / 1000)
-        }
-        times[address] = recent + [now]
-        return nil
     }
 }

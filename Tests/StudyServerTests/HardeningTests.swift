@@ -229,10 +229,10 @@ import Testing
         #expect(await fresh.admit(username: "ana", address: "a", now: 3) == nil)
         #expect(await fresh.admit(username: "ana", address: "a", now: 4) != nil)
 
-        let registrations = RegistrationThrottle(limit: 3, windowMs: 60_000)
-        for i in 0..<3 { #expect(await registrations.admit(address: "b", now: Int64(i)) == nil) }
-        #expect(await registrations.admit(address: "b", now: 10) == 60)
-        #expect(await registrations.admit(address: "c", now: 10) == nil)
+        let registrations = LoginThrottle(perUsername: 3, perAddress: 3, windowMs: 60_000)
+        for i in 0..<3 { #expect(await registrations.admit(username: nil, address: "b", now: Int64(i)) == nil) }
+        #expect(await registrations.admit(username: nil, address: "b", now: 10) == 60)
+        #expect(await registrations.admit(username: nil, address: "c", now: 10) == nil)
     }
 
     /// While PostgreSQL refuses connections, every `/v1` call is a 503 with `Retry-After`, `/readyz` says so without
