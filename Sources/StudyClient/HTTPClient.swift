@@ -3,24 +3,21 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// What the CLI's HTTP client answers: the status and the whole body.
-struct HTTPResponseData: Sendable {
-    let status: Int
-    let body: [UInt8]
-}
-
-/// No answer came: the server could not be reached, or nothing arrived for the read timeout.
-struct HTTPFailure: Error, Sendable, CustomStringConvertible {
-    let description: String
-}
-
 /// HTTP requests through async-http-client (SwiftNIO, pure Swift): `http` and `https` (the system's CA certificates),
 /// the `https_proxy`/`http_proxy` variables, connections kept alive between requests. Pure Swift, so `swift run study`
 /// builds with no C library beyond SQLite. It replaced a libcurl client, which needed `libcurl4-openssl-dev` to build and
 /// was no faster where the bytes are (docs/benchmarks.md, "The CLI's HTTP client").
 final class HTTPClient: Sendable {
-    typealias Response = HTTPResponseData
-    typealias Failure = HTTPFailure
+    /// The answer: the status and the whole body.
+    struct Response: Sendable {
+        let status: Int
+        let body: [UInt8]
+    }
+
+    /// No answer came: the server could not be reached, or nothing arrived for the read timeout.
+    struct Failure: Error, Sendable, CustomStringConvertible {
+        let description: String
+    }
 
     let timeoutSeconds: Int
 
