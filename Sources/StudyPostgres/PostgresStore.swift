@@ -13,11 +13,6 @@ public struct PostgresStore: Sendable {
     static let registrationLock: Int64 = 0x5354_5544_5952_4547
 
     /// Applies the bundled migrations (see `MigrationRunner`).
-    /// Throws unless PostgreSQL answers a query now (the server's readiness check).
-    public func checkReachable() async throws {
-        _ = try await pool.query("SELECT 1")
-    }
-
     public func migrate() async throws {
         try await MigrationRunner(pool: pool).run(try Migration.bundled())
     }
@@ -155,5 +150,12 @@ extension PostgresStore: DeviceRepository {
             id: try row.decode(at: offset), userID: try row.decode(at: offset + 1), name: try row.decode(at: offset + 2),
             createdAt: try row.decode(at: offset + 3), lastSeenAt: try row.decode(at: offset + 4), clockOffsetMs: try row.decode(at: offset + 5),
             revokedAt: try row.decode(at: offset + 6))
+    }
+}
+
+extension PostgresStore: ReadinessCheck {
+    /// Throws unless PostgreSQL answers a query now (the server's readiness check).
+    public func checkReachable() async throws {
+        _ = try await pool.query("SELECT 1")
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
-import LibPQ
 import Logging
 import StudyAPI
+import StudyStorage
 
 /// An error that reaches HTTP as `{"error": code, "message": sentence}` with its status. The message says what to do.
 public struct APIError: HTTPResponseError, Sendable {
@@ -55,7 +55,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             default:
                 throw APIError(error.status, "http_\(error.status.code)", error.body ?? error.status.reasonPhrase)
             }
-        } catch let error as PostgresError {
+        } catch let error as any StorageFailure {
             throw Self.apiError(for: error, request: request, logger: context.logger)
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
@@ -67,25 +67,21 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Seconds a client is asked to wait while the database is unreachable.
     static var databaseRetryAfterSeconds: Int { 5 }
 
-    /// A database failure as the caller should see it: 503 while PostgreSQL cannot be reached (a restart, a failover),
+    /// A database failure as the caller should see it: 503 while the store cannot be reached (a restart, a failover),
     /// 400 for a value it cannot take (a check the handler lacks; logged so that it gets one), else a 500.
-    static func apiError(for error: PostgresError, request: Request, logger: Logger) -> APIError {
-        switch error.kind {
-        case .connectFailed, .connectionLost, .poolTimeout, .poolClosed:
+    static func apiError(for error: any StorageFailure, request: Request, logger: Logger) -> APIError {
+        switch error.failure {
+        case .unavailable:
             logger.warning("database unavailable", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             return APIError(
                 .serviceUnavailable, "database_unavailable", "The server cannot reach its database right now; try again in a few seconds.",
                 retryAfterSeconds: databaseRetryAfterSeconds)
         case .invalidValue:
             logger.warning("a request value reached the database unchecked", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
-            return APIError(.badRequest, "invalid_value", "A text value in the request holds a NUL character; remove it and send the request again.")
-        case _ where error.sqlState?.hasPrefix("22") == true || error.sqlState == "54000":
-            // A data exception (a value out of range, a malformed one, a row too large): a client value no check caught.
-            logger.warning("a request value reached the database unchecked", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             return APIError(
-                .badRequest, "invalid_value", "A value in the request is out of range or malformed; see GET /v1/openapi.json for each field's bounds."
-            )
-        default:
+                .badRequest, "invalid_value",
+                "A value in the request is out of range, malformed or holds a NUL character; see GET /v1/openapi.json for each field's bounds.")
+        case .other:
             logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             return APIError(
                 .internalServerError, "internal", "The server failed to handle this request; the failure was logged. Try again in a minute.")

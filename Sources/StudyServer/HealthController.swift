@@ -1,13 +1,5 @@
 import Hummingbird
-import StudyPostgres
-
-/// What `/readyz` asks: whether the store can serve requests now.
-public protocol ReadinessCheck: Sendable {
-    /// Throws when the store cannot be reached.
-    func checkReachable() async throws
-}
-
-extension PostgresStore: ReadinessCheck {}
+import StudyStorage
 
 /// `/healthz`: the process answers. `/readyz`: and its store can be reached.
 struct HealthController<Store: ReadinessCheck> {

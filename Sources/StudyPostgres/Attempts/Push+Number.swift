@@ -1,0 +1,79 @@
+import LibPQ
+import StudyCore
+import StudyStorage
+
+/// Step 2 of a push: sequence numbers, handed out under the learner's row lock, so that they commit in the order they
+/// are handed out and stay gap-free (ARCHITECTURE.md, invariant 4).
+extension PostgresStore {
+    /// Takes the learner's row lock and hands out `count` numbers in the same statement; returns the number before the
+    /// first. The numbers are base + 1 … base + count.
+    static func reserveNumbers(_ count: Int, userID: Int64, on tx: PostgresConnection) async throws -> Int64 {
+        let reserved = Int64(count)
+        guard
+            let base = try await tx.query(
+                "UPDATE users SET attempt_seq = attempt_seq + \(reserved) WHERE id = \(userID) RETURNING attempt_seq - \(reserved)"
+            ).scalar(Int64.self)
+        else {
+            throw PostgresError(kind: .server, message: "There is no user \(userID).")
+        }
+        return base
+    }
+
+    /// The stored attempts with the ids of the page's well-formed ones, by id.
+    static func storedAttempts(withIDsOf page: PushPage, on tx: PostgresConnection) async throws -> [String: PushPage.Known] {
+        let ids = page.attempts.indices.filter { page.problems[$0] == nil }.map { page.attempts[$0].id }
+        var stored: [String: PushPage.Known] = [:]
+        for row in try await tx.query("SELECT user_id, \(unsafeRaw: Self.pullColumns) FROM attempts WHERE id = ANY(\(PostgresArray(ids))::uuid[])") {
+            let found = try Self.storedAttempt(row, offset: 1)
+            stored[found.attempt.id] = PushPage.Known(
+                userID: try row.decode(Int64.self, at: 0), seq: found.seq, index: nil, attempt: found.attempt, ahead: found.flags.contains(.ahead))
+        }
+        return stored
+    }
+}
+
+extension PushPage {
+    /// An attempt with the id of one of the page's: stored before (`attempt`) or earlier in the page (`index`).
+    struct Known {
+        let userID: Int64
+        let seq: Int64
+        let index: Int?
+        let attempt: Attempt?
+        let ahead: Bool
+    }
+
+    /// The page numbered: each attempt's outcome, the new ones (numbered `base + 1`, `base + 2`, … in this order), and
+    /// the last number used.
+    struct Numbered {
+        var outcomes: [PushOutcome]
+        var fresh: [Int]
+        var next: Int64
+    }
+
+    /// Numbers the well-formed attempts from `base + 1`. `stored`: what the look-up found (nil when the page was not
+    /// looked up: then every well-formed attempt is new).
+    func number(from base: Int64, stored: [String: Known]?, userID: Int64) -> Numbered {
+        var known = stored
+        var numbered = Numbered(outcomes: [], fresh: [], next: base)
+        numbered.outcomes.reserveCapacity(attempts.count)
+        numbered.fresh.reserveCapacity(attempts.count)
+        for i in attempts.indices {
+            if let problem = problems[i] {
+                numbered.outcomes.append(.rejected(reason: problem))
+            } else if let existing = known?[attempts[i].id] {
+                if existing.userID != userID {
+                    numbered.outcomes.append(.rejected(reason: "this id is already used by an attempt that is not yours; give the attempt a new id"))
+                } else {
+                    let same = existing.index.map { attempts[$0] == attempts[i] } ?? (existing.attempt == attempts[i])
+                    numbered.outcomes.append(same ? .duplicate(seq: existing.seq, ahead: existing.ahead) : .conflict)
+                }
+            } else {
+                numbered.next += 1
+                known?[attempts[i].id] = Known(userID: userID, seq: numbered.next, index: i, attempt: nil, ahead: flags[i].contains(.ahead))
+                numbered.outcomes.append(.inserted(seq: numbered.next))
+                numbered.fresh.append(i)
+            }
+        }
+        return numbered
+    }
+}

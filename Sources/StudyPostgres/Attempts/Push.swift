@@ -1,0 +1,53 @@
+import LibPQ
+import StudyCore
+import StudyStorage
+
+/// Storing a pushed page, in five steps, each in the file that names it:
+///
+/// 1. **classify** the page (`Push+Classify.swift`): which attempts are well formed, their COPY rows and what they
+///    change besides `attempts`, all before any lock is taken;
+/// 2. **number** it (`Push+Number.swift`): the learner's row lock hands out gap-free sequence numbers, and a look-up,
+///    when needed, sorts each attempt into inserted, duplicate, conflict or refused;
+/// 3. **store** it (`Push+Store.swift`): one binary COPY of the new attempts;
+/// 4. **fold progress** (`Progress.swift`): the new attempts folded onto the stored progress of their questions;
+/// 5. **update the aggregates** (`Aggregates.swift`): the boards' day, week and month rows and the question reports'
+///    sums, last, as they lock the learner's teams until the commit.
+extension PostgresStore: AttemptRepository {
+    public func insert(_ attempts: [Attempt], flags: [AttemptFlags], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome] {
+        precondition(attempts.count == flags.count, "one set of flags per attempt")
+        guard !attempts.isEmpty else { return [] }
+        var page = PushPage(attempts, flags: flags, userID: userID, receivedAt: receivedAt)
+        // Pushed attempts are nearly always new, so the first try copies them without looking their ids up; only when
+        // that runs into a stored id (a resent page, an id repeated in the page, an id of another user) is the
+        // transaction rolled back and redone with a look-up that sorts each attempt into inserted, duplicate, conflict
+        // or refused.
+        var lookUp = false
+        return try await retrying { tx in
+            let base = try await Self.reserveNumbers(page.rows.count, userID: userID, on: tx)
+            let stored = lookUp ? try await Self.storedAttempts(withIDsOf: page, on: tx) : nil
+            let numbered = page.number(from: base, stored: stored, userID: userID)
+            if numbered.next != base + Int64(page.rows.count) {
+                try await tx.query("UPDATE users SET attempt_seq = \(numbered.next) WHERE id = \(userID)")
+            }
+            guard !numbered.fresh.isEmpty else { return numbered.outcomes }
+            let effects =
+                numbered.fresh.count == page.rows.count
+                ? page.planned : PageEffects(of: page.attempts, flags: page.flags, at: numbered.fresh, userID: userID)
+            // The stored progress of the page's questions is read first, and the page folded onto it while PostgreSQL
+            // takes the COPY: that fold then costs the learner's row lock no time.
+            let progress = base == 0 ? [:] : try await Self.storedProgress(userID: userID, questionIDs: effects.questionIDs, on: tx)
+            async let extended = Self.extendFolds(effects.attempts, effects.groups, onto: progress, firstAttempts: base == 0)
+            do {
+                try await Self.copy(&page, fresh: numbered.fresh, numberedAfter: base, on: tx)
+            } catch let error as PostgresError where error.kind == .uniqueViolation && !lookUp {
+                lookUp = true
+                throw error  // `retrying` runs the transaction again, with the look-up
+            }
+            let zones = try await Self.timeZones(ofTeamsOf: userID, on: tx)
+            try await updateDailyActivity(tx, userID: userID, seqAbove: base, upTo: numbered.next, zones: zones)
+            try await Self.finishFold(await extended, stored: progress, userID: userID, at: receivedAt, on: tx)
+            try await Self.updateQuestionReports(effects, userID: userID, zones: zones, on: tx)
+            return numbered.outcomes
+        }
+    }
+}
