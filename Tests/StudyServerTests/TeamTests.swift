@@ -205,48 +205,62 @@ import Testing
     }
 
     @Test func everyEndpointChecksWhoIsCalling() async throws {
-        try await app().test(.router) { client in
-            let p = try await setUp(client)
-            let published = try await client.json(
-                .post, "/v1/teams/\(p.teamA)/decks", token: p.ivy,
-                PublishBody(name: "Extra", questions: [.init(prompt: "Two plus two?", options: ["3", "4"], correct: [1])]))
-            #expect(published.status == .created)
-            let deckID = try #require((published.body["deck"] as? [String: Any])?["deckId"] as? String)
-            let a = p.teamA
-            // anonymous, learner of A, learner of B, instructor of A, instructor of B, admin
-            let callers: [String?] = [nil, p.amy, p.lea, p.ivy, p.otto, p.admin]
-            let deckBody = PublishBody(name: "Matrix", questions: [.init(prompt: "One?", options: ["a", "b"], correct: [0])])
-            let cases: [(HTTPRequest.Method, String, any Encodable & Sendable, [Int])] = [
-                (.get, "/v1/teams", [String: String](), [401, 200, 200, 200, 200, 200]),
-                (.post, "/v1/teams", ["name": "New"], [401, 403, 403, 201, 201, 201]),
-                (.get, "/v1/teams/\(a)", [String: String](), [401, 200, 404, 200, 404, 200]),
-                (.get, "/v1/teams/\(a)/members", [String: String](), [401, 403, 404, 200, 404, 200]),
-                (.post, "/v1/teams/\(a)/invites", [String: String](), [401, 403, 404, 201, 404, 201]),
-                (.post, "/v1/teams/\(a)/decks", deckBody, [401, 403, 404, 201, 404, 201]),
-                (.get, "/v1/teams/\(a)/leaderboard", [String: String](), [401, 200, 404, 200, 404, 200]),
-                (.get, "/v1/teams/\(a)/reports/learners", [String: String](), [401, 403, 404, 200, 404, 200]),
-                (.get, "/v1/teams/\(a)/reports/learners/amy", [String: String](), [401, 403, 404, 200, 404, 200]),
-                (.get, "/v1/teams/\(a)/reports/questions", [String: String](), [401, 403, 404, 200, 404, 200]),
-                (.get, "/v1/decks", [String: String](), [401, 200, 200, 200, 200, 200]),
-                (.get, "/v1/decks/\(deckID)", [String: String](), [401, 200, 404, 200, 404, 200]),
-                (.get, "/v1/decks/\(Self.deck.id)", [String: String](), [401, 200, 200, 200, 200, 200]),
-                (.put, "/v1/me/leaderboard", ["optOut": false], [401, 200, 200, 200, 200, 200]),
-                (.put, "/v1/users/ben/role", ["role": "learner"], [401, 403, 403, 403, 403, 200]),
-                (.post, "/v1/teams/join", ["code": "no-such-code"], [401, 404, 404, 404, 404, 404]),
-                (.delete, "/v1/teams/\(p.teamB)/membership", [String: String](), [401, 404, 204, 404, 204, 404]),
-            ]
-            for (method, path, body, expected) in cases {
-                var got: [Int] = []
-                for caller in callers { got.append(Int(try await client.json(method, path, token: caller, AnyEncodable(body)).status.code)) }
-                #expect(got == expected, "\(method) \(path)")
-            }
-            // What a learner may see of another learner: nothing but the board's row.
-            let devices = try await client.json(.get, "/v1/devices", token: p.amy).body["devices"] as? [[String: Any]] ?? []
-            #expect(devices.count == 1)
-            let pulled = try await client.decoded(
-                SyncResponse.self, .post, "/v1/sync", token: p.amy, SyncRequest(clientTime: Self.now, cursor: 0, attempts: []))
-            #expect(pulled.attempts.isEmpty)
+        try await app().test(.router) { client in try await checkPermissionMatrix(client) }
+    }
+
+    /// The same matrix over the routes alone (`buildRouter`) and a store in memory: the rule of who may call what lives
+    /// in the handlers, not in the database, and runs in milliseconds.
+    @Test func everyEndpointChecksWhoIsCallingOverAStoreInMemory() async throws {
+        let store = InMemoryStore()
+        try await store.storeDeck(Self.deck, at: Self.now)
+        var configuration = ServerConfiguration(database: .url("postgresql:///unused"))
+        configuration.bcryptCost = 4
+        let router = buildRouter(store: store, configuration: configuration, bundledDeckIDs: [Self.deck.id], clock: { Self.now })
+        try await Application(router: router).test(.router) { client in try await checkPermissionMatrix(client) }
+    }
+
+    /// Each team, deck and user route called by each kind of caller, against the answer each must get.
+    func checkPermissionMatrix(_ client: any TestClientProtocol) async throws {
+        let p = try await setUp(client)
+        let published = try await client.json(
+            .post, "/v1/teams/\(p.teamA)/decks", token: p.ivy,
+            PublishBody(name: "Extra", questions: [.init(prompt: "Two plus two?", options: ["3", "4"], correct: [1])]))
+        #expect(published.status == .created)
+        let deckID = try #require((published.body["deck"] as? [String: Any])?["deckId"] as? String)
+        let a = p.teamA
+        // anonymous, learner of A, learner of B, instructor of A, instructor of B, admin
+        let callers: [String?] = [nil, p.amy, p.lea, p.ivy, p.otto, p.admin]
+        let deckBody = PublishBody(name: "Matrix", questions: [.init(prompt: "One?", options: ["a", "b"], correct: [0])])
+        let cases: [(HTTPRequest.Method, String, any Encodable & Sendable, [Int])] = [
+            (.get, "/v1/teams", [String: String](), [401, 200, 200, 200, 200, 200]),
+            (.post, "/v1/teams", ["name": "New"], [401, 403, 403, 201, 201, 201]),
+            (.get, "/v1/teams/\(a)", [String: String](), [401, 200, 404, 200, 404, 200]),
+            (.get, "/v1/teams/\(a)/members", [String: String](), [401, 403, 404, 200, 404, 200]),
+            (.post, "/v1/teams/\(a)/invites", [String: String](), [401, 403, 404, 201, 404, 201]),
+            (.post, "/v1/teams/\(a)/decks", deckBody, [401, 403, 404, 201, 404, 201]),
+            (.get, "/v1/teams/\(a)/leaderboard", [String: String](), [401, 200, 404, 200, 404, 200]),
+            (.get, "/v1/teams/\(a)/reports/learners", [String: String](), [401, 403, 404, 200, 404, 200]),
+            (.get, "/v1/teams/\(a)/reports/learners/amy", [String: String](), [401, 403, 404, 200, 404, 200]),
+            (.get, "/v1/teams/\(a)/reports/questions", [String: String](), [401, 403, 404, 200, 404, 200]),
+            (.get, "/v1/decks", [String: String](), [401, 200, 200, 200, 200, 200]),
+            (.get, "/v1/decks/\(deckID)", [String: String](), [401, 200, 404, 200, 404, 200]),
+            (.get, "/v1/decks/\(Self.deck.id)", [String: String](), [401, 200, 200, 200, 200, 200]),
+            (.put, "/v1/me/leaderboard", ["optOut": false], [401, 200, 200, 200, 200, 200]),
+            (.put, "/v1/users/ben/role", ["role": "learner"], [401, 403, 403, 403, 403, 200]),
+            (.post, "/v1/teams/join", ["code": "no-such-code"], [401, 404, 404, 404, 404, 404]),
+            (.delete, "/v1/teams/\(p.teamB)/membership", [String: String](), [401, 404, 204, 404, 204, 404]),
+        ]
+        for (method, path, body, expected) in cases {
+            var got: [Int] = []
+            for caller in callers { got.append(Int(try await client.json(method, path, token: caller, AnyEncodable(body)).status.code)) }
+            #expect(got == expected, "\(method) \(path)")
         }
+        // What a learner may see of another learner: nothing but the board's row.
+        let devices = try await client.json(.get, "/v1/devices", token: p.amy).body["devices"] as? [[String: Any]] ?? []
+        #expect(devices.count == 1)
+        let pulled = try await client.decoded(
+            SyncResponse.self, .post, "/v1/sync", token: p.amy, SyncRequest(clientTime: Self.now, cursor: 0, attempts: []))
+        #expect(pulled.attempts.isEmpty)
     }
 
     /// The caches the push path keeps row by row equal what a rebuild from the attempts gives.
