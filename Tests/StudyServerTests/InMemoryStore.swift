@@ -34,13 +34,15 @@ actor InMemoryStore: UserRepository, DeviceRepository, AttemptRepository, Progre
     }
 
     func createAccount(username: String, displayName: String, passwordHash: String, at time: Int64) async throws -> UserRecord? {
-        try await createUser(username: username, displayName: displayName, passwordHash: passwordHash, role: users.isEmpty ? .admin : .learner, at: time)
+        try await createUser(
+            username: username, displayName: displayName, passwordHash: passwordHash, role: users.isEmpty ? .admin : .learner, at: time)
     }
 
     func setRole(username: String, role: Role) async throws -> UserRecord? {
         guard let i = users.firstIndex(where: { $0.username == username }) else { return nil }
         let u = users[i]
-        users[i] = UserRecord(id: u.id, username: u.username, displayName: u.displayName, passwordHash: u.passwordHash, role: role, createdAt: u.createdAt)
+        users[i] = UserRecord(
+            id: u.id, username: u.username, displayName: u.displayName, passwordHash: u.passwordHash, role: role, createdAt: u.createdAt)
         return users[i]
     }
 
@@ -64,7 +66,8 @@ actor InMemoryStore: UserRepository, DeviceRepository, AttemptRepository, Progre
     func revokeDevice(id: String, userID: Int64, at time: Int64) async throws -> Bool {
         guard let d = devices[id], d.userID == userID, d.revokedAt == nil else { return false }
         devices[id] = DeviceRecord(
-            id: d.id, userID: d.userID, name: d.name, createdAt: d.createdAt, lastSeenAt: d.lastSeenAt, clockOffsetMs: d.clockOffsetMs, revokedAt: time)
+            id: d.id, userID: d.userID, name: d.name, createdAt: d.createdAt, lastSeenAt: d.lastSeenAt, clockOffsetMs: d.clockOffsetMs,
+            revokedAt: time)
         return true
     }
 
