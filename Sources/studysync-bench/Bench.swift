@@ -52,14 +52,19 @@ struct Bench {
         let startMemory = memoryMiB(pid: server.processIdentifier, field: "VmRSS:")
         var rows: [(String, Int, Duration)] = []
         let cpu = CPUMeter(server: server.processIdentifier, postgresData: postgres.dataDirectory)
-        var cpuRows: [(String, CPUMeter.Split)] = []
-        /// Runs one shape of work, timing it and noting the CPU each process spent on it.
+        var cpuRows: [(String, CPUMeter.Split, peakMiB: Int)] = []
+        var peak = startMemory
+        /// Runs one shape of work, timing it and noting the CPU each process spent on it and the server's peak memory
+        /// during it (the kernel's high-water mark is reset first, to the memory the server holds then).
         func measure(_ name: String, _ count: Int, _ body: @Sendable () async throws -> Void) async throws {
+            try? "5".write(toFile: "/proc/\(server.processIdentifier)/clear_refs", atomically: false, encoding: .utf8)
             let before = cpu.sample()
             let start = monotonicSeconds()
             let duration = try await timed(body)
             rows.append((name, count, duration))
-            cpuRows.append((name, cpu.sample() - before))
+            let phasePeak = memoryMiB(pid: server.processIdentifier, field: "VmHWM:")
+            peak = max(peak, phasePeak)
+            cpuRows.append((name, cpu.sample() - before, phasePeak))
             // For `perf record -k CLOCK_MONOTONIC` then `perf report --time START,END`.
             if ProcessInfo.processInfo.environment["BENCH_PHASE_TIMES"] != nil {
                 FileHandle.standardError.write("phase \(name): \(String(format: "%.6f,%.6f", start, monotonicSeconds()))\n".data(using: .utf8)!)
@@ -99,7 +104,6 @@ struct Bench {
         }
 
         let copies = try await copyRates(postgres, attempts: copyRows, user: "push100000", pushedBefore: ["push1000", "push10000"])
-        let peak = memoryMiB(pid: server.processIdentifier, field: "VmHWM:")
 
         print("")
         print(pad("work", 40) + pad("wall", 12) + "attempts/s")
@@ -115,13 +119,13 @@ struct Bench {
                 "100k push rate / raw COPY rate: \(String(format: "%.2f", rate / copies.asFound.rate)) (table as the push found it), "
                     + "\(String(format: "%.2f", rate / copies.empty.rate)) (empty table)")
         }
-        print("server peak memory (VmHWM): \(peak) MiB (\(startMemory) MiB when it had started)")
+        print("server peak memory (VmHWM): \(peak) MiB (\(startMemory) MiB when it had started; each phase's below)")
         print("")
-        print(pad("CPU time spent on it (ms)", 40) + pad("client", 10) + pad("server", 10) + "PostgreSQL")
-        for (name, split) in cpuRows {
+        print(pad("CPU time spent on it (ms)", 40) + pad("client", 10) + pad("server", 10) + pad("PostgreSQL", 12) + "server peak MiB")
+        for (name, split, phasePeak) in cpuRows {
             print(
                 pad(name, 40) + pad(String(format: "%.0f", split.client * 1000), 10) + pad(String(format: "%.0f", split.server * 1000), 10)
-                    + String(format: "%.0f", split.postgres * 1000))
+                    + pad(String(format: "%.0f", split.postgres * 1000), 12) + String(phasePeak))
         }
     }
 
