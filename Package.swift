@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
     ],
     targets: [
         // Pure domain: decks, identity, attempts, FSRS, progress. Foundation only, no I/O.
@@ -35,6 +36,7 @@ let package = Package(
             dependencies: [
                 "StudyCore", "StudyAPI", "StudyDecks", "CSQLite", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // libpq, PostgreSQL's C client (apt libpq-dev), and the safe wrapper that nothing above it gets around.

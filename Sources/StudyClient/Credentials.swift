@@ -12,12 +12,15 @@ public struct Credentials: Codable, Sendable, Equatable {
     public var username: String
     public var deviceID: String
     public var token: String
+    /// The CA certificate file given at login (`--ca-file`), for a server whose certificate a private CA signed.
+    public var caFile: String?
 
-    public init(server: String, username: String, deviceID: String, token: String) {
+    public init(server: String, username: String, deviceID: String, token: String, caFile: String? = nil) {
         self.server = server
         self.username = username
         self.deviceID = deviceID
         self.token = token
+        self.caFile = caFile
     }
 
     /// The credentials file for the study home `home`.

@@ -11,13 +11,17 @@ public struct ServerAPI: Sendable {
     /// Waits before the second, third and fourth tries.
     var backoff: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2)]
 
-    public init(server: String, token: String? = nil) throws {
+    /// `caFile`: a PEM file of certificates to trust besides the system's, for a server whose certificate a private CA
+    /// signed; without one, `SSL_CERT_FILE` when it is set.
+    public init(
+        server: String, token: String? = nil, caFile: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         guard let url = URL(string: server), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
             throw StoreError("'\(server)' is not a server URL: give one like http://localhost:8080.")
         }
         baseURL = url
         self.token = token
-        http = HTTPClient(timeoutSeconds: 60)
+        http = try HTTPClient(timeoutSeconds: 60, caFile: caFile ?? environment["SSL_CERT_FILE"].flatMap { $0.isEmpty ? nil : $0 })
     }
 
     // The bodies are the wire types of StudyAPI, which the server uses too; these names are the CLI's for them.
@@ -118,6 +122,12 @@ public struct ServerAPI: Sendable {
             let response: HTTPClient.Response
             do {
                 response = try await http.perform(method, url.absoluteString, headers: headers, body: json(attempt))
+            } catch let error as HTTPClient.Failure where error.tlsRejected {
+                // Trying again would meet the same certificate; the learner has to act.
+                throw StoreError(
+                    "The server at \(baseURL.host ?? baseURL.absoluteString) refused a secure connection: \(error.description). "
+                        + "If it uses a certificate of a private CA, log in again with --ca-file FILE (the CA's certificate) or set "
+                        + "SSL_CERT_FILE. Nothing was sent.")
             } catch let error as HTTPClient.Failure {
                 lastFailure = "cannot reach the server at \(baseURL.absoluteString) (\(error.description))"
                 continue
@@ -134,7 +144,9 @@ public struct ServerAPI: Sendable {
             }
             throw ServerError(status: status, message: message)
         }
-        throw StoreError("Sync stopped: \(lastFailure). Nothing was lost; run the command again when the server is reachable.")
+        throw StoreError(
+            "\(path == "v1/sync" ? "Sync stopped" : "Stopped"): \(lastFailure). Nothing was lost; run the command again when the server is reachable."
+        )
     }
 }
 

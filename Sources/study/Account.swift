@@ -26,42 +26,59 @@ struct PasswordOptions: ParsableArguments {
 struct Register: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create an account on a server and log this study home in.")
     @OptionGroup var options: HomeOptions
-    @Option(help: "The server, like http://localhost:8080.") var server: String
+    @Option(help: "The server, like https://study.example.org or http://localhost:8080.") var server: String
     @Option(help: "3 to 32 characters: lowercase letters, digits, '_', '.', '-'.") var username: String
     @Option(help: "The name others see on leaderboards (default: the username).") var displayName: String?
     @OptionGroup var password: PasswordOptions
+    @OptionGroup var tls: TLSOptions
 
     func run() async throws {
         let secret = try password.read(prompt: "New password for \(username): ")
-        let api = try ServerAPI(server: server)
+        let api = try ServerAPI(server: server, caFile: tls.caFilePath)
         let user = try await api.register(username: username, password: secret, displayName: displayName)
         Terminal.say(
             "Registered \(username) on \(server)"
                 + (user.role == "admin" ? " as its admin (the first account): 'study role NAME instructor' makes instructors." : "."))
-        try await logIn(api: api, server: server, username: username, password: secret, home: options)
+        try await logIn(api: api, server: server, username: username, password: secret, caFile: tls.caFilePath, home: options)
     }
+}
+
+/// For a server whose certificate a private CA signed.
+struct TLSOptions: ParsableArguments {
+    @Option(
+        name: .customLong("ca-file"),
+        help:
+            "A PEM file with the CA certificate that signed the server's, trusted besides the system's; kept for later syncs (default: SSL_CERT_FILE)."
+    )
+    var caFile: String?
+
+    /// The file as an absolute path, so that later commands find it from any directory.
+    var caFilePath: String? { caFile.map { URL(fileURLWithPath: $0).standardizedFileURL.path } }
 }
 
 struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Log this study home in to a server, as a device of your account.")
     @OptionGroup var options: HomeOptions
-    @Option(help: "The server, like http://localhost:8080.") var server: String
+    @Option(help: "The server, like https://study.example.org or http://localhost:8080.") var server: String
     @Option(help: "Your username.") var username: String
     @OptionGroup var password: PasswordOptions
+    @OptionGroup var tls: TLSOptions
 
     func run() async throws {
         let secret = try password.read(prompt: "Password for \(username): ")
-        try await logIn(api: try ServerAPI(server: server), server: server, username: username, password: secret, home: options)
+        try await logIn(
+            api: try ServerAPI(server: server, caFile: tls.caFilePath), server: server, username: username, password: secret, caFile: tls.caFilePath,
+            home: options)
     }
 }
 
 /// Logs in with this home's device id, saves the token (mode 0600), and starts the sync state afresh for a new account.
-private func logIn(api: ServerAPI, server: String, username: String, password: String, home: HomeOptions) async throws {
+private func logIn(api: ServerAPI, server: String, username: String, password: String, caFile: String?, home: HomeOptions) async throws {
     let store = try home.openStore()
     let previous = try Credentials.load(for: store.directory)
     let login = try await api.login(username: username, password: password, deviceID: store.deviceID, deviceName: ProcessInfo.processInfo.hostName)
     if previous?.username != username || previous?.server != server { try store.resetSyncState() }
-    try Credentials(server: server, username: username, deviceID: login.deviceId, token: login.token).save(for: store.directory)
+    try Credentials(server: server, username: username, deviceID: login.deviceId, token: login.token, caFile: caFile).save(for: store.directory)
     Terminal.say("Logged in as \(username) on \(server). Run 'study sync' to sync.")
 }
 
@@ -71,7 +88,7 @@ func loggedIn(_ options: HomeOptions) throws -> (store: LocalStore, credentials:
     guard let credentials = try Credentials.load(for: store.directory) else {
         throw CLIError("This study home is not logged in: run 'study login --server URL --username NAME' (or 'study register' for a new account).")
     }
-    return (store, credentials, try ServerAPI(server: credentials.server, token: credentials.token))
+    return (store, credentials, try ServerAPI(server: credentials.server, token: credentials.token, caFile: credentials.caFile))
 }
 
 struct Logout: AsyncParsableCommand {
