@@ -103,8 +103,10 @@ final class HTTPClient: Sendable {
     static func describe(_ error: any Error) -> String {
         if let error = error as? NIOSSLError, case .handshakeFailed(let reason) = error {
             let text = "\(reason)"
-            if text.contains("CERTIFICATE_VERIFY_FAILED") { return "its certificate could not be verified: \(text)" }
-            return "the TLS handshake failed: \(text)"
+            if text.contains("CERTIFICATE_VERIFY_FAILED") {
+                return "its certificate is not signed by a CA this machine trusts, or has expired (CERTIFICATE_VERIFY_FAILED)"
+            }
+            return "the TLS handshake failed (\(text))"
         }
         if let error = error as? NIOSSLExtraError, error == .failedToValidateHostname {
             return "its certificate is not for this host name: \(error)"

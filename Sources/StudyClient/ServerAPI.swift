@@ -125,9 +125,9 @@ public struct ServerAPI: Sendable {
             } catch let error as HTTPClient.Failure where error.tlsRejected {
                 // Trying again would meet the same certificate; the learner has to act.
                 throw StoreError(
-                    "The server at \(baseURL.host ?? baseURL.absoluteString) refused a secure connection: \(error.description). "
-                        + "If it uses a certificate of a private CA, log in again with --ca-file FILE (the CA's certificate) or set "
-                        + "SSL_CERT_FILE. Nothing was sent.")
+                    "No secure connection to the server at \(baseURL.host ?? baseURL.absoluteString): \(error.description). "
+                        + "If its certificate comes from a private CA, run 'study login' again with --ca-file FILE (that CA's certificate) "
+                        + "or set SSL_CERT_FILE. Nothing was sent.")
             } catch let error as HTTPClient.Failure {
                 lastFailure = "cannot reach the server at \(baseURL.absoluteString) (\(error.description))"
                 continue
