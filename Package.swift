@@ -76,7 +76,9 @@ let package = Package(
         .systemLibrary(name: "CMalloc"),
         .executableTarget(
             name: "study-server",
-            dependencies: ["StudyServer", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "StudyServer", "StudyCore", "StudyStorage", "StudyAPI", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // The sync benchmark: drives the real protocol over loopback against a study-server process (not a test).
         .executableTarget(

@@ -15,7 +15,8 @@ public final class LocalPostgres: Sendable {
     public let port: Int
     /// Removed on `stop()` for a throwaway cluster.
     let temporaryRoot: URL?
-    let binaries: URL
+    /// Where PostgreSQL's programs are (`initdb`, `pg_ctl`, `pg_dump`, …) for this cluster's version.
+    public let binaries: URL
     let runAsPostgres: Bool
     /// False when this process found the server already running and only borrowed it.
     let owned: Bool

@@ -8,11 +8,14 @@ public struct RegisterRequest: Codable, Sendable {
     public let username: String
     public let password: String
     public let displayName: String?
+    /// A server invite code: needed when the server's registration is by invitation.
+    public let inviteCode: String?
 
-    public init(username: String, password: String, displayName: String? = nil) {
+    public init(username: String, password: String, displayName: String? = nil, inviteCode: String? = nil) {
         self.username = username
         self.password = password
         self.displayName = displayName
+        self.inviteCode = inviteCode
     }
 }
 
@@ -101,14 +104,20 @@ public struct MetaResponse: Codable, Sendable {
     public let maxPullPage: Int
     public let maxBodyBytes: Int
     public let clockToleranceMs: Int64
+    /// Who may register: `open`, `invite` or `closed` (absent from servers before it was said).
+    public let registration: String?
 
-    public init(protocolVersion: Int, serverTime: Int64, maxPushPage: Int, maxPullPage: Int, maxBodyBytes: Int, clockToleranceMs: Int64) {
+    public init(
+        protocolVersion: Int, serverTime: Int64, maxPushPage: Int, maxPullPage: Int, maxBodyBytes: Int, clockToleranceMs: Int64,
+        registration: String? = nil
+    ) {
         self.protocolVersion = protocolVersion
         self.serverTime = serverTime
         self.maxPushPage = maxPushPage
         self.maxPullPage = maxPullPage
         self.maxBodyBytes = maxBodyBytes
         self.clockToleranceMs = clockToleranceMs
+        self.registration = registration
     }
 }
 

@@ -33,9 +33,10 @@ public struct ServerAPI: Sendable {
 
     public func meta() async throws -> Meta { try await call("GET", "v1/meta", body: Empty?.none) }
 
-    public func register(username: String, password: String, displayName: String?) async throws -> User {
+    public func register(username: String, password: String, displayName: String?, inviteCode: String? = nil) async throws -> User {
         try await call(
-            "POST", "v1/accounts", body: RegisterRequest(username: username, password: password, displayName: displayName), retry: false)
+            "POST", "v1/accounts", body: RegisterRequest(username: username, password: password, displayName: displayName, inviteCode: inviteCode),
+            retry: false)
     }
 
     public func login(username: String, password: String, deviceID: String, deviceName: String) async throws -> Login {

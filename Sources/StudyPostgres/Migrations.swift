@@ -71,9 +71,18 @@ public struct MigrationRunner: Sendable {
         }
     }
 
-    private func apply(_ migrations: [Migration], on connection: PostgresConnection) async throws -> [String] {
-        try await connection.query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, checksum text NOT NULL, applied_at bigint NOT NULL)")
+    /// The names of the migrations `run` would apply, after the same checks; applies nothing and takes no lock.
+    public func pending(_ migrations: [Migration]) async throws -> [String] {
+        try await pool.withConnection { connection in
+            let exists = try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL").scalar(Bool.self) ?? false
+            guard exists else { return migrations.map(\.name) }
+            let recorded = try await check(migrations, on: connection)
+            return migrations.filter { recorded[$0.name] == nil }.map(\.name)
+        }
+    }
+
+    /// The recorded migrations, by name, with their checksums, after checking them against `migrations`.
+    private func check(_ migrations: [Migration], on connection: PostgresConnection) async throws -> [String: String] {
         let rows = try await connection.query("SELECT name, checksum FROM schema_migrations ORDER BY name")
         var recorded: [String: String] = [:]
         for row in rows { recorded[try row.decode(String.self, at: 0)] = try row.decode(String.self, at: 1) }
@@ -91,6 +100,13 @@ public struct MigrationRunner: Sendable {
                 )
             }
         }
+        return recorded
+    }
+
+    private func apply(_ migrations: [Migration], on connection: PostgresConnection) async throws -> [String] {
+        try await connection.query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, checksum text NOT NULL, applied_at bigint NOT NULL)")
+        let recorded = try await check(migrations, on: connection)
         var applied: [String] = []
         for migration in migrations where recorded[migration.name] == nil {
             let now = Int64(Date().timeIntervalSince1970 * 1000)

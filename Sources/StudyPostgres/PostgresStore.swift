@@ -43,19 +43,46 @@ extension PostgresStore: UserRepository {
         return try rows.first.map { try Self.user($0) }
     }
 
-    public func createAccount(username: String, displayName: String, passwordHash: String, at time: Int64) async throws -> UserRecord? {
+    public func createAccount(username: String, displayName: String, passwordHash: String, inviteCodeHash: [UInt8]?, at time: Int64) async throws
+        -> AccountOutcome
+    {
+        struct AccountTaken: Error {}
+        do {
+            return try await createAccount(username, displayName, passwordHash, inviteCodeHash, time, taken: AccountTaken())
+        } catch is AccountTaken {
+            return .usernameTaken
+        }
+    }
+
+    private func createAccount(
+        _ username: String, _ displayName: String, _ passwordHash: String, _ inviteCodeHash: [UInt8]?, _ time: Int64, taken: some Error & Sendable
+    ) async throws -> AccountOutcome {
         try await retrying { tx in
             // Registrations queue here for a moment (and nothing else does), so two at once on an empty server cannot
             // both become its admin: the second sees the first's row once it has the lock.
             try await tx.query("SELECT pg_advisory_xact_lock(\(Self.registrationLock))")
+            if let inviteCodeHash {
+                let spent = try await tx.query(
+                    """
+                    UPDATE server_invites SET uses = uses + 1
+                    WHERE code_hash = \(inviteCodeHash) AND uses < max_uses AND expires_at > \(time)
+                    """
+                ).affectedRows
+                guard spent == 1 else { return .inviteRefused }
+            }
             let rows = try await tx.query(
                 """
                 INSERT INTO users (username, display_name, password_hash, role, created_at)
-                SELECT \(username), \(displayName), \(passwordHash), CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'learner' ELSE 'admin' END, \(time)
+                SELECT \(username), \(displayName), \(passwordHash),
+                       CASE WHEN \(inviteCodeHash == nil) AND NOT EXISTS (SELECT 1 FROM users) THEN 'admin' ELSE 'learner' END, \(time)
                 ON CONFLICT (username) DO NOTHING
                 RETURNING \(unsafeRaw: Self.userColumns)
                 """)
-            return try rows.first.map { try Self.user($0) }
+            guard let row = rows.first else {
+                // Taken: thrown, so that the rollback gives the invite's use back.
+                throw taken
+            }
+            return .created(try Self.user(row))
         }
     }
 
@@ -72,14 +99,15 @@ extension PostgresStore: UserRepository {
         try await pool.query("SELECT \(unsafeRaw: Self.userColumns) FROM users WHERE id = \(id)").first.map { try Self.user($0) }
     }
 
-    static let userColumns = "id, username, display_name, password_hash, role, created_at"
+    static let userColumns = "id, username, display_name, password_hash, role, created_at, disabled_at"
 
     static func user(_ row: PostgresRow, offset: Int = 0) throws -> UserRecord {
         let roleName = try row.decode(String.self, at: offset + 4)
         guard let role = Role(rawValue: roleName) else { throw PostgresError(kind: .decoding, message: "Unknown role \(roleName).") }
         return UserRecord(
             id: try row.decode(at: offset), username: try row.decode(at: offset + 1), displayName: try row.decode(at: offset + 2),
-            passwordHash: try row.decode(at: offset + 3), role: role, createdAt: try row.decode(at: offset + 5))
+            passwordHash: try row.decode(at: offset + 3), role: role, createdAt: try row.decode(at: offset + 5),
+            disabledAt: try row.decode(at: offset + 6))
     }
 }
 
@@ -125,14 +153,14 @@ extension PostgresStore: DeviceRepository {
     public func authenticate(tokenHash: [UInt8], at time: Int64) async throws -> (UserRecord, DeviceRecord)? {
         let rows = try await pool.query(
             """
-            SELECT u.id, u.username, u.display_name, u.password_hash, u.role, u.created_at,
+            SELECT u.id, u.username, u.display_name, u.password_hash, u.role, u.created_at, u.disabled_at,
                    d.id::text, d.user_id, d.name, d.created_at, d.last_seen_at, d.clock_offset_ms, d.revoked_at
             FROM auth_tokens t JOIN users u ON u.id = t.user_id JOIN devices d ON d.id = t.device_id
-            WHERE t.token_hash = \(tokenHash) AND t.revoked_at IS NULL AND d.revoked_at IS NULL
+            WHERE t.token_hash = \(tokenHash) AND t.revoked_at IS NULL AND d.revoked_at IS NULL AND u.disabled_at IS NULL
               AND (t.expires_at IS NULL OR t.expires_at > \(time))
             """)
         guard let row = rows.first else { return nil }
-        return (try Self.user(row), try Self.device(row, offset: 6))
+        return (try Self.user(row), try Self.device(row, offset: 7))
     }
 
     public func revokeToken(hash: [UInt8], at time: Int64) async throws {

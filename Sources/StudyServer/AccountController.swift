@@ -30,6 +30,25 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
 
     func register(_ request: Request, _ context: AppContext) async throws -> EditedResponse<UserView> {
         let body = try await decode(RegisterRequest.self, request, context)
+        var inviteHash: [UInt8]?
+        switch configuration.registration {
+        case .open: break
+        case .closed:
+            throw APIError(
+                .forbidden, "registration_closed",
+                "Registration on this server is closed: ask its administrator to create your account (study-server users add NAME).")
+        case .invite:
+            guard let code = body.inviteCode?.trimmingCharacters(in: .whitespaces), !code.isEmpty else {
+                throw APIError(
+                    .forbidden, "invite_required",
+                    "Registration on this server is by invitation: ask its administrator for an invite code and register with it (--invite CODE).",
+                    field: "inviteCode")
+            }
+            guard code.utf8.count <= 64 else {
+                throw APIError(.badRequest, "invalid_field", "inviteCode is at most 64 characters.", field: "inviteCode")
+            }
+            inviteHash = Tokens.hash(code)
+        }
         if let problem = AccountRules.usernameProblem(body.username) { throw APIError(.badRequest, "invalid_username", problem, field: "username") }
         if let problem = AccountRules.passwordProblem(body.password) { throw APIError(.badRequest, "invalid_password", problem, field: "password") }
         let displayName = (body.displayName ?? body.username).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -44,10 +63,17 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
                 retryAfterSeconds: wait)
         }
         let hash = try await hashPassword(body.password)
-        guard let user = try await repository.createAccount(username: body.username, displayName: displayName, passwordHash: hash, at: clock()) else {
+        switch try await repository.createAccount(
+            username: body.username, displayName: displayName, passwordHash: hash, inviteCodeHash: inviteHash, at: clock())
+        {
+        case .created(let user): return EditedResponse(status: .created, response: view(user))
+        case .usernameTaken:
             throw APIError(.conflict, "username_taken", "The username '\(body.username)' is taken: choose another.", field: "username")
+        case .inviteRefused:
+            throw APIError(
+                .forbidden, "invite_refused", "That invite code is unknown, expired or used up: ask the server's administrator for a new one.",
+                field: "inviteCode")
         }
-        return EditedResponse(status: .created, response: view(user))
     }
 
     func login(_ request: Request, _ context: AppContext) async throws -> LoginResponse {
@@ -81,6 +107,9 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
             throw APIError(.unauthorized, "invalid_credentials", "The username or password is wrong.")
         }
         await throttle.forgive(username: user.username, address: address, admittedAt: now)
+        if user.disabledAt != nil {
+            throw APIError(.forbidden, "account_disabled", "This account is disabled: ask the server's administrator.")
+        }
         let existing = try await repository.devices(userID: user.id).first { $0.id == deviceID }
         if existing?.revokedAt != nil {
             throw APIError(.forbidden, "device_revoked", "This device was revoked; log in from a new study home to register a new device.")

@@ -38,9 +38,17 @@ public func buildApplication(
     let store = PostgresStore(pool: pool)
     var bundledDeckIDs: [String] = []
     do {
-        try await MigrationRunner(pool: pool, logger: logger).run(try Migration.bundled())
-        let rebuilt = try await store.rebuildQueuedLearners(at: clock())
-        if rebuilt > 0 { logger.notice("rebuilt the progress a migration changed", metadata: ["learners": "\(rebuilt)"]) }
+        switch configuration.migrations {
+        case .apply:
+            try await ServerOperations.migrate(pool: pool, store: store, logger: logger, at: clock())
+        case .requireCurrent:
+            let pending = try await MigrationRunner(pool: pool, logger: logger).pending(try Migration.bundled())
+            guard pending.isEmpty else {
+                throw OperationError(
+                    "The database lacks \(pending.count == 1 ? "migration" : "migrations") \(pending.joined(separator: ", ")), and --no-migrate "
+                        + "forbids applying them: run 'study-server migrate' once, then start the servers.")
+            }
+        }
         for source in try BundledDecks.all() {
             let deck = try SeedFormat.parse(source.text, name: source.name)
             try await store.storeDeck(deck, at: clock())

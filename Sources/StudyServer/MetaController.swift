@@ -13,7 +13,8 @@ struct MetaController {
             MetaResponse(
                 protocolVersion: SyncProtocol.version, serverTime: clock(), maxPushPage: SyncProtocol.maxPushPage,
                 maxPullPage: SyncProtocol.maxPullPage,
-                maxBodyBytes: configuration.maxBodyBytes, clockToleranceMs: AttemptRules.clockTolerance)
+                maxBodyBytes: configuration.maxBodyBytes, clockToleranceMs: AttemptRules.clockTolerance,
+                registration: configuration.registration.rawValue)
         }
         group.get("openapi.json") { _, _ -> Response in
             guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),

@@ -35,6 +35,11 @@ public struct ServerConfiguration: Sendable {
     /// How long a device token lives; nil for until revoked.
     public var tokenLifetimeMs: Int64? = 365 * 24 * 3_600_000
 
+    /// Who may register (`--registration`).
+    public var registration = RegistrationMode.open
+    /// Whether starting applies pending migrations or refuses to start while there are any (`--no-migrate`).
+    public var migrations = MigrationPolicy.apply
+
     public init(database: Database) { self.database = database }
 
     /// Where the embedded PostgreSQL lives when none is given: `$XDG_DATA_HOME/studysync-server/postgres`, or
@@ -47,4 +52,22 @@ public struct ServerConfiguration: Sendable {
         let home = environment["HOME"] ?? NSHomeDirectory()
         return URL(fileURLWithPath: home).appendingPathComponent(".local/share/studysync-server/postgres")
     }
+}
+
+/// Who may create an account through `POST /v1/accounts`.
+public enum RegistrationMode: String, Sendable, CaseIterable {
+    /// Anyone who reaches the server (the first account becomes its admin).
+    case open
+    /// Those with a server invite code an admin made (`study-server users invite`).
+    case invite
+    /// No one: an admin adds accounts (`study-server users add`).
+    case closed
+}
+
+/// What starting the server does with migrations the database lacks.
+public enum MigrationPolicy: Sendable {
+    /// Applies them (the default: one command starts a server).
+    case apply
+    /// Refuses to start, naming them: for several replicas, where `study-server migrate` runs once before a rollout.
+    case requireCurrent
 }

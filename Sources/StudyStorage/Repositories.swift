@@ -10,15 +10,26 @@ public struct UserRecord: Sendable, Hashable {
     public let passwordHash: String
     public let role: Role
     public let createdAt: Int64
+    /// When an admin disabled the account (it cannot log in, and its tokens were revoked then); nil while enabled.
+    public let disabledAt: Int64?
 
-    public init(id: Int64, username: String, displayName: String, passwordHash: String, role: Role, createdAt: Int64) {
+    public init(id: Int64, username: String, displayName: String, passwordHash: String, role: Role, createdAt: Int64, disabledAt: Int64? = nil) {
         self.id = id
         self.username = username
         self.displayName = displayName
         self.passwordHash = passwordHash
         self.role = role
         self.createdAt = createdAt
+        self.disabledAt = disabledAt
     }
+}
+
+/// What became of a registration.
+public enum AccountOutcome: Sendable, Equatable {
+    case created(UserRecord)
+    case usernameTaken
+    /// The server invite code given is unknown, expired or used up (registration by invitation).
+    case inviteRefused
 }
 
 public struct DeviceRecord: Sendable, Hashable {
@@ -82,8 +93,11 @@ public enum PushOutcome: Sendable, Hashable {
 public protocol UserRepository: Sendable {
     /// Creates a user; nil when the username is taken.
     func createUser(username: String, displayName: String, passwordHash: String, role: Role, at time: Int64) async throws -> UserRecord?
-    /// Registers an account: the first one on a server is its admin, every later one a learner. Nil when the name is taken.
-    func createAccount(username: String, displayName: String, passwordHash: String, at time: Int64) async throws -> UserRecord?
+    /// Registers an account: the first one on a server is its admin, every later one a learner. With `inviteCodeHash`,
+    /// one use of that server invite is spent in the same transaction, and without a live one nothing is created; an
+    /// account registered with an invite is always a learner (an operator makes admins: `study-server users add`).
+    func createAccount(username: String, displayName: String, passwordHash: String, inviteCodeHash: [UInt8]?, at time: Int64) async throws
+        -> AccountOutcome
     /// Gives a user a server role; nil when there is no such user.
     func setRole(username: String, role: Role) async throws -> UserRecord?
     /// The user with this username, if any.

@@ -29,13 +29,14 @@ struct Register: AsyncParsableCommand {
     @Option(help: "The server, like https://study.example.org or http://localhost:8080.") var server: String
     @Option(help: "3 to 32 characters: lowercase letters, digits, '_', '.', '-'.") var username: String
     @Option(help: "The name others see on leaderboards (default: the username).") var displayName: String?
+    @Option(help: "A server invite code from its administrator (for a server whose registration is by invitation).") var invite: String?
     @OptionGroup var password: PasswordOptions
     @OptionGroup var tls: TLSOptions
 
     func run() async throws {
         let secret = try password.read(prompt: "New password for \(username): ")
         let api = try ServerAPI(server: server, caFile: tls.caFilePath)
-        let user = try await api.register(username: username, password: secret, displayName: displayName)
+        let user = try await api.register(username: username, password: secret, displayName: displayName, inviteCode: invite)
         Terminal.say(
             "Registered \(username) on \(server)"
                 + (user.role == "admin" ? " as its admin (the first account): 'study role NAME instructor' makes instructors." : "."))

@@ -33,9 +33,13 @@ actor InMemoryStore: UserRepository, DeviceRepository, AttemptRepository, Progre
         return user
     }
 
-    func createAccount(username: String, displayName: String, passwordHash: String, at time: Int64) async throws -> UserRecord? {
-        try await createUser(
+    func createAccount(username: String, displayName: String, passwordHash: String, inviteCodeHash: [UInt8]?, at time: Int64) async throws
+        -> AccountOutcome
+    {
+        guard inviteCodeHash == nil else { return .inviteRefused }  // the matrix runs with open registration
+        let user = try await createUser(
             username: username, displayName: displayName, passwordHash: passwordHash, role: users.isEmpty ? .admin : .learner, at: time)
+        return user.map { .created($0) } ?? .usernameTaken
     }
 
     func setRole(username: String, role: Role) async throws -> UserRecord? {
