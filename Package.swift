@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "study",
             dependencies: [
-                "StudyCore", "StudyClient",
+                "StudyCore", "StudyAPI", "StudyClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -100,7 +100,7 @@ let package = Package(
             name: "StudyServerTests",
             dependencies: [
                 "StudyServer", "StudyClient", "StudyCore", "StudyAPI", "StudyDecks", "StudyPostgres", "PostgresTestSupport", "LibPQ", "study",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -3,6 +3,9 @@ import StudyCore
 /// The sync protocol's wire types (PROTOCOL.md), shared by the server and the CLI so both sides agree by construction.
 public enum SyncProtocol {
     public static let version = 1
+    /// The request header in which a client names the protocol version it speaks; a server that does not speak it
+    /// answers 426 `unsupported_protocol` with which side to upgrade.
+    public static let versionHeader = "StudySync-Protocol"
     /// The most attempts one request may push.
     public static let maxPushPage = 5_000
     /// The most attempts one response pulls.

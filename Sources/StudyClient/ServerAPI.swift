@@ -114,7 +114,8 @@ public struct ServerAPI: Sendable {
             components.queryItems = items
             url = components.url ?? url
         }
-        var headers: [String] = []
+        // Who is asking, and which sync protocol it speaks: a server that cannot serve it says so (426).
+        var headers = ["User-Agent: study/\(StudySyncVersion.current)", "\(SyncProtocol.versionHeader): \(SyncProtocol.version)"]
         if let token { headers.append("Authorization: Bearer \(token)") }
         if hasBody { headers.append("Content-Type: application/json") }
         var lastFailure = ""

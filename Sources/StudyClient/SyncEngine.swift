@@ -35,6 +35,12 @@ public struct SyncEngine {
     /// The size of a sync's first page each way: small, so that the other side starts on it sooner.
     static let firstPage = 1_000
 
+    /// The push page for the limits a server advertises (`GET /v1/meta`): at most its page, and few enough attempts that
+    /// a page stays well inside its body limit (an attempt in the row form is a few hundred bytes; 1 KiB is allowed).
+    public static func pageSize(for meta: MetaResponse) -> Int {
+        max(1, min(SyncProtocol.maxPushPage, meta.maxPushPage, meta.maxBodyBytes / 1_024))
+    }
+
     public init(
         store: LocalStore, transport: any SyncTransport, pageSize: Int = SyncProtocol.maxPushPage, clock: @escaping () -> Int64 = { Clock.nowMs() }
     ) {

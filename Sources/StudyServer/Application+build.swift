@@ -104,7 +104,7 @@ public func buildRouter<
     router.add(middleware: LogRequestsMiddleware(.debug))
     HealthController(store: store).addRoutes(to: router)
 
-    let v1 = router.group("v1")
+    let v1 = router.group("v1").add(middleware: ProtocolVersionMiddleware())
     MetaController(configuration: configuration, clock: clock).addRoutes(to: v1)
     let accounts = AccountController(
         repository: store, configuration: configuration,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StudyAPI
 import StudyClient
 import StudyCore
 
@@ -9,6 +10,7 @@ struct Study: AsyncParsableCommand {
         commandName: "study",
         abstract: "Study multiple-choice decks in the terminal, offline.",
         discussion: "With no subcommand, 'study' starts a quiz. Data lives in $XDG_DATA_HOME/studysync (override with --home or STUDY_HOME).",
+        version: StudySyncVersion.current,
         subcommands: [
             Quiz.self, ProgressCommand.self, DeckCommand.self, History.self, Backup.self, Register.self, Login.self, Logout.self, Sync.self,
             Status.self, Devices.self, TeamCommand.self, LeaderboardCommand.self, ReportCommand.self, RoleCommand.self,

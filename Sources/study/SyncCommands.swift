@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StudyAPI
 import StudyClient
 import StudyCore
 
@@ -9,7 +10,16 @@ struct Sync: AsyncParsableCommand {
 
     func run() async throws {
         let (store, credentials, api) = try loggedIn(options)
-        let engine = SyncEngine(store: store, transport: api)
+        // The server's protocol and limits first: a server this study cannot sync with is a sentence, not a failed page.
+        let meta = try await api.meta()
+        guard meta.protocolVersion == SyncProtocol.version else {
+            throw CLIError(
+                meta.protocolVersion > SyncProtocol.version
+                    ? "\(credentials.server) speaks sync protocol \(meta.protocolVersion), newer than this study's \(SyncProtocol.version): upgrade study (this is \(StudySyncVersion.current)). Nothing was synced; your answers are safe here."
+                    : "\(credentials.server) speaks sync protocol \(meta.protocolVersion), older than this study's \(SyncProtocol.version): ask its administrator to upgrade it. Nothing was synced; your answers are safe here."
+            )
+        }
+        let engine = SyncEngine(store: store, transport: api, pageSize: SyncEngine.pageSize(for: meta))
         let summary: SyncEngine.Summary
         do {
             summary = try await engine.run { done, total in

@@ -49,8 +49,14 @@ struct OpenAPIAgreementTests {
         let row = BoardRowView(rank: 1, userId: 1, displayName: "Lea", points: 1, answered: 1, accuracy: 1, streak: 1, mastered: 1, you: true)
         let other: [(schema: String, fields: Set<String>)] = [
             ("Error", try keys(ErrorBody(error: "e", message: "m", field: "f"))),
-            ("Meta", try keys(MetaResponse(protocolVersion: 1, serverTime: 1, maxPushPage: 1, maxPullPage: 1, maxBodyBytes: 1, clockToleranceMs: 1))),
-            ("RegisterRequest", try keys(RegisterRequest(username: "lea", password: "p", displayName: "Lea"))),
+            (
+                "Meta",
+                try keys(
+                    MetaResponse(
+                        protocolVersion: 1, serverTime: 1, maxPushPage: 1, maxPullPage: 1, maxBodyBytes: 1, clockToleranceMs: 1, registration: "open")
+                )
+            ),
+            ("RegisterRequest", try keys(RegisterRequest(username: "lea", password: "p", displayName: "Lea", inviteCode: "c"))),
             ("User", try keys(user)),
             ("LoginRequest", try keys(LoginRequest(username: "lea", password: "p", deviceName: "d", deviceId: Self.id))),
             ("LoginResponse", try keys(LoginResponse(token: "t", deviceId: Self.id, user: user, expiresAt: 1))),
