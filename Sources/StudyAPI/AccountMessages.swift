@@ -135,10 +135,13 @@ public struct ErrorBody: Codable, Sendable {
     public let error: String
     public let message: String
     public let field: String?
+    /// The request's id (`X-Request-Id`), which every log line of the request carries: quote it when you report a fault.
+    public let requestId: String?
 
-    public init(error: String, message: String, field: String? = nil) {
+    public init(error: String, message: String, field: String? = nil, requestId: String? = nil) {
         self.error = error
         self.message = message
         self.field = field
+        self.requestId = requestId
     }
 }

@@ -22,8 +22,10 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder().encode(ErrorBody(error: code, message: message, field: field))
+        let requestID = context.logger[metadataKey: RequestIDMiddleware<AppContext>.metadataKey].map { "\($0)" }
+        let data = try JSONEncoder().encode(ErrorBody(error: code, message: message, field: field, requestId: requestID))
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if let requestID { headers[RequestIDMiddleware<AppContext>.header] = requestID }
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }

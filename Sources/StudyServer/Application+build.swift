@@ -100,6 +100,7 @@ public func buildRouter<
     store: Store, configuration: ServerConfiguration, bundledDeckIDs: [String], clock: @escaping @Sendable () -> Int64
 ) -> Router<AppContext> {
     let router = Router(context: AppContext.self)
+    router.add(middleware: RequestIDMiddleware())
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: LogRequestsMiddleware(.debug))
     HealthController(store: store).addRoutes(to: router)

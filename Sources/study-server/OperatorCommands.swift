@@ -10,7 +10,7 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        try await operating {
+        try await operating(database) {
             let applied = try await ServerOperations.migrate(database.configuration, logger: database.logger)
             print(applied.isEmpty ? "The database is current: nothing to apply." : "Applied \(applied.count): \(applied.joined(separator: ", ")).")
         }
@@ -27,7 +27,7 @@ struct Users: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            try await operating {
+            try await operating(database) {
                 let users = try await ServerOperations.users(database.configuration, logger: database.logger)
                 let formatter = ISO8601DateFormatter()
                 func date(_ ms: Int64?) -> String { ms.map { formatter.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) } ?? "-" }
@@ -61,7 +61,7 @@ struct Users: AsyncParsableCommand {
         }
 
         func run() async throws {
-            try await operating {
+            try await operating(database) {
                 let password = try readPassword(prompt: "Password for \(username): ", fromStandardInput: passwordStdin)
                 let user = try await ServerOperations.addUser(
                     database.configuration, username: username, password: password, displayName: displayName, role: Role(rawValue: role) ?? .learner,
@@ -82,7 +82,7 @@ struct Users: AsyncParsableCommand {
         }
 
         func run() async throws {
-            try await operating {
+            try await operating(database) {
                 let user = try await ServerOperations.setRole(
                     database.configuration, username: username, role: Role(rawValue: role) ?? .learner, logger: database.logger)
                 print("\(user.username) is now \(user.role.rawValue).")
@@ -96,7 +96,7 @@ struct Users: AsyncParsableCommand {
         @Argument(help: "The username.") var username: String
 
         func run() async throws {
-            try await operating {
+            try await operating(database) {
                 let user = try await ServerOperations.setDisabled(database.configuration, username: username, true, logger: database.logger)
                 print("Disabled \(user.username): every device of theirs is logged out, and they cannot log in until 'users enable'.")
             }
@@ -109,7 +109,7 @@ struct Users: AsyncParsableCommand {
         @Argument(help: "The username.") var username: String
 
         func run() async throws {
-            try await operating {
+            try await operating(database) {
                 let user = try await ServerOperations.setDisabled(database.configuration, username: username, false, logger: database.logger)
                 print("Enabled \(user.username): they can log in again.")
             }
@@ -124,7 +124,7 @@ struct Users: AsyncParsableCommand {
         @Flag(help: "Read the password from the first line of standard input instead of prompting.") var passwordStdin = false
 
         func run() async throws {
-            try await operating {
+            try await operating(database) {
                 let password = try readPassword(prompt: "New password for \(username): ", fromStandardInput: passwordStdin)
                 let user = try await ServerOperations.resetPassword(
                     database.configuration, username: username, password: password, logger: database.logger)
@@ -141,7 +141,7 @@ struct Users: AsyncParsableCommand {
         @Flag(help: "Delete without asking (for scripts).") var yes = false
 
         func run() async throws {
-            try await operating {
+            try await operating(database) {
                 if !yes {
                     print(
                         "Delete \(username) and every answer of theirs? This cannot be undone ('users export' first keeps their answers). Type the username to confirm: ",
@@ -162,7 +162,7 @@ struct Users: AsyncParsableCommand {
         @Argument(help: "The file to write (- for standard output).") var file: String
 
         func run() async throws {
-            try await operating {
+            try await operating(database) {
                 let count = try await ServerOperations.exportUser(database.configuration, username: username, to: file, logger: database.logger)
                 if file != "-" { print("Exported \(count) answers of \(username) to \(file).") }
             }
@@ -177,7 +177,7 @@ struct Users: AsyncParsableCommand {
         @Option(help: "Days until the code expires.") var days = 14
 
         func run() async throws {
-            try await operating {
+            try await operating(database) {
                 let code = try await ServerOperations.createInvite(database.configuration, uses: uses, days: days, logger: database.logger)
                 print(code)
                 FileHandle.standardError.write(
@@ -196,7 +196,7 @@ struct Backup: AsyncParsableCommand {
     @Argument(help: "The file to write (it must not exist).") var file: String
 
     func run() async throws {
-        try await operating {
+        try await operating(database) {
             try await ServerOperations.backup(database.configuration, to: file, logger: database.logger)
             print("Backed up to \(file).")
         }
@@ -211,7 +211,7 @@ struct Restore: AsyncParsableCommand {
     @Flag(help: "Replace everything in a database that is not empty.") var force = false
 
     func run() async throws {
-        try await operating {
+        try await operating(database) {
             try await ServerOperations.restore(database.configuration, from: file, force: force, logger: database.logger)
             print("Restored \(file).")
         }

@@ -54,7 +54,7 @@ struct Serve: AsyncParsableCommand {
         configuration.trustedProxies = Set(trustedProxies)
         configuration.registration = RegistrationMode(rawValue: registration) ?? .open
         configuration.migrations = noMigrate ? .requireCurrent : .apply
-        try await operating {
+        try await operating(database) {
             let app = try await buildApplication(configuration)
             try await app.runService()
         }

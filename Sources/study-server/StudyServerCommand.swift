@@ -28,11 +28,19 @@ struct DatabaseOptions: ParsableArguments {
     var dataDirectory: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical (env LOG_LEVEL).") var logLevel =
         ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
+    @Option(help: "text (for a person) or json (one object per line, for a log collector) (env LOG_FORMAT).") var logFormat =
+        ProcessInfo.processInfo.environment["LOG_FORMAT"] ?? "text"
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical.")
         }
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json.") }
+    }
+
+    /// Sends every logger of the process to the chosen format; once, before anything logs.
+    func bootstrapLogging() {
+        if logFormat == "json" { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
     }
 
     var database: ServerConfiguration.Database {
@@ -57,7 +65,8 @@ struct DatabaseOptions: ParsableArguments {
 }
 
 /// Turns an operator command's failure into its sentence and a non-zero exit, without a stack of Swift errors.
-func operating(_ body: () async throws -> Void) async throws {
+func operating(_ options: DatabaseOptions, _ body: () async throws -> Void) async throws {
+    options.bootstrapLogging()
     do {
         try await body()
     } catch let error as OperationError {

@@ -48,7 +48,7 @@ struct OpenAPIAgreementTests {
         let question = QuestionBody(prompt: "p", options: ["a", "b"], correct: [0])
         let row = BoardRowView(rank: 1, userId: 1, displayName: "Lea", points: 1, answered: 1, accuracy: 1, streak: 1, mastered: 1, you: true)
         let other: [(schema: String, fields: Set<String>)] = [
-            ("Error", try keys(ErrorBody(error: "e", message: "m", field: "f"))),
+            ("Error", try keys(ErrorBody(error: "e", message: "m", field: "f", requestId: "r"))),
             (
                 "Meta",
                 try keys(

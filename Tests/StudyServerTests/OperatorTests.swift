@@ -259,3 +259,33 @@ struct RegistrationByInvitationTests {
         #expect(rows.first { $0.first == "ann" }?.dropFirst().first == "learner", "\(rows)")
     }
 }
+
+/// `--log-format json` and request ids: every line parses as JSON, and a request's lines, its response and its error
+/// body carry its id.
+struct StructuredLogTests {
+    @Test func jsonLogLinesCarryTheRequestIDThatTheResponseAndErrorBodyName() async throws {
+        let admin = OperatorCommand(databaseURL: try await TestDatabase.freshURL("logs"))
+        let server = try OperatorCommand.Server(admin, ["--log-format", "json", "--log-level", "debug"])
+        let port = try #require(Int(server.url.split(separator: ":").last ?? ""))
+        func get(_ path: String, requestID: String?) throws -> String {
+            let connection = try RawConnection(port: port)
+            connection.send("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\(requestID.map { "X-Request-Id: \($0)\r\n" } ?? "")\r\n")
+            return connection.readToEnd()
+        }
+        let refused = try get("/v1/devices", requestID: "ops-42")
+        #expect(refused.hasPrefix("HTTP/1.1 401"), "\(refused)")
+        #expect(refused.lowercased().contains("x-request-id: ops-42"))
+        #expect(refused.contains(#""requestId":"ops-42""#), "\(refused)")
+        // One the server makes when the client's is missing or not a sensible one.
+        for sent in [nil, String(repeating: "x", count: 65), "a b"] {
+            let answer = try get("/v1/meta", requestID: sent.map { $0.replacingOccurrences(of: " ", with: "%") })
+            let id = answer.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-request-id: ") }.map { String($0.dropFirst(14)) }
+            #expect(id?.count == 16 && id != sent, "\(answer)")
+        }
+        #expect(server.stop() == 0)
+        let lines = server.output.split(separator: "\n")
+        let objects = try lines.map { line in try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)") }
+        #expect(objects.allSatisfy { $0["time"] is String && $0["level"] is String && $0["label"] is String && $0["message"] is String })
+        #expect(objects.contains { ($0["metadata"] as? [String: Any])?["request.id"] as? String == "ops-42" }, "\(server.output)")
+    }
+}
