@@ -28,7 +28,9 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static func acceptable(_ value: String?) -> String? {
         guard let value, (1...64).contains(value.utf8.count),
-            value.utf8.allSatisfy({ $0 < 128 && (isalnum(Int32($0)) != 0 || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")) })
+            value.utf8.allSatisfy({
+                $0 < 128 && (isalnum(Int32($0)) != 0 || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-"))
+            })
         else { return nil }
         return value
     }
