@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // Pure domain: decks, identity, attempts, FSRS, progress. Foundation only, no I/O.
@@ -46,7 +48,7 @@ let package = Package(
             dependencies: [
                 "CLibPQ",
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // The private PostgreSQL: a cluster of its own, created, started, supervised and stopped (the server's embedded
@@ -56,7 +58,10 @@ let package = Package(
         .target(name: "PostgresTestSupport", dependencies: ["LibPQ", "EmbeddedPostgres"]),
         .target(
             name: "StudyPostgres",
-            dependencies: ["StudyCore", "StudyStorage", "LibPQ", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "StudyCore", "StudyStorage", "LibPQ", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             resources: [.copy("SQL")]
         ),
         // The HTTP API as a library: buildApplication(configuration) is the one composition root, used by main and tests.
@@ -69,6 +74,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             resources: [.copy("openapi.json")]
         ),
@@ -78,6 +84,7 @@ let package = Package(
             name: "study-server",
             dependencies: [
                 "StudyServer", "StudyCore", "StudyStorage", "StudyAPI", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // The sync benchmark: drives the real protocol over loopback against a study-server process (not a test).

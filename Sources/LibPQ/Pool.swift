@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOPosix
 
 /// A bounded pool of libpq connections.
@@ -116,11 +117,20 @@ actor PoolState {
     private var waiters: [(id: UInt64, continuation: CheckedContinuation<Grant, any Error>)] = []
     private var nextID: UInt64 = 0
     private var closed = false
+    /// What the pool is doing, for the server's metrics (no-ops unless a metrics backend is bootstrapped).
+    private let inUse = Gauge(label: "studysync_db_pool_connections_in_use")
+    private let waiting = Gauge(label: "studysync_db_pool_waiting")
 
     init(size: Int) { self.size = size }
 
+    private func report() {
+        inUse.record(open - idle.count)
+        waiting.record(waiters.count)
+    }
+
     func acquire(timeout: Duration) async throws -> Grant {
         if closed { throw PostgresError(kind: .poolClosed, message: "The connection pool is closed.") }
+        defer { report() }
         if let connection = idle.popLast() { return .existing(connection) }
         if open < size {
             open += 1
@@ -131,6 +141,7 @@ actor PoolState {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 waiters.append((id, continuation))
+                report()
                 Task { [weak self] in
                     try? await Task.sleep(for: timeout)
                     await self?.expire(
@@ -147,6 +158,7 @@ actor PoolState {
     }
 
     func release(_ connection: PQConnection, usable: Bool) {
+        defer { report() }
         if usable && !closed {
             if waiters.isEmpty {
                 idle.append(connection)
@@ -183,5 +195,6 @@ actor PoolState {
     private func expire(_ id: UInt64, _ error: any Error) {
         guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
         waiters.remove(at: index).continuation.resume(throwing: error)
+        report()
     }
 }

@@ -96,4 +96,10 @@ public struct AttemptFlags: OptionSet, Sendable, Hashable, Codable {
     /// It stays in the log, but counts in no one's progress and moves no device's clock: one wrong clock must not carry
     /// an account into the future for good. Always set with `clockSkew`.
     public static let ahead = AttemptFlags(rawValue: 1 << 5)
+
+    /// Each flag with the name logs and metrics give it.
+    public static let names: [(AttemptFlags, String)] = [
+        (.gradeMismatch, "grade_mismatch"), (.tooFast, "too_fast"), (.burst, "burst"), (.clockSkew, "clock_skew"),
+        (.unknownQuestion, "unknown_question"), (.ahead, "ahead"),
+    ]
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdBcrypt
+import Metrics
 import NIOPosix
 import StudyAPI
 import StudyCore
@@ -58,6 +59,7 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
         if let wait = await registrations.admit(
             username: nil, address: context.clientAddress(request, trusting: configuration.trustedProxies), now: clock())
         {
+            Counter(label: "studysync_rate_limited_total", dimensions: [("limit", "registration")]).increment()
             throw APIError(
                 .tooManyRequests, "too_many_registrations", "Too many accounts were made from this address: wait \(wait) seconds and try again.",
                 retryAfterSeconds: wait)
@@ -94,6 +96,7 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
         // itself, "lea\u{0}x" would be a fresh throttle key for the account "lea", and a megabyte name a megabyte key.
         let username = AccountRules.usernameProblem(body.username) == nil ? body.username : nil
         if let wait = await throttle.admit(username: username, address: address, now: now) {
+            Counter(label: "studysync_rate_limited_total", dimensions: [("limit", "login")]).increment()
             throw APIError(
                 .tooManyRequests, "too_many_attempts", "Too many failed logins: wait \(wait) seconds and try again.", retryAfterSeconds: wait)
         }
@@ -104,6 +107,7 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
         let password = body.password.utf8.contains(0) ? "" : body.password
         let verified = try await verifyPassword(password, hash: user?.passwordHash ?? decoyHash) && !password.isEmpty
         guard let user, verified else {
+            Counter(label: "studysync_login_failures_total").increment()
             throw APIError(.unauthorized, "invalid_credentials", "The username or password is wrong.")
         }
         await throttle.forgive(username: user.username, address: address, admittedAt: now)

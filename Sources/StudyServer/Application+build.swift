@@ -68,7 +68,8 @@ public func buildApplication(
         router: router,
         server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, counter: connections)])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "study-server"),
-        services: [DatabaseService(pool: pool, embedded: embedded, logger: logger)],
+        services: [DatabaseService(pool: pool, embedded: embedded, logger: logger)]
+            + (configuration.metrics.map { [MetricsEndpoint.application($0)] } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )
@@ -101,6 +102,7 @@ public func buildRouter<
 ) -> Router<AppContext> {
     let router = Router(context: AppContext.self)
     router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: LogRequestsMiddleware(.debug))
     HealthController(store: store).addRoutes(to: router)

@@ -35,6 +35,8 @@ public struct ServerConfiguration: Sendable {
     /// How long a device token lives; nil for until revoked.
     public var tokenLifetimeMs: Int64? = 365 * 24 * 3_600_000
 
+    /// Where `/metrics` is served (`--metrics-port`), on a listener of its own; nil: nowhere.
+    public var metrics: MetricsEndpoint?
     /// Who may register (`--registration`).
     public var registration = RegistrationMode.open
     /// Whether starting applies pending migrations or refuses to start while there are any (`--no-migrate`).

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Metrics
 import StudyAPI
 import StudyCore
 import StudyStorage
@@ -19,14 +20,14 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
     func sync(_ request: Request, _ context: AppContext) async throws -> Response {
         let identity = try context.requireIdentity()
         let started = ContinuousClock.now
-        var phases: [String: Duration] = [:]
         var mark = started
+        /// The time since the last phase ended, as `studysync_sync_phase_seconds{phase}`.
         func lap(_ name: String) {
             let now = ContinuousClock.now
-            phases[name] = now - mark
+            Timer(label: "studysync_sync_phase_seconds", dimensions: [("phase", name)]).record(duration: now - mark)
             mark = now
         }
-        // The sync messages have their own JSON codec (StudyCore/WireJSON.swift): Foundation's took most of a push's time.
+        // The sync messages have their own JSON codec (StudyAPI/WireJSON.swift): Foundation's took most of a push's time.
         let body: SyncRequest
         do {
             body = try SyncRequest(wireJSON: try await collectBody(request, limit: configuration.maxBodyBytes).readableBytesView)
@@ -52,7 +53,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         try await repository.storeSessions(body.sessions, userID: identity.user.id, deviceID: identity.device.id)
         let outcomes = try await repository.insert(body.attempts, flags: flags, userID: identity.user.id, receivedAt: now)
         lap("insert")
-        let inserted = outcomes.count { if case .inserted = $0 { true } else { false } }
+        let inserted = Self.count(outcomes, flags: flags)
         // "Last seen" to the minute and the clock offset to the second are plenty: a request that changes neither writes
         // no device row (the pages of one sync, pushes included, write it once; each write is a commit of its own).
         let device = identity.device
@@ -70,16 +71,12 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         let limit = min(body.pullLimit ?? SyncProtocol.maxPullPage, SyncProtocol.maxPullPage)
         let page = try await repository.pull(userID: identity.user.id, after: body.cursor, limit: limit, excludingDevice: identity.device.id)
         lap("pull")
-        func ms(_ d: Duration?) -> String {
-            String(format: "%.1f", Double((d ?? .zero).components.attoseconds) / 1e15 + Double((d ?? .zero).components.seconds) * 1000)
-        }
+        Timer(label: "studysync_sync_duration_seconds").record(duration: ContinuousClock.now - started)
         context.logger.info(
             "sync",
             metadata: [
                 "sync.pushed": "\(body.attempts.count)", "sync.inserted": "\(inserted)", "sync.pulled": "\(page.attempts.count)",
-                "sync.clock_offset_ms": "\(offset)", "sync.ms.decode": "\(ms(phases["decode"]))", "sync.ms.grade": "\(ms(phases["grade"]))",
-                "sync.ms.insert": "\(ms(phases["insert"]))", "sync.ms.device": "\(ms(phases["device"]))", "sync.ms.pull": "\(ms(phases["pull"]))",
-                "sync.ms.total": "\(ms(ContinuousClock.now - started))",
+                "sync.clock_offset_ms": "\(offset)",
             ])
         let response = SyncResponse(
             results: body.attempts.indices.map { PushResult(id: body.attempts[$0].id, outcome: outcomes[$0], flags: flags[$0]) },
@@ -95,6 +92,32 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         let identity = try context.requireIdentity()
         return ProgressList(progress: try await repository.progress(userID: identity.user.id))
     }
+
+    /// Counts a pushed page's outcomes (`studysync_attempts_total{outcome}`) and the flags of the stored ones
+    /// (`studysync_attempts_flagged_total{flag}`); returns how many were inserted.
+    static func count(_ outcomes: [PushOutcome], flags: [AttemptFlags]) -> Int {
+        var counts = (inserted: 0, duplicate: 0, conflict: 0, rejected: 0)
+        var flagged: [String: Int] = [:]
+        for (i, outcome) in outcomes.enumerated() {
+            switch outcome {
+            case .inserted:
+                counts.inserted += 1
+                for (flag, name) in AttemptFlags.names where flags[i].contains(flag) { flagged[name, default: 0] += 1 }
+            case .duplicate: counts.duplicate += 1
+            case .conflict: counts.conflict += 1
+            case .rejected: counts.rejected += 1
+            }
+        }
+        for (outcome, n) in [
+            ("inserted", counts.inserted), ("duplicate", counts.duplicate), ("conflict", counts.conflict), ("rejected", counts.rejected),
+        ]
+        where n > 0 {
+            Counter(label: "studysync_attempts_total", dimensions: [("outcome", outcome)]).increment(by: n)
+        }
+        for (name, n) in flagged { Counter(label: "studysync_attempts_flagged_total", dimensions: [("flag", name)]).increment(by: n) }
+        return counts.inserted
+    }
+
 }
 
 /// Question versions by `id/version`, kept once read: a version's content never changes (its id is its hash), so the
@@ -109,4 +132,5 @@ actor QuestionCache {
         }
         return known.filter { keys.contains($0.key) }
     }
+
 }

@@ -3,6 +3,8 @@ import CMalloc
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
+import Prometheus
 import StudyServer
 
 /// Turns flags and environment into a `ServerConfiguration` and runs the application; nothing else happens here.
@@ -28,6 +30,10 @@ struct Serve: AsyncParsableCommand {
             "Who may register: open (anyone who reaches the server), invite (with a code from 'study-server users invite') or closed (only accounts 'study-server users add' makes) (env REGISTRATION)."
     )
     var registration = ProcessInfo.processInfo.environment["REGISTRATION"] ?? "open"
+    @Option(help: "Serve Prometheus metrics at /metrics on this port, on a listener of its own (env METRICS_PORT; default: none).")
+    var metricsPort = Int(ProcessInfo.processInfo.environment["METRICS_PORT"] ?? "")
+    @Option(help: "Address of the metrics listener: loopback unless you mean to expose it (env METRICS_HOST).")
+    var metricsHost = ProcessInfo.processInfo.environment["METRICS_HOST"] ?? "127.0.0.1"
     @Flag(
         name: .customLong("no-migrate"),
         help: "Start only if the database has every migration, else exit naming the missing ones (run 'study-server migrate' first).")
@@ -38,6 +44,8 @@ struct Serve: AsyncParsableCommand {
         guard (1...200).contains(poolSize) else { throw ValidationError("--pool-size must be between 1 and 200.") }
         guard maxBodyBytes >= 64 * 1024 else { throw ValidationError("--max-body-bytes must be at least 65536.") }
         guard RegistrationMode(rawValue: registration) != nil else { throw ValidationError("--registration must be open, invite or closed.") }
+        if let metricsPort, !(1...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be between 1 and 65535.") }
+        if let metricsPort, metricsPort == port { throw ValidationError("--metrics-port must differ from --port.") }
     }
 
     func run() async throws {
@@ -54,6 +62,11 @@ struct Serve: AsyncParsableCommand {
         configuration.trustedProxies = Set(trustedProxies)
         configuration.registration = RegistrationMode(rawValue: registration) ?? .open
         configuration.migrations = noMigrate ? .requireCurrent : .apply
+        if let metricsPort {
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            configuration.metrics = MetricsEndpoint(host: metricsHost, port: metricsPort, registry: registry)
+        }
         try await operating(database) {
             let app = try await buildApplication(configuration)
             try await app.runService()

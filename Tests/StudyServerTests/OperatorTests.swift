@@ -289,3 +289,79 @@ struct StructuredLogTests {
         #expect(objects.contains { ($0["metadata"] as? [String: Any])?["request.id"] as? String == "ops-42" }, "\(server.output)")
     }
 }
+
+/// `--metrics-port`: Prometheus text on a listener of its own, whose sync counters move by exactly what was pushed.
+struct MetricsTests {
+    /// A port no one listens on now.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Samples by name and labels (`name{a="b"}`), from Prometheus's text format; every line must be a comment or a sample.
+    static func scrape(_ port: Int) throws -> [String: Double] {
+        let connection = try RawConnection(port: port)
+        connection.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let answer = connection.readToEnd()
+        guard answer.hasPrefix("HTTP/1.1 200"), let bodyStart = answer.range(of: "\r\n\r\n") else {
+            throw HarnessError.status(.internalServerError, answer)
+        }
+        var samples: [String: Double] = [:]
+        for line in answer[bodyStart.upperBound...].split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
+                throw HarnessError.status(.internalServerError, "not a sample: \(line)")
+            }
+            samples[String(line[..<space])] = value
+        }
+        return samples
+    }
+
+    @Test func syncCountersMoveByExactlyTheAttemptsPushed() async throws {
+        let admin = OperatorCommand(databaseURL: try await TestDatabase.freshURL("metrics"))
+        let metricsPort = try Self.freePort()
+        let server = try OperatorCommand.Server(admin, ["--metrics-port", "\(metricsPort)"])
+        defer { _ = server.stop() }
+        let apiPort = try #require(Int(server.url.split(separator: ":").last ?? ""))
+        // Not on the API's port.
+        let onAPI = try RawConnection(port: apiPort)
+        onAPI.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(onAPI.readToEnd().hasPrefix("HTTP/1.1 404"))
+
+        let anonymous = try ServerAPI(server: server.url, environment: [:])
+        _ = try await anonymous.register(username: "mia", password: "correct horse", displayName: nil)
+        let login = try await anonymous.login(username: "mia", password: "correct horse", deviceID: UUID().uuidString.lowercased(), deviceName: "m")
+        await #expect(throws: ServerError.self) {
+            _ = try await anonymous.login(username: "mia", password: "wrong password", deviceID: UUID().uuidString.lowercased(), deviceName: "m")
+        }
+        let mia = try ServerAPI(server: server.url, token: login.token, environment: [:])
+        let deck = try SeedFormat.parse(BundledDecks.all()[0].text, name: BundledDecks.all()[0].name)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let answers = (0..<37).map { i in
+            let question = deck.questions[i % deck.questions.count]
+            return Attempt(
+                id: UUID().uuidString.lowercased(), deviceID: login.deviceId, questionID: question.id, questionVersion: question.version,
+                chosen: question.correct, correct: true, answeredAt: now - Int64(40 - i) * 60_000, durationMs: 3_000,
+                sessionID: UUID().uuidString.lowercased())
+        }
+        let before = try Self.scrape(metricsPort)
+        _ = try await mia.sync(SyncRequest(clientTime: now, cursor: 0, attempts: Array(answers[0..<30])))
+        _ = try await mia.sync(SyncRequest(clientTime: now, cursor: 0, attempts: Array(answers[20..<37])))  // 10 again, 7 new
+        let after = try Self.scrape(metricsPort)
+        func moved(_ name: String) -> Double { (after[name] ?? 0) - (before[name] ?? 0) }
+        #expect(moved(#"studysync_attempts_total{outcome="inserted"}"#) == 37)
+        #expect(moved(#"studysync_attempts_total{outcome="duplicate"}"#) == 10)
+        #expect((after["studysync_login_failures_total"] ?? 0) == 1)
+        #expect(moved("studysync_sync_duration_seconds_count") == 2)
+        #expect(moved(#"studysync_sync_phase_seconds_count{phase="insert"}"#) == 2)
+        #expect((after["studysync_row_lock_wait_seconds_count"] ?? 0) >= 2)
+        #expect(after.keys.contains("studysync_db_pool_connections_in_use"))
+        #expect(after.keys.contains { $0.hasPrefix("http_server_request_duration_count{") }, "\(after.keys.sorted())")
+    }
+}

@@ -1,4 +1,5 @@
 import LibPQ
+import Metrics
 import StudyCore
 import StudyStorage
 
@@ -9,6 +10,9 @@ extension PostgresStore {
     /// first. The numbers are base + 1 … base + count.
     static func reserveNumbers(_ count: Int, userID: Int64, on tx: PostgresConnection) async throws -> Int64 {
         let reserved = Int64(count)
+        // How long a push waits here for the learner's row lock (the pages of one learner queue), as a metric.
+        let started = ContinuousClock.now
+        defer { Timer(label: "studysync_row_lock_wait_seconds").record(duration: ContinuousClock.now - started) }
         guard
             let base = try await tx.query(
                 "UPDATE users SET attempt_seq = attempt_seq + \(reserved) WHERE id = \(userID) RETURNING attempt_seq - \(reserved)"
