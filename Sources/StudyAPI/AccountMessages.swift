@@ -145,3 +145,62 @@ public struct ErrorBody: Codable, Sendable {
         self.requestId = requestId
     }
 }
+
+/// An account as an admin sees it (`GET /v1/users`).
+public struct UserAdminView: Codable, Sendable {
+    public let username: String
+    public let displayName: String
+    public let role: String
+    public let disabled: Bool
+    public let attempts: Int64
+    public let devices: Int
+    public let lastSeenAt: Int64?
+    public let createdAt: Int64
+
+    public init(
+        username: String, displayName: String, role: String, disabled: Bool, attempts: Int64, devices: Int, lastSeenAt: Int64?, createdAt: Int64
+    ) {
+        self.username = username
+        self.displayName = displayName
+        self.role = role
+        self.disabled = disabled
+        self.attempts = attempts
+        self.devices = devices
+        self.lastSeenAt = lastSeenAt
+        self.createdAt = createdAt
+    }
+}
+
+/// `GET /v1/users`.
+public struct UserAdminList: Codable, Sendable {
+    public let users: [UserAdminView]
+    public init(users: [UserAdminView]) { self.users = users }
+}
+
+/// `PUT /v1/users/{username}/disabled`.
+public struct SetDisabledRequest: Codable, Sendable {
+    public let disabled: Bool
+    public init(disabled: Bool) { self.disabled = disabled }
+}
+
+/// `POST /v1/registration-invites`: how many accounts the code registers, within how many days.
+public struct RegistrationInviteRequest: Codable, Sendable {
+    public let uses: Int?
+    public let days: Int?
+    public init(uses: Int? = nil, days: Int? = nil) {
+        self.uses = uses
+        self.days = days
+    }
+}
+
+/// A registration invite code, shown once.
+public struct RegistrationInviteView: Codable, Sendable {
+    public let code: String
+    public let uses: Int
+    public let expiresAt: Int64
+    public init(code: String, uses: Int, expiresAt: Int64) {
+        self.code = code
+        self.uses = uses
+        self.expiresAt = expiresAt
+    }
+}

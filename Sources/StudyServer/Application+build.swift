@@ -96,7 +96,7 @@ struct DatabaseService: Service {
 /// in-memory one, say) without starting a database.
 public func buildRouter<
     Store: UserRepository & DeviceRepository & AttemptRepository & ProgressRepository & DeckRepository & SessionRepository
-        & TeamRepository & ReadinessCheck
+        & TeamRepository & ReadinessCheck & AccountAdministration
 >(
     store: Store, configuration: ServerConfiguration, bundledDeckIDs: [String], clock: @escaping @Sendable () -> Int64
 ) -> Router<AppContext> {

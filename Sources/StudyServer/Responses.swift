@@ -28,3 +28,5 @@ extension TeamView {
         self.init(id: team.id, name: team.name, timeZone: team.timeZone, weekStart: team.weekStart, createdAt: team.createdAt, role: role?.rawValue)
     }
 }
+extension UserAdminList: ResponseEncodable {}
+extension RegistrationInviteView: ResponseEncodable {}

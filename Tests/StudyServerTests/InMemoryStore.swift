@@ -8,7 +8,7 @@ import StudyStorage
 /// answers the boards and reports with rows whose numbers are not worked out (zeros); the numbers, the push path's
 /// invariants and everything else of the store are tested against PostgreSQL only.
 actor InMemoryStore: UserRepository, DeviceRepository, AttemptRepository, ProgressRepository, DeckRepository, SessionRepository, TeamRepository,
-    ReadinessCheck
+    ReadinessCheck, AccountAdministration
 {
     private var users: [UserRecord] = []
     private var devices: [String: DeviceRecord] = [:]
@@ -225,4 +225,38 @@ actor InMemoryStore: UserRepository, DeviceRepository, AttemptRepository, Progre
     }
 
     func deck(id: String) async throws -> Deck? { decks[id] }
+
+    // MARK: administration
+
+    func userSummaries() async throws -> [UserSummary] {
+        users.sorted { $0.username < $1.username }.map { user in
+            UserSummary(
+                user: user, attempts: Int64(attempts[user.id]?.count ?? 0),
+                devices: devices.values.count { $0.userID == user.id && $0.revokedAt == nil },
+                lastSeenAt: devices.values.filter { $0.userID == user.id }.compactMap(\.lastSeenAt).max())
+        }
+    }
+
+    func setDisabled(username: String, _ disabled: Bool, at time: Int64) async throws -> UserRecord? {
+        guard let i = users.firstIndex(where: { $0.username == username }) else { return nil }
+        let u = users[i]
+        users[i] = UserRecord(
+            id: u.id, username: u.username, displayName: u.displayName, passwordHash: u.passwordHash, role: u.role, createdAt: u.createdAt,
+            disabledAt: disabled ? (u.disabledAt ?? time) : nil)
+        if disabled { for (hash, token) in tokens where devices[token.deviceID]?.userID == u.id { tokens[hash]?.revoked = true } }
+        return users[i]
+    }
+
+    func setPasswordHash(username: String, _ hash: String, at time: Int64) async throws -> UserRecord? { nil }
+
+    func deleteUser(username: String) async throws -> Bool {
+        guard let user = users.first(where: { $0.username == username }) else { return false }
+        users.removeAll { $0.id == user.id }
+        for team in memberships.keys { memberships[team]?[user.id] = nil }
+        attempts[user.id] = nil
+        return true
+    }
+
+    func createServerInvite(codeHash: [UInt8], maxUses: Int, expiresAt: Int64, createdBy: Int64?, at time: Int64) async throws {}
+
 }

@@ -47,6 +47,8 @@ struct OpenAPIAgreementTests {
             lastActiveAt: 1, inactive: false)
         let question = QuestionBody(prompt: "p", options: ["a", "b"], correct: [0])
         let row = BoardRowView(rank: 1, userId: 1, displayName: "Lea", points: 1, answered: 1, accuracy: 1, streak: 1, mastered: 1, you: true)
+        let admin = UserAdminView(
+            username: "lea", displayName: "Lea", role: "learner", disabled: false, attempts: 1, devices: 1, lastSeenAt: 1, createdAt: 1)
         let other: [(schema: String, fields: Set<String>)] = [
             ("Error", try keys(ErrorBody(error: "e", message: "m", field: "f", requestId: "r"))),
             (
@@ -84,6 +86,11 @@ struct OpenAPIAgreementTests {
             ("Visibility", try keys(VisibilityBody(optOut: true))),
             ("SetRole", try keys(SetRoleRequest(role: "admin"))),
             ("RoleChange", try keys(RoleView(username: "lea", role: "admin"))),
+            ("UserAdmin", try keys(admin)),
+            ("UserAdminList", try keys(UserAdminList(users: [admin]))),
+            ("SetDisabled", try keys(SetDisabledRequest(disabled: true))),
+            ("RegistrationInviteRequest", try keys(RegistrationInviteRequest(uses: 1, days: 1))),
+            ("RegistrationInvite", try keys(RegistrationInviteView(code: "c", uses: 1, expiresAt: 1))),
         ]
         let app = try await buildApplication(try await testConfiguration())
         try await app.test(.router) { client in

@@ -247,6 +247,10 @@ import Testing
             (.get, "/v1/decks/\(Self.deck.id)", [String: String](), [401, 200, 200, 200, 200, 200]),
             (.put, "/v1/me/leaderboard", ["optOut": false], [401, 200, 200, 200, 200, 200]),
             (.put, "/v1/users/ben/role", ["role": "learner"], [401, 403, 403, 403, 403, 200]),
+            (.get, "/v1/users", [String: String](), [401, 403, 403, 403, 403, 200]),
+            (.put, "/v1/users/ben/disabled", ["disabled": false], [401, 403, 403, 403, 403, 200]),
+            (.delete, "/v1/users/nobody", [String: String](), [401, 403, 403, 403, 403, 404]),
+            (.post, "/v1/registration-invites", ["uses": 2], [401, 403, 403, 403, 403, 201]),
             (.post, "/v1/teams/join", ["code": "no-such-code"], [401, 404, 404, 404, 404, 404]),
             (.delete, "/v1/teams/\(p.teamB)/membership", [String: String](), [401, 404, 204, 404, 204, 404]),
         ]
