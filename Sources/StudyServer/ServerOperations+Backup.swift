@@ -8,13 +8,17 @@ extension ServerOperations {
         guard !FileManager.default.fileExists(atPath: file) else {
             throw OperationError("\(file) exists already: give a new file name, so that no backup is overwritten.")
         }
-        try await withDatabase(configuration, logger: logger) { _, _, connection in
-            do {
+        // Readable by its owner only: it holds every account's password hash.
+        guard FileManager.default.createFile(atPath: file, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw OperationError("Cannot create \(file): check that its folder exists and is writable.")
+        }
+        do {
+            try await withDatabase(configuration, logger: logger) { _, _, connection in
                 try run(program("pg_dump", connection), ["--format=custom", "--file=\(file)", "--dbname=\(connection.url)"], doing: "pg_dump")
-            } catch {
-                try? FileManager.default.removeItem(atPath: file)  // no half a backup left to be mistaken for one
-                throw error
             }
+        } catch {
+            try? FileManager.default.removeItem(atPath: file)  // no half a backup left to be mistaken for one
+            throw error
         }
     }
 

@@ -194,11 +194,18 @@ struct OperatorCommand {
         let backup = try admin.run(["backup", backupFile.path])
         #expect(backup.status == 0, "\(backup.stderr)")
         #expect(try admin.run(["backup", backupFile.path]).stderr.contains("exists already"))
+        #expect(try FileManager.default.attributesOfItem(atPath: backupFile.path)[.posixPermissions] as? Int == 0o600)
 
         // Delete amy: gone from the board and the user list, the team stays.
         #expect(try admin.run(["users", "delete", "amy", "--yes"]).status == 0)
         #expect(try await !root.leaderboard(team: team.id, window: "all", offset: 0, limit: 50).rows.contains { $0.displayName == "amy" })
         #expect(try !admin.run(["users", "list"]).stdout.contains("amy"))
+
+        // After the backup, a new password logs every device out; it logs in.
+        #expect(try admin.run(["users", "reset-password", "root", "--password-stdin"], input: "another horse\n").status == 0)
+        await #expect(throws: ServerError.self) { _ = try await root.devices() }
+        _ = try await anonymous.login(username: "root", password: "another horse", deviceID: UUID().uuidString.lowercased(), deviceName: "new")
+        #expect(try admin.run(["users", "set-role", "root", "wizard"]).status != 0)
 
         // Restore over a database that is not empty: refused; then the database is dropped, made again and restored.
         #expect(server.stop() == 0, "\(server.output)")
@@ -212,6 +219,9 @@ struct OperatorCommand {
         }
         let restored = try admin.run(["restore", backupFile.path])
         #expect(restored.status == 0, "\(restored.stderr)")
+        // --force replaces a database that is not empty (here: with the same backup).
+        let forced = try admin.run(["restore", "--force", backupFile.path])
+        #expect(forced.status == 0, "\(forced.stderr)")
 
         // The device syncs again: everything back (amy too, as she was at the backup), nothing twice.
         let again = try OperatorCommand.Server(admin, ["--no-migrate"])
