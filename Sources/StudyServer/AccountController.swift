@@ -56,7 +56,7 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
         if let problem = TextRule.problem(displayName, field: "displayName", characters: 1...64) {
             throw APIError(.badRequest, "invalid_display_name", problem, field: "displayName")
         }
-        if let wait = await registrations.admit(
+        if let wait = try await registrations.admit(
             username: nil, address: context.clientAddress(request, trusting: configuration.trustedProxies), now: clock())
         {
             Counter(label: "studysync_rate_limited_total", dimensions: [("limit", "registration")]).increment()
@@ -95,7 +95,7 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
         // A name no account can have (wrong characters, a NUL, too long) is counted against the address only: keyed by
         // itself, "lea\u{0}x" would be a fresh throttle key for the account "lea", and a megabyte name a megabyte key.
         let username = AccountRules.usernameProblem(body.username) == nil ? body.username : nil
-        if let wait = await throttle.admit(username: username, address: address, now: now) {
+        if let wait = try await throttle.admit(username: username, address: address, now: now) {
             Counter(label: "studysync_rate_limited_total", dimensions: [("limit", "login")]).increment()
             throw APIError(
                 .tooManyRequests, "too_many_attempts", "Too many failed logins: wait \(wait) seconds and try again.", retryAfterSeconds: wait)
@@ -110,7 +110,7 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
             Counter(label: "studysync_login_failures_total").increment()
             throw APIError(.unauthorized, "invalid_credentials", "The username or password is wrong.")
         }
-        await throttle.forgive(username: user.username, address: address, admittedAt: now)
+        try await throttle.forgive(username: user.username, address: address, admittedAt: now)
         if user.disabledAt != nil {
             throw APIError(.forbidden, "account_disabled", "This account is disabled: ask the server's administrator.")
         }

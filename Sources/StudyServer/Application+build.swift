@@ -107,16 +107,18 @@ public func buildRouter<
     router.add(middleware: LogRequestsMiddleware(.debug))
     HealthController(store: store).addRoutes(to: router)
 
+    // A store that keeps login failures where every server sees them makes the limits hold across replicas.
+    let shared = store as? any LoginFailureLog
     let v1 = router.group("v1").add(middleware: ProtocolVersionMiddleware())
     MetaController(configuration: configuration, clock: clock).addRoutes(to: v1)
     let accounts = AccountController(
         repository: store, configuration: configuration,
         throttle: LoginThrottle(
             perUsername: configuration.loginFailuresPerUsername, perAddress: configuration.loginFailuresPerAddress,
-            windowMs: configuration.loginWindowMs),
+            windowMs: configuration.loginWindowMs, shared: shared, namespace: "login"),
         registrations: LoginThrottle(
             perUsername: configuration.registrationsPerAddress, perAddress: configuration.registrationsPerAddress,
-            windowMs: configuration.registrationWindowMs),
+            windowMs: configuration.registrationWindowMs, shared: shared, namespace: "registration"),
         clock: clock, decoyHash: Bcrypt.hash(UUID().uuidString, cost: configuration.bcryptCost))
     accounts.addPublicRoutes(to: v1)
 

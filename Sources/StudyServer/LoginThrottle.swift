@@ -1,6 +1,9 @@
+import StudyStorage
+
 /// Counts failed logins per username and per client address in a sliding window; past the limit, logins are refused
-/// with 429 and a `Retry-After` until the oldest failure leaves the window. Kept per server process. A second instance,
-/// with no usernames, counts registrations per address.
+/// with 429 and a `Retry-After` until the oldest failure leaves the window. With a `shared` log (the server's
+/// PostgreSQL) the counts are those of every server on the database, so the limits hold across replicas; without one
+/// they are kept in this process. A second instance, with no usernames, counts registrations per address.
 ///
 /// A login is counted as a failure the moment it is let through (`admit`), before its password is checked, and
 /// forgiven when it succeeds: twenty logins at once against a limit of five get five checks, not twenty (checking
@@ -11,18 +14,27 @@ actor LoginThrottle {
     private let windowMs: Int64
     private var failures: [String: [Int64]] = [:]
     private var admittedSinceSweep = 0
+    private let shared: (any LoginFailureLog)?
+    /// Keeps the shared log's keys of this throttle apart from another's (logins, registrations).
+    private let namespace: String
 
-    init(perUsername: Int, perAddress: Int, windowMs: Int64) {
+    init(perUsername: Int, perAddress: Int, windowMs: Int64, shared: (any LoginFailureLog)? = nil, namespace: String = "login") {
         self.perUsername = perUsername
         self.perAddress = perAddress
         self.windowMs = windowMs
+        self.shared = shared
+        self.namespace = namespace
     }
 
     /// Lets a login through and counts it as a failure until `forgive` is called; or, past a limit, the seconds to wait.
     /// `username` is nil for a name no account can have (then only the address counts it).
-    func admit(username: String?, address: String?, now: Int64) -> Int? {
+    func admit(username: String?, address: String?, now: Int64) async throws -> Int? {
         sweepIfDue(now: now)
         let keys = (username.map { [("user:" + $0, perUsername)] } ?? []) + (address.map { [("addr:" + $0, perAddress)] } ?? [])
+        if let shared {
+            let wait = try await shared.admitFailure(keys: keys.map { ("\(namespace):\($0.0)", $0.1) }, windowMs: windowMs, at: now)
+            return wait.map { Int(($0 + 999) / 1000) }
+        }
         var wait: Int64 = 0
         for (key, limit) in keys {
             let recent = (failures[key] ?? []).filter { $0 > now - windowMs }
@@ -36,7 +48,12 @@ actor LoginThrottle {
 
     /// The login `admit` let through at `now` succeeded: the username's failures are cleared, and the address no longer
     /// counts this one.
-    func forgive(username: String, address: String?, admittedAt now: Int64) {
+    func forgive(username: String, address: String?, admittedAt now: Int64) async throws {
+        if let shared {
+            try await shared.forgiveFailure(
+                clearing: "\(namespace):user:\(username)", takingBack: address.map { "\(namespace):addr:\($0)" }, at: now)
+            return
+        }
         failures["user:" + username] = nil
         if let address, var times = failures["addr:" + address], let index = times.lastIndex(of: now) {
             times.remove(at: index)
@@ -54,5 +71,10 @@ actor LoginThrottle {
         guard admittedSinceSweep >= 256 || failures.count > 100_000 else { return }
         admittedSinceSweep = 0
         failures = failures.filter { $0.value.last.map { $0 > now - windowMs } ?? false }
+        // The shared log's old rows, of every key: in the background, as nothing waits for them.
+        if let shared, namespace == "login" {
+            let before = now - windowMs
+            Task { try? await shared.sweepFailures(before: before) }
+        }
     }
 }
