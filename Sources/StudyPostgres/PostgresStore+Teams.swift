@@ -131,18 +131,20 @@ extension PostgresStore: TeamRepository {
     ) async throws -> Leaderboard {
         // The window's days in the team's zone, [from, until) (NULL for `all`, which reads the all-time totals), and the
         // board, in one statement; the bounds come with every row.
-        let rows = try await pool.query(
-            """
-            WITH b AS (
-                SELECT today, CASE \(window.rawValue)::text WHEN 'week' THEN w WHEN 'month' THEN m END AS from_day,
-                       CASE \(window.rawValue)::text WHEN 'week' THEN w + 7 WHEN 'month' THEN (m + interval '1 month')::date END AS until_day
-                FROM (SELECT today, week_of(today, week_start) - 7 * \(offset) AS w,
-                             (date_trunc('month', today) - make_interval(months => \(offset)))::date AS m
-                      FROM (SELECT team_day(time_zone, \(time)) AS today, week_start FROM teams WHERE id = \(teamID)) t) d
-            )
-            SELECT f.rank, f.user_id, f.display_name, f.points, f.attempts, f.correct, f.streak, f.mastered, b.from_day::text, b.until_day::text
-            FROM b, team_leaderboard(\(teamID), b.from_day, b.until_day, b.today, \(callerID), \(showEveryone), \(limit)) f
-            """)
+        let rows = try await reading { pool in
+            try await pool.query(
+                """
+                WITH b AS (
+                    SELECT today, CASE \(window.rawValue)::text WHEN 'week' THEN w WHEN 'month' THEN m END AS from_day,
+                           CASE \(window.rawValue)::text WHEN 'week' THEN w + 7 WHEN 'month' THEN (m + interval '1 month')::date END AS until_day
+                    FROM (SELECT today, week_of(today, week_start) - 7 * \(offset) AS w,
+                                 (date_trunc('month', today) - make_interval(months => \(offset)))::date AS m
+                          FROM (SELECT team_day(time_zone, \(time)) AS today, week_start FROM teams WHERE id = \(teamID)) t) d
+                )
+                SELECT f.rank, f.user_id, f.display_name, f.points, f.attempts, f.correct, f.streak, f.mastered, b.from_day::text, b.until_day::text
+                FROM b, team_leaderboard(\(teamID), b.from_day, b.until_day, b.today, \(callerID), \(showEveryone), \(limit)) f
+                """)
+        }
         let from = try rows.first?.decode(String?.self, at: 8)
         let until = try rows.first?.decode(String?.self, at: 9)
         let board = try rows.map { row in
@@ -155,12 +157,14 @@ extension PostgresStore: TeamRepository {
     }
 
     public func learnerReport(teamID: Int64, userID: Int64?, at time: Int64) async throws -> [LearnerReportRow] {
-        try await pool.query(
-            """
-            SELECT user_id, username, display_name, questions_attempted, attempts, accuracy, mastered, due, streak, last_active_at, inactive
-            FROM team_learner_report(\(teamID), \(time), \(userID)::bigint) ORDER BY display_name, user_id
-            """
-        ).map { row in
+        try await reading { pool in
+            try await pool.query(
+                """
+                SELECT user_id, username, display_name, questions_attempted, attempts, accuracy, mastered, due, streak, last_active_at, inactive
+                FROM team_learner_report(\(teamID), \(time), \(userID)::bigint) ORDER BY display_name, user_id
+                """
+            )
+        }.map { row in
             LearnerReportRow(
                 userID: try row.decode(at: 0), username: try row.decode(at: 1), displayName: try row.decode(at: 2),
                 questionsAttempted: try row.decode(at: 3),
@@ -170,18 +174,20 @@ extension PostgresStore: TeamRepository {
     }
 
     public func questionReport(teamID: Int64, deckID: String?, firstAttemptsOnly: Bool) async throws -> [QuestionReportRow] {
-        try await pool.query(
-            """
-            SELECT r.deck_id, r.question_position, r.question_id, v.prompt, v.options::text[], r.learners, r.attempts, r.facility, r.discrimination,
-                   r.option_chosen::text, r.correct_options::text, r.duration_histogram::text
-            FROM team_decks td
-            CROSS JOIN LATERAL team_question_sums_report(td.team_id, td.deck_id, \(firstAttemptsOnly)) r
-            JOIN deck_questions dq ON dq.deck_id = r.deck_id AND dq.position = r.question_position
-            JOIN question_versions v ON v.question_id = dq.question_id AND v.version = dq.version
-            WHERE td.team_id = \(teamID) AND (\(deckID)::text IS NULL OR td.deck_id = \(deckID)::text)
-            ORDER BY td.published_at, td.deck_id, r.question_position
-            """
-        ).map { row in
+        try await reading { pool in
+            try await pool.query(
+                """
+                SELECT r.deck_id, r.question_position, r.question_id, v.prompt, v.options::text[], r.learners, r.attempts, r.facility, r.discrimination,
+                       r.option_chosen::text, r.correct_options::text, r.duration_histogram::text
+                FROM team_decks td
+                CROSS JOIN LATERAL team_question_sums_report(td.team_id, td.deck_id, \(firstAttemptsOnly)) r
+                JOIN deck_questions dq ON dq.deck_id = r.deck_id AND dq.position = r.question_position
+                JOIN question_versions v ON v.question_id = dq.question_id AND v.version = dq.version
+                WHERE td.team_id = \(teamID) AND (\(deckID)::text IS NULL OR td.deck_id = \(deckID)::text)
+                ORDER BY td.published_at, td.deck_id, r.question_position
+                """
+            )
+        }.map { row in
             let options = try PostgresTextArray.parse(try row.decode(String.self, at: 4))
             let chosen = try row.decode(String?.self, at: 9).map { try PostgresTextArray.parse($0).map { Int($0) ?? 0 } } ?? []
             let correct = Set(try PostgresTextArray.parse(try row.decode(String.self, at: 10)).compactMap { Int($0) })
@@ -197,14 +203,16 @@ extension PostgresStore: TeamRepository {
     }
 
     public func weakQuestions(userID: Int64, limit: Int) async throws -> [WeakQuestion] {
-        try await pool.query(
-            """
-            SELECT s.question_id, coalesce((SELECT v.prompt FROM question_versions v WHERE v.question_id = s.question_id LIMIT 1), ''),
-                   s.attempts, s.correct_attempts, s.last_answered_at
-            FROM learner_question_stats s WHERE s.user_id = \(userID) AND s.correct_attempts < s.attempts
-            ORDER BY s.correct_attempts::double precision / s.attempts, s.attempts DESC, s.question_id LIMIT \(limit)
-            """
-        ).map { row in
+        try await reading { pool in
+            try await pool.query(
+                """
+                SELECT s.question_id, coalesce((SELECT v.prompt FROM question_versions v WHERE v.question_id = s.question_id LIMIT 1), ''),
+                       s.attempts, s.correct_attempts, s.last_answered_at
+                FROM learner_question_stats s WHERE s.user_id = \(userID) AND s.correct_attempts < s.attempts
+                ORDER BY s.correct_attempts::double precision / s.attempts, s.attempts DESC, s.question_id LIMIT \(limit)
+                """
+            )
+        }.map { row in
             WeakQuestion(
                 questionID: try row.decode(at: 0), prompt: try row.decode(at: 1), attempts: try row.decode(at: 2),
                 correctAttempts: try row.decode(at: 3),

@@ -6,8 +6,27 @@ import StudyStorage
 /// spans more than one user (the schema is ready to shard by user).
 public struct PostgresStore: Sendable {
     public let pool: PostgresPool
+    /// Where the boards and reports are read, when not on the primary: a standby (`--read-database-url`).
+    let reads: ReadReplica?
 
-    public init(pool: PostgresPool) { self.pool = pool }
+    public init(pool: PostgresPool, readPool: PostgresPool? = nil, maxReadLagMs: Int64 = 30_000) {
+        self.pool = pool
+        reads = readPool.map { ReadReplica(pool: $0, maxLagMs: maxReadLagMs) }
+    }
+
+    /// Runs a read that may be a little stale (a board, a report) on the standby when there is one that is up and
+    /// less than `maxReadLagMs` behind; else, and whenever the standby fails, on the primary. It never fails for the
+    /// standby's sake.
+    func reading<T: Sendable>(_ body: (PostgresPool) async throws -> T) async throws -> T {
+        if let reads, await reads.isUsable() {
+            do {
+                return try await body(reads.pool)
+            } catch let error as PostgresError where error.failure == .unavailable || error.kind == .server {
+                await reads.failed()
+            }
+        }
+        return try await body(pool)
+    }
 
     /// The advisory lock key that serialises registrations ("studysync registration").
     static let registrationLock: Int64 = 0x5354_5544_5952_4547
@@ -185,5 +204,40 @@ extension PostgresStore: ReadinessCheck {
     /// Throws unless PostgreSQL answers a query now (the server's readiness check).
     public func checkReachable() async throws {
         _ = try await pool.query("SELECT 1")
+    }
+}
+
+/// A standby for reads, checked for lag at most every few seconds and set aside for a while when it fails.
+actor ReadReplica {
+    let pool: PostgresPool
+    let maxLagMs: Int64
+    private var checkedAt: ContinuousClock.Instant?
+    private var usable = false
+
+    init(pool: PostgresPool, maxLagMs: Int64) {
+        self.pool = pool
+        self.maxLagMs = maxLagMs
+    }
+
+    func isUsable() async -> Bool {
+        let now = ContinuousClock.now
+        if let checkedAt, now - checkedAt < .seconds(5) { return usable }
+        checkedAt = now
+        // On a standby, how long since the last transaction it replayed (0 when it has replayed everything it was sent
+        // and the primary is idle: then `pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()`); 0 on a primary.
+        let lag = try? await pool.query(
+            """
+            SELECT CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                        ELSE (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint END
+            """
+        ).scalar(Int64.self)
+        usable = lag.map { $0 <= maxLagMs } ?? false
+        return usable
+    }
+
+    /// A read failed here: the primary takes the reads until the next check.
+    func failed() {
+        usable = false
+        checkedAt = ContinuousClock.now
     }
 }

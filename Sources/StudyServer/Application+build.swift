@@ -35,7 +35,10 @@ public func buildApplication(
         database = server.configuration
     }
     let pool = PostgresPool(configuration: database, size: configuration.poolSize, logger: logger)
-    let store = PostgresStore(pool: pool)
+    let readPool = configuration.readDatabaseURL.map {
+        PostgresPool(configuration: PostgresConfiguration(url: $0), size: configuration.poolSize, waitTimeout: .seconds(2), logger: logger)
+    }
+    let store = PostgresStore(pool: pool, readPool: readPool, maxReadLagMs: configuration.maxReadLagMs)
     var bundledDeckIDs: [String] = []
     do {
         switch configuration.migrations {
@@ -56,6 +59,7 @@ public func buildApplication(
         }
     } catch {
         await pool.close()
+        await readPool?.close()
         try? embedded?.stop()
         throw error
     }
@@ -68,7 +72,7 @@ public func buildApplication(
         router: router,
         server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, counter: connections)])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "study-server"),
-        services: [DatabaseService(pool: pool, embedded: embedded, logger: logger)]
+        services: [DatabaseService(pool: pool, readPool: readPool, embedded: embedded, logger: logger)]
             + (configuration.metrics.map { [MetricsEndpoint.application($0)] } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
@@ -79,12 +83,14 @@ public func buildApplication(
 /// the HTTP server has finished its in-flight requests, it closes the pool and stops the embedded server.
 struct DatabaseService: Service {
     let pool: PostgresPool
+    var readPool: PostgresPool? = nil
     let embedded: LocalPostgres?
     let logger: Logger
 
     func run() async throws {
         try? await gracefulShutdown()
         await pool.close()
+        await readPool?.close()
         if let embedded {
             do { try embedded.stop() } catch { logger.error("could not stop the private PostgreSQL", metadata: ["error": "\(error)"]) }
         }

@@ -35,6 +35,10 @@ public struct ServerConfiguration: Sendable {
     /// How long a device token lives; nil for until revoked.
     public var tokenLifetimeMs: Int64? = 365 * 24 * 3_600_000
 
+    /// A standby (or a list of them, as libpq takes them) for the boards and reports; nil: the primary serves them.
+    public var readDatabaseURL: String?
+    /// How far behind the standby may be before its reads go to the primary instead.
+    public var maxReadLagMs: Int64 = 30_000
     /// Where `/metrics` is served (`--metrics-port`), on a listener of its own; nil: nowhere.
     public var metrics: MetricsEndpoint?
     /// Who may register (`--registration`).

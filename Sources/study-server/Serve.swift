@@ -30,6 +30,12 @@ struct Serve: AsyncParsableCommand {
             "Who may register: open (anyone who reaches the server), invite (with a code from 'study-server users invite') or closed (only accounts 'study-server users add' makes) (env REGISTRATION)."
     )
     var registration = ProcessInfo.processInfo.environment["REGISTRATION"] ?? "open"
+    @Option(
+        name: .customLong("read-database-url"),
+        help:
+            "A standby for the leaderboards and reports (libpq URL; target_session_attrs=prefer-standby takes a list); a standby that is down or over 30 s behind is passed over for the primary (env READ_DATABASE_URL)."
+    )
+    var readDatabaseURL = ProcessInfo.processInfo.environment["READ_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
     @Option(help: "Serve Prometheus metrics at /metrics on this port, on a listener of its own (env METRICS_PORT; default: none).")
     var metricsPort = Int(ProcessInfo.processInfo.environment["METRICS_PORT"] ?? "")
     @Option(help: "Address of the metrics listener: loopback unless you mean to expose it (env METRICS_HOST).")
@@ -62,6 +68,7 @@ struct Serve: AsyncParsableCommand {
         configuration.trustedProxies = Set(trustedProxies)
         configuration.registration = RegistrationMode(rawValue: registration) ?? .open
         configuration.migrations = noMigrate ? .requireCurrent : .apply
+        configuration.readDatabaseURL = readDatabaseURL
         if let metricsPort {
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))

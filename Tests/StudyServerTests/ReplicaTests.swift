@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import PostgresTestSupport
 import StudyServer
 import Testing
 
@@ -40,5 +41,42 @@ struct ReplicaTests {
                 #expect(try await login(two, "correct horse") == .ok)
             }
         }
+    }
+}
+
+/// `--read-database-url`: boards and reports are read on the standby while it is up, and on the primary when it is not.
+struct ReadReplicaTests {
+    /// A team with one member on its board; how many rows the board shows its instructor.
+    func boardRows(readingFrom standby: String?) async throws -> Int {
+        var configuration = try await testConfiguration()
+        configuration.readDatabaseURL = standby
+        let app = try await buildApplication(configuration)
+        return try await app.test(.router) { client in
+            let admin = try await client.account("root")
+            let lea = try await client.account("lea")
+            let team = try await client.json(.post, "/v1/teams", token: admin, ["name": "Replicas"])
+            let id = try #require(team.body["id"] as? Int)
+            let code = try #require(try await client.json(.post, "/v1/teams/\(id)/invites", token: admin).body["code"] as? String)
+            #expect(try await client.json(.post, "/v1/teams/join", token: lea, ["code": code]).status == .ok)
+            let board = try await client.json(.get, "/v1/teams/\(id)/leaderboard?window=all&everyone=true", token: admin)
+            #expect(board.status == .ok, "\(board.body)")
+            return (board.body["rows"] as? [[String: Any]] ?? []).count
+        }
+    }
+
+    @Test func boardsAreReadOnTheStandbyWhileItIsUp() async throws {
+        // A "standby" that is a database of its own, with the schema but none of the primary's rows: a board read there
+        // is empty, so an empty board shows the read went to it.
+        var other = try await testConfiguration()
+        let standby = try await TestDatabase.freshURL("standby")
+        other.database = .url(standby)
+        _ = try await buildApplication(other)  // migrates it
+        #expect(try await boardRows(readingFrom: nil) == 1)
+        #expect(try await boardRows(readingFrom: standby) == 0)
+    }
+
+    @Test func aStandbyThatIsDownSendsTheReadsToThePrimary() async throws {
+        let rows = try await boardRows(readingFrom: "postgresql://nobody@127.0.0.1:\(try MetricsTests.freePort())/none?connect_timeout=2")
+        #expect(rows == 1)
     }
 }
