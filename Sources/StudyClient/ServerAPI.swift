@@ -8,8 +8,9 @@ public struct ServerAPI: Sendable {
     public let baseURL: URL
     public let token: String?
     let http: HTTPClient
-    /// Waits before the second, third and fourth tries.
-    var backoff: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2)]
+    /// Waits before the second to fifth tries: 7.5 s in all, which outlasts a database failover (about 6 s from the
+    /// primary's death to a writable standby in scripts/test-failover).
+    var backoff: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2), .seconds(4)]
 
     /// `caFile`: a PEM file of certificates to trust besides the system's, for a server whose certificate a private CA
     /// signed; without one, `SSL_CERT_FILE` when it is set.
