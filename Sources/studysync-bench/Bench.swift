@@ -103,7 +103,12 @@ struct Bench {
             }
         }
 
+        // Syncs with nothing new, one after another: what one costs the server and PostgreSQL (SCALING.md's capacity).
+        let idle = crowdHomes[0]
+        try await measure("200 syncs with nothing new, in a row", 0) { for _ in 0..<200 { _ = try await idle.sync() } }
+
         let copies = try await copyRates(postgres, attempts: copyRows, user: "push100000", pushedBefore: ["push1000", "push10000"])
+        let bytesPerAttempt = try await storagePerAttempt(postgres)
 
         print("")
         print(pad("work", 40) + pad("wall", 12) + "attempts/s")
@@ -120,6 +125,14 @@ struct Bench {
                     + "\(String(format: "%.2f", rate / copies.empty.rate)) (empty table)")
         }
         print("server peak memory (VmHWM): \(peak) MiB (\(startMemory) MiB when it had started; each phase's below)")
+        print("storage per attempt, its table and indexes: \(bytesPerAttempt) bytes")
+        if let crowd = cpuRows.first(where: { $0.0.hasPrefix("8 users") }), let noop = cpuRows.first(where: { $0.0.hasPrefix("200 syncs") }) {
+            let pushCPU = (crowd.1.server + crowd.1.postgres) * 1000 / 80
+            let noopCPU = (noop.1.server + noop.1.postgres) * 1000 / 200
+            print(
+                "server + PostgreSQL CPU: \(String(format: "%.1f", pushCPU)) ms per 1,000 attempts pushed (8 users at once), "
+                    + "\(String(format: "%.2f", noopCPU)) ms per sync with nothing new")
+        }
         print("")
         print(pad("CPU time spent on it (ms)", 40) + pad("client", 10) + pad("server", 10) + pad("PostgreSQL", 12) + "server peak MiB")
         for (name, split, phasePeak) in cpuRows {
@@ -179,6 +192,23 @@ struct Bench {
     /// users who pushed before it). The second is what the push's own COPY meets: its ids are UUIDv7, made at answer
     /// time, and the earlier users' later ids sort after them, so every one goes into the middle of the id index rather
     /// than onto its right edge, as into an empty table.
+    /// The attempts table's size with its indexes, over its rows.
+    static func storagePerAttempt(_ postgres: LocalPostgres) async throws -> Int64 {
+        let pool = PostgresPool(configuration: postgres.configuration, size: 1)
+        do {
+            try await pool.query("VACUUM ANALYZE attempts")
+            let bytes =
+                try await pool.query(
+                    "SELECT (pg_total_relation_size('attempts') / greatest((SELECT count(*) FROM attempts), 1))::bigint"
+                ).scalar(Int64.self) ?? 0
+            await pool.close()
+            return bytes
+        } catch {
+            await pool.close()
+            throw error
+        }
+    }
+
     static func copyRates(_ postgres: LocalPostgres, attempts: [Attempt], user: String, pushedBefore: [String]) async throws
         -> (empty: (duration: Duration, rate: Double), asFound: (duration: Duration, rate: Double))
     {
