@@ -35,7 +35,7 @@ extension PostgresStore: LoginFailureLog {
         }
     }
 
-    public func sweepFailures(before: Int64) async throws {
-        try await pool.query("DELETE FROM login_failures WHERE at <= \(before)")
+    public func sweepFailures(namespace: String, before: Int64) async throws {
+        try await pool.query("DELETE FROM login_failures WHERE at <= \(before) AND starts_with(key, \(namespace + ":"))")
     }
 }

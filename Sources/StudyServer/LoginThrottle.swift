@@ -71,10 +71,12 @@ actor LoginThrottle {
         guard admittedSinceSweep >= 256 || failures.count > 100_000 else { return }
         admittedSinceSweep = 0
         failures = failures.filter { $0.value.last.map { $0 > now - windowMs } ?? false }
-        // The shared log's old rows, of every key: in the background, as nothing waits for them.
-        if let shared, namespace == "login" {
+        // The shared log's rows of this throttle that left its window, under every key: in the background, as nothing
+        // waits for them (each throttle has its own window: 15 minutes for logins, an hour for registrations).
+        if let shared {
             let before = now - windowMs
-            Task { try? await shared.sweepFailures(before: before) }
+            let namespace = namespace
+            Task { try? await shared.sweepFailures(namespace: namespace, before: before) }
         }
     }
 }

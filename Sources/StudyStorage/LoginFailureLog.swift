@@ -7,6 +7,6 @@ public protocol LoginFailureLog: Sendable {
     func admitFailure(keys: [(key: String, limit: Int)], windowMs: Int64, at now: Int64) async throws -> Int64?
     /// Clears every failure under `clearing`, and takes back the one counted under `takingBack` at `at`.
     func forgiveFailure(clearing: String, takingBack: String?, at: Int64) async throws
-    /// Drops the failures that have left the window, under every key.
-    func sweepFailures(before: Int64) async throws
+    /// Drops the failures counted before `before` under every key of `namespace` (`namespace:…`).
+    func sweepFailures(namespace: String, before: Int64) async throws
 }

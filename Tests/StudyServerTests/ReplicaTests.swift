@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import LibPQ
 import PostgresTestSupport
+import StudyPostgres
 import StudyServer
 import Testing
 
@@ -78,5 +80,21 @@ struct ReadReplicaTests {
     @Test func aStandbyThatIsDownSendsTheReadsToThePrimary() async throws {
         let rows = try await boardRows(readingFrom: "postgresql://nobody@127.0.0.1:\(try MetricsTests.freePort())/none?connect_timeout=2")
         #expect(rows == 1)
+    }
+}
+
+/// The shared log of failures: each throttle sweeps only its own keys, with its own window.
+struct LoginFailureLogTests {
+    @Test func sweepingTheLoginsLeavesTheRegistrationsCounted() async throws {
+        let store = PostgresStore(pool: PostgresPool(configuration: try await TestDatabase.fresh(), size: 2))
+        try await withPool(store.pool) { _ in
+            try await store.migrate()
+            #expect(try await store.admitFailure(keys: [("login:addr:a", 1)], windowMs: 1_000, at: 10) == nil)
+            #expect(try await store.admitFailure(keys: [("registration:addr:a", 1)], windowMs: 100_000, at: 10) == nil)
+            try await store.sweepFailures(namespace: "login", before: 50)
+            // The login's failure is gone; the registration, an hour's window, is still counted.
+            #expect(try await store.admitFailure(keys: [("login:addr:a", 1)], windowMs: 100_000, at: 60) == nil)
+            #expect(try await store.admitFailure(keys: [("registration:addr:a", 1)], windowMs: 100_000, at: 60) == 99_950)
+        }
     }
 }
