@@ -17,8 +17,10 @@ public final class PostgresPool: Sendable {
     let threads: NIOThreadPool
     private let state: PoolState
 
+    /// `name` tells this pool's metrics from another's (`pool="primary"`, `pool="read"`).
     public init(
-        configuration: PostgresConfiguration, size: Int = 4, waitTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "studysync.libpq")
+        configuration: PostgresConfiguration, size: Int = 4, waitTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "studysync.libpq"),
+        name: String = "primary"
     ) {
         precondition(size > 0, "a pool needs at least one connection")
         self.configuration = configuration
@@ -27,7 +29,7 @@ public final class PostgresPool: Sendable {
         self.logger = logger
         self.threads = NIOThreadPool(numberOfThreads: size)
         self.threads.start()
-        self.state = PoolState(size: size)
+        self.state = PoolState(size: size, name: name)
     }
 
     /// Closes idle connections and stops the threads; callers waiting for a connection get `poolClosed`.
@@ -118,10 +120,14 @@ actor PoolState {
     private var nextID: UInt64 = 0
     private var closed = false
     /// What the pool is doing, for the server's metrics (no-ops unless a metrics backend is bootstrapped).
-    private let inUse = Gauge(label: "studysync_db_pool_connections_in_use")
-    private let waiting = Gauge(label: "studysync_db_pool_waiting")
+    private let inUse: Gauge
+    private let waiting: Gauge
 
-    init(size: Int) { self.size = size }
+    init(size: Int, name: String) {
+        self.size = size
+        inUse = Gauge(label: "studysync_db_pool_connections_in_use", dimensions: [("pool", name)])
+        waiting = Gauge(label: "studysync_db_pool_waiting", dimensions: [("pool", name)])
+    }
 
     private func report() {
         inUse.record(open - idle.count)

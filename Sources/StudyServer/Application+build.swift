@@ -36,7 +36,8 @@ public func buildApplication(
     }
     let pool = PostgresPool(configuration: database, size: configuration.poolSize, logger: logger)
     let readPool = configuration.readDatabaseURL.map {
-        PostgresPool(configuration: PostgresConfiguration(url: $0), size: configuration.poolSize, waitTimeout: .seconds(2), logger: logger)
+        PostgresPool(
+            configuration: PostgresConfiguration(url: $0), size: configuration.poolSize, waitTimeout: .seconds(2), logger: logger, name: "read")
     }
     let store = PostgresStore(pool: pool, readPool: readPool, maxReadLagMs: configuration.maxReadLagMs)
     var bundledDeckIDs: [String] = []

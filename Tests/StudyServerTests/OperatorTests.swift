@@ -371,7 +371,7 @@ struct MetricsTests {
         #expect(moved("studysync_sync_duration_seconds_count") == 2)
         #expect(moved(#"studysync_sync_phase_seconds_count{phase="insert"}"#) == 2)
         #expect((after["studysync_row_lock_wait_seconds_count"] ?? 0) >= 2)
-        #expect(after.keys.contains("studysync_db_pool_connections_in_use"))
+        #expect(after.keys.contains(#"studysync_db_pool_connections_in_use{pool="primary"}"#), "\(after.keys.sorted())")
         #expect(after.keys.contains { $0.hasPrefix("http_server_request_duration_count{") }, "\(after.keys.sorted())")
     }
 }
