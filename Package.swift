@@ -26,7 +26,9 @@ let package = Package(
         // Pure domain: decks, identity, attempts, FSRS, progress. Foundation only, no I/O.
         .target(name: "StudyCore"),
         // The wire contract: the sync messages and their JSON codec, shared by the CLI and the server (PROTOCOL.md).
-        .target(name: "StudyAPI", dependencies: ["StudyCore"]),
+        .target(name: "StudyAPI", dependencies: ["StudyCore", "CZstd"]),
+        // zstd through the system's libzstd.so.1, opened at run time: no headers are needed to build (ContentCoding).
+        .target(name: "CZstd", linkerSettings: [.linkedLibrary("dl")]),
         // The server's storage ports: the records and repository protocols its handlers are generic over.
         .target(name: "StudyStorage", dependencies: ["StudyCore"]),
         // The decks that ship with the product, as package resources, shared by CLI and server.

@@ -106,10 +106,17 @@ public struct MetaResponse: Codable, Sendable {
     public let clockToleranceMs: Int64
     /// Who may register: `open`, `invite` or `closed` (absent from servers before it was said).
     public let registration: String?
+    /// The request body encodings the server reads (`zstd`); absent or empty: plain JSON only.
+    public let contentEncodings: [String]?
+    /// The forms of a pushed page the server reads (`attempts`, `attemptRows`, `attemptColumns`); absent: the first two.
+    public let pageForms: [String]?
+
+    /// The page forms this version reads, as `GET /v1/meta` lists them.
+    public static let allPageForms = ["attempts", "attemptRows", "attemptColumns"]
 
     public init(
         protocolVersion: Int, serverTime: Int64, maxPushPage: Int, maxPullPage: Int, maxBodyBytes: Int, clockToleranceMs: Int64,
-        registration: String? = nil
+        registration: String? = nil, contentEncodings: [String]? = nil, pageForms: [String]? = nil
     ) {
         self.protocolVersion = protocolVersion
         self.serverTime = serverTime
@@ -118,6 +125,8 @@ public struct MetaResponse: Codable, Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.clockToleranceMs = clockToleranceMs
         self.registration = registration
+        self.contentEncodings = contentEncodings
+        self.pageForms = pageForms
     }
 }
 

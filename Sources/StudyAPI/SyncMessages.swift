@@ -65,9 +65,12 @@ public struct SyncRequest: Sendable, Codable, Hashable {
     public var pullLimit: Int?
     /// Asks for the results as runs in the page's order (`resultRuns`, PROTOCOL.md) instead of one object per attempt.
     public var resultRuns: Bool
+    /// Asks for the pulled page in the column form (`pulledColumns`, PROTOCOL.md) instead of one object per attempt.
+    public var pullColumns: Bool
 
     public init(
-        clientTime: Int64, cursor: Int64, attempts: [Attempt], sessions: [StudySession] = [], pullLimit: Int? = nil, resultRuns: Bool = false
+        clientTime: Int64, cursor: Int64, attempts: [Attempt], sessions: [StudySession] = [], pullLimit: Int? = nil, resultRuns: Bool = false,
+        pullColumns: Bool = false
     ) {
         self.clientTime = clientTime
         self.cursor = cursor
@@ -75,9 +78,10 @@ public struct SyncRequest: Sendable, Codable, Hashable {
         self.sessions = sessions
         self.pullLimit = pullLimit
         self.resultRuns = resultRuns
+        self.pullColumns = pullColumns
     }
 
-    enum CodingKeys: String, CodingKey { case clientTime, cursor, attempts, attemptRows, sessions, pullLimit, resultRuns }
+    enum CodingKeys: String, CodingKey { case clientTime, cursor, attempts, attemptRows, sessions, pullLimit, resultRuns, pullColumns }
 
     /// Reads the page from `attempts` (objects) or `attemptRows` (the row form `wireJSON()` sends; PROTOCOL.md).
     public init(from decoder: any Decoder) throws {
@@ -87,13 +91,14 @@ public struct SyncRequest: Sendable, Codable, Hashable {
         let objects = try container.decodeIfPresent([Attempt].self, forKey: .attempts)
         let rows = try container.decodeIfPresent(AttemptRows.self, forKey: .attemptRows)?.attempts
         do {
-            attempts = try Self.page(attempts: objects, attemptRows: rows)
+            attempts = try Self.page(attempts: objects, attemptRows: rows, attemptColumns: nil)
         } catch {
             throw DecodingError.dataCorruptedError(forKey: .attemptRows, in: container, debugDescription: error.description)
         }
         sessions = try container.decode([StudySession].self, forKey: .sessions)
         pullLimit = try container.decodeIfPresent(Int.self, forKey: .pullLimit)
         resultRuns = try container.decodeIfPresent(Bool.self, forKey: .resultRuns) ?? false
+        pullColumns = try container.decodeIfPresent(Bool.self, forKey: .pullColumns) ?? false
     }
 
     /// Writes the page as objects, the form any JSON library reads most easily.
@@ -105,6 +110,7 @@ public struct SyncRequest: Sendable, Codable, Hashable {
         try container.encode(sessions, forKey: .sessions)
         try container.encodeIfPresent(pullLimit, forKey: .pullLimit)
         if resultRuns { try container.encode(true, forKey: .resultRuns) }
+        if pullColumns { try container.encode(true, forKey: .pullColumns) }
     }
 }
 

@@ -185,18 +185,17 @@ extension Attempt {
 }
 
 extension SyncRequest {
-    /// The pushed page from whichever form the request used; both at once is refused, as neither is plainly meant.
-    static func page(attempts: [Attempt]?, attemptRows: [Attempt]?) throws(WireJSONError) -> [Attempt] {
-        switch (attempts, attemptRows) {
-        case (let objects?, let rows?):
-            guard objects.isEmpty || rows.isEmpty else {
-                throw WireJSONError(.wrongType, "send the page either as 'attempts' or as 'attemptRows', not both", path: ["attemptRows"])
-            }
-            return objects.isEmpty ? rows : objects
-        case (let objects?, nil): return objects
-        case (nil, let rows?): return rows
-        case (nil, nil): throw WireJSONError(.missingField, "", path: ["attempts"])
+    /// The pushed page from whichever form the request used; two forms at once (neither empty) is refused, as neither
+    /// is plainly meant.
+    static func page(attempts: [Attempt]?, attemptRows: [Attempt]?, attemptColumns: [Attempt]?) throws(WireJSONError) -> [Attempt] {
+        let given = [("attempts", attempts), ("attemptRows", attemptRows), ("attemptColumns", attemptColumns)].filter { $0.1 != nil }
+        guard let first = given.first else { throw WireJSONError(.missingField, "", path: ["attempts"]) }
+        let filled = given.filter { !($0.1 ?? []).isEmpty }
+        guard filled.count <= 1 else {
+            throw WireJSONError(
+                .wrongType, "send the page in one form: 'attempts', 'attemptRows' or 'attemptColumns'", path: [filled[1].0])
         }
+        return (filled.first ?? first).1 ?? []
     }
 }
 
@@ -227,18 +226,24 @@ extension StudySession {
 }
 
 extension SyncRequest {
-    /// The request body as JSON.
-    public func wireJSON() -> [UInt8] {
-        var json = JSONWriter(capacity: 256 + attempts.count * 300)
+    /// The request body as JSON; `columns`: the page in the column form (PROTOCOL.md, "The column form"), which a
+    /// server says it reads in `GET /v1/meta`, else as rows.
+    public func wireJSON(columns: Bool = false) -> [UInt8] {
+        var json = JSONWriter(capacity: 256 + attempts.count * (columns ? 40 : 300))
         json.object { json in
             json.key("clientTime")
             json.int(clientTime)
             json.key("cursor")
             json.int(cursor)
-            // The page as rows (PROTOCOL.md, "attemptRows"): each attempt an array of its values in a fixed order, its
-            // device, question and session ids written once in `strings` and referred to by position.
-            json.key("attemptRows")
-            Attempt.writeRows(attempts, to: &json)
+            if columns && AttemptColumns.canWrite(attempts) {
+                json.key("attemptColumns")
+                AttemptColumns.write(attempts, to: &json)
+            } else {
+                // The page as rows (PROTOCOL.md, "attemptRows"): each attempt an array of its values in a fixed order,
+                // its device, question and session ids written once in `strings` and referred to by position.
+                json.key("attemptRows")
+                Attempt.writeRows(attempts, to: &json)
+            }
             json.key("sessions")
             json.array { json in for session in sessions { session.write(to: &json) } }
             if let pullLimit {
@@ -249,14 +254,18 @@ extension SyncRequest {
                 json.key("resultRuns")
                 json.bool(true)
             }
+            if pullColumns {
+                json.key("pullColumns")
+                json.bool(true)
+            }
         }
         return json.bytes
     }
 
     public init(wireJSON bytes: some Collection<UInt8>) throws(WireJSONError) {
         self = try JSONReader.read(bytes) { (json: inout JSONReader) throws(WireJSONError) -> SyncRequest in
-            var clientTime: Int64?, cursor: Int64?, attempts: [Attempt]?, rows: [Attempt]?, sessions: [StudySession]?, pullLimit: Int?
-            var resultRuns = false
+            var clientTime: Int64?, cursor: Int64?, attempts: [Attempt]?, rows: [Attempt]?, columns: [Attempt]?, sessions: [StudySession]?
+            var pullLimit: Int?, resultRuns = false, pullColumns = false
             try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
                 switch key {
                 case "clientTime": clientTime = try json.readInt64()
@@ -265,17 +274,18 @@ extension SyncRequest {
                     var strings = SharedStrings()
                     attempts = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try Attempt(from: &json, sharing: &strings) }
                 case "attemptRows": rows = try Attempt.readRows(from: &json)
+                case "attemptColumns": columns = try AttemptColumns.read(from: &json).attempts
                 case "sessions": sessions = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try StudySession(from: &json) }
                 case "pullLimit": pullLimit = try json.readNull() ? nil : try json.readInt()
                 case "resultRuns": resultRuns = try json.readNull() ? false : try json.readBool()
+                case "pullColumns": pullColumns = try json.readNull() ? false : try json.readBool()
                 default: try json.skipValue()
                 }
             }
             return SyncRequest(
                 clientTime: try required(clientTime, "clientTime"), cursor: try required(cursor, "cursor"),
-                attempts: try SyncRequest.page(attempts: attempts, attemptRows: rows), sessions: try required(sessions, "sessions"),
-                pullLimit: pullLimit,
-                resultRuns: resultRuns)
+                attempts: try SyncRequest.page(attempts: attempts, attemptRows: rows, attemptColumns: columns),
+                sessions: try required(sessions, "sessions"), pullLimit: pullLimit, resultRuns: resultRuns, pullColumns: pullColumns)
         }
     }
 }
@@ -357,8 +367,9 @@ extension ResultRun {
 }
 
 extension SyncResponse {
-    /// The response body as JSON; `resultRuns`: the results as runs (`SyncRequest.resultRuns`), not one object each.
-    public func wireJSON(resultRuns: Bool = false) -> [UInt8] {
+    /// The response body as JSON; `resultRuns`: the results as runs (`SyncRequest.resultRuns`), not one object each;
+    /// `columns`: the pulled page in the column form (`SyncRequest.pullColumns`).
+    public func wireJSON(resultRuns: Bool = false, columns: Bool = false) -> [UInt8] {
         var json = JSONWriter(capacity: 256 + (resultRuns ? 0 : results.count * 80) + attempts.count * 330)
         json.object { json in
             if resultRuns {
@@ -376,9 +387,16 @@ extension SyncResponse {
                     }
                 }
             }
+            // In the column form, `attempts` is left empty (a reader that knows the form reads `pulledColumns`).
+            let facts = columns ? attempts.map(\.attempt) : []
+            let asColumns = columns && AttemptColumns.canWrite(facts)
+            if asColumns {
+                json.key("pulledColumns")
+                AttemptColumns.write(facts, seq: attempts.map(\.seq), flags: attempts.map(\.flags), to: &json)
+            }
             json.key("attempts")
             json.array { json in
-                for pulled in attempts {
+                for pulled in attempts where !asColumns {
                     json.object { json in
                         json.key("seq")
                         json.int(pulled.seq)
@@ -421,9 +439,17 @@ extension SyncResponse {
                     results = expanded
                 case "attempts":
                     var strings = SharedStrings()
-                    attempts = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in
+                    let objects = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in
                         try PulledAttempt(from: &json, sharing: &strings)
                     }
+                    if !objects.isEmpty || attempts == nil { attempts = objects }
+                case "pulledColumns":
+                    let page = try AttemptColumns.read(from: &json)
+                    guard let seq = page.seq, let flags = page.flags else {
+                        throw WireJSONError(.missingField, "", path: [page.seq == nil ? "seq" : "flags"])
+                    }
+                    let pulled = page.attempts.indices.map { PulledAttempt(seq: seq[$0], attempt: page.attempts[$0], flags: flags[$0]) }
+                    if !pulled.isEmpty || attempts == nil { attempts = pulled }
                 case "cursor": cursor = try json.readInt64()
                 case "hasMore": hasMore = try json.readBool()
                 case "serverTime": serverTime = try json.readInt64()

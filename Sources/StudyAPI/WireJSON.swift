@@ -163,6 +163,18 @@ public struct JSONReader: ~Copyable {
         return values
     }
 
+    /// Whether the next value is a string, without reading it: for a field that holds one of two types.
+    public mutating func nextIsString() -> Bool {
+        skipWhitespace()
+        return peek() == UInt8(ascii: "\"")
+    }
+
+    /// Whether the next value is an array, without reading it.
+    public mutating func nextIsArray() -> Bool {
+        skipWhitespace()
+        return peek() == UInt8(ascii: "[")
+    }
+
     /// True (and consumed) when the next value is `null`.
     public mutating func readNull() throws(WireJSONError) -> Bool {
         skipWhitespace()

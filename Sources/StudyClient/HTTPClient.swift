@@ -15,6 +15,8 @@ final class HTTPClient: Sendable {
     struct Response: Sendable {
         let status: Int
         let body: [UInt8]
+        /// The answer's `Content-Encoding`, when it has one.
+        var contentEncoding: String? = nil
     }
 
     /// No answer came: the server could not be reached, or nothing arrived for the read timeout. `tlsRejected`: the TLS
@@ -85,7 +87,9 @@ final class HTTPClient: Sendable {
         do {
             let response = try await client.execute(request, timeout: .seconds(Int64(timeoutSeconds) * 10))
             var collected = try await response.body.collect(upTo: 1 << 30)
-            return Response(status: Int(response.status.code), body: collected.readBytes(length: collected.readableBytes) ?? [])
+            return Response(
+                status: Int(response.status.code), body: collected.readBytes(length: collected.readableBytes) ?? [],
+                contentEncoding: response.headers.first(name: "Content-Encoding"))
         } catch is CancellationError {
             throw CancellationError()
         } catch let error as AsyncHTTPClient.HTTPClientError where error == .cancelled {

@@ -12,6 +12,15 @@ extension LocalStore {
         return id
     }
 
+    /// The id of the attempt this device makes at `answeredAt`: the time, the device's next counter (kept with the
+    /// store) and its own id's random bits (`UUIDv7.make(milliseconds:counter:device:)`), so a page of its attempts needs
+    /// no random bits on the wire (PROTOCOL.md, "The column form").
+    public func newAttemptID(answeredAt: Int64) throws -> String {
+        let counter = ((try meta("attempt_counter")).flatMap { Int($0) }.map { $0 + 1 } ?? 0) & UUIDv7.counterMask
+        try setMeta("attempt_counter", String(counter))
+        return UUIDv7.make(milliseconds: answeredAt, counter: counter, device: deviceID) ?? UUIDv7.make(milliseconds: answeredAt)
+    }
+
     /// The device's hybrid clock, seeded with the newest attempt this store holds from any device, leaving out those the
     /// server found stamped ahead of its clock: one wrong clock does not carry every device into the future.
     public func hybridClock() throws -> HybridClock {

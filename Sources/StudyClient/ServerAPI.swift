@@ -11,6 +11,35 @@ public struct ServerAPI: Sendable {
     /// Waits before the second to fifth tries: 7.5 s in all, which outlasts a database failover (about 6 s from the
     /// primary's death to a writable standby in scripts/test-failover).
     var backoff: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2), .seconds(4)]
+    /// What the server said it reads (`GET /v1/meta`): until then, nothing a server of an older version could not.
+    var features = Features()
+
+    /// The wire features a server reads beyond plain JSON and the row form (PROTOCOL.md, "Compression" and "The column
+    /// form"). Answers are always asked for compressed (`Accept-Encoding`), which any server may ignore.
+    public struct Features: Sendable, Equatable {
+        /// Request bodies may be zstd-compressed.
+        public var compressedRequests = false
+        /// Pushed pages may be in the column form, and pulled pages asked for in it.
+        public var columns = false
+
+        public init(compressedRequests: Bool = false, columns: Bool = false) {
+            self.compressedRequests = compressedRequests
+            self.columns = columns
+        }
+
+        /// What `meta` says the server reads, and this process can write.
+        public init(meta: MetaResponse) {
+            compressedRequests = ContentCoding.isAvailable && (meta.contentEncodings ?? []).contains(ContentCoding.zstd)
+            columns = (meta.pageForms ?? []).contains("attemptColumns")
+        }
+    }
+
+    /// This API, using what the server said it reads.
+    public func using(_ features: Features) -> ServerAPI {
+        var api = self
+        api.features = features
+        return api
+    }
 
     /// `caFile`: a PEM file of certificates to trust besides the system's, for a server whose certificate a private CA
     /// signed; without one, `SSL_CERT_FILE` when it is set.
@@ -57,16 +86,17 @@ public struct ServerAPI: Sendable {
         // The results come as runs in the page's order, which this reads back into one result per attempt.
         var request = request
         request.resultRuns = true
+        request.pullColumns = features.columns
         // Each try carries its own time: a retry after a stalled answer that resent the first try's clientTime made the
         // server measure the stall as clock offset, and the next answers were stamped that far ahead.
-        let first = request.wireJSON()
+        let first = request.wireJSON(columns: features.columns)
         let started = ContinuousClock.now
         let bytes = try await send("POST", "v1/sync") { attempt in
             guard attempt > 0 else { return first }
             var retry = request
             let elapsed = ContinuousClock.now - started
             retry.clientTime = request.clientTime + elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-            return retry.wireJSON()
+            return retry.wireJSON(columns: features.columns)
         }
         do {
             return try SyncResponse(wireJSON: bytes, pushed: request.attempts)
@@ -119,12 +149,21 @@ public struct ServerAPI: Sendable {
         var headers = ["User-Agent: study/\(StudySyncVersion.current)", "\(SyncProtocol.versionHeader): \(SyncProtocol.version)"]
         if let token { headers.append("Authorization: Bearer \(token)") }
         if hasBody { headers.append("Content-Type: application/json") }
+        if ContentCoding.isAvailable { headers.append("Accept-Encoding: \(ContentCoding.zstd)") }
         var lastFailure = ""
         for attempt in 0...(retry ? backoff.count : 0) {
             if attempt > 0 { try await Task.sleep(for: backoff[attempt - 1]) }
-            let response: HTTPClient.Response
+            var body = json(attempt), tryHeaders = headers
+            // A body worth compressing goes compressed to a server that said it reads zstd.
+            if features.compressedRequests, let plain = body, plain.count >= ContentCoding.minimumBytes,
+                let compressed = ContentCoding.compress(plain)
+            {
+                body = compressed
+                tryHeaders.append("Content-Encoding: \(ContentCoding.zstd)")
+            }
+            var response: HTTPClient.Response
             do {
-                response = try await http.perform(method, url.absoluteString, headers: headers, body: json(attempt))
+                response = try await http.perform(method, url.absoluteString, headers: tryHeaders, body: body)
             } catch let error as HTTPClient.Failure where error.tlsRejected {
                 // Trying again would meet the same certificate; the learner has to act.
                 throw StoreError(
@@ -134,6 +173,12 @@ public struct ServerAPI: Sendable {
             } catch let error as HTTPClient.Failure {
                 lastFailure = "cannot reach the server at \(baseURL.absoluteString) (\(error.description))"
                 continue
+            }
+            if let encoding = response.contentEncoding, encoding.lowercased() != "identity" {
+                guard encoding.lowercased() == ContentCoding.zstd, let plain = try? ContentCoding.decompress(response.body, limit: 1 << 30) else {
+                    throw unreadable(method, path)
+                }
+                response = HTTPClient.Response(status: response.status, body: plain)
             }
             let status = response.status
             if (200..<300).contains(status) { return response.body }

@@ -14,7 +14,8 @@ struct MetaController {
                 protocolVersion: SyncProtocol.version, serverTime: clock(), maxPushPage: SyncProtocol.maxPushPage,
                 maxPullPage: SyncProtocol.maxPullPage,
                 maxBodyBytes: configuration.maxBodyBytes, clockToleranceMs: AttemptRules.clockTolerance,
-                registration: configuration.registration.rawValue)
+                registration: configuration.registration.rawValue,
+                contentEncodings: ContentCoding.supported, pageForms: MetaResponse.allPageForms)
         }
         group.get("openapi.json") { _, _ -> Response in
             guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),

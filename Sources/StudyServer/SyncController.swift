@@ -83,9 +83,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             attempts: page.attempts.map(PulledAttempt.init),
             cursor: page.cursor, hasMore: page.hasMore, serverTime: now, clockOffsetMs: offset,
             clockWarning: AttemptReview.clockWarning(offsetMs: offset))
-        return Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.wireJSON(resultRuns: body.resultRuns))))
+        return jsonResponse(response.wireJSON(resultRuns: body.resultRuns, columns: body.pullColumns), for: request)
     }
 
     func progress(_ context: AppContext) async throws -> ProgressList {

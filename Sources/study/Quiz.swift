@@ -62,7 +62,8 @@ struct Quiz: ParsableCommand {
             let answeredAt = clock.stamp(wallClock: Clock.nowMs() + offset)
             try store.record(
                 Attempt(
-                    id: UUIDv7.make(milliseconds: answeredAt), deviceID: store.deviceID, questionID: question.id, questionVersion: question.version,
+                    id: try store.newAttemptID(answeredAt: answeredAt), deviceID: store.deviceID, questionID: question.id,
+                    questionVersion: question.version,
                     chosen: chosen, correct: correct, answeredAt: answeredAt, durationMs: durationMs, sessionID: sessionID))
             answered += 1
             if correct {

@@ -19,7 +19,7 @@ struct Sync: AsyncParsableCommand {
                     : "\(credentials.server) speaks sync protocol \(meta.protocolVersion), older than this study's \(SyncProtocol.version): ask its administrator to upgrade it. Nothing was synced; your answers are safe here."
             )
         }
-        let engine = SyncEngine(store: store, transport: api, pageSize: SyncEngine.pageSize(for: meta))
+        let engine = SyncEngine(store: store, transport: api.using(.init(meta: meta)), pageSize: SyncEngine.pageSize(for: meta))
         let summary: SyncEngine.Summary
         do {
             summary = try await engine.run { done, total in

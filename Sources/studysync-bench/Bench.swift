@@ -340,7 +340,8 @@ final class Home: @unchecked Sendable {
         return Home(directory: directory, store: store, api: try ServerAPI(server: url, token: login.token))
     }
 
-    /// `count` offline attempts on the bundled deck, a few seconds apart, answered as a person would.
+    /// `count` offline attempts on the bundled deck, 4 s apart, each taking 1.5–9 s, with ids as `study` makes them: the
+    /// shape of the Anki peer's reviews (../shared/peers/anki/bench.py).
     func fill(_ count: Int, seed: UInt64) throws {
         let deck = try store.requireDeck("ml-deployment")
         let session = try store.startSession(deckID: deck.id, at: 1_700_000_000_000)
@@ -350,14 +351,16 @@ final class Home: @unchecked Sendable {
             let q = deck.questions[Int.random(in: 0..<deck.questions.count, using: &rng)]
             let chosen = Bool.random(using: &rng) ? q.correct : [(q.correct[0] + 1) % q.options.count]
             return Attempt(
-                id: UUIDv7.make(milliseconds: start + Int64(i) * 4_000, using: &rng), deviceID: store.deviceID, questionID: q.id,
-                questionVersion: q.version, chosen: chosen,
-                correct: q.grade(chosen), answeredAt: start + Int64(i) * 4_000, durationMs: 3_500, sessionID: session)
+                id: UUIDv7.make(milliseconds: start + Int64(i) * 4_000, counter: i & UUIDv7.counterMask, device: store.deviceID)!,
+                deviceID: store.deviceID, questionID: q.id, questionVersion: q.version, chosen: chosen, correct: q.grade(chosen),
+                answeredAt: start + Int64(i) * 4_000, durationMs: Int64.random(in: 1_500...9_000, using: &rng), sessionID: session)
         }
         try store.recordAll(attempts)
     }
 
+    /// What `study sync` does: the server's limits and what it reads (`GET /v1/meta`), then the sync.
     func sync() async throws -> SyncEngine.Summary {
-        try await SyncEngine(store: store, transport: api).run()  // the page sizes `study sync` uses
+        let meta = try await api.meta()
+        return try await SyncEngine(store: store, transport: api.using(.init(meta: meta)), pageSize: SyncEngine.pageSize(for: meta)).run()
     }
 }
