@@ -24,6 +24,7 @@ struct Bench {
             return try await ScaleBench.run(learners: numbers.first ?? 1_000, attemptsPerLearner: numbers.dropFirst().first ?? 10_000)
         }
         if CommandLine.arguments.dropFirst().first == "codec" { return try CodecBench.run() }
+        if CommandLine.arguments.dropFirst().first == "peer" { return try await PeerBench.run(Array(CommandLine.arguments.dropFirst(2))) }
         if CommandLine.arguments.dropFirst().first == "store" { return try StoreBench.run() }
         let machine = machineDescription()
         print("StudySync sync benchmark — \(ISO8601DateFormatter().string(from: Date())) — \(machine)")

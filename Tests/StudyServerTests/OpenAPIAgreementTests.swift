@@ -23,18 +23,22 @@ struct OpenAPIAgreementTests {
         let session = StudySession(id: Self.id, deckId: "d1", startedAt: 5)
         let result = PushResult(id: Self.id, status: .inserted, seq: 1, reason: "r", ahead: true)
         let pulled = PulledAttempt(seq: 1, attempt: attempt, flags: 0)
-        let request = SyncRequest(clientTime: 5, cursor: 0, attempts: [attempt], sessions: [session], pullLimit: 5, resultRuns: true)
+        let request = SyncRequest(
+            clientTime: 5, cursor: 0, attempts: [attempt], sessions: [session], pullLimit: 5, resultRuns: true, pullColumns: true)
         let response = SyncResponse(
             results: [result], attempts: [pulled], cursor: 1, hasMore: false, serverTime: 5, clockOffsetMs: 0, clockWarning: "w")
         let runs = try JSONSerialization.jsonObject(with: Data(response.wireJSON(resultRuns: true))) as? [String: Any]
         let run = try #require((runs?["resultRuns"] as? [[String: Any]])?.first)
+        let columnsAnswer = try JSONSerialization.jsonObject(with: Data(response.wireJSON(columns: true))) as? [String: Any]
+        let columns = try #require(columnsAnswer?["pulledColumns"] as? [String: Any])
         let expected: [(schema: String, fields: Set<String>)] = [
             ("Attempt", try keys(attempt)),
             ("StudySession", try keys(session)),
             ("PushResult", try keys(result)),
             ("PulledAttempt", try keys(pulled)),
-            ("SyncRequest", try keys(request).union(["attemptRows"])),
-            ("SyncResponse", try keys(response).union(["resultRuns"])),
+            ("SyncRequest", try keys(request).union(["attemptRows", "attemptColumns"])),
+            ("SyncResponse", try keys(response).union(["resultRuns", "pulledColumns"])),
+            ("AttemptColumns", Set(columns.keys)),
             ("ResultRun", Set(run.keys)),
         ]
         let user = UserView(id: 1, username: "lea", displayName: "Lea", role: "learner")
@@ -55,7 +59,8 @@ struct OpenAPIAgreementTests {
                 "Meta",
                 try keys(
                     MetaResponse(
-                        protocolVersion: 1, serverTime: 1, maxPushPage: 1, maxPullPage: 1, maxBodyBytes: 1, clockToleranceMs: 1, registration: "open")
+                        protocolVersion: 1, serverTime: 1, maxPushPage: 1, maxPullPage: 1, maxBodyBytes: 1, clockToleranceMs: 1, registration: "open",
+                        contentEncodings: ["zstd"], pageForms: MetaResponse.allPageForms)
                 )
             ),
             ("RegisterRequest", try keys(RegisterRequest(username: "lea", password: "p", displayName: "Lea", inviteCode: "c"))),

@@ -57,13 +57,30 @@ extension TestClientProtocol {
 
 enum HarnessError: Error { case status(HTTPResponse.Status, String) }
 
-/// A sync transport that goes through the real router in-process, as the CLI's HTTP client would over the network.
+/// A sync transport that goes through the real router in-process, as the CLI's HTTP client would over the network:
+/// plain JSON objects through Foundation's Codable (the simplest client there is), or, when `compact`, as `study`
+/// sends to a server that reads them: the column form, compressed both ways.
 struct RouterTransport: SyncTransport {
     let client: any TestClientProtocol
     let token: String
+    var compact = false
 
     func sync(_ request: SyncRequest) async throws -> SyncResponse {
-        try await client.decoded(SyncResponse.self, .post, "/v1/sync", token: token, request)
+        guard compact else { return try await client.decoded(SyncResponse.self, .post, "/v1/sync", token: token, request) }
+        var request = request
+        request.resultRuns = true
+        request.pullColumns = true
+        let body = try #require(ContentCoding.compress(request.wireJSON(columns: true)))
+        let headers: HTTPFields = [
+            .contentType: "application/json", .authorization: "Bearer \(token)", .contentEncoding: "zstd", .acceptEncoding: "zstd",
+        ]
+        let pushed = request.attempts
+        return try await client.execute(uri: "/v1/sync", method: .post, headers: headers, body: ByteBuffer(bytes: body)) { response in
+            guard response.status == .ok else { throw HarnessError.status(response.status, String(buffer: response.body)) }
+            var bytes = Array(response.body.readableBytesView)
+            if response.headers[.contentEncoding] == "zstd" { bytes = try ContentCoding.decompress(bytes, limit: 1 << 30) }
+            return try SyncResponse(wireJSON: bytes, pushed: pushed)
+        }
     }
 }
 

@@ -12,6 +12,8 @@ import Testing
 struct Device {
     let directory: TemporaryDirectory
     let token: String
+    /// Syncs as `study` does with a server that reads the column form and zstd (else as the plainest client).
+    var compact = false
 
     func store() throws -> LocalStore { try LocalStore(directory: directory.url) }
 
@@ -25,11 +27,12 @@ struct Device {
             let question = deck.questions[Int.random(in: 0..<deck.questions.count, using: &rng)]
             let right = Bool.random(using: &rng)
             let chosen = right ? question.correct : [question.options.indices.first { !question.correct.contains($0) }!]
+            let answeredAt = clock.stamp(wallClock: start + Int64(i) * 20_000)
             try store.record(
                 Attempt(
-                    id: UUID().uuidString.lowercased(), deviceID: store.deviceID, questionID: question.id, questionVersion: question.version,
-                    chosen: chosen,
-                    correct: question.grade(chosen), answeredAt: clock.stamp(wallClock: start + Int64(i) * 20_000), durationMs: 5_000,
+                    id: compact ? try store.newAttemptID(answeredAt: answeredAt) : UUID().uuidString.lowercased(), deviceID: store.deviceID,
+                    questionID: question.id, questionVersion: question.version, chosen: chosen, correct: question.grade(chosen),
+                    answeredAt: answeredAt, durationMs: 5_000,
                     sessionID: session))
         }
     }
@@ -37,18 +40,21 @@ struct Device {
     func sync(_ client: any TestClientProtocol, clock: @escaping () -> Int64 = { Clock.nowMs() }, pageSize: Int = 2_000) async throws
         -> SyncEngine.Summary
     {
-        try await SyncEngine(store: store(), transport: RouterTransport(client: client, token: token), pageSize: pageSize, clock: clock).run()
+        try await SyncEngine(
+            store: store(), transport: RouterTransport(client: client, token: token, compact: compact), pageSize: pageSize, clock: clock
+        ).run()
     }
 
-    static func login(_ client: any TestClientProtocol, as username: String) async throws -> Device {
+    static func login(_ client: any TestClientProtocol, as username: String, compact: Bool = false) async throws -> Device {
         let directory = TemporaryDirectory()
         let store = try LocalStore(directory: directory.url)
-        return Device(directory: directory, token: try await client.account(username, deviceID: store.deviceID))
+        return Device(directory: directory, token: try await client.account(username, deviceID: store.deviceID), compact: compact)
     }
 
-    init(directory: TemporaryDirectory, token: String) {
+    init(directory: TemporaryDirectory, token: String, compact: Bool = false) {
         self.directory = directory
         self.token = token
+        self.compact = compact
     }
 }
 
@@ -219,7 +225,8 @@ let hour: Int64 = 3_600_000
                 do {
                     let username = "prop\(runs.next())"
                     var devices: [Device] = []
-                    for _ in 0..<deviceCount { devices.append(try await Device.login(client, as: username)) }
+                    // Half the devices sync as `study` does (columns, zstd), half as the plainest client: they must agree.
+                    for i in 0..<deviceCount { devices.append(try await Device.login(client, as: username, compact: i % 2 == 1)) }
                     var rng = SeededGenerator(seed: UInt64(script.first ?? 0))
                     var time = Clock.nowMs() - 30 * hour
                     for step in script {
