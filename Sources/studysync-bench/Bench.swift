@@ -16,6 +16,8 @@ import StudyPostgres
 ///
 ///     swift build -c release && .build/release/studysync-bench
 ///     .build/release/studysync-bench scale [LEARNERS] [ATTEMPTS_PER_LEARNER]   # teams at scale (ScaleBench.swift)
+///     .build/release/studysync-bench class [LEARNERS] [SECONDS] [ROUNDS]       # a class syncing at once (ClassBench.swift)
+///     .build/release/studysync-bench peer --json FILE …                          # the Anki peer's shapes (PeerBench.swift)
 @main
 struct Bench {
     static func main() async throws {
@@ -24,6 +26,11 @@ struct Bench {
             return try await ScaleBench.run(learners: numbers.first ?? 1_000, attemptsPerLearner: numbers.dropFirst().first ?? 10_000)
         }
         if CommandLine.arguments.dropFirst().first == "codec" { return try CodecBench.run() }
+        if CommandLine.arguments.dropFirst().first == "class" {
+            let numbers = CommandLine.arguments.dropFirst(2).compactMap { Int($0) }
+            return try await ClassBench.run(
+                learners: numbers.first ?? 50, seconds: numbers.dropFirst().first ?? 60, rounds: numbers.dropFirst(2).first ?? 1)
+        }
         if CommandLine.arguments.dropFirst().first == "peer" { return try await PeerBench.run(Array(CommandLine.arguments.dropFirst(2))) }
         if CommandLine.arguments.dropFirst().first == "store" { return try StoreBench.run() }
         let machine = machineDescription()
