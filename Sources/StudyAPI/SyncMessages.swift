@@ -9,7 +9,7 @@ public enum SyncProtocol {
     /// The most attempts one request may push.
     public static let maxPushPage = 5_000
     /// The most attempts one response pulls.
-    public static let maxPullPage = 5_000
+    public static let maxPullPage = 10_000
     /// The largest cursor a client may send: 2^53 - 1, the largest integer every JSON library reads exactly.
     public static let maxCursor: Int64 = 9_007_199_254_740_991
     /// The most sessions one request may send (a page's attempts belong to at most this many).

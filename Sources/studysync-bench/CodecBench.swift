@@ -48,6 +48,36 @@ enum CodecBench {
         print(Bench.pad("decode the runs", 36) + (try median { _ = try SyncResponse(wireJSON: runBytes, pushed: attempts) }))
         print(Bench.pad("encode pulled page (server)", 36) + (try median { _ = pulled.wireJSON() }))
         print(Bench.pad("decode pulled page", 36) + (try median { _ = try SyncResponse(wireJSON: pulledBytes) }))
+
+        // The column form and compression, on a page as `study` makes it: ids from the device's counter, answers 4 s
+        // apart taking 1.5-9 s, any of the deck's 21 questions (the shape of the Anki peer's reviews).
+        let made = (0..<SyncProtocol.maxPushPage).map { i in
+            let at = 1_700_000_000_000 + Int64(i) * 4_000
+            return Attempt(
+                id: UUIDv7.make(milliseconds: at, counter: i & UUIDv7.counterMask, device: device)!, deviceID: device,
+                questionID: "q\(Int.random(in: 0..<21, using: &rng))-0123456789abcdef", questionVersion: "v1-0123456789abcdef0123",
+                chosen: [Int.random(in: 0..<4, using: &rng)], correct: Bool.random(using: &rng), answeredAt: at,
+                durationMs: Int64.random(in: 1_500...9_000, using: &rng), sessionID: session)
+        }
+        let page = SyncRequest(clientTime: 1_700_000_000_000, cursor: 0, attempts: made, sessions: [])
+        let rows = page.wireJSON(), columns = page.wireJSON(columns: true)
+        print(Bench.pad("encode push request, columns", 36) + median { _ = page.wireJSON(columns: true) })
+        print(Bench.pad("decode push request, columns", 36) + (try median { _ = try SyncRequest(wireJSON: columns) }))
+        // For comparing with gzip, which Python's zlib makes: scripts/bench-vs-anki's README section says how.
+        try Data(rows).write(to: URL(fileURLWithPath: "/tmp/studysync-page-rows.json"))
+        try Data(columns).write(to: URL(fileURLWithPath: "/tmp/studysync-page-columns.json"))
+        print("bytes per attempt of that page (rows and columns written to /tmp/studysync-page-*.json):")
+        for (name, bytes) in [("rows", rows), ("columns", columns)] {
+            var line = Bench.pad("  \(name)", 12) + "plain " + String(format: "%.1f", Double(bytes.count) / Double(made.count))
+            for level: Int32 in [1, 3, 9, 19] {
+                let compressed = ContentCoding.compress(bytes, level: level) ?? []
+                let time = median { _ = ContentCoding.compress(bytes, level: level) }
+                line += ", zstd \(level) " + String(format: "%.2f", Double(compressed.count) / Double(made.count)) + " (\(time))"
+            }
+            let frame = ContentCoding.compress(bytes) ?? []
+            line += ", unzstd " + (try median { _ = try ContentCoding.decompress(frame, limit: 1 << 26) })
+            print(line)
+        }
     }
 }
 
