@@ -330,6 +330,60 @@ import Testing
         }
     }
 
+    /// A class pushing at the same moment: ten members, five pages each, all at once, while the team's question-report
+    /// sums change under row locks instead of one team lock (migration 017). The sums kept as the pages arrived equal
+    /// the sums counted from scratch afterwards, to the last digit.
+    @Test func aClassPushingAtOnceKeepsTheReportSumsExact() async throws {
+        let configuration = try await testConfiguration()
+        guard case .url(let url) = configuration.database else { return #expect(Bool(false)) }
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url), size: 1)
+        try await withPool(pool) { pool async throws in
+            let sums = """
+                SELECT team_id, deck_id, first_only, question_id, learners, attempts, correct, trim_scale(sum_x), trim_scale(sum_xx),
+                       trim_scale(sum_t), trim_scale(sum_tt), trim_scale(sum_xt), option_chosen, duration_histogram
+                FROM team_question_sums ORDER BY 1, 2, 3, 4
+                """
+            @Sendable func snapshot() async throws -> [String] {
+                try await pool.query(PostgresQuery(unsafeSQL: sums)).map { row in (0..<row.count).map { row[$0] ?? "NULL" }.joined(separator: "|") }
+            }
+            try await app(configuration).test(.router) { client in
+                let root = try await client.account("root")
+                let made = try await client.json(.post, "/v1/teams", token: root, ["name": "Class"])
+                let team = try #require(made.body["id"] as? Int64 ?? (made.body["id"] as? Int).map(Int64.init), "\(made.body)")
+                let code = try await invite(client, root, team: team, maxUses: 10)
+                var learners: [String] = []
+                for i in 0..<10 {
+                    let token = try await client.account("pupil\(i)")
+                    try await join(client, token, code)
+                    learners.append(token)
+                }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (i, token) in learners.enumerated() {
+                        group.addTask {
+                            var rng = SeededGenerator(seed: UInt64(i))
+                            for page in 0..<5 {
+                                let answers = (0..<20).map { k in
+                                    (
+                                        Int.random(in: 0..<Self.deck.questions.count, using: &rng), Bool.random(using: &rng),
+                                        "2026-11-25T\(String(format: "%02d", 8 + page)):\(String(format: "%02d", k)):00Z",
+                                        Int64.random(in: 1_500...90_000, using: &rng)
+                                    )
+                                }
+                                try await push(client, token, answers)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let kept = try await snapshot()
+                #expect(kept.contains { !$0.contains("|0|0|0|") })
+                try await pool.query("SELECT rebuild_team_question_sums(team_id, deck_id) FROM team_decks")
+                let counted = try await snapshot()
+                #expect(kept == counted, "\(zip(kept, counted).filter { $0.0 != $0.1 }.prefix(3))")
+            }
+        }
+    }
+
     /// A person types the code after `study team join`: letters and digits only, so it is never read as an option
     /// (a base64url code began with '-' once in 64 and the CLI refused it) and needs no quoting. 150 codes, each
     /// different, each 17 characters.
