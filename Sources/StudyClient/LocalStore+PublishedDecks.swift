@@ -5,8 +5,14 @@ extension LocalStore {
     /// earlier version of it; a local deck of the same name from elsewhere is kept, and the team's is stored beside it
     /// as "NAME (team ID)". Returns the names imported.
     public func receivePublishedDecks(from api: ServerAPI) async throws -> [String] {
+        try await receivePublishedDecks(try await api.publishedDecks(), from: api)
+    }
+
+    /// `receivePublishedDecks(from:)` with the list already asked for (`study sync` asks for it while it syncs, so the
+    /// list costs no round trip of its own on a slow link).
+    public func receivePublishedDecks(_ listed: [PublishedDeck], from api: ServerAPI) async throws -> [String] {
         var imported: [String] = []
-        for published in try await api.publishedDecks() {
+        for published in listed {
             let origins = try deckOrigins()
             guard !origins.values.contains(where: { $0.id == published.deckID }) else { continue }
             let source = "team:\(published.teamID)"

@@ -181,3 +181,28 @@ extension LocalStore {
         }
     }
 }
+
+extension LocalStore {
+    /// How long a server's `GET /v1/meta` is used without asking again: a day, so that what an upgraded server offers
+    /// is used from the next day at the latest. (A server that refuses a request in the remembered forms is asked at once.)
+    public static let serverMetaLifetimeMs: Int64 = 86_400_000
+
+    /// The server's `GET /v1/meta` as a sync read it, when that was with `server` less than `serverMetaLifetimeMs` ago.
+    public func rememberedServerMeta(for server: String, now: Int64 = Clock.nowMs()) throws -> MetaResponse? {
+        guard try meta("server_meta_for") == server, let text = try meta("server_meta"),
+            let at = try meta("server_meta_at").flatMap({ Int64($0) })
+        else { return nil }
+        let (age, overflow) = now.subtractingReportingOverflow(at)
+        guard !overflow, (0..<Self.serverMetaLifetimeMs).contains(age) else { return nil }
+        return try? JSONDecoder().decode(MetaResponse.self, from: Data(text.utf8))
+    }
+
+    /// Keeps `meta` for the next syncs with `server`.
+    public func rememberServerMeta(_ meta: MetaResponse, for server: String, now: Int64 = Clock.nowMs()) throws {
+        try db.transaction {
+            try setMeta("server_meta", String(decoding: try JSONEncoder().encode(meta), as: UTF8.self))
+            try setMeta("server_meta_for", server)
+            try setMeta("server_meta_at", String(now))
+        }
+    }
+}

@@ -10,22 +10,23 @@ struct Sync: AsyncParsableCommand {
 
     func run() async throws {
         let (store, credentials, api) = try loggedIn(options)
-        // The server's protocol and limits first: a server this study cannot sync with is a sentence, not a failed page.
-        let meta = try await api.meta()
-        guard meta.protocolVersion == SyncProtocol.version else {
-            throw CLIError(
-                meta.protocolVersion > SyncProtocol.version
-                    ? "\(credentials.server) speaks sync protocol \(meta.protocolVersion), newer than this study's \(SyncProtocol.version): upgrade study (this is \(StudySyncVersion.current)). Nothing was synced; your answers are safe here."
-                    : "\(credentials.server) speaks sync protocol \(meta.protocolVersion), older than this study's \(SyncProtocol.version): ask its administrator to upgrade it. Nothing was synced; your answers are safe here."
-            )
-        }
-        let engine = SyncEngine(store: store, transport: api.using(.init(meta: meta)), pageSize: SyncEngine.pageSize(for: meta))
+        // The server's protocol, limits and wire features, as the last sync read them (no round trip of their own), or
+        // read now: a server this study cannot sync with is a sentence, not a failed page.
+        let remembered = try store.rememberedServerMeta(for: credentials.server)
+        var meta: MetaResponse
+        if let remembered { meta = remembered } else { meta = try await serverMeta(api, credentials, store) }
+        // The decks published to the learner's teams are asked for while the answers sync: no round trip of their own.
+        let listing = Task { try await api.publishedDecks() }
+        defer { listing.cancel() }
         let summary: SyncEngine.Summary
         do {
-            summary = try await engine.run { done, total in
-                guard Terminal.interactive, total > 2_000 else { return }
-                print("\r  \(Terminal.bar(done, of: total, width: 30)) \(done)/\(total)", terminator: "")
-                fflush(nil)
+            do {
+                summary = try await sync(store, api, meta)
+            } catch let error as ServerError where remembered != nil && [400, 413, 415, 426].contains(error.status) {
+                // Refused as a request in forms or sizes the server no longer takes: it changed since the last sync (an
+                // upgrade, a downgrade, other limits). Ask it again and sync once more; what was synced stays synced.
+                meta = try await serverMeta(api, credentials, store)
+                summary = try await sync(store, api, meta)
             }
         } catch let error as ServerError where error.status == 401 {
             let pending = (try? store.pendingCount()) ?? 0
@@ -47,12 +48,36 @@ struct Sync: AsyncParsableCommand {
         Terminal.say(line + ".")
         if let warning = summary.clockWarning { Terminal.say("Warning: " + warning) }
         do {
-            for name in try await store.receivePublishedDecks(from: api) {
+            for name in try await store.receivePublishedDecks(try await listing.value, from: api) {
                 Terminal.say("New deck from your team: '\(name)' ('study quiz --deck \"\(name)\"').")
             }
         } catch {
             // The answers are synced; only the decks did not come. The next sync tries again.
             Terminal.say("Warning: your teams' decks could not be fetched (\(error)); the next 'study sync' tries again.", toError: true)
+        }
+    }
+}
+
+extension Sync {
+    /// `GET /v1/meta`, remembered in the home for the next sync; an error when the server speaks another protocol.
+    func serverMeta(_ api: ServerAPI, _ credentials: Credentials, _ store: LocalStore) async throws -> MetaResponse {
+        let meta = try await api.meta()
+        guard meta.protocolVersion == SyncProtocol.version else {
+            throw CLIError(
+                meta.protocolVersion > SyncProtocol.version
+                    ? "\(credentials.server) speaks sync protocol \(meta.protocolVersion), newer than this study's \(SyncProtocol.version): upgrade study (this is \(StudySyncVersion.current)). Nothing was synced; your answers are safe here."
+                    : "\(credentials.server) speaks sync protocol \(meta.protocolVersion), older than this study's \(SyncProtocol.version): ask its administrator to upgrade it. Nothing was synced; your answers are safe here."
+            )
+        }
+        try store.rememberServerMeta(meta, for: credentials.server)
+        return meta
+    }
+
+    func sync(_ store: LocalStore, _ api: ServerAPI, _ meta: MetaResponse) async throws -> SyncEngine.Summary {
+        try await SyncEngine(store: store, transport: api.using(.init(meta: meta)), pageSize: SyncEngine.pageSize(for: meta)).run { done, total in
+            guard Terminal.interactive, total > 2_000 else { return }
+            print("\r  \(Terminal.bar(done, of: total, width: 30)) \(done)/\(total)", terminator: "")
+            fflush(nil)
         }
     }
 }

@@ -366,9 +366,21 @@ final class Home: @unchecked Sendable {
         try store.recordAll(attempts)
     }
 
-    /// What `study sync` does: the server's limits and what it reads (`GET /v1/meta`), then the sync.
+    /// What `study sync` does: the server's limits and what it reads (`GET /v1/meta`, remembered from the last sync),
+    /// then the sync, with the decks published to the learner's teams asked for meanwhile and received after it.
     func sync() async throws -> SyncEngine.Summary {
-        let meta = try await api.meta()
-        return try await SyncEngine(store: store, transport: api.using(.init(meta: meta)), pageSize: SyncEngine.pageSize(for: meta)).run()
+        // Read once and kept, as `study` keeps it in the home (for a day, or until the server refuses a request).
+        let meta: MetaResponse
+        if let remembered = try store.rememberedServerMeta(for: api.baseURL.absoluteString) {
+            meta = remembered
+        } else {
+            meta = try await api.meta()
+            try store.rememberServerMeta(meta, for: api.baseURL.absoluteString)
+        }
+        let listing = Task { [api] in try await api.publishedDecks() }
+        defer { listing.cancel() }
+        let summary = try await SyncEngine(store: store, transport: api.using(.init(meta: meta)), pageSize: SyncEngine.pageSize(for: meta)).run()
+        _ = try await store.receivePublishedDecks(try await listing.value, from: api)
+        return summary
     }
 }

@@ -49,4 +49,23 @@ struct NegotiationTests {
             contentEncodings: ["br"], pageForms: ["attempts"])
         #expect(ServerAPI.Features(meta: unknownEncoding) == ServerAPI.Features())
     }
+
+    /// `study sync` reads the server's meta once a day: the next syncs use what it said, until it is a day old, the home
+    /// logs in to another server, or the server refuses a request (then the CLI asks again at once).
+    @Test func theServersMetaIsRememberedForADayAndForThatServerOnly() throws {
+        let store = try LocalStore(directory: temporaryDirectory())
+        let meta = MetaResponse(
+            protocolVersion: 1, serverTime: 1, maxPushPage: 64, maxPullPage: 10_000, maxBodyBytes: 1 << 16, clockToleranceMs: 300_000,
+            contentEncodings: ["zstd"], pageForms: MetaResponse.allPageForms)
+        let now: Int64 = 1_780_000_000_000
+        #expect(try store.rememberedServerMeta(for: "http://a", now: now) == nil)
+        try store.rememberServerMeta(meta, for: "http://a", now: now)
+        let remembered = try #require(try store.rememberedServerMeta(for: "http://a", now: now + 1_000))
+        #expect(remembered.maxPushPage == 64 && remembered.pageForms == MetaResponse.allPageForms && remembered.contentEncodings == ["zstd"])
+        #expect(try store.rememberedServerMeta(for: "http://b", now: now + 1_000) == nil)
+        #expect(try store.rememberedServerMeta(for: "http://a", now: now + LocalStore.serverMetaLifetimeMs) == nil)
+        // A clock set back before the day it was read: not trusted either.
+        #expect(try store.rememberedServerMeta(for: "http://a", now: now - 1) == nil)
+        #expect(try store.rememberedServerMeta(for: "http://a", now: Int64.min) == nil)
+    }
 }

@@ -1,6 +1,9 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import StudyAPI
+import StudyClient
+import StudyCore
 import StudyServer
 import Testing
 
@@ -105,6 +108,48 @@ func pushedOrPresent(_ line: String) -> Int {
                 let status = try await home.run(["status", "--json"]).out
                 #expect(status.contains("\"pendingAttempts\" : 0"))
             }
+        }
+    }
+
+    /// `study sync` remembers the server's meta for a day; when the server refuses a request as it would if it had
+    /// changed since (here: a body limit lower than the remembered one), study reads the meta again and syncs once more.
+    @Test func aServerThatChangedSinceTheLastSyncIsAskedAgain() async throws {
+        var configuration = try await testConfiguration()
+        configuration.maxBodyBytes = 64 * 1024
+        let app = try await buildApplication(configuration, onServerRunning: { _ in })
+        try await app.test(.live) { client in
+            let server = "http://127.0.0.1:\(client.port!)"
+            let home = Home(now: 1_780_000_000_000)
+            #expect(
+                try await home.run(["register", "--server", server, "--username", "changes", "--password-stdin"], input: "pass phrase 1\n").status
+                    == 0)
+            #expect(try await home.run(["sync"]).status == 0)
+            // What the last sync read, but with the limits of a server before it was reconfigured.
+            let store = try LocalStore(directory: home.data.url)
+            let read = try #require(try store.rememberedServerMeta(for: server, now: home.now))
+            #expect(read.maxBodyBytes == 64 * 1024)
+            let roomier = MetaResponse(
+                protocolVersion: read.protocolVersion, serverTime: read.serverTime, maxPushPage: read.maxPushPage, maxPullPage: read.maxPullPage,
+                maxBodyBytes: 16 << 20, clockToleranceMs: read.clockToleranceMs, registration: read.registration,
+                contentEncodings: read.contentEncodings, pageForms: read.pageForms)
+            try store.rememberServerMeta(roomier, for: server, now: home.now)
+            // 3,000 answers from another device: their ids travel whole, so a page of 5,000 is far over 64 KiB.
+            let device = UUID().uuidString.lowercased(), deck = try store.requireDeck("ml-deployment")
+            let lines = try (0..<3_000).map { i -> String in
+                let question = deck.questions[i % deck.questions.count]
+                let attempt = Attempt(
+                    id: UUID().uuidString.lowercased(), deviceID: device, questionID: question.id, questionVersion: question.version,
+                    chosen: question.correct, correct: true, answeredAt: home.now - 86_400_000 + Int64(i) * 1_000, durationMs: 4_000,
+                    sessionID: device)
+                return String(decoding: try JSONEncoder().encode(attempt), as: UTF8.self)
+            }
+            let file = home.data.url.appendingPathComponent("answers.jsonl")
+            try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+            #expect(try await home.run(["backup", "import", file.path]).status == 0)
+            let sync = try await home.run(["sync"])
+            #expect(sync.status == 0, "\(sync.err)")
+            #expect(try await home.run(["status", "--json"]).out.contains("\"pendingAttempts\" : 0"))
+            #expect(try store.rememberedServerMeta(for: server, now: home.now)?.maxBodyBytes == 64 * 1024)
         }
     }
 
