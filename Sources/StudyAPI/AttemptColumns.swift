@@ -80,15 +80,18 @@ enum AttemptColumns {
         var flags: [Int32]?
     }
 
-    /// Reads the columns `write` writes, in any order; every column holds one value per attempt.
-    static func read(from json: inout JSONReader) throws(WireJSONError) -> Page {
+    /// Reads the columns `write` writes, in any order; every column holds one value per attempt, at most `limit` of
+    /// them (`strings` at most four per attempt).
+    static func read(from json: inout JSONReader, limit: Int = .max) throws(WireJSONError) -> Page {
+        let stringLimit = limit > Int.max / 4 ? Int.max : limit * 4
         var strings: [String]?, ids: [IDValue]?, device: [Int]?, question: [Int]?, version: [Int]?, session: [Int]?
         var chosen: [[Int]]?, correct: [Bool]?, answeredAt: [Int64]?, durationMs: [Int64]?, seq: [Int64]?, flags: [Int32]?
         try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
             switch key {
-            case "strings": strings = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try json.readString() }
+            case "strings":
+                strings = try json.readArray(atMost: stringLimit) { (json: inout JSONReader) throws(WireJSONError) in try json.readString() }
             case "id":
-                ids = try json.readArray { (json: inout JSONReader) throws(WireJSONError) -> IDValue in
+                ids = try json.readArray(atMost: limit) { (json: inout JSONReader) throws(WireJSONError) -> IDValue in
                     if json.nextIsString() { return .id(try json.readString()) }
                     let step = try json.readInt()
                     guard (0...UUIDv7.counterMask).contains(step) else {
@@ -96,28 +99,29 @@ enum AttemptColumns {
                     }
                     return .step(step)
                 }
-            case "device": device = try readPositions(&json)
-            case "question": question = try readPositions(&json)
-            case "version": version = try readPositions(&json)
-            case "session": session = try readPositions(&json)
+            case "device": device = try readPositions(&json, limit)
+            case "question": question = try readPositions(&json, limit)
+            case "version": version = try readPositions(&json, limit)
+            case "session": session = try readPositions(&json, limit)
             case "chosen":
-                chosen = try json.readArray { (json: inout JSONReader) throws(WireJSONError) -> [Int] in
+                chosen = try json.readArray(atMost: limit) { (json: inout JSONReader) throws(WireJSONError) -> [Int] in
                     if json.nextIsArray() { return try Attempt.readChosen(from: &json) }
                     let option = try json.readInt()
                     return Attempt.oneOption(option) ?? [option]
                 }
             case "correct":
-                correct = try json.readArray { (json: inout JSONReader) throws(WireJSONError) -> Bool in
+                correct = try json.readArray(atMost: limit) { (json: inout JSONReader) throws(WireJSONError) -> Bool in
                     switch try json.readInt() {
                     case 0: return false
                     case 1: return true
                     default: throw WireJSONError(.wrongType, "correct is 1 or 0", path: [])
                     }
                 }
-            case "answeredAt": answeredAt = try readSums(&json)
-            case "durationMs": durationMs = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try json.readInt64() }
-            case "seq": seq = try readSums(&json)
-            case "flags": flags = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try json.readInt32() }
+            case "answeredAt": answeredAt = try readSums(&json, limit)
+            case "durationMs":
+                durationMs = try json.readArray(atMost: limit) { (json: inout JSONReader) throws(WireJSONError) in try json.readInt64() }
+            case "seq": seq = try readSums(&json, limit)
+            case "flags": flags = try json.readArray(atMost: limit) { (json: inout JSONReader) throws(WireJSONError) in try json.readInt32() }
             default: try json.skipValue()
             }
         }
@@ -172,15 +176,15 @@ enum AttemptColumns {
         case step(Int)
     }
 
-    private static func readPositions(_ json: inout JSONReader) throws(WireJSONError) -> [Int] {
-        try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try json.readInt() }
+    private static func readPositions(_ json: inout JSONReader, _ limit: Int) throws(WireJSONError) -> [Int] {
+        try json.readArray(atMost: limit) { (json: inout JSONReader) throws(WireJSONError) in try json.readInt() }
     }
 
     /// A column of differences as the values they add up to (the first is the value itself); a sum past 64 bits is an
     /// error naming the position.
-    private static func readSums(_ json: inout JSONReader) throws(WireJSONError) -> [Int64] {
+    private static func readSums(_ json: inout JSONReader, _ limit: Int) throws(WireJSONError) -> [Int64] {
         var total: Int64 = 0, first = true
-        return try json.readArray { (json: inout JSONReader) throws(WireJSONError) -> Int64 in
+        return try json.readArray(atMost: limit) { (json: inout JSONReader) throws(WireJSONError) -> Int64 in
             let difference = try json.readInt64()
             if first {
                 first = false

@@ -126,12 +126,14 @@ extension Attempt {
     }
 
     /// Reads the row form `writeRows` writes (`strings` and `rows` in either order).
-    static func readRows(from json: inout JSONReader) throws(WireJSONError) -> [Attempt] {
+    static func readRows(from json: inout JSONReader, limit: Int = .max) throws(WireJSONError) -> [Attempt] {
         var strings: [String]?, rows: [Row]?
+        let stringLimit = limit > Int.max / 4 ? Int.max : limit * 4
         try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
             switch key {
-            case "strings": strings = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try json.readString() }
-            case "rows": rows = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try Row(from: &json) }
+            case "strings":
+                strings = try json.readArray(atMost: stringLimit) { (json: inout JSONReader) throws(WireJSONError) in try json.readString() }
+            case "rows": rows = try json.readArray(atMost: limit) { (json: inout JSONReader) throws(WireJSONError) in try Row(from: &json) }
             default: try json.skipValue()
             }
         }
@@ -272,9 +274,12 @@ extension SyncRequest {
                 case "cursor": cursor = try json.readInt64()
                 case "attempts":
                     var strings = SharedStrings()
-                    attempts = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try Attempt(from: &json, sharing: &strings) }
-                case "attemptRows": rows = try Attempt.readRows(from: &json)
-                case "attemptColumns": columns = try AttemptColumns.read(from: &json).attempts
+                    // Every form of the page is refused past `maxPushPage` as it is read, not after.
+                    attempts = try json.readArray(atMost: SyncProtocol.maxPushPage) { (json: inout JSONReader) throws(WireJSONError) in
+                        try Attempt(from: &json, sharing: &strings)
+                    }
+                case "attemptRows": rows = try Attempt.readRows(from: &json, limit: SyncProtocol.maxPushPage)
+                case "attemptColumns": columns = try AttemptColumns.read(from: &json, limit: SyncProtocol.maxPushPage).attempts
                 case "sessions": sessions = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try StudySession(from: &json) }
                 case "pullLimit": pullLimit = try json.readNull() ? nil : try json.readInt()
                 case "resultRuns": resultRuns = try json.readNull() ? false : try json.readBool()

@@ -9,7 +9,8 @@ import StudyCore
 
 /// Why a JSON document could not be read, with the path of the field at fault (`attempts[3].chosen`).
 public struct WireJSONError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable { case syntax, missingField, wrongType }
+    /// `tooLarge`: an array holds more values than its bound (a page of more attempts than `maxPushPage`).
+    public enum Kind: Sendable, Equatable { case syntax, missingField, wrongType, tooLarge }
     public let kind: Kind
     public var path: [String]
     let detail: String
@@ -32,6 +33,7 @@ public struct WireJSONError: Error, Sendable, Equatable, CustomStringConvertible
         case .syntax: return "The body is not valid JSON: \(detail)."
         case .missingField: return "The JSON body lacks the field '\(field)'."
         case .wrongType: return "The JSON field '\(field)' has the wrong type: \(detail)."
+        case .tooLarge: return "The JSON field '\(field)' holds too many values: \(detail)."
         }
     }
 }
@@ -160,6 +162,19 @@ public struct JSONReader: ~Copyable {
     public mutating func readArray<T>(of element: (inout JSONReader) throws(WireJSONError) -> T) throws(WireJSONError) -> [T] {
         var values: [T] = []
         try readArray { (reader: inout JSONReader) throws(WireJSONError) in values.append(try element(&reader)) }
+        return values
+    }
+
+    /// `readArray(of:)` that refuses an array of more than `limit` values as soon as it meets the one past it, before
+    /// reading it: a page cannot make the reader hold more than its bound.
+    public mutating func readArray<T>(atMost limit: Int, of element: (inout JSONReader) throws(WireJSONError) -> T) throws(WireJSONError)
+        -> [T]
+    {
+        var values: [T] = []
+        try readArray { (reader: inout JSONReader) throws(WireJSONError) in
+            guard values.count < limit else { throw WireJSONError(.tooLarge, "at most \(limit)", path: []) }
+            values.append(try element(&reader))
+        }
         return values
     }
 

@@ -31,6 +31,9 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         let body: SyncRequest
         do {
             body = try SyncRequest(wireJSON: try await collectBody(request, limit: configuration.maxBodyBytes).readableBytesView)
+        } catch let error as WireJSONError where error.kind == .tooLarge {
+            let message = "\(error.description) Push at most \(SyncProtocol.maxPushPage) attempts per request; send the rest in the next one."
+            throw APIError(.contentTooLarge, "page_too_large", message, field: error.field)
         } catch let error as WireJSONError {
             throw APIError.badRequest(error.description + (error.kind == .syntax ? " See GET /v1/openapi.json for the sync body." : ""))
         }

@@ -113,6 +113,25 @@ import Testing
         }
     }
 
+    /// A page past `maxPushPage` is refused while it is read, in every form, so a small body cannot make the server
+    /// hold millions of attempts before it counts them.
+    @Test func aPageOfMoreThanMaxPushPageIsRefusedAsItIsRead() throws {
+        var rng = SeededGenerator(seed: 9)
+        let request = SyncRequest(clientTime: 1, cursor: 0, attempts: page(&rng, count: SyncProtocol.maxPushPage + 1))
+        for (json, field) in [
+            (request.wireJSON(columns: true), "attemptColumns.id[5000]"), (request.wireJSON(), "attemptRows.rows[5000]"),
+            ([UInt8](try JSONEncoder().encode(request)), "attempts[5000]"),
+        ] {
+            #expect {
+                try SyncRequest(wireJSON: json)
+            } throws: { error in
+                (error as? WireJSONError).map { $0.kind == .tooLarge && $0.field == field } ?? false
+            }
+        }
+        let fits = SyncRequest(clientTime: 1, cursor: 0, attempts: Array(request.attempts.dropLast()))
+        #expect(try SyncRequest(wireJSON: fits.wireJSON(columns: true)).attempts.count == SyncProtocol.maxPushPage)
+    }
+
     @Test func compressedBodiesReadBackAndABombStopsAtTheLimit() throws {
         try #require(ContentCoding.isAvailable, "libzstd.so.1 is on every Debian and Ubuntu system")
         var rng = SeededGenerator(seed: 7)

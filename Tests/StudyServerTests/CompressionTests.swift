@@ -41,6 +41,17 @@ import Testing
                     #expect(try SyncResponse(wireJSON: body).attempts.count == 400)
                 }
             }
+            // One attempt past the page limit, in the densest form: refused while read, with the usual 413.
+            let attempts = try writer.store().attempts()
+            let over = (0...SyncProtocol.maxPushPage).map { attempts[$0 % attempts.count] }
+            let body = try #require(ContentCoding.compress(SyncRequest(clientTime: Clock.nowMs(), cursor: 0, attempts: over).wireJSON(columns: true)))
+            let headers: HTTPFields = [
+                .contentType: "application/json", .authorization: "Bearer \(reader.token)", .contentEncoding: "zstd",
+            ]
+            try await client.execute(uri: "/v1/sync", method: .post, headers: headers, body: ByteBuffer(bytes: body)) { response in
+                let error = try JSONDecoder().decode(ErrorBody.self, from: Data(response.body.readableBytesView))
+                #expect(response.status == .contentTooLarge && error.error == "page_too_large", "\(error.message)")
+            }
         }
     }
 
