@@ -28,7 +28,11 @@ public enum TestDatabase {
     /// The cluster this process started, if it started one (tests that stop and restart the server use it).
     public static var localServer: LocalPostgres? { try? server.get() }
 
-    private static let admin: Result<PostgresPool, any Error> = Result { PostgresPool(configuration: try serverConfiguration(), size: 2) }
+    /// Makes the tests' databases. Every test of a parallel run asks at its start, and `CREATE DATABASE` copies a template,
+    /// so on two busy cores the queue can be long: this harness waits for its turn rather than fail the test it serves.
+    private static let admin: Result<PostgresPool, any Error> = Result {
+        PostgresPool(configuration: try serverConfiguration(), size: 2, waitTimeout: .seconds(300))
+    }
 
     /// Creates an empty database with a unique name and returns how to reach it.
     public static func fresh(_ label: String = "t") async throws -> PostgresConfiguration {
