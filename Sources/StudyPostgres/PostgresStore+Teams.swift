@@ -314,3 +314,11 @@ extension PostgresStore: TeamRepository {
         try await updateDailyActivity(tx, userID: userID, seqAbove: 0, upTo: latest, zones: [timeZone])
     }
 }
+
+extension PostgresStore {
+    /// Folds the moved deck totals of up to `limit` learners into their teams' question-report sums (SQL/018) and says
+    /// how many learners it folded. Reports are exact without it (they add what is not folded yet); it keeps them cheap.
+    public func foldQuestionTotals(limit: Int) async throws -> Int {
+        try await pool.query("SELECT fold_learner_deck_totals(\(limit))").scalar(Int.self) ?? 0
+    }
+}

@@ -73,7 +73,10 @@ public func buildApplication(
         router: router,
         server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, counter: connections)])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "study-server"),
-        services: [DatabaseService(pool: pool, readPool: readPool, embedded: embedded, logger: logger)]
+        services: [
+            DatabaseService(pool: pool, readPool: readPool, embedded: embedded, logger: logger),
+            QuestionSumsFolder(store: store, logger: logger),
+        ]
             + (configuration.metrics.map { [MetricsEndpoint.application($0)] } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger

@@ -277,11 +277,7 @@ import Testing
                 "SELECT user_id, question_id, state, step, stability, difficulty, due, last_review, attempts, correct_attempts, last_correct, mastered FROM progress",
                 "SELECT id, mastered_count FROM users", "SELECT * FROM learner_question_stats", "SELECT * FROM daily_question_activity",
                 "SELECT * FROM daily_activity", "SELECT * FROM weekly_activity", "SELECT * FROM monthly_activity", "SELECT * FROM activity_totals",
-                """
-                SELECT team_id, deck_id, first_only, question_id, learners, attempts, correct, trim_scale(sum_x), trim_scale(sum_xx), trim_scale(sum_t),
-                       trim_scale(sum_tt), trim_scale(sum_xt), option_chosen, duration_histogram FROM team_question_sums
-                WHERE learners > 0
-                """,
+                Self.currentSums + " WHERE s.learners > 0",
             ]
             let sums = tables.count - 1
             @Sendable func snapshot() async throws -> [[String]] {
@@ -312,6 +308,11 @@ import Testing
                     before[2].count > 5 && before[4].count > 5 && before[5].count > 3 && before[6].count == 3 && before[sums].count == 8,
                     "\(before[sums])")
                 let store = PostgresStore(pool: pool)
+                // Her total moved: the sums have her old one until it is folded in, and the report adds the difference.
+                #expect(try await Self.unsummed(pool) > 0)
+                while try await store.foldQuestionTotals(limit: 1) > 0 {}
+                #expect(try await Self.unsummed(pool) == 0)
+                compare(before, try await snapshot(), "fold_learner_deck_totals")
                 for id in try await pool.query("SELECT id FROM users").column(Int64.self) {
                     try await store.rebuildAggregates(userID: id, at: Self.now)
                 }
@@ -338,14 +339,18 @@ import Testing
         guard case .url(let url) = configuration.database else { return #expect(Bool(false)) }
         let pool = PostgresPool(configuration: PostgresConfiguration(url: url), size: 1)
         try await withPool(pool) { pool async throws in
-            let sums = """
+            let raw = """
                 SELECT team_id, deck_id, first_only, question_id, learners, attempts, correct, trim_scale(sum_x), trim_scale(sum_xx),
                        trim_scale(sum_t), trim_scale(sum_tt), trim_scale(sum_xt), option_chosen, duration_histogram
-                FROM team_question_sums ORDER BY 1, 2, 3, 4
+                FROM team_question_sums s
                 """
-            @Sendable func snapshot() async throws -> [String] {
-                try await pool.query(PostgresQuery(unsafeSQL: sums)).map { row in (0..<row.count).map { row[$0] ?? "NULL" }.joined(separator: "|") }
+            /// The sums as a report reads them (`current`), or as kept in the table.
+            @Sendable func snapshot(current: Bool = true) async throws -> [String] {
+                try await pool.query(PostgresQuery(unsafeSQL: (current ? Self.currentSums : raw) + " ORDER BY 1, 2, 3, 4")).map { row in
+                    (0..<row.count).map { row[$0] ?? "NULL" }.joined(separator: "|")
+                }
             }
+            let store = PostgresStore(pool: pool)
             try await app(configuration).test(.router) { client in
                 let root = try await client.account("root")
                 let made = try await client.json(.post, "/v1/teams", token: root, ["name": "Class"])
@@ -370,6 +375,8 @@ import Testing
                                     )
                                 }
                                 try await push(client, token, answers)
+                                // Folds of the learners' totals run among the pushes, as the server's folder does.
+                                if page % 2 == 1 { _ = try await store.foldQuestionTotals(limit: 3) }
                             }
                         }
                     }
@@ -377,11 +384,31 @@ import Testing
                 }
                 let kept = try await snapshot()
                 #expect(kept.contains { !$0.contains("|0|0|0|") })
+                // The last pages' totals are not folded yet; folding them changes nothing a report reads.
+                #expect(try await Self.unsummed(pool) > 0)
+                while try await store.foldQuestionTotals(limit: 4) > 0 {}
+                let folded = try await snapshot()
+                #expect(kept == folded, "\(zip(kept, folded).filter { $0.0 != $0.1 }.prefix(3))")
+                let foldedRaw = try await snapshot(current: false)
                 try await pool.query("SELECT rebuild_team_question_sums(team_id, deck_id) FROM team_decks")
                 let counted = try await snapshot()
                 #expect(kept == counted, "\(zip(kept, counted).filter { $0.0 != $0.1 }.prefix(3))")
+                #expect(try await snapshot(current: false) == foldedRaw)
             }
         }
+    }
+
+    /// Every team's question-report sums as a report reads them (SQL/018: the rows kept, plus the learners' totals not
+    /// folded in yet), numbers without trailing zeros.
+    static let currentSums = """
+        SELECT s.team_id, s.deck_id, s.first_only, s.question_id, s.learners, s.attempts, s.correct, trim_scale(s.sum_x), trim_scale(s.sum_xx),
+               trim_scale(s.sum_t), trim_scale(s.sum_tt), trim_scale(s.sum_xt), s.option_chosen, s.duration_histogram
+        FROM team_decks td CROSS JOIN (VALUES (true), (false)) AS f(first_only), team_question_sums_current(td.team_id, td.deck_id, f.first_only) s
+        """
+
+    /// How many learners' deck totals the sums do not hold yet.
+    static func unsummed(_ pool: PostgresPool) async throws -> Int {
+        try await pool.query("SELECT count(*) FROM learner_deck_totals WHERE t <> t_summed").scalar(Int.self) ?? 0
     }
 
     /// A person types the code after `study team join`: letters and digits only, so it is never read as an option
