@@ -316,9 +316,11 @@ extension PostgresStore: TeamRepository {
 }
 
 extension PostgresStore {
-    /// Folds the moved deck totals of up to `limit` learners into their teams' question-report sums (SQL/018) and says
-    /// how many learners it folded. Reports are exact without it (they add what is not folded yet); it keeps them cheap.
-    public func foldQuestionTotals(limit: Int) async throws -> Int {
-        try await pool.query("SELECT fold_learner_deck_totals(\(limit))").scalar(Int.self) ?? 0
+    /// Folds into the teams' question-report sums (SQL/018) up to `moves` of the changes that pushes appended, then the
+    /// moved deck totals of up to `learners` learners, each in a transaction of its own, and says how many of each it
+    /// folded. Reports are exact without it (they add what is not folded yet); it keeps them cheap.
+    public func foldQuestionSums(moves: Int, learners: Int) async throws -> (moves: Int, learners: Int) {
+        let folded = try await pool.query("SELECT fold_team_question_sum_moves(\(moves))").scalar(Int.self) ?? 0
+        return (folded, try await pool.query("SELECT fold_learner_deck_totals(\(learners))").scalar(Int.self) ?? 0)
     }
 }

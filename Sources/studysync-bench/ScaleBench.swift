@@ -143,48 +143,88 @@ enum ScaleBench {
     }
 
     /// What the aggregates cost a pushing member: one more learner of the team syncs 20 new attempts at a time (the
-    /// board's days and totals and the question-report sums of the whole deck change in each push's transaction).
+    /// board's days and totals and the question-report sums of the questions answered change in each push's
+    /// transaction), beside a learner in no team doing the same (the floor: no team aggregates at all), alternated in
+    /// rounds of 25 so that both see the same machine.
     static func measureMemberSyncs(teacher: ServerAPI, team: ServerAPI.Team, deck: Deck) async throws {
         let url = teacher.baseURL.absoluteString
-        let anonymous = try ServerAPI(server: url)
-        let name = "member\(Int.random(in: 100_000..<1_000_000))"
-        _ = try await anonymous.register(username: name, password: "benchmark password", displayName: nil)
-        let login = try await anonymous.login(
-            username: name, password: "benchmark password", deviceID: UUID().uuidString.lowercased(), deviceName: "bench")
-        let member = try ServerAPI(server: url, token: login.token)
-        _ = try await member.join(code: try await teacher.invite(team: team.id, role: "member", maxUses: 1, expiresInHours: 1).code)
+        let member = try await syncingLearner(url: url, deck: deck)
+        _ = try await member.api.join(code: try await teacher.invite(team: team.id, role: "member", maxUses: 1, expiresInHours: 1).code)
+        let loner = try await syncingLearner(url: url, deck: deck)
+        var inTeam: [Duration] = [], alone: [Duration] = []
+        try await member.sync()
+        try await loner.sync()  // warm
+        for _ in 0..<4 {
+            inTeam += try await samples(25) { try await member.sync() }
+            alone += try await samples(25) { try await loner.sync() }
+        }
+        report("a member's sync of 20 new attempts", inTeam)
+        report("the same, a learner in no team (the floor)", alone)
+        Bench.say(
+            "member / no team, p50: \(String(format: "%.2f", seconds(inTeam.sorted()[inTeam.count / 2]) / seconds(alone.sorted()[alone.count / 2])))")
+    }
+
+    /// A learner with a device who syncs 20 new attempts at a time, continuing from the cursor of the last sync.
+    final class SyncingLearner {
+        let api: ServerAPI
+        let deviceID: String
+        let deck: Deck
         var cursor: Int64 = 0
-        try await measure("a member's sync of 20 new attempts", 100) {
+
+        init(api: ServerAPI, deviceID: String, deck: Deck) {
+            self.api = api
+            self.deviceID = deviceID
+            self.deck = deck
+        }
+
+        func sync() async throws {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let attempts = (0..<20).map { i in
                 let question = deck.questions[Int.random(in: 0..<deck.questions.count)]
                 let right = Bool.random()
                 return Attempt(
-                    id: UUIDv7.make(milliseconds: now - 60_000 + Int64(i)), deviceID: login.deviceId, questionID: question.id,
+                    id: UUIDv7.make(milliseconds: now - 60_000 + Int64(i)), deviceID: deviceID, questionID: question.id,
                     questionVersion: question.version,
                     chosen: right ? question.correct : [(question.correct[0] + 1) % question.options.count], correct: right,
                     answeredAt: now - 60_000 + Int64(i) * 1_000, durationMs: Int64.random(in: 2_000...30_000),
                     sessionID: UUIDv7.make(milliseconds: now))
             }
-            let response = try await member.sync(SyncRequest(clientTime: now, cursor: cursor, attempts: attempts))
+            let response = try await api.sync(SyncRequest(clientTime: now, cursor: cursor, attempts: attempts))
             guard response.results.allSatisfy({ $0.status == .inserted }) else {
-                throw BenchError("a member's push was not stored: \(response.results)")
+                throw BenchError("a learner's push was not stored: \(response.results)")
             }
             cursor = response.cursor
         }
     }
 
+    static func syncingLearner(url: String, deck: Deck) async throws -> SyncingLearner {
+        let anonymous = try ServerAPI(server: url)
+        let name = "member\(Int.random(in: 100_000..<1_000_000))"
+        _ = try await anonymous.register(username: name, password: "benchmark password", displayName: nil)
+        let login = try await anonymous.login(
+            username: name, password: "benchmark password", deviceID: UUID().uuidString.lowercased(), deviceName: "bench")
+        return SyncingLearner(api: try ServerAPI(server: url, token: login.token), deviceID: login.deviceId, deck: deck)
+    }
+
     static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
-    static func measure(_ name: String, _ calls: Int, _ body: () async throws -> Void) async throws {
-        try await body()  // warm
+    static func samples(_ calls: Int, _ body: () async throws -> Void) async throws -> [Duration] {
         var samples: [Duration] = []
         for _ in 0..<calls {
             let start = ContinuousClock.now
             try await body()
             samples.append(ContinuousClock.now - start)
         }
-        samples.sort()
+        return samples
+    }
+
+    static func measure(_ name: String, _ calls: Int, _ body: () async throws -> Void) async throws {
+        try await body()  // warm
+        report(name, try await samples(calls, body))
+    }
+
+    static func report(_ name: String, _ unsorted: [Duration]) {
+        let samples = unsorted.sorted(), calls = samples.count
         let p99 = samples[min(samples.count - 1, Int((Double(samples.count) * 0.99).rounded(.up)) - 1)]
         Bench.say(
             Bench.pad(name, 52) + Bench.pad(String(calls), 7) + Bench.pad(Bench.format(samples[samples.count / 2]), 11)

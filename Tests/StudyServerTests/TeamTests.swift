@@ -310,7 +310,7 @@ import Testing
                 let store = PostgresStore(pool: pool)
                 // Her total moved: the sums have her old one until it is folded in, and the report adds the difference.
                 #expect(try await Self.unsummed(pool) > 0)
-                while try await store.foldQuestionTotals(limit: 1) > 0 {}
+                while try await store.foldQuestionSums(moves: 7, learners: 1) != (0, 0) {}
                 #expect(try await Self.unsummed(pool) == 0)
                 compare(before, try await snapshot(), "fold_learner_deck_totals")
                 for id in try await pool.query("SELECT id FROM users").column(Int64.self) {
@@ -376,7 +376,7 @@ import Testing
                                 }
                                 try await push(client, token, answers)
                                 // Folds of the learners' totals run among the pushes, as the server's folder does.
-                                if page % 2 == 1 { _ = try await store.foldQuestionTotals(limit: 3) }
+                                if page % 2 == 1 { _ = try await store.foldQuestionSums(moves: 50, learners: 3) }
                             }
                         }
                     }
@@ -386,7 +386,7 @@ import Testing
                 #expect(kept.contains { !$0.contains("|0|0|0|") })
                 // The last pages' totals are not folded yet; folding them changes nothing a report reads.
                 #expect(try await Self.unsummed(pool) > 0)
-                while try await store.foldQuestionTotals(limit: 4) > 0 {}
+                while try await store.foldQuestionSums(moves: 100, learners: 4) != (0, 0) {}
                 let folded = try await snapshot()
                 #expect(kept == folded, "\(zip(kept, folded).filter { $0.0 != $0.1 }.prefix(3))")
                 let foldedRaw = try await snapshot(current: false)
@@ -399,16 +399,18 @@ import Testing
     }
 
     /// Every team's question-report sums as a report reads them (SQL/018: the rows kept, plus the learners' totals not
-    /// folded in yet), numbers without trailing zeros.
+    /// folded in yet and the moves pushes appended), numbers without trailing zeros.
     static let currentSums = """
         SELECT s.team_id, s.deck_id, s.first_only, s.question_id, s.learners, s.attempts, s.correct, trim_scale(s.sum_x), trim_scale(s.sum_xx),
                trim_scale(s.sum_t), trim_scale(s.sum_tt), trim_scale(s.sum_xt), s.option_chosen, s.duration_histogram
         FROM team_decks td CROSS JOIN (VALUES (true), (false)) AS f(first_only), team_question_sums_current(td.team_id, td.deck_id, f.first_only) s
         """
 
-    /// How many learners' deck totals the sums do not hold yet.
+    /// How many moves and learners' deck totals the sums do not hold yet.
     static func unsummed(_ pool: PostgresPool) async throws -> Int {
-        try await pool.query("SELECT count(*) FROM learner_deck_totals WHERE t <> t_summed").scalar(Int.self) ?? 0
+        try await pool.query(
+            "SELECT (SELECT count(*) FROM learner_deck_totals WHERE t <> t_summed) + (SELECT count(*) FROM team_question_sum_moves)"
+        ).scalar(Int.self) ?? 0
     }
 
     /// A person types the code after `study team join`: letters and digits only, so it is never read as an option
