@@ -10,8 +10,9 @@ import StudyStorage
 ///    when needed, sorts each attempt into inserted, duplicate, conflict or refused;
 /// 3. **store** it (`Push+Store.swift`): one binary COPY of the new attempts;
 /// 4. **fold progress** (`Progress.swift`): the new attempts folded onto the stored progress of their questions;
-/// 5. **update the aggregates** (`Aggregates.swift`): the boards' day, week and month rows and the question reports'
-///    sums, last, as they lock the learner's teams until the commit.
+/// 5. **update the aggregates** (`Aggregates.swift`): the boards' day, week and month rows and the first step of the
+///    change of the question reports' sums in one round trip (it locks the learner's teams until the commit), then,
+///    after the progress, the statistics and the second step.
 extension PostgresStore: AttemptRepository {
     public func insert(_ attempts: [Attempt], flags: [AttemptFlags], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome] {
         precondition(attempts.count == flags.count, "one set of flags per attempt")
@@ -43,10 +44,9 @@ extension PostgresStore: AttemptRepository {
                 lookUp = true
                 throw error  // `retrying` runs the transaction again, with the look-up
             }
-            let zones = try await Self.timeZones(ofTeamsOf: userID, on: tx)
-            try await updateDailyActivity(tx, userID: userID, seqAbove: base, upTo: numbered.next, zones: zones)
+            let teams = try await Self.beginTeamAggregates(effects, userID: userID, seqAbove: base, upTo: numbered.next, on: tx)
             try await Self.finishFold(await extended, stored: progress, userID: userID, at: receivedAt, on: tx)
-            try await Self.updateQuestionReports(effects, userID: userID, zones: zones, on: tx)
+            try await Self.updateQuestionReports(effects, userID: userID, teams: teams, on: tx)
             return numbered.outcomes
         }
     }

@@ -1,10 +1,12 @@
 -- A push's board aggregates (issue 20: a member's sync of 20 answers paid for planning these statements each time): the
 -- attempts numbered (p_seq_above, p_up_to] added to the learner's daily, weekly and monthly rows in each zone of
 -- p_zones (those of their teams), then their totals and latest streak there rebuilt from their days. The statements
--- are the ones the server sent until now, in PL/pgSQL so that each connection plans them once.
+-- are the ones the server sent until now, in PL/pgSQL so that each connection plans them once (a generic plan: left to
+-- choose, PostgreSQL planned them again on every call, for a third of their time).
 CREATE FUNCTION add_board_activity(p_user_id bigint, p_seq_above bigint, p_up_to bigint, p_zones text[])
 RETURNS void
 LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     WITH zones AS (
@@ -69,5 +71,31 @@ BEGIN
     ON CONFLICT (user_id, time_zone) DO UPDATE
         SET attempts = excluded.attempts, correct_attempts = excluded.correct_attempts, points = excluded.points,
             streak_last_day = excluded.streak_last_day, streak_days = excluded.streak_days;
+END
+$$;
+
+-- The two steps of SQL/018 planned once per connection too.
+ALTER FUNCTION learner_question_parts_before(bigint, bigint, text[]) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION apply_learner_question_parts(bigint, bigint, text[], learner_question_part[]) SET plan_cache_mode = force_generic_plan;
+
+-- What a push does for the learner's teams before it changes their statistics, in one round trip: their time zones
+-- (NULL when they are in no team: nothing else is done), the board aggregates there, and, when p_question_ids is not
+-- NULL (the page has counted attempts), the first step of the change of their question-report parts, whose parts it
+-- returns (the second step takes them back once the statistics are changed).
+CREATE FUNCTION begin_team_push(p_user_id bigint, p_seq_above bigint, p_up_to bigint, p_question_ids text[],
+                                OUT zones text[], OUT parts_before learner_question_part[])
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+    SELECT array_agg(DISTINCT t.time_zone ORDER BY t.time_zone) INTO zones
+    FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = p_user_id;
+    IF zones IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM add_board_activity(p_user_id, p_seq_above, p_up_to, zones);
+    IF p_question_ids IS NOT NULL THEN
+        parts_before := learner_question_parts_before(p_user_id, NULL, p_question_ids);
+    END IF;
 END
 $$;
