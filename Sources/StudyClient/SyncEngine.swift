@@ -90,8 +90,8 @@ public struct SyncEngine {
             let limit = last == nil ? min(pageSize, Self.firstPage) : pageSize
             let page = try store.pendingAttempts(after: last, limit: limit)
             let sessions = try store.pendingSessions(for: page)
-            if inFlight.isEmpty && page.count < limit {
-                // The only page (or none): push and pull in one request.
+            // The only page (or none; or the first, when it holds every pending attempt): push and pull in one request.
+            if inFlight.isEmpty && (page.count < limit || (last == nil && page.count == total)) {
                 let response = try await transport.sync(
                     SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: page, sessions: sessions, pullLimit: Self.firstPage))
                 try record(response, pushed: page, pushedSessions: sessions)

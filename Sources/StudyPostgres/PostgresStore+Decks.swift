@@ -49,14 +49,19 @@ extension PostgresStore: DeckRepository {
 
 extension PostgresStore: SessionRepository {
     public func storeSessions(_ sessions: [StudySession], userID: Int64, deviceID: String) async throws {
-        guard !sessions.isEmpty else { return }
-        try await pool.query(
-            """
+        guard let query = Self.sessionsQuery(sessions, userID: userID, deviceID: deviceID) else { return }
+        try await pool.query(query)
+    }
+
+    /// The statement that stores `sessions` (those already stored are left as they are); nil for none.
+    static func sessionsQuery(_ sessions: [StudySession], userID: Int64, deviceID: String) -> PostgresQuery? {
+        guard !sessions.isEmpty else { return nil }
+        return """
             INSERT INTO study_sessions (id, user_id, device_id, deck_id, started_at)
             SELECT id, \(userID), \(deviceID)::uuid, deck_id, started_at
             FROM unnest(\(PostgresArray(sessions.map(\.id)))::uuid[], \(PostgresArray(sessions.map(\.deckId)))::text[],
                         \(PostgresArray(sessions.map(\.startedAt)))::bigint[]) AS s(id, deck_id, started_at)
             ON CONFLICT (id) DO NOTHING
-            """)
+            """
     }
 }

@@ -6,7 +6,7 @@ import StudyCore
 import StudyStorage
 
 /// `POST /v1/sync`: one round trip pushes a page of attempts and pulls a page of the user's others (PROTOCOL.md).
-struct SyncController<Repository: AttemptRepository & ProgressRepository & DeviceRepository & DeckRepository & SessionRepository> {
+struct SyncController<Repository: AttemptRepository & ProgressRepository & DeviceRepository & DeckRepository> {
     let repository: Repository
     let configuration: ServerConfiguration
     let clock: @Sendable () -> Int64
@@ -53,8 +53,8 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             // A client that did not correct its stamps for a clock this far off: keep the attempts, keep them off boards.
             for i in flags.indices where body.attempts[i].deviceID.lowercased() == identity.device.id { flags[i].insert(.clockSkew) }
         }
-        try await repository.storeSessions(body.sessions, userID: identity.user.id, deviceID: identity.device.id)
-        let outcomes = try await repository.insert(body.attempts, flags: flags, userID: identity.user.id, receivedAt: now)
+        let outcomes = try await repository.insert(
+            body.attempts, flags: flags, sessions: body.sessions, deviceID: identity.device.id, userID: identity.user.id, receivedAt: now)
         lap("insert")
         let inserted = Self.count(outcomes, flags: flags)
         // "Last seen" to the minute and the clock offset to the second are plenty: a request that changes neither writes

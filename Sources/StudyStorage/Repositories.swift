@@ -127,6 +127,11 @@ public protocol AttemptRepository: Sendable {
     /// The same transaction folds the stored ones into every cache (progress, statistics, leaderboard aggregates).
     /// `flags` holds each attempt's flags, in the same order.
     func insert(_ attempts: [Attempt], flags: [AttemptFlags], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome]
+    /// `insert(_:flags:userID:receivedAt:)` of a pushed page, with the study sessions it brings (pushed from `deviceID`)
+    /// stored in the same transaction, so that a push commits once. Sessions already stored are left as they are.
+    func insert(
+        _ attempts: [Attempt], flags: [AttemptFlags], sessions: [StudySession], deviceID: String, userID: Int64, receivedAt: Int64
+    ) async throws -> [PushOutcome]
     /// The user's attempts with sequence numbers above `cursor`, in order, at most `limit`, leaving out those that came
     /// from `excludingDevice` (the puller has them); the page's cursor passes the left-out ones too.
     func pull(userID: Int64, after cursor: Int64, limit: Int, excludingDevice: String?) async throws -> PullPage

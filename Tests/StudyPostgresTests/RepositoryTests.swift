@@ -89,6 +89,37 @@ func attempt(
         }
     }
 
+    @Test func aPagesSessionsAreStoredWithItOnceAndKeepTheirFirstOwner() async throws {
+        let store = try await migratedStore()
+        try await withPool(store.pool) { _ async throws in
+            let eve = try #require(try await store.createUser(username: "eve", displayName: "Eve", passwordHash: "h", role: .learner, at: 1))
+            let fay = try #require(try await store.createUser(username: "fay", displayName: "Fay", passwordHash: "h", role: .learner, at: 1))
+            let device = "00000000-0000-4000-8000-000000000001"
+            let session = StudySession(id: "00000000-0000-4000-8000-00000000000a", deckId: "ml-deployment", startedAt: 900)
+            let later = StudySession(id: uuid(), deckId: "ml-deployment", startedAt: 950)
+            let page = (0..<3).map { attempt(at: 1_000 + Int64($0)) }
+            let flags = [AttemptFlags](repeating: [], count: page.count)
+            func stored() async throws -> [String] {
+                try await store.pool.query(
+                    "SELECT id::text || ' ' || user_id || ' ' || device_id::text || ' ' || deck_id || ' ' || started_at FROM study_sessions ORDER BY started_at"
+                ).column(String.self)
+            }
+            #expect(
+                try await store.insert(page, flags: flags, sessions: [session], deviceID: device, userID: eve.id, receivedAt: 2_000)
+                    == (1...3).map { .inserted(seq: $0) })
+            #expect(try await stored() == ["\(session.id) \(eve.id) \(device) ml-deployment 900"])
+            // Sent again (an answer lost on the way): the same rows, once.
+            #expect(
+                try await store.insert(page, flags: flags, sessions: [session], deviceID: device, userID: eve.id, receivedAt: 3_000)
+                    == (1...3).map { .duplicate(seq: $0) })
+            // A session without attempts in the page, and another user's page naming Eve's session: hers stays hers.
+            #expect(try await store.insert([], flags: [], sessions: [later], deviceID: device, userID: eve.id, receivedAt: 3_000) == [])
+            _ = try await store.insert([attempt(at: 1_100)], flags: [[]], sessions: [session], deviceID: device, userID: fay.id, receivedAt: 4_000)
+            #expect(
+                try await stored() == ["\(session.id) \(eve.id) \(device) ml-deployment 900", "\(later.id) \(eve.id) \(device) ml-deployment 950"])
+        }
+    }
+
     @Test func aDifferentAttemptUnderAnExistingIdIsAConflictAndChangesNothing() async throws {
         let store = try await migratedStore()
         try await withPool(store.pool) { _ async throws in

@@ -92,6 +92,13 @@ actor InMemoryStore: UserRepository, DeviceRepository, AttemptRepository, Progre
 
     // MARK: attempts, progress, decks, sessions
 
+    func insert(
+        _ page: [Attempt], flags: [AttemptFlags], sessions: [StudySession], deviceID: String, userID: Int64, receivedAt: Int64
+    ) async throws -> [PushOutcome] {
+        try await storeSessions(sessions, userID: userID, deviceID: deviceID)
+        return try await insert(page, flags: flags, userID: userID, receivedAt: receivedAt)
+    }
+
     func insert(_ page: [Attempt], flags: [AttemptFlags], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome] {
         page.indices.map { i in
             let attempt = page[i]

@@ -2,7 +2,8 @@ import LibPQ
 import StudyCore
 import StudyStorage
 
-/// Storing a pushed page, in five steps, each in the file that names it:
+/// Storing a pushed page, in five steps, each in the file that names it, in one transaction with the study sessions
+/// the page brings (so that a push commits once):
 ///
 /// 1. **classify** the page (`Push+Classify.swift`): which attempts are well formed, their COPY rows and what they
 ///    change besides `attempts`, all before any lock is taken;
@@ -15,8 +16,18 @@ import StudyStorage
 ///    after the progress, the statistics and the second step.
 extension PostgresStore: AttemptRepository {
     public func insert(_ attempts: [Attempt], flags: [AttemptFlags], userID: Int64, receivedAt: Int64) async throws -> [PushOutcome] {
+        try await insert(attempts, flags: flags, sessions: [], deviceID: "", userID: userID, receivedAt: receivedAt)
+    }
+
+    public func insert(
+        _ attempts: [Attempt], flags: [AttemptFlags], sessions: [StudySession], deviceID: String, userID: Int64, receivedAt: Int64
+    ) async throws -> [PushOutcome] {
         precondition(attempts.count == flags.count, "one set of flags per attempt")
-        guard !attempts.isEmpty else { return [] }
+        let sessionsQuery = Self.sessionsQuery(sessions, userID: userID, deviceID: deviceID)
+        guard !attempts.isEmpty else {
+            if let sessionsQuery { try await pool.query(sessionsQuery) }
+            return []
+        }
         var page = PushPage(attempts, flags: flags, userID: userID, receivedAt: receivedAt)
         // Pushed attempts are nearly always new, so the first try copies them without looking their ids up; only when
         // that runs into a stored id (a resent page, an id repeated in the page, an id of another user) is the
@@ -24,6 +35,8 @@ extension PostgresStore: AttemptRepository {
         // or refused.
         var lookUp = false
         return try await retrying { tx in
+            // The page's sessions first, before the learner's row lock is taken: the push commits once for both.
+            if let sessionsQuery { try await tx.query(sessionsQuery) }
             let base = try await Self.reserveNumbers(page.rows.count, userID: userID, on: tx)
             let stored = lookUp ? try await Self.storedAttempts(withIDsOf: page, on: tx) : nil
             let numbered = page.number(from: base, stored: stored, userID: userID)
