@@ -110,13 +110,17 @@ public struct MetaResponse: Codable, Sendable {
     public let contentEncodings: [String]?
     /// The forms of a pushed page the server reads (`attempts`, `attemptRows`, `attemptColumns`); absent: the first two.
     public let pageForms: [String]?
+    /// What a sync's answer lists besides attempts when asked (`publishedDecks`, for `listDecks`); absent: nothing.
+    public let syncLists: [String]?
 
     /// The page forms this version reads, as `GET /v1/meta` lists them.
     public static let allPageForms = ["attempts", "attemptRows", "attemptColumns"]
+    /// What this version's sync answers list when asked, as `GET /v1/meta` says.
+    public static let allSyncLists = ["publishedDecks"]
 
     public init(
         protocolVersion: Int, serverTime: Int64, maxPushPage: Int, maxPullPage: Int, maxBodyBytes: Int, clockToleranceMs: Int64,
-        registration: String? = nil, contentEncodings: [String]? = nil, pageForms: [String]? = nil
+        registration: String? = nil, contentEncodings: [String]? = nil, pageForms: [String]? = nil, syncLists: [String]? = nil
     ) {
         self.protocolVersion = protocolVersion
         self.serverTime = serverTime
@@ -127,6 +131,7 @@ public struct MetaResponse: Codable, Sendable {
         self.registration = registration
         self.contentEncodings = contentEncodings
         self.pageForms = pageForms
+        self.syncLists = syncLists
     }
 }
 

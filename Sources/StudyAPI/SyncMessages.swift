@@ -67,10 +67,13 @@ public struct SyncRequest: Sendable, Codable, Hashable {
     public var resultRuns: Bool
     /// Asks for the pulled page in the column form (`pulledColumns`, PROTOCOL.md) instead of one object per attempt.
     public var pullColumns: Bool
+    /// Asks for the decks published to the learner's teams in the answer that ends the sync (`publishedDecks`), so that
+    /// a sync needs no `GET /v1/decks` of its own.
+    public var listDecks: Bool
 
     public init(
         clientTime: Int64, cursor: Int64, attempts: [Attempt], sessions: [StudySession] = [], pullLimit: Int? = nil, resultRuns: Bool = false,
-        pullColumns: Bool = false
+        pullColumns: Bool = false, listDecks: Bool = false
     ) {
         self.clientTime = clientTime
         self.cursor = cursor
@@ -79,9 +82,10 @@ public struct SyncRequest: Sendable, Codable, Hashable {
         self.pullLimit = pullLimit
         self.resultRuns = resultRuns
         self.pullColumns = pullColumns
+        self.listDecks = listDecks
     }
 
-    enum CodingKeys: String, CodingKey { case clientTime, cursor, attempts, attemptRows, sessions, pullLimit, resultRuns, pullColumns }
+    enum CodingKeys: String, CodingKey { case clientTime, cursor, attempts, attemptRows, sessions, pullLimit, resultRuns, pullColumns, listDecks }
 
     /// Reads the page from `attempts` (objects) or `attemptRows` (the row form `wireJSON()` sends; PROTOCOL.md).
     public init(from decoder: any Decoder) throws {
@@ -99,6 +103,7 @@ public struct SyncRequest: Sendable, Codable, Hashable {
         pullLimit = try container.decodeIfPresent(Int.self, forKey: .pullLimit)
         resultRuns = try container.decodeIfPresent(Bool.self, forKey: .resultRuns) ?? false
         pullColumns = try container.decodeIfPresent(Bool.self, forKey: .pullColumns) ?? false
+        listDecks = try container.decodeIfPresent(Bool.self, forKey: .listDecks) ?? false
     }
 
     /// Writes the page as objects, the form any JSON library reads most easily.
@@ -111,6 +116,7 @@ public struct SyncRequest: Sendable, Codable, Hashable {
         try container.encodeIfPresent(pullLimit, forKey: .pullLimit)
         if resultRuns { try container.encode(true, forKey: .resultRuns) }
         if pullColumns { try container.encode(true, forKey: .pullColumns) }
+        if listDecks { try container.encode(true, forKey: .listDecks) }
     }
 }
 
@@ -212,9 +218,14 @@ public struct SyncResponse: Sendable, Codable, Hashable {
     public var clockOffsetMs: Int64
     /// Set when the client's clock is off by more than the tolerance: a sentence for the learner.
     public var clockWarning: String?
+    /// The decks published to the learner's teams, when the request asked (`listDecks`) and this answer ends the sync
+    /// (`hasMore` false); what `GET /v1/decks` lists.
+    public var publishedDecks: [PublishedDeck]?
 
     public init(
-        results: [PushResult], attempts: [PulledAttempt], cursor: Int64, hasMore: Bool, serverTime: Int64, clockOffsetMs: Int64, clockWarning: String?
+        results: [PushResult], attempts: [PulledAttempt], cursor: Int64, hasMore: Bool, serverTime: Int64, clockOffsetMs: Int64,
+        clockWarning: String?,
+        publishedDecks: [PublishedDeck]? = nil
     ) {
         self.results = results
         self.attempts = attempts
@@ -223,5 +234,6 @@ public struct SyncResponse: Sendable, Codable, Hashable {
         self.serverTime = serverTime
         self.clockOffsetMs = clockOffsetMs
         self.clockWarning = clockWarning
+        self.publishedDecks = publishedDecks
     }
 }

@@ -260,6 +260,10 @@ extension SyncRequest {
                 json.key("pullColumns")
                 json.bool(true)
             }
+            if listDecks {
+                json.key("listDecks")
+                json.bool(true)
+            }
         }
         return json.bytes
     }
@@ -267,7 +271,7 @@ extension SyncRequest {
     public init(wireJSON bytes: some Collection<UInt8>) throws(WireJSONError) {
         self = try JSONReader.read(bytes) { (json: inout JSONReader) throws(WireJSONError) -> SyncRequest in
             var clientTime: Int64?, cursor: Int64?, attempts: [Attempt]?, rows: [Attempt]?, columns: [Attempt]?, sessions: [StudySession]?
-            var pullLimit: Int?, resultRuns = false, pullColumns = false
+            var pullLimit: Int?, resultRuns = false, pullColumns = false, listDecks = false
             try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
                 switch key {
                 case "clientTime": clientTime = try json.readInt64()
@@ -284,13 +288,15 @@ extension SyncRequest {
                 case "pullLimit": pullLimit = try json.readNull() ? nil : try json.readInt()
                 case "resultRuns": resultRuns = try json.readNull() ? false : try json.readBool()
                 case "pullColumns": pullColumns = try json.readNull() ? false : try json.readBool()
+                case "listDecks": listDecks = try json.readNull() ? false : try json.readBool()
                 default: try json.skipValue()
                 }
             }
             return SyncRequest(
                 clientTime: try required(clientTime, "clientTime"), cursor: try required(cursor, "cursor"),
                 attempts: try SyncRequest.page(attempts: attempts, attemptRows: rows, attemptColumns: columns),
-                sessions: try required(sessions, "sessions"), pullLimit: pullLimit, resultRuns: resultRuns, pullColumns: pullColumns)
+                sessions: try required(sessions, "sessions"), pullLimit: pullLimit, resultRuns: resultRuns, pullColumns: pullColumns,
+                listDecks: listDecks)
         }
     }
 }
@@ -424,6 +430,10 @@ extension SyncResponse {
                 json.key("clockWarning")
                 json.string(clockWarning)
             }
+            if let publishedDecks {
+                json.key("publishedDecks")
+                json.array { json in for deck in publishedDecks { deck.write(to: &json) } }
+            }
         }
         return json.bytes
     }
@@ -432,7 +442,7 @@ extension SyncResponse {
     public init(wireJSON bytes: some Collection<UInt8>, pushed: [Attempt] = []) throws(WireJSONError) {
         self = try JSONReader.read(bytes) { (json: inout JSONReader) throws(WireJSONError) -> SyncResponse in
             var results: [PushResult]?, attempts: [PulledAttempt]?, cursor: Int64?, hasMore: Bool?, serverTime: Int64?, clockOffset: Int64?
-            var clockWarning: String?
+            var clockWarning: String?, publishedDecks: [PublishedDeck]?
             try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
                 switch key {
                 case "results": results = try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try PushResult(from: &json) }
@@ -460,13 +470,18 @@ extension SyncResponse {
                 case "serverTime": serverTime = try json.readInt64()
                 case "clockOffsetMs": clockOffset = try json.readInt64()
                 case "clockWarning": clockWarning = try json.readNull() ? nil : try json.readString()
+                case "publishedDecks":
+                    publishedDecks =
+                        try json.readNull()
+                        ? nil : try json.readArray { (json: inout JSONReader) throws(WireJSONError) in try PublishedDeck(from: &json) }
                 default: try json.skipValue()
                 }
             }
             return SyncResponse(
                 results: try required(results, "results"), attempts: try required(attempts, "attempts"), cursor: try required(cursor, "cursor"),
                 hasMore: try required(hasMore, "hasMore"), serverTime: try required(serverTime, "serverTime"),
-                clockOffsetMs: try required(clockOffset, "clockOffsetMs"), clockWarning: clockWarning)
+                clockOffsetMs: try required(clockOffset, "clockOffsetMs"), clockWarning: clockWarning,
+                publishedDecks: publishedDecks)
         }
     }
 }
@@ -523,5 +538,37 @@ extension PulledAttempt {
             }
         }
         self.init(seq: try required(seq, "seq"), attempt: try required(attempt, "attempt"), flags: try required(flags, "flags"))
+    }
+}
+
+extension PublishedDeck {
+    /// As `GET /v1/decks` lists it: `teamId`, `deckId`, `name`, `publishedAt`.
+    func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.key("teamId")
+            json.int(teamID)
+            json.key("deckId")
+            json.string(deckID)
+            json.key("name")
+            json.string(name)
+            json.key("publishedAt")
+            json.int(publishedAt)
+        }
+    }
+
+    init(from json: inout JSONReader) throws(WireJSONError) {
+        var teamID: Int64?, deckID: String?, name: String?, publishedAt: Int64?
+        try json.readObject { (json: inout JSONReader, key: JSONKey) throws(WireJSONError) in
+            switch key {
+            case "teamId": teamID = try json.readInt64()
+            case "deckId": deckID = try json.readString()
+            case "name": name = try json.readString()
+            case "publishedAt": publishedAt = try json.readInt64()
+            default: try json.skipValue()
+            }
+        }
+        self.init(
+            teamID: try required(teamID, "teamId"), deckID: try required(deckID, "deckId"), name: try required(name, "name"),
+            publishedAt: try required(publishedAt, "publishedAt"))
     }
 }

@@ -21,16 +21,20 @@ public struct ServerAPI: Sendable {
         public var compressedRequests = false
         /// Pushed pages may be in the column form, and pulled pages asked for in it.
         public var columns = false
+        /// The answer that ends a sync may be asked for the decks published to the learner's teams (`listDecks`).
+        public var decksInSync = false
 
-        public init(compressedRequests: Bool = false, columns: Bool = false) {
+        public init(compressedRequests: Bool = false, columns: Bool = false, decksInSync: Bool = false) {
             self.compressedRequests = compressedRequests
             self.columns = columns
+            self.decksInSync = decksInSync
         }
 
         /// What `meta` says the server reads, and this process can write.
         public init(meta: MetaResponse) {
             compressedRequests = ContentCoding.isAvailable && (meta.contentEncodings ?? []).contains(ContentCoding.zstd)
             columns = (meta.pageForms ?? []).contains("attemptColumns")
+            decksInSync = (meta.syncLists ?? []).contains("publishedDecks")
         }
     }
 
@@ -87,6 +91,8 @@ public struct ServerAPI: Sendable {
         var request = request
         request.resultRuns = true
         request.pullColumns = features.columns
+        // Any request that pulls may end the sync; a push of a page among several (`pullLimit` 0) does not.
+        request.listDecks = features.decksInSync && request.pullLimit != 0
         // Each try carries its own time: a retry after a stalled answer that resent the first try's clientTime made the
         // server measure the stall as clock offset, and the next answers were stamped that far ahead.
         let first = request.wireJSON(columns: features.columns)

@@ -20,6 +20,9 @@ public struct SyncEngine {
         public var rejected = 0
         public var requests = 0
         public var clockWarning: String?
+        /// The decks published to the learner's teams, when the server listed them in the answer that ended the sync
+        /// (`listDecks`); nil when it did not (a server before that), and they are to be asked for with `GET /v1/decks`.
+        public var publishedDecks: [PublishedDeck]?
     }
 
     let store: LocalStore
@@ -73,6 +76,7 @@ public struct SyncEngine {
                 }
             }
             summary.clockWarning = response.clockWarning
+            if let decks = response.publishedDecks { summary.publishedDecks = decks }
             progress(summary.pushed + summary.duplicates + summary.conflicts + summary.rejected, total)
         }
 

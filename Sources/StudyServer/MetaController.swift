@@ -15,7 +15,8 @@ struct MetaController {
                 maxPullPage: SyncProtocol.maxPullPage,
                 maxBodyBytes: configuration.maxBodyBytes, clockToleranceMs: AttemptRules.clockTolerance,
                 registration: configuration.registration.rawValue,
-                contentEncodings: ContentCoding.supported, pageForms: MetaResponse.allPageForms)
+                contentEncodings: ContentCoding.supported, pageForms: MetaResponse.allPageForms,
+                syncLists: MetaResponse.allSyncLists)
         }
         group.get("openapi.json") { _, _ -> Response in
             guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),

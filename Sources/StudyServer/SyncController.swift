@@ -6,7 +6,7 @@ import StudyCore
 import StudyStorage
 
 /// `POST /v1/sync`: one round trip pushes a page of attempts and pulls a page of the user's others (PROTOCOL.md).
-struct SyncController<Repository: AttemptRepository & ProgressRepository & DeviceRepository & DeckRepository> {
+struct SyncController<Repository: AttemptRepository & ProgressRepository & DeviceRepository & DeckRepository & TeamRepository> {
     let repository: Repository
     let configuration: ServerConfiguration
     let clock: @Sendable () -> Int64
@@ -73,6 +73,8 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         // pullLimit 0: a push only (a client sending pages back to back pulls afterwards).
         let limit = min(body.pullLimit ?? SyncProtocol.maxPullPage, SyncProtocol.maxPullPage)
         let page = try await repository.pull(userID: identity.user.id, after: body.cursor, limit: limit, excludingDevice: identity.device.id)
+        // The answer that ends the sync lists the teams' decks when asked: the client needs no request of its own for them.
+        let decks = body.listDecks && !page.hasMore ? try await repository.publishedDecks(userID: identity.user.id) : nil
         lap("pull")
         Timer(label: "studysync_sync_duration_seconds").record(duration: ContinuousClock.now - started)
         context.logger.info(
@@ -85,7 +87,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             results: body.attempts.indices.map { PushResult(id: body.attempts[$0].id, outcome: outcomes[$0], flags: flags[$0]) },
             attempts: page.attempts.map(PulledAttempt.init),
             cursor: page.cursor, hasMore: page.hasMore, serverTime: now, clockOffsetMs: offset,
-            clockWarning: AttemptReview.clockWarning(offsetMs: offset))
+            clockWarning: AttemptReview.clockWarning(offsetMs: offset), publishedDecks: decks)
         return jsonResponse(response.wireJSON(resultRuns: body.resultRuns, columns: body.pullColumns), for: request)
     }
 

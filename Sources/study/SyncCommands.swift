@@ -15,9 +15,10 @@ struct Sync: AsyncParsableCommand {
         let remembered = try store.rememberedServerMeta(for: credentials.server)
         var meta: MetaResponse
         if let remembered { meta = remembered } else { meta = try await serverMeta(api, credentials, store) }
-        // The decks published to the learner's teams are asked for while the answers sync: no round trip of their own.
-        let listing = Task { try await api.publishedDecks() }
-        defer { listing.cancel() }
+        // The decks published to the learner's teams come in the sync's last answer from a server that lists them there;
+        // from one before that, they are asked for while the answers sync. No round trip of their own either way.
+        let listing = ServerAPI.Features(meta: meta).decksInSync ? nil : Task { try await api.publishedDecks() }
+        defer { listing?.cancel() }
         let summary: SyncEngine.Summary
         do {
             do {
@@ -48,7 +49,15 @@ struct Sync: AsyncParsableCommand {
         Terminal.say(line + ".")
         if let warning = summary.clockWarning { Terminal.say("Warning: " + warning) }
         do {
-            for name in try await store.receivePublishedDecks(try await listing.value, from: api) {
+            let listed: [PublishedDeck]
+            if let decks = summary.publishedDecks {
+                listed = decks
+            } else if let listing {
+                listed = try await listing.value
+            } else {
+                listed = try await api.publishedDecks()  // the server stopped listing them since the last sync
+            }
+            for name in try await store.receivePublishedDecks(listed, from: api) {
                 Terminal.say("New deck from your team: '\(name)' ('study quiz --deck \"\(name)\"').")
             }
         } catch {

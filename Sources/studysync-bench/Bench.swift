@@ -367,7 +367,8 @@ final class Home: @unchecked Sendable {
     }
 
     /// What `study sync` does: the server's limits and what it reads (`GET /v1/meta`, remembered from the last sync),
-    /// then the sync, with the decks published to the learner's teams asked for meanwhile and received after it.
+    /// then the sync, whose last answer lists the decks published to the learner's teams (a server before that is asked for
+    /// them meanwhile), and the new ones received after it.
     func sync() async throws -> SyncEngine.Summary {
         // Read once and kept, as `study` keeps it in the home (for a day, or until the server refuses a request).
         let meta: MetaResponse
@@ -377,10 +378,19 @@ final class Home: @unchecked Sendable {
             meta = try await api.meta()
             try store.rememberServerMeta(meta, for: api.baseURL.absoluteString)
         }
-        let listing = Task { [api] in try await api.publishedDecks() }
-        defer { listing.cancel() }
-        let summary = try await SyncEngine(store: store, transport: api.using(.init(meta: meta)), pageSize: SyncEngine.pageSize(for: meta)).run()
-        _ = try await store.receivePublishedDecks(try await listing.value, from: api)
+        let features = ServerAPI.Features(meta: meta)
+        let listing = features.decksInSync ? nil : Task { [api] in try await api.publishedDecks() }
+        defer { listing?.cancel() }
+        let summary = try await SyncEngine(store: store, transport: api.using(features), pageSize: SyncEngine.pageSize(for: meta)).run()
+        let listed: [PublishedDeck]
+        if let decks = summary.publishedDecks {
+            listed = decks
+        } else if let listing {
+            listed = try await listing.value
+        } else {
+            listed = try await api.publishedDecks()
+        }
+        _ = try await store.receivePublishedDecks(listed, from: api)
         return summary
     }
 }

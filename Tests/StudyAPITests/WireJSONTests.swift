@@ -30,7 +30,8 @@ import Testing
             sessions: (0..<Int.random(in: 0...3, using: &rng)).map { _ in
                 StudySession(id: text(&rng), deckId: text(&rng), startedAt: Int64.random(in: 0...99, using: &rng))
             },
-            pullLimit: Bool.random(using: &rng) ? Int.random(in: 0...10_000, using: &rng) : nil, resultRuns: Bool.random(using: &rng))
+            pullLimit: Bool.random(using: &rng) ? Int.random(in: 0...10_000, using: &rng) : nil, resultRuns: Bool.random(using: &rng),
+            listDecks: Bool.random(using: &rng))
     }
 
     func response(_ seed: UInt64) -> SyncResponse {
@@ -50,7 +51,13 @@ import Testing
             },
             cursor: Int64.random(in: 0...1_000, using: &rng), hasMore: Bool.random(using: &rng),
             serverTime: Int64.random(in: -9...Int64.max, using: &rng),
-            clockOffsetMs: Int64.random(in: Int64.min...Int64.max, using: &rng), clockWarning: Bool.random(using: &rng) ? text(&rng) : nil)
+            clockOffsetMs: Int64.random(in: Int64.min...Int64.max, using: &rng), clockWarning: Bool.random(using: &rng) ? text(&rng) : nil,
+            publishedDecks: Bool.random(using: &rng)
+                ? (0..<Int.random(in: 0...3, using: &rng)).map { _ in
+                    PublishedDeck(
+                        teamID: Int64.random(in: 1...Int64.max, using: &rng), deckID: text(&rng), name: text(&rng),
+                        publishedAt: Int64.random(in: 0...Int64.max, using: &rng))
+                } : nil)
     }
 
     @Test(arguments: 0..<150) func requestsMatchFoundationsCodableBothWays(seed: UInt64) throws {

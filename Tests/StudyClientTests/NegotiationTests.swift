@@ -36,7 +36,25 @@ struct NegotiationTests {
         // Plain JSON (not compressed), the page as rows, nothing the older server would not read.
         let body = try #require(server.bodies.first)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
-        #expect(object["attemptRows"] != nil && object["attemptColumns"] == nil && object["pullColumns"] == nil)
+        #expect(object["attemptRows"] != nil && object["attemptColumns"] == nil && object["pullColumns"] == nil && object["listDecks"] == nil)
+    }
+
+    /// A server whose meta lists `publishedDecks` in `syncLists` is asked for them in each request that may end the
+    /// sync (one that pulls), not in a push of a page among several; the list it answers is read.
+    @Test func aServerThatListsDecksInTheSyncIsAskedInTheRequestsThatPull() async throws {
+        let server = try StallingServer(
+            stall: nil,
+            answer:
+                #"{"results":[],"attempts":[],"cursor":0,"hasMore":false,"serverTime":1780000000000,"clockOffsetMs":0,"publishedDecks":[{"teamId":3,"deckId":"d1","name":"Capitals","publishedAt":1779990000000}]}"#,
+            answers: 2)
+        let api = try ServerAPI(server: "http://127.0.0.1:\(server.port)", token: "t").using(ServerAPI.Features(decksInSync: true))
+        let pulled = try await api.sync(SyncRequest(clientTime: 1_780_000_000_000, cursor: 0, attempts: []))
+        #expect(pulled.publishedDecks == [PublishedDeck(teamID: 3, deckID: "d1", name: "Capitals", publishedAt: 1_779_990_000_000)])
+        _ = try await api.sync(SyncRequest(clientTime: 1_780_000_000_000, cursor: 0, attempts: [], pullLimit: 0))
+        let asked = try server.bodies.map { body in
+            try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])["listDecks"] as? Bool
+        }
+        #expect(asked == [true, nil])
     }
 
     @Test func aServerThatListsTheFormsAndZstdGetsThem() throws {
@@ -44,6 +62,11 @@ struct NegotiationTests {
             protocolVersion: 1, serverTime: 1, maxPushPage: 5_000, maxPullPage: 10_000, maxBodyBytes: 16 << 20, clockToleranceMs: 300_000,
             contentEncodings: ["zstd"], pageForms: MetaResponse.allPageForms)
         #expect(ServerAPI.Features(meta: current) == ServerAPI.Features(compressedRequests: ContentCoding.isAvailable, columns: true))
+        let listing = MetaResponse(
+            protocolVersion: 1, serverTime: 1, maxPushPage: 5_000, maxPullPage: 10_000, maxBodyBytes: 16 << 20, clockToleranceMs: 300_000,
+            contentEncodings: ["zstd"], pageForms: MetaResponse.allPageForms, syncLists: MetaResponse.allSyncLists)
+        #expect(
+            ServerAPI.Features(meta: listing) == ServerAPI.Features(compressedRequests: ContentCoding.isAvailable, columns: true, decksInSync: true))
         let unknownEncoding = MetaResponse(
             protocolVersion: 1, serverTime: 1, maxPushPage: 5_000, maxPullPage: 10_000, maxBodyBytes: 16 << 20, clockToleranceMs: 300_000,
             contentEncodings: ["br"], pageForms: ["attempts"])

@@ -16,8 +16,8 @@ import Testing
         let app = try await buildApplication(try await testConfiguration())
         try await app.test(.router) { client in
             let meta = try await client.decoded(MetaResponse.self, .get, "/v1/meta", token: nil, [String: String]())
-            #expect(meta.contentEncodings == ["zstd"] && meta.pageForms == MetaResponse.allPageForms)
-            #expect(ServerAPI.Features(meta: meta) == ServerAPI.Features(compressedRequests: true, columns: true))
+            #expect(meta.contentEncodings == ["zstd"] && meta.pageForms == MetaResponse.allPageForms && meta.syncLists == ["publishedDecks"])
+            #expect(ServerAPI.Features(meta: meta) == ServerAPI.Features(compressedRequests: true, columns: true, decksInSync: true))
             // A server of an earlier version lists neither: `study` then sends what it always sent.
             let old = MetaResponse(
                 protocolVersion: 1, serverTime: 1, maxPushPage: 5_000, maxPullPage: 5_000, maxBodyBytes: 1 << 24, clockToleranceMs: 300_000)

@@ -24,9 +24,10 @@ struct OpenAPIAgreementTests {
         let result = PushResult(id: Self.id, status: .inserted, seq: 1, reason: "r", ahead: true)
         let pulled = PulledAttempt(seq: 1, attempt: attempt, flags: 0)
         let request = SyncRequest(
-            clientTime: 5, cursor: 0, attempts: [attempt], sessions: [session], pullLimit: 5, resultRuns: true, pullColumns: true)
+            clientTime: 5, cursor: 0, attempts: [attempt], sessions: [session], pullLimit: 5, resultRuns: true, pullColumns: true, listDecks: true)
         let response = SyncResponse(
-            results: [result], attempts: [pulled], cursor: 1, hasMore: false, serverTime: 5, clockOffsetMs: 0, clockWarning: "w")
+            results: [result], attempts: [pulled], cursor: 1, hasMore: false, serverTime: 5, clockOffsetMs: 0, clockWarning: "w",
+            publishedDecks: [PublishedDeck(teamID: 1, deckID: "d1", name: "Deck", publishedAt: 5)])
         let runs = try JSONSerialization.jsonObject(with: Data(response.wireJSON(resultRuns: true))) as? [String: Any]
         let run = try #require((runs?["resultRuns"] as? [[String: Any]])?.first)
         let columnsAnswer = try JSONSerialization.jsonObject(with: Data(response.wireJSON(columns: true))) as? [String: Any]
@@ -60,7 +61,7 @@ struct OpenAPIAgreementTests {
                 try keys(
                     MetaResponse(
                         protocolVersion: 1, serverTime: 1, maxPushPage: 1, maxPullPage: 1, maxBodyBytes: 1, clockToleranceMs: 1, registration: "open",
-                        contentEncodings: ["zstd"], pageForms: MetaResponse.allPageForms)
+                        contentEncodings: ["zstd"], pageForms: MetaResponse.allPageForms, syncLists: MetaResponse.allSyncLists)
                 )
             ),
             ("RegisterRequest", try keys(RegisterRequest(username: "lea", password: "p", displayName: "Lea", inviteCode: "c"))),

@@ -117,6 +117,42 @@ let hour: Int64 = 3_600_000
         }
     }
 
+    @Test func theAnswerThatEndsASyncListsTheTeamsDecksWhenAsked() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        try await app.test(.router) { client in
+            let admin = try await client.account("root")
+            let team = try await client.json(.post, "/v1/teams", token: admin, ["name": "Decks"])
+            let id = try #require(team.body["id"] as? Int)
+            let code = try #require(try await client.json(.post, "/v1/teams/\(id)/invites", token: admin).body["code"] as? String)
+            let laptop = try await Device.login(client, as: "rae")
+            let desktop = try await Device.login(client, as: "rae")
+            #expect(try await client.json(.post, "/v1/teams/join", token: laptop.token, ["code": code]).status == .ok)
+            let listed = try await client.decoded(DeckList.self, .get, "/v1/decks", token: laptop.token, [String: String]()).decks
+            #expect(listed.count == 1)
+            var rng = SeededGenerator(seed: 3)
+            try desktop.study(3, from: Clock.nowMs() - hour, using: &rng)
+            _ = try await desktop.sync(client)
+            func sync(after cursor: Int64, limit: Int, listDecks: Bool) async throws -> SyncResponse {
+                try await client.decoded(
+                    SyncResponse.self, .post, "/v1/sync", token: laptop.token,
+                    SyncRequest(clientTime: Clock.nowMs(), cursor: cursor, attempts: [], pullLimit: limit, listDecks: listDecks))
+            }
+            // More to pull: no list yet. The answer that ends the sync: the list GET /v1/decks gives. Not asked: none.
+            let first = try await sync(after: 0, limit: 2, listDecks: true)
+            #expect(first.hasMore && first.publishedDecks == nil)
+            let last = try await sync(after: first.cursor, limit: 10, listDecks: true)
+            #expect(!last.hasMore && last.attempts.count == 1 && last.publishedDecks == listed)
+            #expect(try await sync(after: last.cursor, limit: 10, listDecks: false).publishedDecks == nil)
+            // A learner in no team is told so: an empty list, not none.
+            let loner = try await client.account("sol")
+            #expect(
+                try await client.decoded(
+                    SyncResponse.self, .post, "/v1/sync", token: loner,
+                    SyncRequest(clientTime: Clock.nowMs(), cursor: 0, attempts: [], listDecks: true)
+                ).publishedDecks == [])
+        }
+    }
+
     @Test func twoDevicesStudyingOfflineConvergeInEitherOrder() async throws {
         let app = try await buildApplication(try await testConfiguration())
         try await app.test(.router) { client in
