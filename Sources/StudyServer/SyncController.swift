@@ -42,6 +42,9 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             if problem.field == "attempts" { throw APIError(.contentTooLarge, "page_too_large", problem.message) }
             throw APIError(.badRequest, "invalid_field", problem.message, field: problem.field)
         }
+        // The teams' decks, when asked, are read on a connection of their own while the page is stored and pulled; only
+        // the answer that ends the sync carries them.
+        async let listed: [PublishedDeck]? = body.listDecks ? repository.publishedDecks(userID: identity.user.id) : nil
         let now = clock()
         // Both are in 0...AttemptRules.latestTime, so the difference fits.
         let offset = now - body.clientTime
@@ -73,8 +76,8 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         // pullLimit 0: a push only (a client sending pages back to back pulls afterwards).
         let limit = min(body.pullLimit ?? SyncProtocol.maxPullPage, SyncProtocol.maxPullPage)
         let page = try await repository.pull(userID: identity.user.id, after: body.cursor, limit: limit, excludingDevice: identity.device.id)
-        // The answer that ends the sync lists the teams' decks when asked: the client needs no request of its own for them.
-        let decks = body.listDecks && !page.hasMore ? try await repository.publishedDecks(userID: identity.user.id) : nil
+        // The answer that ends the sync lists them: the client needs no request of its own for them.
+        let decks = page.hasMore ? nil : try await listed
         lap("pull")
         Timer(label: "studysync_sync_duration_seconds").record(duration: ContinuousClock.now - started)
         context.logger.info(
