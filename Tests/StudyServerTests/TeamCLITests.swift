@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import StudyAPI
+import StudyClient
 import StudyCore
 import StudyServer
 import Testing
@@ -94,6 +96,16 @@ import Testing
             let synced = try await ann.run(["sync"])
             #expect(synced.out.contains("New deck from your team: 'capitals'"))
             #expect(try await ann.run(["deck", "list"]).out.contains("capitals"))
+            // A home that remembers the meta of a server from before the decks came in the sync's answer (no
+            // `syncLists`) asks for them beside the sync, and the deck arrives all the same.
+            let current = try await ServerAPI(server: server).meta()
+            let older = MetaResponse(
+                protocolVersion: current.protocolVersion, serverTime: current.serverTime, maxPushPage: current.maxPushPage,
+                maxPullPage: current.maxPullPage, maxBodyBytes: current.maxBodyBytes, clockToleranceMs: current.clockToleranceMs,
+                registration: current.registration, contentEncodings: current.contentEncodings, pageForms: current.pageForms)
+            try LocalStore(directory: bob.data.url).rememberServerMeta(older, for: server, now: now)  // the homes' clock
+            let bobSynced = try await bob.run(["sync"])
+            #expect(bobSynced.out.contains("New deck from your team: 'capitals'"), "\(bobSynced.out) \(bobSynced.err)")
         }
     }
 }
