@@ -62,6 +62,7 @@ public struct MigrationRunner: Sendable {
             try await connection.query("SELECT pg_advisory_lock(\(Self.advisoryLockKey))")
             do {
                 let applied = try await apply(migrations, on: connection)
+                try await distributeOnCitus(on: connection)
                 try await connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))")
                 return applied
             } catch {
@@ -103,6 +104,17 @@ public struct MigrationRunner: Sendable {
         return recorded
     }
 
+    /// On a database with the citus extension, distributes the tables not distributed yet (`SQL/citus/distribute.sql`):
+    /// by learner, or on every node. On plain PostgreSQL it does nothing.
+    private func distributeOnCitus(on connection: PostgresConnection) async throws {
+        guard try await DatabaseTopology.read(on: connection).isCitus else { return }
+        guard let url = Bundle.module.url(forResource: "distribute", withExtension: "sql", subdirectory: "SQL/citus") else {
+            throw MigrationError("The Citus distribution plan is missing from the installation (StudySync_StudyPostgres.resources/SQL/citus).")
+        }
+        try await connection.execute(script: try String(contentsOf: url, encoding: .utf8))
+        logger.debug("tables distributed on Citus")
+    }
+
     private func apply(_ migrations: [Migration], on connection: PostgresConnection) async throws -> [String] {
         try await connection.query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, checksum text NOT NULL, applied_at bigint NOT NULL)")
@@ -119,5 +131,34 @@ public struct MigrationRunner: Sendable {
             applied.append(migration.name)
         }
         return applied
+    }
+}
+
+/// What the server's database is: one PostgreSQL, or the coordinator of a Citus cluster (issue 21, SCALING.md).
+public enum DatabaseTopology: Sendable, Equatable, CustomStringConvertible {
+    case postgres
+    /// Citus `version`, with `workers` active worker nodes.
+    case citus(version: String, workers: Int)
+
+    public var isCitus: Bool { if case .citus = self { true } else { false } }
+
+    /// "postgresql" or "citus": what `/readyz` and the logs name.
+    public var name: String { isCitus ? "citus" : "postgresql" }
+
+    public var description: String {
+        switch self {
+        case .postgres: "PostgreSQL"
+        case .citus(let version, let workers): "Citus \(version), \(workers) worker\(workers == 1 ? "" : "s")"
+        }
+    }
+
+    static func read(on connection: PostgresConnection) async throws -> DatabaseTopology {
+        guard let version = try await connection.query("SELECT extversion FROM pg_extension WHERE extname = 'citus'").scalar(String.self) else {
+            return .postgres
+        }
+        let workers =
+            try await connection.query("SELECT count(*) FROM pg_dist_node WHERE isactive AND noderole = 'primary' AND groupid <> 0")
+            .scalar(Int.self) ?? 0
+        return .citus(version: version, workers: workers)
     }
 }

@@ -6,7 +6,7 @@ extension PostgresStore: AccountAdministration {
     public func userSummaries() async throws -> [UserSummary] {
         try await pool.query(
             """
-            SELECT \(unsafeRaw: Self.userColumns), attempt_seq,
+            SELECT \(unsafeRaw: Self.userColumns), coalesce((SELECT c.attempt_seq FROM learner_counters c WHERE c.user_id = u.id), 0),
                    (SELECT count(*) FROM devices d WHERE d.user_id = u.id AND d.revoked_at IS NULL),
                    (SELECT max(last_seen_at) FROM devices d WHERE d.user_id = u.id)
             FROM users u ORDER BY username

@@ -61,7 +61,7 @@ extension PostgresStore: SessionRepository {
             SELECT id, \(userID), \(deviceID)::uuid, deck_id, started_at
             FROM unnest(\(PostgresArray(sessions.map(\.id)))::uuid[], \(PostgresArray(sessions.map(\.deckId)))::text[],
                         \(PostgresArray(sessions.map(\.startedAt)))::bigint[]) AS s(id, deck_id, started_at)
-            ON CONFLICT (id) DO NOTHING
+            ON CONFLICT DO NOTHING
             """
     }
 }

@@ -295,7 +295,7 @@ extension PostgresStore: TeamRepository {
                 try await updateQuestionStats(tx, userID: userID, attempts: stored.filter { $0.flags.isEmpty }.map(\.attempt))
             }
             try await tx.query("DELETE FROM progress WHERE user_id = \(userID)")
-            try await tx.query("UPDATE users SET mastered_count = 0 WHERE id = \(userID)")
+            try await tx.query("UPDATE learner_counters SET mastered_count = 0 WHERE user_id = \(userID)")
             let counted = stored.filter { !$0.flags.contains(.ahead) }.map(\.attempt)
             try await Self.upsert(Array(Progress.foldAll(counted).values), userID: userID, at: time, on: tx)
             for zone in try await Self.timeZones(ofTeamsOf: userID, on: tx) { try await rebuildActivity(tx, userID: userID, timeZone: zone) }
@@ -310,7 +310,7 @@ extension PostgresStore: TeamRepository {
         try await tx.query("DELETE FROM monthly_activity WHERE user_id = \(userID) AND time_zone = \(timeZone)")
         try await tx.query("DELETE FROM weekly_activity WHERE user_id = \(userID) AND time_zone = \(timeZone)")
         try await tx.query("DELETE FROM activity_totals WHERE user_id = \(userID) AND time_zone = \(timeZone)")
-        let latest = try await tx.query("SELECT attempt_seq FROM users WHERE id = \(userID)").scalar(Int64.self) ?? 0
+        let latest = try await tx.query("SELECT attempt_seq FROM learner_counters WHERE user_id = \(userID)").scalar(Int64.self) ?? 0
         try await updateDailyActivity(tx, userID: userID, seqAbove: 0, upTo: latest, zones: [timeZone])
     }
 }

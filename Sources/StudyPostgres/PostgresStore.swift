@@ -52,14 +52,24 @@ public struct PostgresStore: Sendable {
 
 extension PostgresStore: UserRepository {
     public func createUser(username: String, displayName: String, passwordHash: String, role: Role, at time: Int64) async throws -> UserRecord? {
-        let rows = try await pool.query(
-            """
-            INSERT INTO users (username, display_name, password_hash, role, created_at)
-            VALUES (\(username), \(displayName), \(passwordHash), \(role.rawValue), \(time))
-            ON CONFLICT (username) DO NOTHING
-            RETURNING \(unsafeRaw: Self.userColumns)
-            """)
-        return try rows.first.map { try Self.user($0) }
+        try await pool.withTransaction { tx in
+            let rows = try await tx.query(
+                """
+                INSERT INTO users (username, display_name, password_hash, role, created_at)
+                VALUES (\(username), \(displayName), \(passwordHash), \(role.rawValue), \(time))
+                ON CONFLICT (username) DO NOTHING
+                RETURNING \(unsafeRaw: Self.userColumns)
+                """)
+            guard let user = try rows.first.map({ try Self.user($0) }) else { return nil }
+            try await Self.makeCounters(of: user.id, on: tx)
+            return user
+        }
+    }
+
+    /// The new learner's row of `learner_counters` (SQL/021): their sequence counter, whose row lock is theirs. A
+    /// statement of its own: on Citus the users are on every node and the counters on the learner's shard.
+    static func makeCounters(of userID: Int64, on tx: PostgresConnection) async throws {
+        try await tx.query("INSERT INTO learner_counters (user_id) VALUES (\(userID))")
     }
 
     public func createAccount(username: String, displayName: String, passwordHash: String, inviteCodeHash: [UInt8]?, at time: Int64) async throws
@@ -101,7 +111,9 @@ extension PostgresStore: UserRepository {
                 // Taken: thrown, so that the rollback gives the invite's use back.
                 throw taken
             }
-            return .created(try Self.user(row))
+            let user = try Self.user(row)
+            try await Self.makeCounters(of: user.id, on: tx)
+            return .created(user)
         }
     }
 
@@ -202,8 +214,14 @@ extension PostgresStore: DeviceRepository {
 
 extension PostgresStore: ReadinessCheck {
     /// Throws unless PostgreSQL answers a query now (the server's readiness check).
-    public func checkReachable() async throws {
-        _ = try await pool.query("SELECT 1")
+    public func checkReachable() async throws -> String {
+        let citus = try await pool.query("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").scalar(Bool.self) ?? false
+        return citus ? DatabaseTopology.citus(version: "", workers: 0).name : DatabaseTopology.postgres.name
+    }
+
+    /// What the database is: one PostgreSQL or a Citus coordinator, with its workers.
+    public func topology() async throws -> DatabaseTopology {
+        try await pool.withConnection { try await DatabaseTopology.read(on: $0) }
     }
 }
 

@@ -53,6 +53,9 @@ public func buildApplication(
                         + "forbids applying them: run 'study-server migrate' once, then start the servers.")
             }
         }
+        // One PostgreSQL or a Citus coordinator: the same server serves both (SCALING.md).
+        let topology = try await store.topology()
+        logger.notice("the database is \(topology)", metadata: ["database": "\(topology.name)"])
         for source in try BundledDecks.all() {
             let deck = try SeedFormat.parse(source.text, name: source.name)
             try await store.storeDeck(deck, at: clock())

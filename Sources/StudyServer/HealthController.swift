@@ -5,14 +5,17 @@ import StudyStorage
 struct HealthController<Store: ReadinessCheck> {
     let store: Store
 
-    struct Status: ResponseCodable { let status: String }
+    struct Status: ResponseCodable {
+        let status: String
+        /// `/readyz`: "postgresql" or "citus".
+        var database: String?
+    }
 
     func addRoutes(to router: Router<AppContext>) {
-        router.get("healthz") { _, _ in Status(status: "ok") }
+        router.get("healthz") { _, _ in Status(status: "ok", database: nil) }
         router.get("readyz") { _, context -> Status in
             do {
-                try await store.checkReachable()
-                return Status(status: "ready")
+                return Status(status: "ready", database: try await store.checkReachable())
             } catch {
                 // Where the database is (a socket path, a host) is for the operator's log, not for any caller.
                 context.logger.warning("not ready: the database is unreachable", metadata: ["error": "\(error)"])

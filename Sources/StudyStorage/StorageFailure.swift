@@ -15,6 +15,6 @@ public enum StorageFailureKind: Sendable, Equatable {
 
 /// What `/readyz` asks: whether the store can serve requests now.
 public protocol ReadinessCheck: Sendable {
-    /// Throws when the store cannot be reached.
-    func checkReachable() async throws
+    /// Throws when the store cannot be reached; else says what it is ("postgresql", or "citus" for a Citus cluster).
+    func checkReachable() async throws -> String
 }

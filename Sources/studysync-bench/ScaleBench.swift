@@ -62,6 +62,7 @@ enum ScaleBench {
             INSERT INTO users (username, display_name, password_hash, role, created_at)
             SELECT 'learner' || n, 'Learner ' || n, 'not a password hash: cannot log in', 'learner', \(now) FROM generate_series(1, \(learners)) n
             """)
+        try await pool.query("INSERT INTO learner_counters (user_id) SELECT id FROM users WHERE username LIKE 'learner%'")
         try await pool.query(
             "INSERT INTO memberships (team_id, user_id, role, joined_at) SELECT \(team.id), id, 'member', \(now) FROM users WHERE username LIKE 'learner%'"
         )
@@ -88,7 +89,7 @@ enum ScaleBench {
             }
             try await pool.withTransaction { tx in
                 _ = try await tx.copy(into: "attempts", columns: PostgresStore.attemptColumns, rows: rows)
-                try await tx.query("UPDATE users SET attempt_seq = \(attemptsPerLearner) WHERE id = \(userID)")
+                try await tx.query("UPDATE learner_counters SET attempt_seq = \(attemptsPerLearner) WHERE user_id = \(userID)")
             }
             if (n + 1) % 100 == 0 { Swift.print("  copied \((n + 1) * attemptsPerLearner) attempts", terminator: "\r"); fflush(nil) }
         }

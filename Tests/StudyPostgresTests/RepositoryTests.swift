@@ -328,7 +328,7 @@ func attempt(
             let k = try #require((1...12).first { Progress.fold(questionID: "a", attempts: a.prefix($0)).isMastered })
             #expect(k >= 2)
             func masteredCount() async throws -> Int64? {
-                try await store.pool.query("SELECT mastered_count FROM users WHERE id = \(user.id)").scalar(Int64.self)
+                try await store.pool.query("SELECT mastered_count FROM learner_counters WHERE user_id = \(user.id)").scalar(Int64.self)
             }
             _ = try await store.insert((a.prefix(k) + b.prefix(k - 1)).map { ($0, []) }, userID: user.id, receivedAt: 1)  // the first page
             #expect(try await masteredCount() == 1)

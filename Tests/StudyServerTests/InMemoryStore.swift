@@ -21,7 +21,7 @@ actor InMemoryStore: UserRepository, DeviceRepository, AttemptRepository, Progre
     private var invites: [[UInt8]: (teamID: Int64, role: TeamRole, usesLeft: Int, expiresAt: Int64)] = [:]
     private var published: [PublishedDeck] = []
 
-    func checkReachable() async throws {}
+    func checkReachable() async throws -> String { "memory" }
 
     // MARK: users and devices
 

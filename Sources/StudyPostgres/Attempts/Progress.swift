@@ -73,7 +73,10 @@ extension PostgresStore: ProgressRepository {
     /// cache from the same stale state (the later would undo the earlier).
     func lockingUser<T: Sendable>(_ userID: Int64, _ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await retrying { tx in
-            try await tx.query("SELECT 1 FROM users WHERE id = \(userID) FOR UPDATE")
+            if try await tx.query("SELECT 1 FROM learner_counters WHERE user_id = \(userID) FOR UPDATE").count == 0 {
+                try await Self.ensureCounters(of: userID, on: tx)
+                try await tx.query("SELECT 1 FROM learner_counters WHERE user_id = \(userID) FOR UPDATE")
+            }
             return try await body(tx)
         }
     }
@@ -141,6 +144,9 @@ extension PostgresStore: ProgressRepository {
             """)
         guard masteredChanged else { return }
         try await connection.query(
-            "UPDATE users SET mastered_count = (SELECT count(*) FROM progress WHERE user_id = \(userID) AND mastered) WHERE id = \(userID)")
+            """
+            UPDATE learner_counters SET mastered_count = (SELECT count(*) FROM progress WHERE user_id = \(userID) AND mastered)
+            WHERE user_id = \(userID)
+            """)
     }
 }

@@ -25,14 +25,14 @@ extension PostgresStore {
                 // The user's row comes back once even when no attempt does.
                 let rows = try await pool.query(
                     """
-                    SELECT u.attempt_seq, a.* FROM users u
+                    SELECT c.attempt_seq, a.* FROM learner_counters c
                     LEFT JOIN LATERAL (
                         SELECT \(unsafeRaw: Self.pullColumns) FROM attempts
-                        WHERE user_id = u.id AND seq > \(scanned) AND seq <= \(upper)
+                        WHERE user_id = c.user_id AND seq > \(scanned) AND seq <= \(upper)
                           AND (\(excludingDevice)::uuid IS NULL OR device_id <> \(excludingDevice)::uuid)
                         ORDER BY seq
                     ) a ON true
-                    WHERE u.id = \(userID)
+                    WHERE c.user_id = \(userID)
                     """)
                 guard let row = rows.first else { return PullPage(attempts: [], cursor: cursor, hasMore: false) }
                 latest = try row.decode(Int64.self, at: 0)
@@ -58,7 +58,7 @@ extension PostgresStore {
     }
 
     public func latestSequence(userID: Int64) async throws -> Int64 {
-        try await pool.query("SELECT attempt_seq FROM users WHERE id = \(userID)").scalar(Int64.self) ?? 0
+        try await pool.query("SELECT attempt_seq FROM learner_counters WHERE user_id = \(userID)").scalar(Int64.self) ?? 0
     }
 
     static let pullColumns =

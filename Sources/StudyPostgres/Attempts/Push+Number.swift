@@ -13,14 +13,21 @@ extension PostgresStore {
         // How long a push waits here for the learner's row lock (the pages of one learner queue), as a metric.
         let started = ContinuousClock.now
         defer { Timer(label: "studysync_row_lock_wait_seconds").record(duration: ContinuousClock.now - started) }
-        guard
-            let base = try await tx.query(
-                "UPDATE users SET attempt_seq = attempt_seq + \(reserved) WHERE id = \(userID) RETURNING attempt_seq - \(reserved)"
-            ).scalar(Int64.self)
-        else {
-            throw PostgresError(kind: .server, message: "There is no user \(userID).")
+        if let base = try await tx.query(
+            "UPDATE learner_counters SET attempt_seq = attempt_seq + \(reserved) WHERE user_id = \(userID) RETURNING attempt_seq - \(reserved)"
+        ).scalar(Int64.self) {
+            return base
         }
-        return base
+        // A user made without their counters (by hand, or a tool that inserts users itself): made here.
+        try await ensureCounters(of: userID, on: tx)
+        return try await reserveNumbers(count, userID: userID, on: tx)
+    }
+
+    /// Makes the learner's row of `learner_counters` (SQL/021) if there is none; throws when there is no such user.
+    static func ensureCounters(of userID: Int64, on tx: PostgresConnection) async throws {
+        let users = try await tx.query("SELECT 1 FROM users WHERE id = \(userID)").count
+        guard users == 1 else { throw PostgresError(kind: .server, message: "There is no user \(userID).") }
+        try await tx.query("INSERT INTO learner_counters (user_id) VALUES (\(userID)) ON CONFLICT (user_id) DO NOTHING")
     }
 
     /// The stored attempts with the ids of the page's well-formed ones, by id.

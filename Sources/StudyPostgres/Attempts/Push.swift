@@ -41,7 +41,7 @@ extension PostgresStore: AttemptRepository {
             let stored = lookUp ? try await Self.storedAttempts(withIDsOf: page, on: tx) : nil
             let numbered = page.number(from: base, stored: stored, userID: userID)
             if numbered.next != base + Int64(page.rows.count) {
-                try await tx.query("UPDATE users SET attempt_seq = \(numbered.next) WHERE id = \(userID)")
+                try await tx.query("UPDATE learner_counters SET attempt_seq = \(numbered.next) WHERE user_id = \(userID)")
             }
             guard !numbered.fresh.isEmpty else { return numbered.outcomes }
             let effects =

@@ -1,0 +1,52 @@
+-- On a database with the citus extension, after the numbered migrations: the tables distributed by learner (issue 21,
+-- SCALING.md). The migration runner runs this after every run; it distributes what is not distributed yet and changes
+-- nothing else, so a table that a later migration adds is placed on the next start.
+--
+-- By learner (user_id), co-located with `attempts`: everything a push writes (attempts, the sequence counter, progress,
+-- sessions, statistics, board aggregates, the moves of the question-report sums), so that a push is a transaction on
+-- one shard. On every node (reference tables): what every push reads and few requests write (accounts, devices and
+-- tokens, teams and memberships, decks and questions, invites) and the teams' question-report sums, which only the
+-- background fold writes. On the coordinator alone: schema_migrations and login_failures (unlogged).
+--
+-- A table counts as placed when it is distributed or a reference table. Citus makes a local table with a foreign key to
+-- a reference table a "Citus local table" of its own accord; that is not placed yet, and is placed here.
+CREATE OR REPLACE FUNCTION pg_temp.placed(t text) RETURNS boolean LANGUAGE sql AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.logicalrelid = t::regclass AND (p.partmethod = 'h' OR p.repmodel = 't'))
+$$;
+
+DO $distribute$
+DECLARE
+    t text;
+BEGIN
+    -- Citus keeps a unique index only when it holds the distribution column: an attempt id is unique per learner
+    -- here, and the push looks ids up among other learners' before storing (PostgresStore, "foreign ids").
+    IF NOT pg_temp.placed('attempts') THEN
+        DROP INDEX IF EXISTS attempts_id;
+        CREATE UNIQUE INDEX IF NOT EXISTS attempts_user_id_id ON attempts (user_id, id);
+        CREATE INDEX IF NOT EXISTS attempts_by_id ON attempts (id);
+    END IF;
+    IF NOT pg_temp.placed('study_sessions') THEN
+        ALTER TABLE study_sessions DROP CONSTRAINT study_sessions_pkey;
+        ALTER TABLE study_sessions ADD PRIMARY KEY (user_id, id);
+    END IF;
+
+    -- Referenced before referencing: a reference table's foreign keys point at reference tables.
+    FOREACH t IN ARRAY ARRAY['users', 'teams', 'memberships', 'decks', 'question_versions', 'deck_questions', 'team_decks', 'invites',
+                             'server_invites', 'devices', 'auth_tokens', 'team_question_sums'] LOOP
+        IF NOT pg_temp.placed(t) THEN
+            PERFORM create_reference_table(t);
+        END IF;
+    END LOOP;
+
+    IF NOT pg_temp.placed('attempts') THEN
+        PERFORM create_distributed_table('attempts', 'user_id');
+    END IF;
+    FOREACH t IN ARRAY ARRAY['learner_counters', 'progress', 'study_sessions', 'learner_question_stats', 'daily_activity',
+                             'daily_question_activity', 'weekly_activity', 'monthly_activity', 'activity_totals', 'learner_deck_totals',
+                             'team_question_sum_moves', 'progress_rebuilds'] LOOP
+        IF NOT pg_temp.placed(t) THEN
+            PERFORM create_distributed_table(t, 'user_id', colocate_with => 'attempts');
+        END IF;
+    END LOOP;
+END
+$distribute$;
