@@ -275,7 +275,8 @@ import Testing
         try await withPool(pool) { pool async throws in
             let tables = [
                 "SELECT user_id, question_id, state, step, stability, difficulty, due, last_review, attempts, correct_attempts, last_correct, mastered FROM progress",
-                "SELECT user_id, mastered_count FROM learner_counters", "SELECT * FROM learner_question_stats", "SELECT * FROM daily_question_activity",
+                "SELECT user_id, mastered_count FROM learner_counters", "SELECT * FROM learner_question_stats",
+                "SELECT * FROM daily_question_activity",
                 "SELECT * FROM daily_activity", "SELECT * FROM weekly_activity", "SELECT * FROM monthly_activity", "SELECT * FROM activity_totals",
                 Self.currentSums + " WHERE s.learners > 0",
             ]
