@@ -11,6 +11,11 @@ import LibPQ
 ///
 /// `STUDYSYNC_TEST_DATABASE_URL` points the tests at a server you run instead. There is no skipping: when no server can be
 /// had, the tests that need one fail with the reason.
+///
+/// With `STUDYSYNC_TEST_CITUS` as well ("COORDINATOR_HOST:PORT WORKER_HOST:PORT …", the URL naming the coordinator),
+/// every fresh database is a Citus cluster of its own: made on the coordinator and on each worker, the extension
+/// created in each, the workers added to it (`scripts/test-citus` starts such nodes). The server's migrations then
+/// distribute its tables.
 public enum TestDatabase {
     private static let server: Result<LocalPostgres?, any Error> = Result {
         if ProcessInfo.processInfo.environment["STUDYSYNC_TEST_DATABASE_URL"] != nil { return nil }
@@ -37,14 +42,43 @@ public enum TestDatabase {
     /// Creates an empty database with a unique name and returns how to reach it.
     public static func fresh(_ label: String = "t") async throws -> PostgresConfiguration {
         let name = "\(label)_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
-        try await admin.get().query("CREATE DATABASE \(identifier: name)")
+        try await create(name)
         return try serverConfiguration().database(name)
+    }
+
+    /// The Citus nodes of `STUDYSYNC_TEST_CITUS`: the coordinator, then the workers; empty without it.
+    static let citusNodes: [(host: String, port: Int)] = (ProcessInfo.processInfo.environment["STUDYSYNC_TEST_CITUS"] ?? "")
+        .split(separator: " ").compactMap { node in
+            guard let colon = node.lastIndex(of: ":"), let port = Int(node[node.index(after: colon)...]) else { return nil }
+            return (String(node[..<colon]), port)
+        }
+
+    /// Whether the tests run on Citus (`STUDYSYNC_TEST_CITUS`).
+    public static var isCitus: Bool { !citusNodes.isEmpty }
+
+    private static func create(_ name: String) async throws {
+        try await admin.get().query("CREATE DATABASE \(identifier: name)")
+        guard let coordinator = citusNodes.first else { return }
+        func pool(_ node: (host: String, port: Int), _ database: String) -> PostgresPool {
+            PostgresPool(
+                configuration: PostgresConfiguration(parameters: ["host": node.host, "port": "\(node.port)", "user": "postgres", "dbname": database]),
+                size: 1, waitTimeout: .seconds(300))
+        }
+        for worker in citusNodes.dropFirst() {
+            try await withPool(pool(worker, "postgres")) { try await $0.query("CREATE DATABASE \(identifier: name)") }
+            try await withPool(pool(worker, name)) { try await $0.query("CREATE EXTENSION citus") }
+        }
+        try await withPool(pool(coordinator, name)) { pool in
+            try await pool.query("CREATE EXTENSION citus")
+            try await pool.query("SELECT citus_set_coordinator_host(\(coordinator.host), \(Int32(coordinator.port)))")
+            for worker in citusNodes.dropFirst() { try await pool.query("SELECT citus_add_node(\(worker.host), \(Int32(worker.port)))") }
+        }
     }
 
     /// Like `fresh`, as a libpq URL (for code configured by URL, such as the server).
     public static func freshURL(_ label: String = "t") async throws -> String {
         let name = "\(label)_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
-        try await admin.get().query("CREATE DATABASE \(identifier: name)")
+        try await create(name)
         if let url = ProcessInfo.processInfo.environment["STUDYSYNC_TEST_DATABASE_URL"] {
             return "\(url) dbname=\(name)".hasPrefix("postgres") ? url.replacingDatabase(with: name) : "\(url) dbname=\(name)"
         }

@@ -6,10 +6,12 @@ extension PostgresStore: AccountAdministration {
     public func userSummaries() async throws -> [UserSummary] {
         try await pool.query(
             """
-            SELECT \(unsafeRaw: Self.userColumns), coalesce((SELECT c.attempt_seq FROM learner_counters c WHERE c.user_id = u.id), 0),
-                   (SELECT count(*) FROM devices d WHERE d.user_id = u.id AND d.revoked_at IS NULL),
-                   (SELECT max(last_seen_at) FROM devices d WHERE d.user_id = u.id)
-            FROM users u ORDER BY username
+            SELECT \(unsafeRaw: Self.userColumns), coalesce(c.attempt_seq, 0), coalesce(d.devices, 0), d.last_seen_at
+            FROM users u
+            LEFT JOIN (SELECT user_id, attempt_seq FROM learner_counters) c ON c.user_id = u.id
+            LEFT JOIN (SELECT user_id, count(*) FILTER (WHERE revoked_at IS NULL) AS devices, max(last_seen_at) AS last_seen_at
+                       FROM devices GROUP BY user_id) d ON d.user_id = u.id
+            ORDER BY username
             """
         ).map { row in
             UserSummary(

@@ -27,12 +27,16 @@ extension PostgresStore: TeamRepository {
                     VALUES (\(name), \(timeZone), \(weekStart), \(creatorID), \(time)) RETURNING \(unsafeRaw: Self.teamColumns)
                     """)[0])
             try await tx.query("INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES (\(team.id), \(creatorID), 'instructor', \(time))")
-            try await tx.query(
+            let decks = try await tx.query(
                 """
                 INSERT INTO team_decks (team_id, deck_id, deck_name, published_by, published_at)
                 SELECT \(team.id), d.id, d.name, \(creatorID), \(time) FROM decks d WHERE d.id = ANY(\(PostgresArray(bundledDeckIDs))::text[])
-                """)
-            try await tx.query("SELECT count(rebuild_team_question_sums(team_id, deck_id)) FROM team_decks WHERE team_id = \(team.id)")
+                RETURNING deck_id
+                """
+            ).column(String.self)
+            // A call per deck, not one per row of a query of team_decks: on Citus that query may run on a worker, where the
+            // function's own queries of distributed tables cannot.
+            for deck in decks { try await tx.query("SELECT rebuild_team_question_sums(\(team.id), \(deck))") }
             return team
         }
     }
@@ -229,8 +233,8 @@ extension PostgresStore: TeamRepository {
     public func publishDeck(_ deck: Deck, teamID: Int64, by userID: Int64, at time: Int64) async throws {
         try await storeDeck(deck, at: time)
         try await retrying { tx in
-            // The team's lock, which a member's push takes to change the team's question-report sums.
-            try await tx.query("SELECT 1 FROM teams WHERE id = \(teamID) FOR NO KEY UPDATE")
+            // The team's lock, exclusive: a member's push takes it shared to change the team's question-report sums.
+            try await tx.query("SELECT lock_teams(ARRAY[\(teamID)]::bigint[], true)")
             // A deck published again under the same name replaces the team's earlier version of it (and its sums).
             try await tx.query("DELETE FROM team_decks WHERE team_id = \(teamID) AND deck_name = \(deck.name) AND deck_id <> \(deck.id)")
             try await tx.query(
@@ -316,11 +320,27 @@ extension PostgresStore: TeamRepository {
 }
 
 extension PostgresStore {
-    /// Folds into the teams' question-report sums (SQL/018) up to `moves` of the changes that pushes appended, then the
-    /// moved deck totals of up to `learners` learners, each in a transaction of its own, and says how many of each it
+    /// Folds into the teams' question-report sums what pushes left for them, and says how many moves and learners it
     /// folded. Reports are exact without it (they add what is not folded yet); it keeps them cheap.
-    public func foldQuestionSums(moves: Int, learners: Int) async throws -> (moves: Int, learners: Int) {
-        let folded = try await pool.query("SELECT fold_team_question_sum_moves(\(moves))").scalar(Int.self) ?? 0
-        return (folded, try await pool.query("SELECT fold_learner_deck_totals(\(learners))").scalar(Int.self) ?? 0)
+    ///
+    /// Two ways, the same sums. In batches (SQL/018): up to `moves` of the changes pushes appended, then the moved deck
+    /// totals of up to `learners` learners, each batch in a transaction of its own. Or a learner at a time (SQL/022): up
+    /// to `learners` learners, each in a transaction that takes their lock by an equality on user_id, which is what
+    /// Citus runs on one shard (a batch picks rows across learners); then `moves` is 0. A learner whose push holds their
+    /// lock, or every learner while another server folds, is left for the next call. `byLearner` nil: a learner at a
+    /// time on Citus, in batches on one PostgreSQL.
+    public func foldQuestionSums(moves: Int, learners: Int, byLearner: Bool? = nil) async throws -> (moves: Int, learners: Int) {
+        var distributed = false
+        if byLearner == nil { distributed = try await isDistributed() }
+        guard byLearner ?? distributed else {
+            let folded = try await pool.query("SELECT fold_team_question_sum_moves(\(moves))").scalar(Int.self) ?? 0
+            return (folded, try await pool.query("SELECT fold_learner_deck_totals(\(learners))").scalar(Int.self) ?? 0)
+        }
+        var folded = 0
+        for id in try await pool.query("SELECT learners_to_fold(\(learners))").column(Int64.self)
+        where try await pool.query("SELECT fold_learner_question_sums(\(id))").scalar(Bool.self) == true {
+            folded += 1
+        }
+        return (0, folded)
     }
 }

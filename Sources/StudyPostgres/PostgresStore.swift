@@ -8,10 +8,18 @@ public struct PostgresStore: Sendable {
     public let pool: PostgresPool
     /// Where the boards and reports are read, when not on the primary: a standby (`--read-database-url`).
     let reads: ReadReplica?
+    /// Whether the database is a Citus coordinator, read once.
+    let distribution = Distribution()
 
     public init(pool: PostgresPool, readPool: PostgresPool? = nil, maxReadLagMs: Int64 = 30_000) {
         self.pool = pool
         reads = readPool.map { ReadReplica(pool: $0, maxLagMs: maxReadLagMs) }
+    }
+
+    /// Whether the tables are distributed (Citus): then an attempt id is unique per learner only, and a push looks its
+    /// ids up among every learner's before storing them (`Push.swift`).
+    func isDistributed() async throws -> Bool {
+        try await distribution.isCitus { try await pool.query("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").scalar(Bool.self) }
     }
 
     /// Runs a read that may be a little stale (a board, a report) on the standby when there is one that is up and
@@ -222,6 +230,18 @@ extension PostgresStore: ReadinessCheck {
     /// What the database is: one PostgreSQL or a Citus coordinator, with its workers.
     public func topology() async throws -> DatabaseTopology {
         try await pool.withConnection { try await DatabaseTopology.read(on: $0) }
+    }
+}
+
+/// Whether the database is a Citus coordinator: asked once, then remembered (a database does not stop being one).
+actor Distribution {
+    private var known: Bool?
+
+    func isCitus(_ ask: () async throws -> Bool?) async throws -> Bool {
+        if let known { return known }
+        let answer = try await ask() ?? false
+        known = answer
+        return answer
     }
 }
 

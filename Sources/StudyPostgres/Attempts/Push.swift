@@ -32,8 +32,9 @@ extension PostgresStore: AttemptRepository {
         // Pushed attempts are nearly always new, so the first try copies them without looking their ids up; only when
         // that runs into a stored id (a resent page, an id repeated in the page, an id of another user) is the
         // transaction rolled back and redone with a look-up that sorts each attempt into inserted, duplicate, conflict
-        // or refused.
-        var lookUp = false
+        // or refused. On Citus an id is unique per learner only (SQL/citus/distribute.sql), so the copy would not run
+        // into another learner's: the ids are always looked up there, among every learner's.
+        var lookUp = try await isDistributed()
         return try await retrying { tx in
             // The page's sessions first, before the learner's row lock is taken: the push commits once for both.
             if let sessionsQuery { try await tx.query(sessionsQuery) }

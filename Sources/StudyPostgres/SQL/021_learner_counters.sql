@@ -13,10 +13,11 @@ CREATE TABLE learner_counters (
 INSERT INTO learner_counters (user_id, attempt_seq, mastered_count) SELECT id, attempt_seq, mastered_count FROM users;
 ALTER TABLE users DROP COLUMN attempt_seq, DROP COLUMN mastered_count;
 
--- The moves say whose change they are: on Citus they are stored with the learner's other rows.
-ALTER TABLE team_question_sum_moves ADD COLUMN user_id bigint;
-UPDATE team_question_sum_moves SET user_id = 0;
-ALTER TABLE team_question_sum_moves ALTER COLUMN user_id SET NOT NULL;
+-- The moves say whose change they are: on Citus they are stored with the learner's other rows. Those not folded yet
+-- are folded first (every one; no push appends meanwhile), so that every move left has its learner.
+LOCK TABLE team_question_sum_moves IN EXCLUSIVE MODE;
+SELECT fold_team_question_sum_moves(2147483647);
+ALTER TABLE team_question_sum_moves ADD COLUMN user_id bigint NOT NULL;
 
 -- 018's second step, appending its moves with the learner's id.
 CREATE OR REPLACE FUNCTION apply_learner_question_parts_whole(p_user_id bigint, p_team_id bigint, p_question_ids text[], p_before learner_question_part[])

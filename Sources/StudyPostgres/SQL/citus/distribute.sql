@@ -50,3 +50,11 @@ BEGIN
     END LOOP;
 END
 $distribute$;
+
+-- The statements of the push's functions planned with the learner's id known: Citus then sends each to the learner's
+-- shard. A generic plan (019, 021, 022: on one PostgreSQL it saves planning them on every call) leaves the id a
+-- parameter, and Citus cannot plan a statement that writes through CTEs without it.
+ALTER FUNCTION add_board_activity(bigint, bigint, bigint, text[]) SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION begin_team_push(bigint, bigint, bigint, text[]) SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION learner_question_parts_before(bigint, bigint, text[]) SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION apply_learner_question_parts(bigint, bigint, text[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
