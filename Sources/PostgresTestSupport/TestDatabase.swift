@@ -60,18 +60,25 @@ public enum TestDatabase {
         try await admin.get().query("CREATE DATABASE \(identifier: name)")
         guard let coordinator = citusNodes.first else { return }
         func pool(_ node: (host: String, port: Int), _ database: String) -> PostgresPool {
-            PostgresPool(
-                configuration: PostgresConfiguration(parameters: ["host": node.host, "port": "\(node.port)", "user": "postgres", "dbname": database]),
-                size: 1, waitTimeout: .seconds(300))
+            var configuration = PostgresConfiguration(parameters: ["host": node.host, "port": "\(node.port)", "user": "postgres", "dbname": database])
+            // The setup's lock is waited for as long as the other tests' setups take.
+            configuration.statementTimeoutMs = nil
+            return PostgresPool(configuration: configuration, size: 1, waitTimeout: .seconds(300))
         }
-        for worker in citusNodes.dropFirst() {
-            try await withPool(pool(worker, "postgres")) { try await $0.query("CREATE DATABASE \(identifier: name)") }
-            try await withPool(pool(worker, name)) { try await $0.query("CREATE EXTENSION citus") }
-        }
-        try await withPool(pool(coordinator, name)) { pool in
-            try await pool.query("CREATE EXTENSION citus")
-            try await pool.query("SELECT citus_set_coordinator_host(\(coordinator.host), \(Int32(coordinator.port)))")
-            for worker in citusNodes.dropFirst() { try await pool.query("SELECT citus_add_node(\(worker.host), \(Int32(worker.port)))") }
+        // One cluster at a time (tests run in parallel): adding a node writes the roles, which every database shares.
+        try await withPool(pool(coordinator, "postgres")) { lock in
+            try await lock.withTransaction { tx in
+                try await tx.query("SELECT pg_advisory_xact_lock(7021021)")
+                for worker in citusNodes.dropFirst() {
+                    try await withPool(pool(worker, "postgres")) { try await $0.query("CREATE DATABASE \(identifier: name)") }
+                    try await withPool(pool(worker, name)) { try await $0.query("CREATE EXTENSION citus") }
+                }
+                try await withPool(pool(coordinator, name)) { pool in
+                    try await pool.query("CREATE EXTENSION citus")
+                    try await pool.query("SELECT citus_set_coordinator_host(\(coordinator.host), \(Int32(coordinator.port)))")
+                    for worker in citusNodes.dropFirst() { try await pool.query("SELECT citus_add_node(\(worker.host), \(Int32(worker.port)))") }
+                }
+            }
         }
     }
 

@@ -77,9 +77,9 @@ public func buildApplication(
         server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, counter: connections)])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "study-server"),
         services: [
-            DatabaseService(pool: pool, readPool: readPool, embedded: embedded, logger: logger),
-            QuestionSumsFolder(store: store, logger: logger),
+            DatabaseService(pool: pool, readPool: readPool, embedded: embedded, logger: logger)
         ]
+            + (configuration.foldsQuestionSums ? [QuestionSumsFolder(store: store, logger: logger)] : [])
             + (configuration.metrics.map { [MetricsEndpoint.application($0)] } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger

@@ -31,16 +31,33 @@ extension PostgresStore {
     }
 
     /// The stored attempts with the ids of the page's well-formed ones, by id.
-    static func storedAttempts(withIDsOf page: PushPage, on tx: PostgresConnection) async throws -> [String: PushPage.Known] {
-        let ids = page.attempts.indices.filter { page.problems[$0] == nil }.map { page.attempts[$0].id }
+    /// `owner`: whose attempts, everyone's, one learner's (on Citus: a read of their shard alone) or every other
+    /// learner's (on Citus: a read of every shard).
+    static func storedAttempts(withIDsOf page: PushPage, of owner: Owner = .anyone, on tx: PostgresConnection) async throws -> [String: PushPage.Known] {
+        let ids = PostgresArray(page.attempts.indices.filter { page.problems[$0] == nil }.map { page.attempts[$0].id })
         var stored: [String: PushPage.Known] = [:]
-        for row in try await tx.query("SELECT user_id, \(unsafeRaw: Self.pullColumns) FROM attempts WHERE id = ANY(\(PostgresArray(ids))::uuid[])") {
+        let query: PostgresQuery =
+            switch owner {
+            case .anyone: "SELECT user_id, \(unsafeRaw: Self.pullColumns) FROM attempts WHERE id = ANY(\(ids)::uuid[])"
+            case .only(let userID):
+                "SELECT user_id, \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) AND id = ANY(\(ids)::uuid[])"
+            case .anyoneBut(let userID):
+                "SELECT user_id, \(unsafeRaw: Self.pullColumns) FROM attempts WHERE id = ANY(\(ids)::uuid[]) AND user_id <> \(userID)"
+            }
+        for row in try await tx.query(query) {
             let found = try Self.storedAttempt(row, offset: 1)
             stored[found.attempt.id] = PushPage.Known(
                 userID: try row.decode(Int64.self, at: 0), seq: found.seq, index: nil, attempt: found.attempt, ahead: found.flags.contains(.ahead))
         }
         return stored
     }
+}
+
+/// Whose stored attempts a push's look-up reads.
+enum Owner: Sendable {
+    case anyone
+    case only(Int64)
+    case anyoneBut(Int64)
 }
 
 extension PushPage {

@@ -32,14 +32,27 @@ extension PostgresStore: AttemptRepository {
         // Pushed attempts are nearly always new, so the first try copies them without looking their ids up; only when
         // that runs into a stored id (a resent page, an id repeated in the page, an id of another user) is the
         // transaction rolled back and redone with a look-up that sorts each attempt into inserted, duplicate, conflict
-        // or refused. On Citus an id is unique per learner only (SQL/citus/distribute.sql), so the copy would not run
-        // into another learner's: the ids are always looked up there, among every learner's.
-        var lookUp = try await isDistributed()
+        // or refused.
+        //
+        // On Citus an id is unique per learner only (SQL/citus/distribute.sql), so the copy would not run into another
+        // learner's: the ids are always looked up there. Other learners' attempts with the page's ids are read before
+        // the transaction, as that read reaches every shard and would make the push's commit a two-phase one; the
+        // learner's own are read in it, on their shard. (Two learners who push one new id at the same instant could then
+        // both store it; an id is a random UUID, which only a client that copied another learner's could repeat.)
+        let distributed = try await isDistributed()
+        var lookUp = distributed
+        let foreign: [String: PushPage.Known] =
+            if distributed {
+                try await pool.withConnection { [page] in try await Self.storedAttempts(withIDsOf: page, of: .anyoneBut(userID), on: $0) }
+            } else { [:] }
         return try await retrying { tx in
             // The page's sessions first, before the learner's row lock is taken: the push commits once for both.
             if let sessionsQuery { try await tx.query(sessionsQuery) }
             let base = try await Self.reserveNumbers(page.rows.count, userID: userID, on: tx)
-            let stored = lookUp ? try await Self.storedAttempts(withIDsOf: page, on: tx) : nil
+            let stored =
+                lookUp
+                ? try await Self.storedAttempts(withIDsOf: page, of: distributed ? .only(userID) : .anyone, on: tx).merging(foreign) { own, _ in own }
+                : nil
             let numbered = page.number(from: base, stored: stored, userID: userID)
             if numbered.next != base + Int64(page.rows.count) {
                 try await tx.query("UPDATE learner_counters SET attempt_seq = \(numbered.next) WHERE user_id = \(userID)")

@@ -184,6 +184,13 @@ DECLARE
     moved jsonb;
     added jsonb;
 BEGIN
+    -- On one PostgreSQL the statements below read one snapshot, the calling query's (a STABLE function's). On Citus each
+    -- node reads its own, and a fold's two-phase commit (moves deleted on a worker, sums changed on every node) does not
+    -- become visible on all nodes at once: the team's lock, shared, keeps this read from falling between, as a fold
+    -- takes it exclusively (fold_learner_question_sums).
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        PERFORM lock_teams(ARRAY[p_team_id]);
+    END IF;
     -- What the sums lack, read first, each a query of the learners' tables alone: on Citus a statement that joins the
     -- sums (on every node) may run on a node's copy, where a function in it could not query the learners' shards.
     SELECT jsonb_agg(m) INTO moved FROM (
@@ -458,9 +465,9 @@ $$;
 
 -- Folds what one learner's changes left for the sums, and says whether it did: false when another fold is running (one
 -- at a time updates the sums rows, so two servers' folds never lock them in opposite orders) or a push of the learner
--- holds their lock (folded next time). It takes what a push takes, in the same order: the learner's lock, then their
--- teams (and the teams of their moves, which a learner who left is no longer in) shared (lock_teams), so that a publish's rebuild
--- of a deck's sums and this fold wait for each other.
+-- holds their lock (folded next time). It takes its locks in a push's order: the learner's lock, then their teams' (and
+-- those of the teams of their moves, which a learner who left is no longer in), exclusively, so that a publish's
+-- rebuild of a deck's sums, a report's read of them and the members' pushes wait for the fold's few milliseconds.
 CREATE FUNCTION fold_learner_question_sums(p_user_id bigint)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -481,7 +488,8 @@ BEGIN
     END IF;
     SELECT array_agg(m.team_id) INTO member_of FROM memberships m WHERE m.user_id = p_user_id;
     SELECT array_agg(DISTINCT mv.team_id) INTO moved_in FROM team_question_sum_moves mv WHERE mv.user_id = p_user_id;
-    PERFORM lock_teams(coalesce(member_of, '{}') || coalesce(moved_in, '{}'));
+    -- Exclusively: a report's read of the sums (team_question_sums_current) waits until every node sees this fold.
+    PERFORM lock_teams(coalesce(member_of, '{}') || coalesce(moved_in, '{}'), true);
 
     -- The learner's rows read on their own, then the sums (on every node) moved by them: on Citus an update of the
     -- sums may not read the learners' shards.
@@ -627,3 +635,177 @@ BEGIN
     RETURN cardinality(picked_ids);
 END
 $$;
+
+-- A push on Citus touches the learner's node alone (issue 21). Citus runs an INSERT … SELECT whose rows it cannot route
+-- through the coordinator, and sends every CTE that such a SELECT reads to every node, which makes each node a party
+-- to the push's commit. So the two statements of the push that wrote from CTEs over the learner's rows (019's board
+-- activity, 021's deck totals and moves) are steps now: the learner's rows read by a query on their shard, staged in
+-- a variable, and the rows to write computed from the variables alone. The same rows on one PostgreSQL.
+CREATE OR REPLACE FUNCTION add_board_activity(p_user_id bigint, p_seq_above bigint, p_up_to bigint, p_zones text[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_fresh jsonb;
+    v_before jsonb;
+    v_days jsonb;
+    v_weeks jsonb;
+BEGIN
+    -- The page's attempts counted by day (in each zone of the learner's teams) and question.
+    SELECT coalesce(jsonb_agg(jsonb_build_object('time_zone', f.time_zone, 'day', f.day, 'question_id', f.question_id, 'attempts', f.attempts,
+                                                 'correct_attempts', f.correct_attempts)), '[]')
+    INTO v_fresh
+    FROM (
+        SELECT z.time_zone, team_day(z.time_zone, a.answered_at) AS day, a.question_id,
+               count(*) AS attempts, count(*) FILTER (WHERE a.correct) AS correct_attempts
+        FROM attempts a CROSS JOIN unnest(p_zones) AS z(time_zone)
+        WHERE a.user_id = p_user_id AND a.seq > p_seq_above AND a.seq <= p_up_to AND a.flags = 0
+        GROUP BY 1, 2, 3
+    ) f;
+    IF v_fresh = '[]'::jsonb THEN
+        RETURN;
+    END IF;
+    -- What those days' questions held before: a question earns its day's point with the day's first correct attempt.
+    SELECT coalesce(jsonb_agg(jsonb_build_object('time_zone', d.time_zone, 'day', d.day, 'question_id', d.question_id,
+                                                 'correct_attempts', d.correct_attempts)), '[]')
+    INTO v_before
+    FROM daily_question_activity d
+    WHERE d.user_id = p_user_id AND d.time_zone = ANY (p_zones)
+      AND d.question_id = ANY (ARRAY(SELECT DISTINCT f.question_id FROM jsonb_to_recordset(v_fresh) AS f(question_id text)))
+      AND d.day = ANY (ARRAY(SELECT DISTINCT f.day FROM jsonb_to_recordset(v_fresh) AS f(day date)));
+    SELECT coalesce(jsonb_agg(jsonb_build_object('time_zone', x.time_zone, 'day', x.day, 'attempts', x.attempts,
+                                                 'correct_attempts', x.correct_attempts, 'points', x.points)), '[]')
+    INTO v_days
+    FROM (
+        SELECT f.time_zone, f.day, sum(f.attempts) AS attempts, sum(f.correct_attempts) AS correct_attempts,
+               count(*) FILTER (WHERE f.correct_attempts > 0 AND coalesce(b.correct_attempts, 0) = 0) AS points
+        FROM jsonb_to_recordset(v_fresh) AS f(time_zone text, day date, question_id text, attempts bigint, correct_attempts bigint)
+        LEFT JOIN jsonb_to_recordset(v_before) AS b(time_zone text, day date, question_id text, correct_attempts bigint)
+            USING (time_zone, day, question_id)
+        GROUP BY f.time_zone, f.day
+    ) x;
+    SELECT coalesce(jsonb_agg(jsonb_build_object('time_zone', w.time_zone, 'week_start', w.week_start)), '[]')
+    INTO v_weeks
+    FROM (SELECT DISTINCT t.time_zone, t.week_start FROM memberships m JOIN teams t ON t.id = m.team_id
+          WHERE m.user_id = p_user_id AND t.time_zone = ANY (p_zones)) w;
+
+    INSERT INTO daily_question_activity AS d (user_id, time_zone, day, question_id, attempts, correct_attempts)
+    SELECT p_user_id, f.time_zone, f.day, f.question_id, f.attempts, f.correct_attempts
+    FROM jsonb_to_recordset(v_fresh) AS f(time_zone text, day date, question_id text, attempts bigint, correct_attempts bigint)
+    ON CONFLICT (user_id, time_zone, day, question_id) DO UPDATE
+        SET attempts = d.attempts + excluded.attempts, correct_attempts = d.correct_attempts + excluded.correct_attempts;
+    INSERT INTO weekly_activity AS s (user_id, time_zone, week_start, week, attempts, correct_attempts, points)
+    SELECT p_user_id, d.time_zone, w.week_start, week_of(d.day, w.week_start), sum(d.attempts), sum(d.correct_attempts), sum(d.points)
+    FROM jsonb_to_recordset(v_days) AS d(time_zone text, day date, attempts bigint, correct_attempts bigint, points bigint)
+    JOIN jsonb_to_recordset(v_weeks) AS w(time_zone text, week_start integer) USING (time_zone)
+    GROUP BY 2, 3, 4
+    ON CONFLICT (user_id, time_zone, week_start, week) DO UPDATE
+        SET attempts = s.attempts + excluded.attempts, correct_attempts = s.correct_attempts + excluded.correct_attempts,
+            points = s.points + excluded.points;
+    INSERT INTO daily_activity AS s (user_id, time_zone, day, attempts, correct_attempts, points)
+    SELECT p_user_id, d.time_zone, d.day, d.attempts, d.correct_attempts, d.points
+    FROM jsonb_to_recordset(v_days) AS d(time_zone text, day date, attempts bigint, correct_attempts bigint, points bigint)
+    ON CONFLICT (user_id, time_zone, day) DO UPDATE
+        SET attempts = s.attempts + excluded.attempts, correct_attempts = s.correct_attempts + excluded.correct_attempts,
+            points = s.points + excluded.points;
+    INSERT INTO monthly_activity AS s (user_id, time_zone, month, attempts, correct_attempts, points)
+    SELECT p_user_id, d.time_zone, date_trunc('month', d.day)::date, sum(d.attempts), sum(d.correct_attempts), sum(d.points)
+    FROM jsonb_to_recordset(v_days) AS d(time_zone text, day date, attempts bigint, correct_attempts bigint, points bigint)
+    GROUP BY 2, 3
+    ON CONFLICT (user_id, time_zone, month) DO UPDATE
+        SET attempts = s.attempts + excluded.attempts, correct_attempts = s.correct_attempts + excluded.correct_attempts,
+            points = s.points + excluded.points;
+    -- Totals and the latest run of consecutive days, from the learner's own days (a few hundred rows at most a year),
+    -- read on their shard, then written.
+    SELECT coalesce(jsonb_agg(jsonb_build_object('time_zone', x.time_zone, 'attempts', x.attempts, 'correct_attempts', x.correct_attempts,
+                                                 'points', x.points, 'last_day', x.last_day, 'length', x.length)), '[]')
+    INTO v_days
+    FROM (
+        WITH days AS (
+            SELECT d.time_zone, d.day, d.attempts, d.correct_attempts, d.points,
+                   d.day - (row_number() OVER (PARTITION BY d.time_zone ORDER BY d.day))::integer AS run
+            FROM daily_activity d WHERE d.user_id = p_user_id AND d.time_zone = ANY (p_zones)
+        ), latest AS (
+            SELECT DISTINCT ON (time_zone) time_zone, max(day) AS last_day, count(*) AS length
+            FROM days GROUP BY time_zone, run ORDER BY time_zone, max(day) DESC
+        )
+        SELECT d.time_zone, sum(d.attempts) AS attempts, sum(d.correct_attempts) AS correct_attempts, sum(d.points) AS points, l.last_day, l.length
+        FROM days d JOIN latest l USING (time_zone)
+        GROUP BY d.time_zone, l.last_day, l.length
+    ) x;
+    INSERT INTO activity_totals AS t (user_id, time_zone, attempts, correct_attempts, points, streak_last_day, streak_days)
+    SELECT p_user_id, x.time_zone, x.attempts, x.correct_attempts, x.points, x.last_day, x.length
+    FROM jsonb_to_recordset(v_days) AS x(time_zone text, attempts bigint, correct_attempts bigint, points bigint, last_day date, length integer)
+    ON CONFLICT (user_id, time_zone) DO UPDATE
+        SET attempts = excluded.attempts, correct_attempts = excluded.correct_attempts, points = excluded.points,
+            streak_last_day = excluded.streak_last_day, streak_days = excluded.streak_days;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION apply_learner_question_parts(p_user_id bigint, p_team_id bigint, p_question_ids text[], p_before learner_question_part[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now learner_question_part[];
+    v_stored jsonb;
+    v_totals jsonb;
+BEGIN
+    IF p_question_ids IS NULL OR p_team_id IS NOT NULL THEN
+        PERFORM apply_learner_question_parts_whole(p_user_id, p_team_id, p_question_ids, p_before);
+        RETURN;
+    END IF;
+    v_now := ARRAY(SELECT n FROM learner_question_parts_of(p_user_id, p_question_ids) n);
+    SELECT coalesce(jsonb_agg(jsonb_build_object('team_id', l.team_id, 'deck_id', l.deck_id, 'first_only', l.first_only, 't', l.t,
+                                                 't_summed', l.t_summed)), '[]')
+    INTO v_stored
+    FROM learner_deck_totals l WHERE l.user_id = p_user_id;
+    -- The learner's totals on the decks concerned, moved by the change of their parts.
+    SELECT coalesce(jsonb_agg(jsonb_build_object('team_id', m.team_id, 'deck_id', m.deck_id, 'first_only', m.first_only,
+                                                 't', coalesce(l.t, 0) + m.dx, 't_summed', coalesce(l.t_summed, m.dx))), '[]')
+    INTO v_totals
+    FROM (
+        SELECT k.team_id, k.deck_id, k.first_only, sum(k.x) AS dx
+        FROM (SELECT n.team_id, n.deck_id, n.first_only, n.x FROM unnest(v_now) n
+              UNION ALL SELECT b.team_id, b.deck_id, b.first_only, -b.x FROM unnest(p_before) b) k
+        GROUP BY 1, 2, 3
+    ) m
+    LEFT JOIN jsonb_to_recordset(v_stored) AS l(team_id bigint, deck_id text, first_only boolean, t numeric, t_summed numeric)
+        ON l.team_id = m.team_id AND l.deck_id = m.deck_id AND l.first_only = m.first_only;
+    INSERT INTO learner_deck_totals AS l (user_id, team_id, deck_id, first_only, t, t_summed)
+    SELECT p_user_id, s.team_id, s.deck_id, s.first_only, s.t, s.t_summed
+    FROM jsonb_to_recordset(v_totals) AS s(team_id bigint, deck_id text, first_only boolean, t numeric, t_summed numeric)
+    ON CONFLICT (user_id, team_id, deck_id, first_only) DO UPDATE SET t = excluded.t;
+    -- Appended, never updated: members of one team pushing at once do not wait for one another's sums rows.
+    INSERT INTO team_question_sum_moves (user_id, team_id, deck_id, first_only, question_id, learners, attempts, correct, sum_x, sum_xx,
+                                         sum_t, sum_tt, sum_xt, option_moved, bucket_taken, bucket_added)
+    SELECT p_user_id, d.team_id, d.deck_id, d.first_only, d.question_id, d.learners, d.attempts, d.correct, d.x, d.xx, d.t, d.tt, d.xt,
+           CASE WHEN d.chosen_before IS DISTINCT FROM d.chosen_now
+                THEN ARRAY(SELECT coalesce(n, 0) - coalesce(b, 0) FROM unnest(d.chosen_now, d.chosen_before) AS u(n, b)) END,
+           CASE WHEN d.bucket_before IS DISTINCT FROM d.bucket_now THEN d.bucket_before END,
+           CASE WHEN d.bucket_before IS DISTINCT FROM d.bucket_now THEN d.bucket_now END
+    FROM (
+        SELECT team_id, deck_id, first_only, question_id,
+               (n.question_id IS NOT NULL)::integer - (b.question_id IS NOT NULL)::integer AS learners,
+               coalesce(n.attempts, 0) - coalesce(b.attempts, 0) AS attempts,
+               coalesce(n.correct, 0) - coalesce(b.correct, 0) AS correct,
+               coalesce(n.x, 0) - coalesce(b.x, 0) AS x,
+               coalesce(n.x * n.x, 0) - coalesce(b.x * b.x, 0) AS xx,
+               coalesce(n.t, 0) - coalesce(b.t, 0) AS t,
+               coalesce(n.t * n.t, 0) - coalesce(b.t * b.t, 0) AS tt,
+               coalesce(n.x * n.t, 0) - coalesce(b.x * b.t, 0) AS xt,
+               b.chosen AS chosen_before, n.chosen AS chosen_now, b.bucket AS bucket_before, n.bucket AS bucket_now
+        FROM (SELECT n.team_id, n.deck_id, n.first_only, n.question_id, n.attempts, n.correct, n.x, s.t_summed AS t, n.chosen, n.bucket
+              FROM unnest(v_now) n
+              JOIN jsonb_to_recordset(v_totals) AS s(team_id bigint, deck_id text, first_only boolean, t numeric, t_summed numeric)
+                  USING (team_id, deck_id, first_only)) n
+        FULL JOIN unnest(p_before) b USING (team_id, deck_id, first_only, question_id)
+    ) d
+    WHERE d.learners <> 0 OR d.attempts <> 0 OR d.correct <> 0 OR d.x <> 0 OR d.xx <> 0 OR d.t <> 0 OR d.tt <> 0 OR d.xt <> 0
+          OR d.chosen_before IS DISTINCT FROM d.chosen_now OR d.bucket_before IS DISTINCT FROM d.bucket_now;
+END
+$$;
+-- Their statements planned once per session and kept, as before (019, 021); Citus plans them with the values known
+-- (SQL/citus/distribute.sql).
+ALTER FUNCTION add_board_activity(bigint, bigint, bigint, text[]) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION apply_learner_question_parts(bigint, bigint, text[], learner_question_part[]) SET plan_cache_mode = force_generic_plan;
