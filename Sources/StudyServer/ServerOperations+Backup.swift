@@ -13,7 +13,12 @@ extension ServerOperations {
             throw OperationError("Cannot create \(file): check that its folder exists and is writable.")
         }
         do {
-            try await withDatabase(configuration, logger: logger) { _, _, connection in
+            try await withDatabase(configuration, logger: logger) { pool, _, connection in
+                if try await isCitus(pool) {
+                    throw OperationError(
+                        "The database is a Citus cluster, whose tables live on its workers: pg_dump of the coordinator is not a backup of it. Back up every node (pg_basebackup, or your provider's snapshots), as SCALING.md describes."
+                    )
+                }
                 try run(program("pg_dump", connection), ["--format=custom", "--file=\(file)", "--dbname=\(connection.url)"], doing: "pg_dump")
             }
         } catch {
@@ -36,6 +41,13 @@ extension ServerOperations {
             }
             let tables =
                 try await pool.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").scalar(Int.self) ?? 0
+            // Into a Citus coordinator: the tables come back local, and the server's next start distributes them (the move
+            // from one PostgreSQL to Citus in SCALING.md). Only into an empty database: --clean would drop distributed tables.
+            if try await isCitus(pool) && tables > 0 {
+                throw OperationError(
+                    "The database is a Citus cluster with \(tables) tables: restore into an empty database on the coordinator (with the citus extension and its workers added), then start study-server on it."
+                )
+            }
             if tables > 0 && !force {
                 throw OperationError(
                     "The database is not empty (\(tables) tables): restore into an empty one, or pass --force to replace everything in it with the backup (take a backup of it first)."
@@ -46,6 +58,11 @@ extension ServerOperations {
             if force { arguments += ["--clean", "--if-exists"] }
             try run(restore, arguments + [file], doing: "pg_restore")
         }
+    }
+
+    /// Whether the database has the citus extension (a Citus coordinator).
+    static func isCitus(_ pool: PostgresPool) async throws -> Bool {
+        try await pool.query("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").scalar(Bool.self) ?? false
     }
 
     /// PostgreSQL's `name` program: the private PostgreSQL's own, else the newest Debian installs, else the PATH's.

@@ -18,6 +18,7 @@ import StudyPostgres
 ///     .build/release/studysync-bench scale [LEARNERS] [ATTEMPTS_PER_LEARNER]   # teams at scale (ScaleBench.swift)
 ///     .build/release/studysync-bench class [LEARNERS] [SECONDS] [ROUNDS]       # a class syncing at once (ClassBench.swift)
 ///     .build/release/studysync-bench peer --json FILE …                          # the Anki peer's shapes (PeerBench.swift)
+///     .build/release/studysync-bench topology DATABASE_URL                       # the sync shapes on a database you give
 @main
 struct Bench {
     static func main() async throws {
@@ -33,6 +34,10 @@ struct Bench {
         }
         if CommandLine.arguments.dropFirst().first == "peer" { return try await PeerBench.run(Array(CommandLine.arguments.dropFirst(2))) }
         if CommandLine.arguments.dropFirst().first == "store" { return try StoreBench.run() }
+        if CommandLine.arguments.dropFirst().first == "topology" {
+            guard let database = CommandLine.arguments.dropFirst(2).first else { throw BenchError("give the database's URL: topology DATABASE_URL") }
+            return try await TopologyBench.run(database: database)
+        }
         let machine = machineDescription()
         print("StudySync sync benchmark — \(ISO8601DateFormatter().string(from: Date())) — \(machine)")
         let postgres = try LocalPostgres.startTemporary(durable: true)

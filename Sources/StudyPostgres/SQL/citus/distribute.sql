@@ -25,6 +25,11 @@ BEGIN
         CREATE UNIQUE INDEX IF NOT EXISTS attempts_user_id_id ON attempts (user_id, id);
         CREATE INDEX IF NOT EXISTS attempts_by_id ON attempts (id);
     END IF;
+    -- A shard move (citus_rebalance_start) copies by logical replication, which identifies a changed row by its key:
+    -- the moves have none, so by all their columns.
+    IF (SELECT relreplident FROM pg_class WHERE oid = 'team_question_sum_moves'::regclass) <> 'f' THEN
+        ALTER TABLE team_question_sum_moves REPLICA IDENTITY FULL;
+    END IF;
     IF NOT pg_temp.placed('study_sessions') THEN
         ALTER TABLE study_sessions DROP CONSTRAINT study_sessions_pkey;
         ALTER TABLE study_sessions ADD PRIMARY KEY (user_id, id);
