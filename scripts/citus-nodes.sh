@@ -16,13 +16,19 @@ fi
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# Builds Citus from ../shared/vendor (or $CITUS_VENDOR) when this PostgreSQL does not have it.
+# Builds Citus from the source release beside the checkout (../shared/vendor, or one folder further up; or
+# $CITUS_VENDOR) when this PostgreSQL does not have it.
 ensure_citus() {
     [ -f /usr/lib/postgresql/15/lib/citus.so ] && return 0
-    local vendor=${CITUS_VENDOR:-$(cd .. && pwd)/shared/vendor}
-    [ -x "$vendor/build-citus.sh" ] || fail "Citus is not installed and $vendor/build-citus.sh is missing: set CITUS_VENDOR to the folder that holds it"
-    echo "building Citus from $vendor"
-    "$vendor/build-citus.sh"
+    local vendor
+    for vendor in "${CITUS_VENDOR:-}" "$(cd .. && pwd)/shared/vendor" "$(cd ../.. && pwd)/shared/vendor"; do
+        if [ -n "$vendor" ] && [ -x "$vendor/build-citus.sh" ]; then
+            echo "building Citus from $vendor"
+            "$vendor/build-citus.sh"
+            return 0
+        fi
+    done
+    fail "Citus is not installed and no build-citus.sh was found in ../shared/vendor: set CITUS_VENDOR to the folder that holds it"
 }
 
 # start_node NAME [citus|plain] [durable|fast]: a cluster of its own, started; plain: without Citus (the one-PostgreSQL
