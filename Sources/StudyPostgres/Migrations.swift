@@ -152,6 +152,11 @@ public enum DatabaseTopology: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether the database has the citus extension: a Citus coordinator (one query, without the workers).
+    public static func isCitus(_ pool: PostgresPool) async throws -> Bool {
+        try await pool.query("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").scalar(Bool.self) ?? false
+    }
+
     static func read(on connection: PostgresConnection) async throws -> DatabaseTopology {
         guard let version = try await connection.query("SELECT extversion FROM pg_extension WHERE extname = 'citus'").scalar(String.self) else {
             return .postgres

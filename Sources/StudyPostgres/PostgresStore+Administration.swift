@@ -63,6 +63,8 @@ extension PostgresStore: AccountAdministration {
             for table in Self.tablesOfAUser {
                 try await tx.query("DELETE FROM \(unsafeRaw: table) WHERE user_id = \(user.id)")
             }
+            // On Citus, the claims of their attempt ids too (a query of every shard: `attempt_owners` is by id).
+            if try await isDistributed() { try await tx.query("DELETE FROM attempt_owners WHERE user_id = \(user.id)") }
             return try await tx.query("DELETE FROM users WHERE id = \(user.id)").affectedRows == 1
         }
     }

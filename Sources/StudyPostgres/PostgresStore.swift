@@ -19,7 +19,7 @@ public struct PostgresStore: Sendable {
     /// Whether the tables are distributed (Citus): then an attempt id is unique per learner only, and a push looks its
     /// ids up among every learner's before storing them (`Push.swift`).
     func isDistributed() async throws -> Bool {
-        try await distribution.isCitus { try await pool.query("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").scalar(Bool.self) }
+        try await distribution.isCitus { try await DatabaseTopology.isCitus(pool) }
     }
 
     /// Runs a read that may be a little stale (a board, a report) on the standby when there is one that is up and
@@ -223,8 +223,7 @@ extension PostgresStore: DeviceRepository {
 extension PostgresStore: ReadinessCheck {
     /// Throws unless PostgreSQL answers a query now (the server's readiness check).
     public func checkReachable() async throws -> String {
-        let citus = try await pool.query("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").scalar(Bool.self) ?? false
-        return citus ? DatabaseTopology.citus(version: "", workers: 0).name : DatabaseTopology.postgres.name
+        try await DatabaseTopology.isCitus(pool) ? DatabaseTopology.citus(version: "", workers: 0).name : DatabaseTopology.postgres.name
     }
 
     /// What the database is: one PostgreSQL or a Citus coordinator, with its workers.
@@ -237,9 +236,9 @@ extension PostgresStore: ReadinessCheck {
 actor Distribution {
     private var known: Bool?
 
-    func isCitus(_ ask: () async throws -> Bool?) async throws -> Bool {
+    func isCitus(_ ask: () async throws -> Bool) async throws -> Bool {
         if let known { return known }
-        let answer = try await ask() ?? false
+        let answer = try await ask()
         known = answer
         return answer
     }

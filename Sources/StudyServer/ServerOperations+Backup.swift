@@ -1,6 +1,7 @@
 import Foundation
 import LibPQ
 import Logging
+import StudyPostgres
 
 extension ServerOperations {
     /// `study-server backup FILE`: the whole database in `pg_dump`'s custom format (compressed; `pg_restore` reads it).
@@ -14,7 +15,7 @@ extension ServerOperations {
         }
         do {
             try await withDatabase(configuration, logger: logger) { pool, _, connection in
-                if try await isCitus(pool) {
+                if try await DatabaseTopology.isCitus(pool) {
                     throw OperationError(
                         "The database is a Citus cluster, whose tables live on its workers: pg_dump of the coordinator is not a backup of it. Back up every node (pg_basebackup, or your provider's snapshots), as SCALING.md describes."
                     )
@@ -43,7 +44,7 @@ extension ServerOperations {
                 try await pool.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").scalar(Int.self) ?? 0
             // Into a Citus coordinator: the tables come back local, and the server's next start distributes them (the move
             // from one PostgreSQL to Citus in SCALING.md). Only into an empty database: --clean would drop distributed tables.
-            if try await isCitus(pool) && tables > 0 {
+            if try await DatabaseTopology.isCitus(pool) && tables > 0 {
                 throw OperationError(
                     "The database is a Citus cluster with \(tables) tables: restore into an empty database on the coordinator (with the citus extension and its workers added), then start study-server on it."
                 )
@@ -58,11 +59,6 @@ extension ServerOperations {
             if force { arguments += ["--clean", "--if-exists"] }
             try run(restore, arguments + [file], doing: "pg_restore")
         }
-    }
-
-    /// Whether the database has the citus extension (a Citus coordinator).
-    static func isCitus(_ pool: PostgresPool) async throws -> Bool {
-        try await pool.query("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").scalar(Bool.self) ?? false
     }
 
     /// PostgreSQL's `name` program: the private PostgreSQL's own, else the newest Debian installs, else the PATH's.

@@ -22,6 +22,17 @@ extension TeamTests {
                 // Every member has pushed once: their device's "last seen" is this minute, so a push now writes no device row.
                 let p = try await setUp(client)
                 let store = PostgresStore(pool: pool)
+                // An attempt id of another learner is refused, whether ids are unique in one index (one PostgreSQL) or
+                // claimed in attempt_owners (Citus); the learner's own id sent again is a duplicate.
+                let amy = try #require(try await pool.query("SELECT id FROM users WHERE username = 'amy'").scalar(Int64.self))
+                let ben = try #require(try await pool.query("SELECT id FROM users WHERE username = 'ben'").scalar(Int64.self))
+                let hers = attempt(5, true, at: Self.now - Self.hour, device: UUID().uuidString.lowercased())
+                let first = try await store.insert([hers], flags: [[]], userID: amy, receivedAt: Self.now)
+                guard case .inserted = first[0] else { return #expect(Bool(false), "\(first)") }
+                let again = try await store.insert([hers], flags: [[]], userID: amy, receivedAt: Self.now)
+                guard case .duplicate = again[0] else { return #expect(Bool(false), "\(again)") }
+                let taken = try await store.insert([hers], flags: [[]], userID: ben, receivedAt: Self.now)
+                guard case .rejected = taken[0] else { return #expect(Bool(false), "\(taken)") }
                 guard TestDatabase.isCitus else {
                     #expect(try await store.topology() == .postgres)
                     return
@@ -60,18 +71,26 @@ extension TeamTests {
                     ).column(String.self)
                     return rows.map { $0.trimmingCharacters(in: ["{", "}"]).split(separator: ",").compactMap { Int($0) } }
                 }
-                let last = try await pool.query("SELECT coalesce(max(split_part(gid, '_', 4)::bigint), 0) FROM pg_dist_transaction").scalar(Int.self) ?? 0
-                try await push(client, p.amy, [(3, true, "2026-11-25T14:40:00Z", 5_000), (4, false, "2026-11-25T14:41:00Z", 7_000)])
-                try await push(client, p.ben, [(3, false, "2026-11-25T14:42:00Z", 9_000), (0, true, "2026-11-25T14:43:00Z", 3_000)])
+                let last =
+                    try await pool.query("SELECT coalesce(max(split_part(gid, '_', 4)::bigint), 0) FROM pg_dist_transaction").scalar(Int.self) ?? 0
+                // Twenty answers each: before its transaction a push claims its attempt ids (`attempt_owners`, by id),
+                // a write to the shards of twenty ids, which lands on both workers (all twenty on one: p = 2^-19).
+                func twenty(_ minute: Int) -> [(Int, Bool, String, Int64)] {
+                    (0..<20).map { q in (q, q % 3 != 0, "2026-11-25T14:\(minute + q / 10):\(10 + q % 10)Z", Int64(3_000 + 100 * q)) }
+                }
+                try await push(client, p.amy, twenty(40))
+                try await push(client, p.ben, twenty(42))
                 #expect(try await pool.query("SELECT count(*) FROM team_question_sum_moves").scalar(Int.self) ?? 0 > 0)
-                // A push writes on one worker over one connection. Citus still commits in two phases there when a
-                // statement is an INSERT … SELECT it runs through the coordinator (the upserts from the page's arrays): one
-                // participant, never two.
-                let pushes = try await participants(after: last)
-                #expect(!pushes.isEmpty && pushes.allSatisfy { $0.count == 1 }, "a push wrote on more than one node or connection: \(pushes)")
+                // A push's transaction writes on one worker over one connection: one participant. (Citus still commits
+                // it in two phases there, as it does whatever a COPY wrote.) The claims have two.
+                let recorded = try await participants(after: last)
+                #expect(
+                    recorded.filter { $0.count == 1 }.count == 2 && recorded.filter { $0.count > 1 }.count == 2,
+                    "two pushes, each with its claim, should show two commits with one participant and two with more: \(recorded)")
 
-                // The check can fail: a fold writes the sums on every node.
-                let folds = try await pool.query("SELECT coalesce(max(split_part(gid, '_', 4)::bigint), 0) FROM pg_dist_transaction").scalar(Int.self) ?? 0
+                // The count of participants does move: a fold writes the sums on every node.
+                let folds =
+                    try await pool.query("SELECT coalesce(max(split_part(gid, '_', 4)::bigint), 0) FROM pg_dist_transaction").scalar(Int.self) ?? 0
                 _ = try await store.foldQuestionSums(moves: 100, learners: 10)
                 let folded = try await participants(after: folds)
                 #expect(!folded.isEmpty && folded.allSatisfy { $0.count > 1 }, "\(folded)")

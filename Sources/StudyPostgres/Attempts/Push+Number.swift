@@ -31,9 +31,10 @@ extension PostgresStore {
     }
 
     /// The stored attempts with the ids of the page's well-formed ones, by id.
-    /// `owner`: whose attempts, everyone's, one learner's (on Citus: a read of their shard alone) or every other
-    /// learner's (on Citus: a read of every shard).
-    static func storedAttempts(withIDsOf page: PushPage, of owner: Owner = .anyone, on tx: PostgresConnection) async throws -> [String: PushPage.Known] {
+    /// `owner`: whose attempts, everyone's, or one learner's (on Citus: a read of their shard alone).
+    static func storedAttempts(withIDsOf page: PushPage, of owner: Owner = .anyone, on tx: PostgresConnection) async throws -> [String: PushPage
+        .Known]
+    {
         let ids = PostgresArray(page.attempts.indices.filter { page.problems[$0] == nil }.map { page.attempts[$0].id })
         var stored: [String: PushPage.Known] = [:]
         let query: PostgresQuery =
@@ -41,8 +42,6 @@ extension PostgresStore {
             case .anyone: "SELECT user_id, \(unsafeRaw: Self.pullColumns) FROM attempts WHERE id = ANY(\(ids)::uuid[])"
             case .only(let userID):
                 "SELECT user_id, \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) AND id = ANY(\(ids)::uuid[])"
-            case .anyoneBut(let userID):
-                "SELECT user_id, \(unsafeRaw: Self.pullColumns) FROM attempts WHERE id = ANY(\(ids)::uuid[]) AND user_id <> \(userID)"
             }
         for row in try await tx.query(query) {
             let found = try Self.storedAttempt(row, offset: 1)
@@ -53,11 +52,35 @@ extension PostgresStore {
     }
 }
 
+extension PostgresStore {
+    /// On Citus: claims the page's well-formed ids for the learner in `attempt_owners` and returns those that other
+    /// learners own (as `Known` with their user id: `number` refuses them).
+    static func claim(_ page: PushPage, for userID: Int64, on pool: PostgresPool) async throws -> [String: PushPage.Known] {
+        let ids = page.attempts.indices.filter { page.problems[$0] == nil }.map { page.attempts[$0].id }
+        let claimed = Set(
+            try await pool.query(
+                """
+                INSERT INTO attempt_owners (id, user_id) SELECT i, \(userID) FROM unnest(\(PostgresArray(ids))::uuid[]) AS i
+                ON CONFLICT (id) DO NOTHING RETURNING id::text
+                """
+            ).column(String.self))
+        let taken = ids.filter { !claimed.contains($0) }
+        guard !taken.isEmpty else { return [:] }
+        var foreign: [String: PushPage.Known] = [:]
+        for row in try await pool.query(
+            "SELECT id::text, user_id FROM attempt_owners WHERE id = ANY(\(PostgresArray(taken))::uuid[]) AND user_id <> \(userID)")
+        {
+            foreign[try row.decode(String.self, at: 0)] = PushPage.Known(
+                userID: try row.decode(Int64.self, at: 1), seq: 0, index: nil, attempt: nil, ahead: false)
+        }
+        return foreign
+    }
+}
+
 /// Whose stored attempts a push's look-up reads.
 enum Owner: Sendable {
     case anyone
     case only(Int64)
-    case anyoneBut(Int64)
 }
 
 extension PushPage {

@@ -35,16 +35,13 @@ extension PostgresStore: AttemptRepository {
         // or refused.
         //
         // On Citus an id is unique per learner only (SQL/citus/distribute.sql), so the copy would not run into another
-        // learner's: the ids are always looked up there. Other learners' attempts with the page's ids are read before
-        // the transaction, as that read reaches every shard and would make the push's commit a two-phase one; the
-        // learner's own are read in it, on their shard. (Two learners who push one new id at the same instant could then
-        // both store it; an id is a random UUID, which only a client that copied another learner's could repeat.)
+        // learner's: there every id is claimed first for the learner in `attempt_owners`, distributed by id (one
+        // probe of one shard per id, before the push's transaction, which stays on the learner's node). The ids the
+        // claim did not take are someone's already: another learner's are refused, the learner's own are sorted by
+        // the look-up in the transaction (a page sent again).
         let distributed = try await isDistributed()
         var lookUp = distributed
-        let foreign: [String: PushPage.Known] =
-            if distributed {
-                try await pool.withConnection { [page] in try await Self.storedAttempts(withIDsOf: page, of: .anyoneBut(userID), on: $0) }
-            } else { [:] }
+        let foreign: [String: PushPage.Known] = distributed ? try await Self.claim(page, for: userID, on: pool) : [:]
         return try await retrying { tx in
             // The page's sessions first, before the learner's row lock is taken: the push commits once for both.
             if let sessionsQuery { try await tx.query(sessionsQuery) }

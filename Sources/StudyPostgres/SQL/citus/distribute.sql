@@ -6,7 +6,8 @@
 -- sessions, statistics, board aggregates, the moves of the question-report sums), so that a push is a transaction on
 -- one shard. On every node (reference tables): what every push reads and few requests write (accounts, devices and
 -- tokens, teams and memberships, decks and questions, invites) and the teams' question-report sums, which only the
--- background fold writes. On the coordinator alone: schema_migrations and login_failures (unlogged).
+-- background fold writes. By attempt id: attempt_owners, which exists on Citus only (who owns each id). On the
+-- coordinator alone: schema_migrations and login_failures (unlogged).
 --
 -- A table counts as placed when it is distributed or a reference table. Citus makes a local table with a foreign key to
 -- a reference table a "Citus local table" of its own accord; that is not placed yet, and is placed here.
@@ -45,6 +46,13 @@ BEGIN
 
     IF NOT pg_temp.placed('attempts') THEN
         PERFORM create_distributed_table('attempts', 'user_id');
+    END IF;
+    -- Who owns each attempt id, distributed by the id: on one PostgreSQL the unique index on attempts (id) refuses an
+    -- id of another learner; here a push claims its ids first (PostgresStore.claim), one shard per id.
+    IF to_regclass('attempt_owners') IS NULL THEN
+        CREATE TABLE attempt_owners (id uuid PRIMARY KEY, user_id bigint NOT NULL);
+        PERFORM create_distributed_table('attempt_owners', 'id', colocate_with => 'none');
+        INSERT INTO attempt_owners (id, user_id) SELECT a.id, a.user_id FROM attempts a ON CONFLICT (id) DO NOTHING;
     END IF;
     FOREACH t IN ARRAY ARRAY['learner_counters', 'progress', 'study_sessions', 'learner_question_stats', 'daily_activity',
                              'daily_question_activity', 'weekly_activity', 'monthly_activity', 'activity_totals', 'learner_deck_totals',
