@@ -16,12 +16,12 @@ fi
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# Builds Citus from the source release beside the checkout (../shared/vendor, or one folder further up; or
-# $CITUS_VENDOR) when this PostgreSQL does not have it.
+# Builds Citus from the source release beside the checkout (../shared/vendor, one folder further up, or the
+# workplace's /work/shared/vendor; or $CITUS_VENDOR) when this PostgreSQL does not have it.
 ensure_citus() {
     [ -f /usr/lib/postgresql/15/lib/citus.so ] && return 0
     local vendor
-    for vendor in "${CITUS_VENDOR:-}" "$(cd .. && pwd)/shared/vendor" "$(cd ../.. && pwd)/shared/vendor"; do
+    for vendor in "${CITUS_VENDOR:-}" "$(cd .. && pwd)/shared/vendor" "$(cd ../.. && pwd)/shared/vendor" /work/shared/vendor; do
         if [ -n "$vendor" ] && [ -x "$vendor/build-citus.sh" ]; then
             echo "building Citus from $vendor"
             "$vendor/build-citus.sh"
