@@ -14,11 +14,16 @@ enum ScaleBench {
         Bench.say("StudySync teams at scale — \(ISO8601DateFormatter().string(from: Date())) — \(Bench.machineDescription())")
         Bench.say("\(learners) learners × \(attemptsPerLearner) attempts = \(learners * attemptsPerLearner) attempts on a 200-question deck")
         // BENCH_SCALE_DATA=DIR keeps the loaded cluster in DIR, so a rerun skips the load (it takes minutes at 10M).
-        let kept = ProcessInfo.processInfo.environment["BENCH_SCALE_DATA"].map { URL(fileURLWithPath: $0) }
-        let postgres = try kept.map { try LocalPostgres.startPersistent(dataDirectory: $0) } ?? LocalPostgres.startTemporary(durable: true)
-        defer { try? postgres.stop() }
+        // BENCH_DATABASE_URL=URL loads an empty database of yours instead (a Citus coordinator: scripts/bench-citus).
+        let given = ProcessInfo.processInfo.environment["BENCH_DATABASE_URL"]
+        let kept = given == nil ? ProcessInfo.processInfo.environment["BENCH_SCALE_DATA"].map { URL(fileURLWithPath: $0) } : nil
+        let postgres =
+            given != nil
+            ? nil : try kept.map { try LocalPostgres.startPersistent(dataDirectory: $0) } ?? LocalPostgres.startTemporary(durable: true)
+        defer { try? postgres?.stop() }
+        let databaseURL = given ?? postgres!.url
         let port = 20_000 + Int.random(in: 0..<2_000)
-        let server = try Bench.startServer(port: port, database: postgres.url)
+        let server = try Bench.startServer(port: port, database: databaseURL)
         defer { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() }
         let url = "http://127.0.0.1:\(port)"
         try await Bench.waitForServer(url)
@@ -55,7 +60,7 @@ enum ScaleBench {
         _ = try await teacher.publish(deck, team: team.id)
 
         // Learners and their attempts, straight into PostgreSQL.
-        let pool = PostgresPool(configuration: postgres.configuration, size: 2)
+        let pool = PostgresPool(configuration: try postgres?.configuration ?? PostgresConfiguration(url: databaseURL), size: 2)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         try await pool.query(
             """
@@ -71,7 +76,9 @@ enum ScaleBench {
         let copyStart = ContinuousClock.now
         // As for any bulk load: the secondary index goes first and is built again once the rows are in (the same
         // definition as SQL/004_attempts.sql); maintained row by row it would slow the load several times here.
-        try await pool.query("DROP INDEX attempts_id")
+        // (On Citus there is no such index: ids are unique per learner there, and claimed in attempt_owners.)
+        let idIndex = try await pool.query("SELECT to_regclass('attempts_id') IS NOT NULL").scalar(Bool.self) ?? false
+        if idIndex { try await pool.query("DROP INDEX attempts_id") }
         var rng = SeededGenerator(seed: 5)
         for (n, userID) in ids.enumerated() {
             let skill = Double.random(in: 0.35...0.95, using: &rng)
@@ -95,7 +102,11 @@ enum ScaleBench {
         }
         try await pool.withConnection { connection in
             try await connection.query("SET maintenance_work_mem = '1GB'")
-            try await connection.query("CREATE UNIQUE INDEX attempts_id ON attempts (id)")
+            if idIndex {
+                try await connection.query("CREATE UNIQUE INDEX attempts_id ON attempts (id)")
+            } else {
+                try await connection.query("INSERT INTO attempt_owners (id, user_id) SELECT id, user_id FROM attempts ON CONFLICT (id) DO NOTHING")
+            }
         }
         let copied = ContinuousClock.now - copyStart
         let total = learners * attemptsPerLearner
