@@ -178,20 +178,27 @@ extension PostgresStore: TeamRepository {
     }
 
     public func questionReport(teamID: Int64, deckID: String?, firstAttemptsOnly: Bool) async throws -> [QuestionReportRow] {
-        try await reading { pool in
-            try await pool.query(
-                """
-                SELECT r.deck_id, r.question_position, r.question_id, v.prompt, v.options::text[], r.learners, r.attempts, r.facility, r.discrimination,
-                       r.option_chosen::text, r.correct_options::text, r.duration_histogram::text
-                FROM team_decks td
-                CROSS JOIN LATERAL team_question_sums_report(td.team_id, td.deck_id, \(firstAttemptsOnly)) r
-                JOIN deck_questions dq ON dq.deck_id = r.deck_id AND dq.position = r.question_position
-                JOIN question_versions v ON v.question_id = dq.question_id AND v.version = dq.version
-                WHERE td.team_id = \(teamID) AND (\(deckID)::text IS NULL OR td.deck_id = \(deckID)::text)
-                ORDER BY td.published_at, td.deck_id, r.question_position
-                """
-            )
-        }.map { row in
+        let query: PostgresQuery = """
+            SELECT r.deck_id, r.question_position, r.question_id, v.prompt, v.options::text[], r.learners, r.attempts, r.facility, r.discrimination,
+                   r.option_chosen::text, r.correct_options::text, r.duration_histogram::text
+            FROM team_decks td
+            CROSS JOIN LATERAL team_question_sums_report(td.team_id, td.deck_id, \(firstAttemptsOnly)) r
+            JOIN deck_questions dq ON dq.deck_id = r.deck_id AND dq.position = r.question_position
+            JOIN question_versions v ON v.question_id = dq.question_id AND v.version = dq.version
+            WHERE td.team_id = \(teamID) AND (\(deckID)::text IS NULL OR td.deck_id = \(deckID)::text)
+            ORDER BY td.published_at, td.deck_id, r.question_position
+            """
+        // On Citus the team's lock (shared; a fold takes it exclusively) is taken before the statement that reads the sums
+        // starts: the sums on the coordinator are read in that statement's snapshot, which must not predate a fold's
+        // commit that the moves read on the workers already show (SQL/022, team_question_sums_current).
+        let rows =
+            try await isDistributed()
+            ? try await pool.withTransaction { tx in
+                try await tx.query("SELECT lock_teams(ARRAY[\(teamID)]::bigint[])")
+                return try await tx.query(query)
+            }
+            : try await reading { try await $0.query(query) }
+        return try rows.map { row in
             let options = try PostgresTextArray.parse(try row.decode(String.self, at: 4))
             let chosen = try row.decode(String?.self, at: 9).map { try PostgresTextArray.parse($0).map { Int($0) ?? 0 } } ?? []
             let correct = Set(try PostgresTextArray.parse(try row.decode(String.self, at: 10)).compactMap { Int($0) })
