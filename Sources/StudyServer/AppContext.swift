@@ -16,12 +16,15 @@ public struct AppContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by `AuthenticationMiddleware` on authenticated routes.
     public var identity: Identity?
+    /// Set by `DashboardSessionMiddleware` on the dashboard's pages when the browser is signed in.
+    public var webSignIn: WebSignIn?
     /// The client's IP address, for rate limiting.
     public let remoteAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         identity = nil
+        webSignIn = nil
         remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 

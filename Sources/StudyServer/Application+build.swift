@@ -41,6 +41,7 @@ public func buildApplication(
     }
     let store = PostgresStore(pool: pool, readPool: readPool, maxReadLagMs: configuration.maxReadLagMs)
     var bundledDeckIDs: [String] = []
+    let router: Router<AppContext>
     do {
         switch configuration.migrations {
         case .apply:
@@ -61,14 +62,13 @@ public func buildApplication(
             try await store.storeDeck(deck, at: clock())
             bundledDeckIDs.append(deck.id)
         }
+        router = try buildRouter(store: store, configuration: configuration, bundledDeckIDs: bundledDeckIDs, clock: clock)
     } catch {
         await pool.close()
         await readPool?.close()
         try? embedded?.stop()
         throw error
     }
-
-    let router = buildRouter(store: store, configuration: configuration, bundledDeckIDs: bundledDeckIDs, clock: clock)
 
     let connections = ConnectionCounter()
     let limits = configuration.connectionLimits
@@ -109,10 +109,10 @@ struct DatabaseService: Service {
 /// in-memory one, say) without starting a database.
 public func buildRouter<
     Store: UserRepository & DeviceRepository & AttemptRepository & ProgressRepository & DeckRepository & SessionRepository
-        & TeamRepository & ReadinessCheck & AccountAdministration
+        & TeamRepository & ReadinessCheck & AccountAdministration & DashboardRepository
 >(
     store: Store, configuration: ServerConfiguration, bundledDeckIDs: [String], clock: @escaping @Sendable () -> Int64
-) -> Router<AppContext> {
+) throws -> Router<AppContext> {
     let router = Router(context: AppContext.self)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: MetricsMiddleware())
@@ -124,15 +124,17 @@ public func buildRouter<
     let shared = store as? any LoginFailureLog
     let v1 = router.group("v1").add(middleware: ProtocolVersionMiddleware())
     MetaController(configuration: configuration, clock: clock).addRoutes(to: v1)
+    // One count of failed logins for the API and the dashboard's sign-in page.
+    let logins = LoginThrottle(
+        perUsername: configuration.loginFailuresPerUsername, perAddress: configuration.loginFailuresPerAddress,
+        windowMs: configuration.loginWindowMs, shared: shared, namespace: "login")
+    let decoyHash = Bcrypt.hash(UUID().uuidString, cost: configuration.bcryptCost)
     let accounts = AccountController(
-        repository: store, configuration: configuration,
-        throttle: LoginThrottle(
-            perUsername: configuration.loginFailuresPerUsername, perAddress: configuration.loginFailuresPerAddress,
-            windowMs: configuration.loginWindowMs, shared: shared, namespace: "login"),
+        repository: store, configuration: configuration, throttle: logins,
         registrations: LoginThrottle(
             perUsername: configuration.registrationsPerAddress, perAddress: configuration.registrationsPerAddress,
             windowMs: configuration.registrationWindowMs, shared: shared, namespace: "registration"),
-        clock: clock, decoyHash: Bcrypt.hash(UUID().uuidString, cost: configuration.bcryptCost))
+        clock: clock, decoyHash: decoyHash)
     accounts.addPublicRoutes(to: v1)
 
     let authenticated = v1.group().add(middleware: AuthenticationMiddleware(repository: store, clock: clock))
@@ -144,5 +146,11 @@ public func buildRouter<
     LeaderboardController(repository: store, clock: clock).addRoutes(to: authenticated)
     ReportController(repository: store, clock: clock).addRoutes(to: authenticated)
     UserController(repository: store, clock: clock).addRoutes(to: authenticated)
+
+    // The web dashboard: pages under /, signed in by a cookie of its own (issue 22).
+    DashboardController(
+        repository: store, configuration: configuration, templates: try DashboardTemplates.load(), throttle: logins, bundledDeckIDs: bundledDeckIDs,
+        clock: clock, decoyHash: decoyHash
+    ).addRoutes(to: router)
     return router
 }

@@ -8,7 +8,7 @@ import StudyStorage
 /// answers the boards and reports with rows whose numbers are not worked out (zeros); the numbers, the push path's
 /// invariants and everything else of the store are tested against PostgreSQL only.
 actor InMemoryStore: UserRepository, DeviceRepository, AttemptRepository, ProgressRepository, DeckRepository, SessionRepository, TeamRepository,
-    ReadinessCheck, AccountAdministration
+    ReadinessCheck, AccountAdministration, DashboardRepository
 {
     private var users: [UserRecord] = []
     private var devices: [String: DeviceRecord] = [:]
@@ -20,6 +20,7 @@ actor InMemoryStore: UserRepository, DeviceRepository, AttemptRepository, Progre
     private var memberships: [Int64: [Int64: (role: TeamRole, joinedAt: Int64)]] = [:]
     private var invites: [[UInt8]: (teamID: Int64, role: TeamRole, usesLeft: Int, expiresAt: Int64)] = [:]
     private var published: [PublishedDeck] = []
+    private var webSessions: [[UInt8]: (userID: Int64, expiresAt: Int64, revoked: Bool)] = [:]
 
     func checkReachable() async throws -> String { "memory" }
 
@@ -266,4 +267,23 @@ actor InMemoryStore: UserRepository, DeviceRepository, AttemptRepository, Progre
 
     func createServerInvite(codeHash: [UInt8], maxUses: Int, expiresAt: Int64, createdBy: Int64?, at time: Int64) async throws {}
 
+
+    // MARK: the dashboard's sessions
+
+    func createWebSession(tokenHash: [UInt8], userID: Int64, expiresAt: Int64, at time: Int64) async throws {
+        webSessions[tokenHash] = (userID, expiresAt, false)
+    }
+
+    func webSessionUser(tokenHash: [UInt8], at time: Int64) async throws -> UserRecord? {
+        guard let session = webSessions[tokenHash], !session.revoked, session.expiresAt > time else { return nil }
+        return users.first { $0.id == session.userID && $0.disabledAt == nil }
+    }
+
+    func revokeWebSession(tokenHash: [UInt8], at time: Int64) async throws { webSessions[tokenHash]?.revoked = true }
+
+    func revokeWebSessions(userID: Int64, at time: Int64) async throws {
+        for (hash, session) in webSessions where session.userID == userID { webSessions[hash]?.revoked = true }
+    }
+
+    func answersByDay(userID: Int64, timeZone: String, from: Int64, until: Int64) async throws -> [DailyAnswers] { [] }
 }

@@ -215,7 +215,7 @@ import Testing
         try await store.storeDeck(Self.deck, at: Self.now)
         var configuration = ServerConfiguration(database: .url("postgresql:///unused"))
         configuration.bcryptCost = 4
-        let router = buildRouter(store: store, configuration: configuration, bundledDeckIDs: [Self.deck.id], clock: { Self.now })
+        let router = try buildRouter(store: store, configuration: configuration, bundledDeckIDs: [Self.deck.id], clock: { Self.now })
         try await Application(router: router).test(.router) { client in try await checkPermissionMatrix(client) }
     }
 

@@ -5,7 +5,7 @@
 -- By learner (user_id), co-located with `attempts`: everything a push writes (attempts, the sequence counter, progress,
 -- sessions, statistics, board aggregates, the moves of the question-report sums), so that a push is a transaction on
 -- one shard. On every node (reference tables): what every push reads and few requests write (accounts, devices and
--- tokens, teams and memberships, decks and questions, invites) and the teams' question-report sums, which only the
+-- tokens, the dashboard's sign-ins, teams and memberships, decks and questions, invites) and the teams' question-report sums, which only the
 -- background fold writes. By attempt id: attempt_owners, which exists on Citus only (who owns each id). On the
 -- coordinator alone: schema_migrations and login_failures (unlogged).
 --
@@ -38,7 +38,7 @@ BEGIN
 
     -- Referenced before referencing: a reference table's foreign keys point at reference tables.
     FOREACH t IN ARRAY ARRAY['users', 'teams', 'memberships', 'decks', 'question_versions', 'deck_questions', 'team_decks', 'invites',
-                             'server_invites', 'devices', 'auth_tokens', 'team_question_sums'] LOOP
+                             'server_invites', 'devices', 'auth_tokens', 'team_question_sums', 'web_sessions'] LOOP
         IF NOT pg_temp.placed(t) THEN
             PERFORM create_reference_table(t);
         END IF;
