@@ -571,6 +571,7 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
         let hasFlagged: Bool
         let facilityChart: String
         let discriminationChart: String
+        let unanswered: String
         let rows: [QuestionRow]
         let legend: [Legend]
         let minimumLearners: Int
@@ -638,23 +639,31 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
         }
         let answered = zip(report, rows).filter { $0.0.facility != nil }
         let mostMissed = answered.min { ($0.0.facility ?? 1, $0.0.position) < ($1.0.facility ?? 1, $1.0.position) }?.1
-        let facilityChart = Chart.rows(
-            id: "facility", title: "Facility: the share of answers that were right, per question",
-            description: answered.map { "\($0.1.number) \($0.1.facility)" }.joined(separator: ", "),
-            bars: zip(report, rows).map { r, row in
-                Chart.Bar(
-                    label: "\(row.number) \(r.prompt)", value: r.facility ?? 0, note: "\(row.number): facility \(row.facility), \(r.learners) learners",
-                    style: row.flags.contains(ItemFlag.tooHard.rawValue) ? "bad" : (row.flags.contains(ItemFlag.tooEasy.rawValue) ? "warn" : "bar"),
-                    text: r.facility == nil ? "–" : nil)
-            }, domain: 0...1, valueText: Self.percentText)
-        let discriminationChart = Chart.rows(
-            id: "discrimination", title: "Discrimination: how well each question separates strong learners from weak ones (−1 to 1)",
-            description: answered.map { "\($0.1.number) \($0.1.discrimination)" }.joined(separator: ", "),
-            bars: zip(report, rows).map { r, row in
-                Chart.Bar(
-                    label: "\(row.number) \(r.prompt)", value: r.discrimination ?? 0, note: "\(row.number): discrimination \(row.discrimination)",
-                    style: (r.discrimination ?? 0) < 0 ? "bad" : "bar", text: r.discrimination == nil ? "–" : nil)
-            }, domain: -1...1, valueText: { String(format: "%.1f", $0) })
+        // The charts draw the questions someone answered; the others would be rows of nothing.
+        let unanswered = report.count - answered.count
+        let untouched = unanswered > 0 ? " \(unanswered) \(unanswered == 1 ? "question has" : "questions have") no answers yet and are left out." : ""
+        let facilityChart =
+            answered.isEmpty
+            ? ""
+            : Chart.rows(
+                id: "facility", title: "Facility: the share of answers that were right, per question",
+                description: answered.map { "\($0.1.number) \($0.1.facility)" }.joined(separator: ", ") + "." + untouched,
+                bars: answered.map { r, row in
+                    Chart.Bar(
+                        label: "\(row.number) \(r.prompt)", value: r.facility ?? 0, note: "\(row.number): facility \(row.facility), \(r.learners) learners",
+                        style: row.flags.contains(ItemFlag.tooHard.rawValue) ? "bad" : (row.flags.contains(ItemFlag.tooEasy.rawValue) ? "warn" : "bar"))
+                }, domain: 0...1, valueText: Self.percentText)
+        let discriminationChart =
+            answered.isEmpty
+            ? ""
+            : Chart.rows(
+                id: "discrimination", title: "Discrimination: how well each question separates strong learners from weak ones (−1 to 1)",
+                description: answered.map { "\($0.1.number) \($0.1.discrimination)" }.joined(separator: ", ") + "." + untouched,
+                bars: answered.map { r, row in
+                    Chart.Bar(
+                        label: "\(row.number) \(r.prompt)", value: r.discrimination ?? 0, note: "\(row.number): discrimination \(row.discrimination)",
+                        style: (r.discrimination ?? 0) < 0 ? "bad" : "bar", text: r.discrimination == nil ? "–" : nil)
+                }, domain: -1...1, valueText: { String(format: "%+.1f", $0) })
         let choices = deckNames.sorted { $0.value < $1.value }.map { DeckChoice(id: $0.key, name: $0.value, selected: $0.key == deckID) }
         var csv = "/teams/\(team.id)/questions?attempts=\(mode)&format=csv"
         if let deckID { csv += "&deck=\(deckID)" }
@@ -664,7 +673,7 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
                 frame: Frame(title: "\(team.name): questions", signIn: signIn), team: header(team, instructor: true, section: "questions"),
                 decks: choices, allDecks: deckID == nil, firstAttempts: mode == "first", mostMissed: mostMissed, flagged: rows.filter(\.flagged),
                 hasFlagged: rows.contains(where: \.flagged),
-                facilityChart: facilityChart, discriminationChart: discriminationChart, rows: rows,
+                facilityChart: facilityChart, discriminationChart: discriminationChart, unanswered: untouched, rows: rows,
                 legend: ItemFlag.allCases.map { Legend(flag: $0.rawValue, advice: $0.advice) }, minimumLearners: ItemAnalysis.minimumLearners, csv: csv))
     }
 
