@@ -40,7 +40,8 @@ extension PostgresStore: DashboardRepository {
             GROUP BY 1 ORDER BY 1
             """
         ).map { row in
-            DailyAnswers(day: try row.decode(at: 0), attempts: Int(try row.decode(Int64.self, at: 1)), correct: Int(try row.decode(Int64.self, at: 2)))
+            DailyAnswers(
+                day: try row.decode(at: 0), attempts: Int(try row.decode(Int64.self, at: 1)), correct: Int(try row.decode(Int64.self, at: 2)))
         }
     }
 }

@@ -44,7 +44,8 @@ enum Chart {
         for (index, bar) in bars.enumerated() {
             let x = left + Double(index) * slot
             let h = plotHeight * bar.value / scale
-            svg += "<rect class=\"\(bar.style)\" x=\"\(f(x + slot * 0.15))\" y=\"\(f(top + plotHeight - h))\" width=\"\(f(slot * 0.7))\" "
+            svg +=
+                "<rect class=\"\(bar.style)\" x=\"\(f(x + slot * 0.15))\" y=\"\(f(top + plotHeight - h))\" width=\"\(f(slot * 0.7))\" "
                 + "height=\"\(f(h))\"><title>\(Markup.escape(bar.note))</title></rect>"
             if index % max(tick, 1) == 0 { svg += text(x + slot / 2, height - 10, bar.label, anchor: "middle") }
         }
@@ -62,7 +63,8 @@ enum Chart {
             for (index, value) in percentages.enumerated() {
                 guard let value else { continue }
                 let x = left + (Double(index) + 0.5) * slot
-                svg += "<circle class=\"point\" cx=\"\(f(x))\" cy=\"\(f(top + plotHeight * (1 - min(max(value, 0), 1))))\" r=\"3\">"
+                svg +=
+                    "<circle class=\"point\" cx=\"\(f(x))\" cy=\"\(f(top + plotHeight * (1 - min(max(value, 0), 1))))\" r=\"3\">"
                     + "<title>\(Markup.escape("\(bars[safe: index]?.label ?? ""): \(percentLabel) \(percent(value))"))</title></circle>"
             }
         }
@@ -91,7 +93,8 @@ enum Chart {
             let y = top + Double(index) * rowHeight
             svg += text(labelWidth, y + rowHeight * 0.65, truncated(bar.label, 34), anchor: "end")
             let end = x(bar.value)
-            svg += "<rect class=\"\(bar.style)\" x=\"\(f(min(zero, end)))\" y=\"\(f(y + 3))\" width=\"\(f(max(abs(end - zero), 1)))\" "
+            svg +=
+                "<rect class=\"\(bar.style)\" x=\"\(f(min(zero, end)))\" y=\"\(f(y + 3))\" width=\"\(f(max(abs(end - zero), 1)))\" "
                 + "height=\"\(f(rowHeight - 6))\"><title>\(Markup.escape(bar.note))</title></rect>"
             svg += text(width - valueWidth + 6, y + rowHeight * 0.65, bar.text ?? valueText(bar.value), anchor: "start")
         }

@@ -212,7 +212,9 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
         let dueChart = Chart.columns(
             id: "due", title: "Questions falling due in the next 30 days",
             description: "\(due[0]) due today (overdue included), \(due.reduce(0, +)) in the next 30 days; the table below lists each day.",
-            bars: (0..<30).map { Chart.Bar(label: String(dueLabels[$0].dropFirst(5)), value: Double(due[$0]), note: "\(dueLabels[$0]): \(due[$0]) due") })
+            bars: (0..<30).map {
+                Chart.Bar(label: String(dueLabels[$0].dropFirst(5)), value: Double(due[$0]), note: "\(dueLabels[$0]): \(due[$0]) due")
+            })
 
         var cards: [TeamCard] = []
         for (team, role) in teams {
@@ -220,7 +222,8 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
                 teamID: team.id, window: .week, offset: 0, callerID: user.id, showEveryone: role == .instructor || user.role == .admin, limit: 5,
                 at: now)
             cards.append(
-                TeamCard(id: team.id, name: team.name, role: role?.rawValue ?? "", isInstructor: role == .instructor, rows: board.rows.map(BoardRow.init)))
+                TeamCard(
+                    id: team.id, name: team.name, role: role?.rawValue ?? "", isInstructor: role == .instructor, rows: board.rows.map(BoardRow.init)))
         }
         return templates.page(
             "home",
@@ -245,7 +248,8 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
         let correct = answered.map(\.correct).reduce(0, +)
         let chart = Chart.columns(
             id: id, title: "Answers and accuracy per day, last 30 days (\(days.zone))",
-            description: "\(total) answers on \(answered.count) of the last 30 days, \(Self.percent(total > 0 ? Double(correct) / Double(total) : nil)) right; "
+            description:
+                "\(total) answers on \(answered.count) of the last 30 days, \(Self.percent(total > 0 ? Double(correct) / Double(total) : nil)) right; "
                 + "bars are \(who) answers per day, points the share answered right. The table below lists each day.",
             bars: labels.map { day in
                 let count = byDay[day]?.attempts ?? 0
@@ -321,7 +325,8 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
                 header: ["rank", "display_name", "points", "answered", "correct", "accuracy", "streak", "mastered"],
                 rows: board.rows.map {
                     [
-                        "\($0.rank)", $0.displayName, "\($0.points)", "\($0.answered)", "\($0.correct)", $0.accuracy.map { String($0) } ?? "", "\($0.streak)",
+                        "\($0.rank)", $0.displayName, "\($0.points)", "\($0.answered)", "\($0.correct)", $0.accuracy.map { String($0) } ?? "",
+                        "\($0.streak)",
                         "\($0.mastered)",
                     ]
                 })
@@ -376,10 +381,12 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
         let csv: String
     }
 
-    static var learnerSorts: [(key: String, label: String)] { [
-        ("name", "Learner"), ("questions", "Questions"), ("attempts", "Answers"), ("accuracy", "Accuracy"), ("mastered", "Mastered"),
-        ("due", "Due"), ("streak", "Streak"), ("last", "Last studied"),
-    ] }
+    static var learnerSorts: [(key: String, label: String)] {
+        [
+            ("name", "Learner"), ("questions", "Questions"), ("attempts", "Answers"), ("accuracy", "Accuracy"), ("mastered", "Mastered"),
+            ("due", "Due"), ("streak", "Streak"), ("last", "Last studied"),
+        ]
+    }
 
     func learners(_ request: Request, _ context: AppContext) async throws -> Response {
         guard let signIn = context.webSignIn else { return signInRedirect(request) }
@@ -441,7 +448,8 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
         let idle = r.lastActiveAt.map { max(0, (now - $0) / Self.day) }
         let stale = idle.map { $0 >= inactiveDays } ?? true
         return LearnerRow(
-            displayName: r.displayName, username: r.username, href: "/teams/\(team.id)/learners/\(r.username)", questionsAttempted: r.questionsAttempted,
+            displayName: r.displayName, username: r.username, href: "/teams/\(team.id)/learners/\(r.username)",
+            questionsAttempted: r.questionsAttempted,
             attempts: r.attempts, accuracy: Self.percent(r.accuracy), mastered: r.mastered, due: r.due, streak: r.streak,
             lastActive: r.lastActiveAt.map { DayGrid.localTime($0, zone: team.timeZone) } ?? "never",
             stale: stale, staleText: idle.map { "not studied for \($0) \($0 == 1 ? "day" : "days")" } ?? "never studied")
@@ -496,17 +504,20 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
                 header: ["answered_at", "question_id", "prompt", "chosen", "correct", "duration_ms"],
                 rows: recent.map { a in
                     [
-                        DayGrid.isoTime(a.answeredAt), a.questionID, prompts[a.questionID]?.prompt ?? "", a.chosen.map { String($0) }.joined(separator: " "),
+                        DayGrid.isoTime(a.answeredAt), a.questionID, prompts[a.questionID]?.prompt ?? "",
+                        a.chosen.map { String($0) }.joined(separator: " "),
                         a.correct ? "true" : "false", "\(a.durationMs)",
                     ]
                 })
         }
         let days = DayGrid(zone: team.timeZone, now: now)
-        let answered = try await repository.answersByDay(userID: user.id, timeZone: team.timeZone, from: days.start(back: 29), until: days.start(back: -1))
+        let answered = try await repository.answersByDay(
+            userID: user.id, timeZone: team.timeZone, from: days.start(back: 29), until: days.start(back: -1))
         let (chart, answerDays) = answersChart(id: "answers", who: "\(row.displayName)'s", days: days, answered: answered)
         let weak = try await repository.weakQuestions(userID: user.id, limit: 10).map {
             WeakRow(
-                prompt: $0.prompt, attempts: $0.attempts, correct: $0.correctAttempts, lastAnswered: DayGrid.localTime($0.lastAnsweredAt, zone: team.timeZone))
+                prompt: $0.prompt, attempts: $0.attempts, correct: $0.correctAttempts,
+                lastAnswered: DayGrid.localTime($0.lastAnsweredAt, zone: team.timeZone))
         }
         return templates.page(
             "learner",
@@ -596,7 +607,8 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
             return CSV.response(
                 filename: "team-\(team.id)-questions.csv",
                 header: [
-                    "deck_id", "deck", "position", "question_id", "prompt", "learners", "attempts", "facility", "discrimination", "median_duration_ms",
+                    "deck_id", "deck", "position", "question_id", "prompt", "learners", "attempts", "facility", "discrimination",
+                    "median_duration_ms",
                     "flags", "options",
                 ],
                 rows: report.map { r in
@@ -650,8 +662,10 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
                 description: answered.map { "\($0.1.number) \($0.1.facility)" }.joined(separator: ", ") + "." + untouched,
                 bars: answered.map { r, row in
                     Chart.Bar(
-                        label: "\(row.number) \(r.prompt)", value: r.facility ?? 0, note: "\(row.number): facility \(row.facility), \(r.learners) learners",
-                        style: row.flags.contains(ItemFlag.tooHard.rawValue) ? "bad" : (row.flags.contains(ItemFlag.tooEasy.rawValue) ? "warn" : "bar"))
+                        label: "\(row.number) \(r.prompt)", value: r.facility ?? 0,
+                        note: "\(row.number): facility \(row.facility), \(r.learners) learners",
+                        style: row.flags.contains(ItemFlag.tooHard.rawValue)
+                            ? "bad" : (row.flags.contains(ItemFlag.tooEasy.rawValue) ? "warn" : "bar"))
                 }, domain: 0...1, valueText: Self.percentText)
         let discriminationChart =
             answered.isEmpty
@@ -674,7 +688,8 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
                 decks: choices, allDecks: deckID == nil, firstAttempts: mode == "first", mostMissed: mostMissed, flagged: rows.filter(\.flagged),
                 hasFlagged: rows.contains(where: \.flagged),
                 facilityChart: facilityChart, discriminationChart: discriminationChart, unanswered: untouched, rows: rows,
-                legend: ItemFlag.allCases.map { Legend(flag: $0.rawValue, advice: $0.advice) }, minimumLearners: ItemAnalysis.minimumLearners, csv: csv))
+                legend: ItemFlag.allCases.map { Legend(flag: $0.rawValue, advice: $0.advice) }, minimumLearners: ItemAnalysis.minimumLearners,
+                csv: csv))
     }
 
     // MARK: Helpers
@@ -694,7 +709,8 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
 
     private func header(_ team: TeamRecord, instructor: Bool, section: String) -> TeamHeader {
         TeamHeader(
-            id: team.id, name: team.name, zone: team.timeZone, isInstructor: instructor, onBoard: section == "board", onLearners: section == "learners",
+            id: team.id, name: team.name, zone: team.timeZone, isInstructor: instructor, onBoard: section == "board",
+            onLearners: section == "learners",
             onQuestions: section == "questions")
     }
 

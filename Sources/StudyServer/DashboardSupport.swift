@@ -137,7 +137,8 @@ struct DashboardResponseMiddleware: RouterMiddleware {
         switch error {
         case let error as APIError: return error
         case let error as HTTPError:
-            return APIError(error.status, "http_\(error.status.code)", error.status == .notFound ? "There is no such page." : error.status.reasonPhrase)
+            return APIError(
+                error.status, "http_\(error.status.code)", error.status == .notFound ? "There is no such page." : error.status.reasonPhrase)
         case let error as any StorageFailure: return JSONErrorMiddleware<AppContext>.apiError(for: error, request: request, logger: context.logger)
         default:
             context.logger.error("page failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])

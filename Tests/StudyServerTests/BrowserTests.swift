@@ -122,14 +122,17 @@ struct BrowserTests {
 
             try await page.click("a[href='/teams/\(teamID)/learners/sam']", arrivingAt: "/teams/\(teamID)/learners/sam")
             text = try await normalized()
-            #expect(text.contains("sam has not studied for 12 days") && text.contains("Answers 2") && text.contains("Accuracy 50 %"), "\(text.prefix(600))")
+            #expect(
+                text.contains("sam has not studied for 12 days") && text.contains("Answers 2") && text.contains("Accuracy 50 %"),
+                "\(text.prefix(600))")
             try await shot("05-learner-sam")
 
             // What is missed: the question report names the question of lowest facility in the API's report.
             try await page.go(base + "/teams/\(teamID)/questions")
             let questions = try #require(
                 try await client.json(.get, "/v1/teams/\(teamID)/reports/questions", token: instructor).body["questions"] as? [[String: Any]])
-            let hardest = try #require(questions.filter { $0["facility"] as? Double != nil }.min { ($0["facility"] as! Double) < ($1["facility"] as! Double) })
+            let hardest = try #require(
+                questions.filter { $0["facility"] as? Double != nil }.min { ($0["facility"] as! Double) < ($1["facility"] as! Double) })
             #expect(hardest["questionId"] as? String == TeamTests.deck.questions[2].id)
             let facility = Int(((hardest["facility"] as? Double ?? 0) * 100).rounded())
             text = try await normalized()
@@ -166,7 +169,8 @@ struct BrowserTests {
             text = try await normalized()
             #expect(text.contains("\(TeamTests.deck.name) \(TeamTests.deck.questions.count) 4 4 100 %"), "\(text.prefix(500))")
             #expect(text.contains("4 answers in the last 30 days"))
-            let charts = try await page.evaluate("Array.from(document.querySelectorAll('svg[role=img] > title')).map(t => t.textContent)") as? [String]
+            let charts =
+                try await page.evaluate("Array.from(document.querySelectorAll('svg[role=img] > title')).map(t => t.textContent)") as? [String]
             #expect(charts?.count == 2 && charts?.first?.hasPrefix("Answers and accuracy per day") == true, "\(charts ?? [])")
             #expect(try await page.evaluate("document.querySelectorAll('svg[role=img] rect').length") as? Int ?? 0 >= 60)
             try await shot("10-learner-home")

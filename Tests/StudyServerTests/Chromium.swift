@@ -23,9 +23,10 @@ final class Chromium: @unchecked Sendable {
 
     /// The browser to drive: `$CHROMIUM`, else Debian's or Google's where they install it.
     static var path: String? {
-        let candidates = [ProcessInfo.processInfo.environment["CHROMIUM"]].compactMap { $0 } + [
-            "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome",
-        ]
+        let candidates =
+            [ProcessInfo.processInfo.environment["CHROMIUM"]].compactMap { $0 } + [
+                "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome",
+            ]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 

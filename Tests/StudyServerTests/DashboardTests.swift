@@ -133,7 +133,8 @@ extension TestClientProtocol {
                 let form = try await client.page("/signin")
                 let token = try #require(form.cookie("studysync_signin"))
                 let response = try await client.page(
-                    "/signin", cookies: ["studysync_signin": token], form: ["username": "cyd", "password": "correct horse", "token": token, "next": next])
+                    "/signin", cookies: ["studysync_signin": token],
+                    form: ["username": "cyd", "password": "correct horse", "token": token, "next": next])
                 #expect(response.location == "/", "\(next)")
             }
         }
@@ -237,12 +238,18 @@ extension TestClientProtocol {
                 let rows = try #require(api["rows"] as? [[String: Any]])
                 let csv = try await client.page("/teams/\(p.teamA)?window=\(window)&format=csv", session: ivy)
                 #expect(csv.headers[.contentType] == "text/csv; charset=utf-8")
-                let lines = csv.html.split(separator: "\r\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-                #expect(lines.map { [$0[0], $0[1], $0[2], $0[3]] } == rows.map { ["\($0["rank"]!)", "\($0["displayName"]!)", "\($0["points"]!)", "\($0["answered"]!)"] })
+                let lines = csv.html.split(separator: "\r\n").dropFirst().map {
+                    $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                }
+                #expect(
+                    lines.map { [$0[0], $0[1], $0[2], $0[3]] }
+                        == rows.map { ["\($0["rank"]!)", "\($0["displayName"]!)", "\($0["points"]!)", "\($0["answered"]!)"] })
                 let board = try await client.page("/teams/\(p.teamA)?window=\(window)", session: ivy).text
                 for row in rows {
                     let accuracy = (row["accuracy"] as? Double).map { "\(Int(($0 * 100).rounded())) %" } ?? "–"
-                    #expect(board.contains("\(row["rank"]!) \(row["displayName"]!) \(row["points"]!) \(row["answered"]!) \(accuracy)"), "\(window): \(row)")
+                    #expect(
+                        board.contains("\(row["rank"]!) \(row["displayName"]!) \(row["points"]!) \(row["answered"]!) \(accuracy)"),
+                        "\(window): \(row)")
                 }
             }
 
@@ -260,17 +267,21 @@ extension TestClientProtocol {
             #expect(page.contains("1 of 4 learners have not studied for 7 days or more: dee : never studied"), "\(page)")
 
             let questions = try #require(
-                try await client.json(.get, "/v1/teams/\(p.teamA)/reports/questions?attempts=all", token: p.ivy).body["questions"] as? [[String: Any]])
+                try await client.json(.get, "/v1/teams/\(p.teamA)/reports/questions?attempts=all", token: p.ivy).body["questions"] as? [[String: Any]]
+            )
             let csv = try await client.page("/teams/\(p.teamA)/questions?attempts=all&format=csv", session: ivy).html
             let report = try await client.page("/teams/\(p.teamA)/questions?attempts=all", session: ivy).text
             for question in questions where (question["attempts"] as? Int ?? 0) > 0 {
                 let facility = try #require(question["facility"] as? Double)
                 #expect(csv.contains(",\(question["questionId"]!),"))
                 #expect(csv.contains(",\(question["learners"]!),\(question["attempts"]!),\(facility),"), "\(question)")
-                #expect(report.contains("\(question["learners"]!) learners, \(question["attempts"]!) answers, \(Int((facility * 100).rounded())) % right"))
+                #expect(
+                    report.contains("\(question["learners"]!) learners, \(question["attempts"]!) answers, \(Int((facility * 100).rounded())) % right")
+                )
             }
             // The most missed question by facility is named at the top: q1 (amy ✗✓, ben ✓, cyd ✓ of all answers: 3 of 4).
-            #expect(report.contains("Most missed: Q2 , “\(TeamTests.deck.questions[1].prompt)”: 75 % right, from 3 learners."), "\(report.prefix(600))")
+            #expect(
+                report.contains("Most missed: Q2 , “\(TeamTests.deck.questions[1].prompt)”: 75 % right, from 3 learners."), "\(report.prefix(600))")
 
             // One learner's page: her answers, as the API lists them.
             let amy = try await client.page("/teams/\(p.teamA)/learners/amy", session: ivy)
@@ -310,7 +321,8 @@ extension TestClientProtocol {
                 id: UUID().uuidString.lowercased(), deviceID: try #require(devices?.first?["id"] as? String), questionID: question.id,
                 questionVersion: question.version, chosen: [1], correct: false, answeredAt: TeamTests.now - 60_000, durationMs: 3_000,
                 sessionID: UUID().uuidString.lowercased())
-            let synced = try await client.json(.post, "/v1/sync", token: trudy, SyncRequest(clientTime: TeamTests.now, cursor: 0, attempts: [attempt]))
+            let synced = try await client.json(
+                .post, "/v1/sync", token: trudy, SyncRequest(clientTime: TeamTests.now, cursor: 0, attempts: [attempt]))
             #expect(synced.status == .ok)
 
             let escapedName = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;"

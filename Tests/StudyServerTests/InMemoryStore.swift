@@ -267,7 +267,6 @@ actor InMemoryStore: UserRepository, DeviceRepository, AttemptRepository, Progre
 
     func createServerInvite(codeHash: [UInt8], maxUses: Int, expiresAt: Int64, createdBy: Int64?, at time: Int64) async throws {}
 
-
     // MARK: the dashboard's sessions
 
     func createWebSession(tokenHash: [UInt8], userID: Int64, expiresAt: Int64, at time: Int64) async throws {
