@@ -81,7 +81,11 @@ public func buildApplication(
         ]
             + (configuration.foldsQuestionSums ? [QuestionSumsFolder(store: store, logger: logger)] : [])
             + (configuration.metrics.map { [MetricsEndpoint.application($0)] } ?? []),
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        onServerRunning: { [logger] channel in
+            let port = channel.localAddress?.port ?? configuration.port
+            logger.notice("the dashboard is at http://\(configuration.host):\(port)/ (sign in with a study account)")
+            await onServerRunning(port)
+        },
         logger: logger
     )
 }

@@ -482,6 +482,7 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
         let weak: [WeakRow]
         let recent: [RecentRow]
         let csv: String
+        let weakCSV: String
     }
 
     func learner(_ request: Request, _ context: AppContext) async throws -> Response {
@@ -498,6 +499,14 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
         let prompts = Dictionary(questions.map { ($0.questionID, $0) }, uniquingKeysWith: { a, _ in a })
         let recent = try await repository.recentAttempts(userID: user.id, limit: 50).map(\.attempt)
         let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        if request.uri.queryParameters.get("format") == "csv", request.uri.queryParameters.get("table") == "weak" {
+            return CSV.response(
+                filename: "team-\(team.id)-\(username)-weak-questions.csv",
+                header: ["question_id", "prompt", "attempts", "correct_attempts", "last_answered_at"],
+                rows: try await repository.weakQuestions(userID: user.id, limit: 10).map {
+                    [$0.questionID, $0.prompt, "\($0.attempts)", "\($0.correctAttempts)", DayGrid.isoTime($0.lastAnsweredAt)]
+                })
+        }
         if request.uri.queryParameters.get("format") == "csv" {
             return CSV.response(
                 filename: "team-\(team.id)-\(username)-recent.csv",
@@ -530,7 +539,8 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
                         when: DayGrid.localTime(a.answeredAt, zone: team.timeZone), prompt: prompts[a.questionID]?.prompt ?? a.questionID,
                         chosen: a.chosen.map { $0 < letters.count ? String(letters[$0]) : "?" }.joined(separator: ", "),
                         result: a.correct ? "right" : "wrong", correct: a.correct, seconds: String(format: "%.1f s", Double(a.durationMs) / 1000))
-                }, csv: "/teams/\(team.id)/learners/\(username)?format=csv"))
+                }, csv: "/teams/\(team.id)/learners/\(username)?format=csv",
+                weakCSV: "/teams/\(team.id)/learners/\(username)?format=csv&table=weak"))
     }
 
     // MARK: The question report

@@ -204,6 +204,7 @@ extension TestClientProtocol {
             ("/teams/\(a)/learners?format=csv", [303, 403, 404, 200, 404, 200]),
             ("/teams/\(a)/learners/amy", [303, 403, 404, 200, 404, 200]),
             ("/teams/\(a)/learners/amy?format=csv", [303, 403, 404, 200, 404, 200]),
+            ("/teams/\(a)/learners/amy?format=csv&table=weak", [303, 403, 404, 200, 404, 200]),
             ("/teams/\(a)/learners/lea", [303, 403, 404, 404, 404, 404]),
             ("/teams/\(a)/questions", [303, 403, 404, 200, 404, 200]),
             ("/teams/\(a)/questions?format=csv&attempts=all", [303, 403, 404, 200, 404, 200]),
@@ -288,6 +289,8 @@ extension TestClientProtocol {
             #expect(amy.text.contains("Answers 5") && amy.text.contains("Accuracy 80 %"))
             let recent = try await client.page("/teams/\(p.teamA)/learners/amy?format=csv", session: ivy).html
             #expect(recent.split(separator: "\r\n").count == 6)
+            let weak = CSVCells.parse(try await client.page("/teams/\(p.teamA)/learners/amy?format=csv&table=weak", session: ivy).html)
+            #expect(weak.map { $0[0] } == ["question_id", TeamTests.deck.questions[1].id])
 
             // The learner's own home: her decks' numbers from her progress (5 answers, 4 right, 3 questions).
             let home = try await client.page("/", session: try await client.signIn("amy")).text
