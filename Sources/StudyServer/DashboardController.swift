@@ -362,6 +362,13 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
         let staleText: String
     }
 
+    struct WeekRow {
+        let week: String
+        let learners: Int
+        let count: Int
+        let accuracy: String
+    }
+
     struct Column {
         let label: String
         let href: String
@@ -376,6 +383,8 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
         let stale: [LearnerRow]
         let staleCount: Int
         let hasStale: Bool
+        let weeksChart: String
+        let weeks: [WeekRow]
         let columns: [Column]
         let rows: [LearnerRow]
         let csv: String
@@ -435,13 +444,39 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
                 label: label, href: "/teams/\(team.id)/learners?sort=\(key)&dir=\(current && !descending ? "desc" : "asc")&inactive=\(inactiveDays)",
                 sorted: current ? (descending ? "descending" : "ascending") : "none")
         }
+        let (weeksChart, weeks) = try await teamWeeks(team, now: now)
         return templates.page(
             "learners",
             LearnersPage(
                 frame: Frame(title: "\(team.name): learners", signIn: signIn), team: header(team, instructor: true, section: "learners"),
                 inactiveDays: inactiveDays, total: rows.count, stale: rows.filter(\.stale), staleCount: rows.filter(\.stale).count,
-                hasStale: rows.contains(where: \.stale), columns: columns, rows: rows,
+                hasStale: rows.contains(where: \.stale), weeksChart: weeksChart, weeks: weeks, columns: columns, rows: rows,
                 csv: "/teams/\(team.id)/learners?format=csv"))
+    }
+
+    /// The team week by week, the last 12 weeks (the team's weeks, in its zone): answers and accuracy, and who answered.
+    private func teamWeeks(_ team: TeamRecord, now: Int64) async throws -> (String, [WeekRow]) {
+        let days = DayGrid(zone: team.timeZone, now: now)
+        let intoWeek = days.daysIntoWeek(startingOn: team.weekStart)
+        let labels = (0..<12).map { days.label(back: intoWeek + 7 * (11 - $0)) }
+        let stored = try await repository.teamWeeks(team: team, fromWeek: labels[0])
+        let byWeek = Dictionary(stored.map { ($0.week, $0) }, uniquingKeysWith: { a, _ in a })
+        let rows = labels.map { week in
+            let w = byWeek[week]
+            return WeekRow(
+                week: week, learners: w?.learners ?? 0, count: w?.attempts ?? 0,
+                accuracy: Self.percent(w.flatMap { $0.attempts > 0 ? Double($0.correct) / Double($0.attempts) : nil }))
+        }
+        let chart = Chart.columns(
+            id: "weeks", title: "The team's answers and accuracy per week, last 12 weeks (\(team.timeZone))",
+            description: rows.map { "week of \($0.week): \($0.count) answers, \($0.accuracy) right, \($0.learners) learners" }.joined(separator: "; ")
+                + ". Bars are answers, points the share right; the table below lists each week.",
+            bars: rows.map {
+                Chart.Bar(label: String($0.week.dropFirst(5)), value: Double($0.count), note: "week of \($0.week): \($0.count) answers")
+            },
+            percentages: labels.map { week in byWeek[week].flatMap { $0.attempts > 0 ? Double($0.correct) / Double($0.attempts) : nil } },
+            percentLabel: "right", tick: 2)
+        return (chart, rows)
     }
 
     private func learnerRow(_ r: LearnerReportRow, team: TeamRecord, inactiveDays: Int, now: Int64) -> LearnerRow {
@@ -768,6 +803,12 @@ struct DayGrid {
     }
 
     func label(back: Int) -> String { Self.format(calendar.date(byAdding: .day, value: -back, to: today) ?? today, calendar: calendar) }
+
+    /// Days from the first day of this week (weeks starting on ISO day `isoStart`, 1 Monday … 7 Sunday) to today.
+    func daysIntoWeek(startingOn isoStart: Int) -> Int {
+        let iso = (calendar.component(.weekday, from: today) + 5) % 7 + 1
+        return (iso - isoStart + 7) % 7
+    }
 
     /// How many days after today the instant falls (negative: before).
     func index(of time: Int64) -> Int {

@@ -14,6 +14,23 @@ public struct DailyAnswers: Sendable, Hashable {
     }
 }
 
+/// A team's week: its members' counted answers (flagged ones left out, as on the board) in one of the team's weeks.
+public struct TeamWeek: Sendable, Hashable {
+    /// The week's first day, `yyyy-mm-dd`, in the team's zone.
+    public let week: String
+    /// Members who answered that week.
+    public let learners: Int
+    public let attempts: Int
+    public let correct: Int
+
+    public init(week: String, learners: Int, attempts: Int, correct: Int) {
+        self.week = week
+        self.learners = learners
+        self.attempts = attempts
+        self.correct = correct
+    }
+}
+
 /// What the web dashboard (issue 22) keeps and reads beyond the API's ports: its sign-in sessions, which are apart from
 /// the devices' tokens, and a learner's answers by day.
 public protocol DashboardRepository: Sendable {
@@ -27,4 +44,7 @@ public protocol DashboardRepository: Sendable {
     /// The user's answers per day in `timeZone` (an IANA name the database knows), answered in `from ..< until`
     /// (milliseconds), for the days that have any, in order.
     func answersByDay(userID: Int64, timeZone: String, from: Int64, until: Int64) async throws -> [DailyAnswers]
+    /// The team's weeks from the one starting on `fromWeek` (`yyyy-mm-dd`), read from the board's weekly aggregates,
+    /// for the weeks that have any answer, in order.
+    func teamWeeks(team: TeamRecord, fromWeek: String) async throws -> [TeamWeek]
 }

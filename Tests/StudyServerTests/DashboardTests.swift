@@ -264,6 +264,9 @@ extension TestClientProtocol {
                     + "\(learner["mastered"]!) \(learner["due"]!) \(learner["streak"]!)"
                 #expect(page.contains(expected), "\(expected)")
             }
+            // The team week by week (New York weeks from Monday; dee's flagged answer left out): this week amy 5
+            // answers (4 right), ben 2, cyd 3 (2 right); last week ben's one.
+            #expect(page.contains("2026-11-23 3 10 80 %") && page.contains("2026-11-16 1 1 100 %") && page.contains("2026-11-09 0 0 –"))
             // dee's only answer was too fast to count: she stands out as not studied, and the summary names her.
             #expect(page.contains("1 of 4 learners have not studied for 7 days or more: dee : never studied"), "\(page)")
 

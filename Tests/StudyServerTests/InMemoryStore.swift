@@ -285,4 +285,6 @@ actor InMemoryStore: UserRepository, DeviceRepository, AttemptRepository, Progre
     }
 
     func answersByDay(userID: Int64, timeZone: String, from: Int64, until: Int64) async throws -> [DailyAnswers] { [] }
+
+    func teamWeeks(team: TeamRecord, fromWeek: String) async throws -> [TeamWeek] { [] }
 }
