@@ -71,3 +71,5 @@ ALTER FUNCTION add_board_activity(bigint, bigint, bigint, text[]) SET plan_cache
 ALTER FUNCTION begin_team_push(bigint, bigint, bigint, text[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION learner_question_parts_before(bigint, bigint, text[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION apply_learner_question_parts(bigint, bigint, text[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION append_question_sum_moves(bigint, learner_question_part[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION apply_learner_question_parts_whole(bigint, bigint, text[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
