@@ -10,7 +10,7 @@ import StudyStorage
 /// The web dashboard (issue 22): server-rendered pages for learners and instructors, with no script. The same
 /// permission rule as the API (`TeamAccess`): a team's board for its members, its reports for its instructors, and for
 /// anyone outside the team a 404, as if it did not exist. Signed out, a page sends the browser to the sign-in page.
-struct DashboardController<Repository: UserRepository & TeamRepository & ProgressRepository & DashboardRepository> {
+struct DashboardController<Repository: UserRepository & TeamRepository & ProgressRepository & DashboardRepository>: TeamScopedController {
     let repository: Repository
     let configuration: ServerConfiguration
     let templates: DashboardTemplates
@@ -739,17 +739,12 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
 
     // MARK: Helpers
 
-    /// The team and the caller's role, under the API's rule (`TeamScopedController.access`): 404 outside the team
-    /// (admins are never outside), 403 for a member where an instructor is needed.
+    /// The team and the caller's role, under the API's rule (`TeamScopedController.access`), with the page's words.
     private func access(_ signIn: WebSignIn, _ context: AppContext, need: TeamAccess) async throws -> (TeamRecord, TeamRole?) {
-        let notFound = APIError.notFound("There is no such team among yours; your teams are listed on your home page.")
-        guard let id = Int64(try context.parameters.require("team")),
-            let (team, role) = try await repository.team(id: id, roleOf: signIn.user.id)
-        else { throw notFound }
-        if signIn.user.role == .admin { return (team, role) }
-        guard let role else { throw notFound }
-        if need == .instructor && role != .instructor { throw APIError.forbidden("Only the team's instructors may see its reports.") }
-        return (team, role)
+        try await access(
+            team: Int64(try context.parameters.require("team")), caller: signIn.user, need: need,
+            notFound: APIError.notFound("There is no such team among yours; your teams are listed on your home page."),
+            forbidden: APIError.forbidden("Only the team's instructors may see its reports."))
     }
 
     private func header(_ team: TeamRecord, instructor: Bool, section: String) -> TeamHeader {

@@ -24,11 +24,22 @@ extension TeamScopedController {
     func access(_ context: AppContext, need: TeamAccess) async throws -> (TeamRecord, TeamRole?) {
         let identity = try context.requireIdentity()
         let id = try teamParameter(context)
-        let notFound = APIError.notFound("There is no team \(id) that you belong to; 'study team list' shows yours.")
-        guard let (team, role) = try await repository.team(id: id, roleOf: identity.user.id) else { throw notFound }
-        if identity.user.role == .admin { return (team, role) }
+        return try await access(
+            team: id, caller: identity.user, need: need,
+            notFound: APIError.notFound("There is no team \(id) that you belong to; 'study team list' shows yours."),
+            forbidden: APIError.forbidden("Only the team's instructors may do this."))
+    }
+
+    /// The rule itself, for the API and the dashboard's pages alike: the team and the caller's role in it; `notFound`
+    /// when there is no such team or the caller is outside it (an admin never is), `forbidden` for a member where an
+    /// instructor is needed.
+    func access(team id: Int64?, caller: UserRecord, need: TeamAccess, notFound: APIError, forbidden: APIError) async throws
+        -> (TeamRecord, TeamRole?)
+    {
+        guard let id, let (team, role) = try await repository.team(id: id, roleOf: caller.id) else { throw notFound }
+        if caller.role == .admin { return (team, role) }
         guard let role else { throw notFound }
-        if need == .instructor && role != .instructor { throw APIError.forbidden("Only the team's instructors may do this.") }
+        if need == .instructor && role != .instructor { throw forbidden }
         return (team, role)
     }
 }
