@@ -11,12 +11,11 @@ import StudyStorage
 struct AccountController<Repository: UserRepository & DeviceRepository> {
     let repository: Repository
     let configuration: ServerConfiguration
-    let throttle: LoginThrottle
+    /// The login limits and the password check, shared with the dashboard's sign-in.
+    let credentials: PasswordCheck<Repository>
     /// Registrations per client address (every one counts; none is forgiven).
     let registrations: LoginThrottle
     let clock: @Sendable () -> Int64
-    /// A real bcrypt hash to verify against when the username is unknown, so both failures take the same time.
-    let decoyHash: String
 
     func addPublicRoutes(to group: RouterGroup<AppContext>) {
         group.post("accounts") { request, context in try await register(request, context) }
@@ -92,27 +91,14 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
         }
         let now = clock()
         let address = context.clientAddress(request, trusting: configuration.trustedProxies)
-        // A name no account can have (wrong characters, a NUL, too long) is counted against the address only: keyed by
-        // itself, "lea\u{0}x" would be a fresh throttle key for the account "lea", and a megabyte name a megabyte key.
-        let username = AccountRules.usernameProblem(body.username) == nil ? body.username : nil
-        if let wait = try await throttle.admit(username: username, address: address, now: now) {
-            Counter(label: "studysync_rate_limited_total", dimensions: [("limit", "login")]).increment()
+        let user: UserRecord
+        switch try await credentials.check(username: body.username, password: body.password, address: address, now: now) {
+        case .throttled(let wait):
             throw APIError(
                 .tooManyRequests, "too_many_attempts", "Too many failed logins: wait \(wait) seconds and try again.", retryAfterSeconds: wait)
-        }
-        var user: UserRecord?
-        if let username { user = try await repository.user(named: username) }
-        // Against the decoy hash too when there is no such user, so that both failures take the same time. A password
-        // with a NUL is never right: bcrypt would read it only up to the NUL.
-        let password = body.password.utf8.contains(0) ? "" : body.password
-        let verified = try await verifyPassword(password, hash: user?.passwordHash ?? decoyHash) && !password.isEmpty
-        guard let user, verified else {
-            Counter(label: "studysync_login_failures_total").increment()
-            throw APIError(.unauthorized, "invalid_credentials", "The username or password is wrong.")
-        }
-        try await throttle.forgive(username: user.username, address: address, admittedAt: now)
-        if user.disabledAt != nil {
-            throw APIError(.forbidden, "account_disabled", "This account is disabled: ask the server's administrator.")
+        case .wrong: throw APIError(.unauthorized, "invalid_credentials", "The username or password is wrong.")
+        case .disabled: throw APIError(.forbidden, "account_disabled", "This account is disabled: ask the server's administrator.")
+        case .passed(let passed): user = passed
         }
         let existing = try await repository.devices(userID: user.id).first { $0.id == deviceID }
         if existing?.revokedAt != nil {
@@ -161,10 +147,6 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
     private func hashPassword(_ password: String) async throws -> String {
         let cost = configuration.bcryptCost
         return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
-    }
-
-    private func verifyPassword(_ password: String, hash: String) async throws -> Bool {
-        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
     }
 }
 

@@ -132,13 +132,13 @@ public func buildRouter<
     let logins = LoginThrottle(
         perUsername: configuration.loginFailuresPerUsername, perAddress: configuration.loginFailuresPerAddress,
         windowMs: configuration.loginWindowMs, shared: shared, namespace: "login")
-    let decoyHash = Bcrypt.hash(UUID().uuidString, cost: configuration.bcryptCost)
+    let credentials = PasswordCheck(repository: store, throttle: logins, decoyHash: Bcrypt.hash(UUID().uuidString, cost: configuration.bcryptCost))
     let accounts = AccountController(
-        repository: store, configuration: configuration, throttle: logins,
+        repository: store, configuration: configuration, credentials: credentials,
         registrations: LoginThrottle(
             perUsername: configuration.registrationsPerAddress, perAddress: configuration.registrationsPerAddress,
             windowMs: configuration.registrationWindowMs, shared: shared, namespace: "registration"),
-        clock: clock, decoyHash: decoyHash)
+        clock: clock)
     accounts.addPublicRoutes(to: v1)
 
     let authenticated = v1.group().add(middleware: AuthenticationMiddleware(repository: store, clock: clock))
@@ -153,8 +153,8 @@ public func buildRouter<
 
     // The web dashboard: pages under /, signed in by a cookie of its own (issue 22).
     DashboardController(
-        repository: store, configuration: configuration, templates: try DashboardTemplates.load(), throttle: logins, bundledDeckIDs: bundledDeckIDs,
-        clock: clock, decoyHash: decoyHash
+        repository: store, configuration: configuration, templates: try DashboardTemplates.load(), credentials: credentials,
+        bundledDeckIDs: bundledDeckIDs, clock: clock
     ).addRoutes(to: router)
     return router
 }

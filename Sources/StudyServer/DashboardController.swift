@@ -1,9 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdBcrypt
-import Metrics
-import NIOPosix
 import StudyCore
 import StudyStorage
 
@@ -14,12 +11,11 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
     let repository: Repository
     let configuration: ServerConfiguration
     let templates: DashboardTemplates
-    /// The API's login limits: a password guessed on the page counts against the same limits as one sent to the API.
-    let throttle: LoginThrottle
+    /// The API's login check and limits: a password guessed on the page counts against the same limits as one sent to
+    /// the API.
+    let credentials: PasswordCheck<Repository>
     let bundledDeckIDs: [String]
     let clock: @Sendable () -> Int64
-    /// A real bcrypt hash to verify against when the username is unknown (as the API's login does).
-    let decoyHash: String
 
     static var day: Int64 { 86_400_000 }
     static var sessionLifetimeMs: Int64 { 7 * day }
@@ -79,32 +75,26 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
                 request, context, next: next, username: username,
                 error: "This sign-in form has expired or came from another page: sign in again with this one.", status: .forbidden)
         }
-        let password = form["password"] ?? ""
+        // Longer than any password an account can have (72 bytes): never right, whatever bcrypt would make of it.
+        let password = (form["password"] ?? "").utf8.count > 72 ? "" : form["password"] ?? ""
         let now = clock()
         let address = context.clientAddress(request, trusting: configuration.trustedProxies)
-        let name = AccountRules.usernameProblem(username) == nil ? username : nil
-        if let wait = try await throttle.admit(username: name, address: address, now: now) {
-            Counter(label: "studysync_rate_limited_total", dimensions: [("limit", "login")]).increment()
+        let user: UserRecord
+        switch try await credentials.check(username: username, password: password, address: address, now: now) {
+        case .throttled(let wait):
             var response = signInForm(
                 request, context, next: next, username: username, error: "Too many failed sign-ins: wait \(wait) seconds and try again.",
                 status: .tooManyRequests)
             response.headers[.retryAfter] = String(wait)
             return response
-        }
-        let user = try await name.asyncMap { try await repository.user(named: $0) } ?? nil
-        let checked = password.utf8.contains(0) || password.utf8.count > 72 ? "" : password
-        let hash = user?.passwordHash ?? decoyHash
-        let verified = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(checked, hash: hash) } && !checked.isEmpty
-        guard let user, verified else {
-            Counter(label: "studysync_login_failures_total").increment()
+        case .wrong:
             return signInForm(
                 request, context, next: next, username: username, error: "The username or password is wrong.", status: .unauthorized)
-        }
-        try await throttle.forgive(username: user.username, address: address, admittedAt: now)
-        guard user.disabledAt == nil else {
+        case .disabled:
             return signInForm(
                 request, context, next: next, username: username, error: "This account is disabled: ask the server's administrator.",
                 status: .forbidden)
+        case .passed(let passed): user = passed
         }
         let token = Tokens.generate()
         try await repository.createWebSession(tokenHash: Tokens.hash(token), userID: user.id, expiresAt: now + Self.sessionLifetimeMs, at: now)
@@ -845,14 +835,5 @@ extension Array {
     /// Sorted by `before`, elements it does not order kept in their order.
     fileprivate func sortedStably(by before: (Element, Element) -> Bool) -> [Element] {
         enumerated().sorted { before($0.element, $1.element) || (!before($1.element, $0.element) && $0.offset < $1.offset) }.map(\.element)
-    }
-}
-
-extension Optional {
-    fileprivate func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        switch self {
-        case .some(let value): try await transform(value)
-        case .none: nil
-        }
     }
 }
