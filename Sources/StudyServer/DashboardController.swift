@@ -434,13 +434,14 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
                 label: label, href: "/teams/\(team.id)/learners?sort=\(key)&dir=\(current && !descending ? "desc" : "asc")&inactive=\(inactiveDays)",
                 sorted: current ? (descending ? "descending" : "ascending") : "none")
         }
+        let stale = rows.filter(\.stale)
         let (weeksChart, weeks) = try await teamWeeks(team, now: now)
         return templates.page(
             "learners",
             LearnersPage(
                 frame: Frame(title: "\(team.name): learners", signIn: signIn), team: header(team, instructor: true, section: "learners"),
-                inactiveDays: inactiveDays, total: rows.count, stale: rows.filter(\.stale), staleCount: rows.filter(\.stale).count,
-                hasStale: rows.contains(where: \.stale), weeksChart: weeksChart, weeks: weeks, columns: columns, rows: rows,
+                inactiveDays: inactiveDays, total: rows.count, stale: stale, staleCount: stale.count,
+                hasStale: !stale.isEmpty, weeksChart: weeksChart, weeks: weeks, columns: columns, rows: rows,
                 csv: "/teams/\(team.id)/learners?format=csv"))
     }
 
@@ -520,10 +521,6 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
         else {
             throw APIError.notFound("Team \(team.name) has no learner '\(username)'.")
         }
-        let questions = try await repository.questionReport(teamID: team.id, deckID: nil, firstAttemptsOnly: true)
-        let prompts = Dictionary(questions.map { ($0.questionID, $0) }, uniquingKeysWith: { a, _ in a })
-        let recent = try await repository.recentAttempts(userID: user.id, limit: 50).map(\.attempt)
-        let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
         if request.uri.queryParameters.get("format") == "csv", request.uri.queryParameters.get("table") == "weak" {
             return CSV.response(
                 filename: "team-\(team.id)-\(username)-weak-questions.csv",
@@ -532,6 +529,10 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
                     [$0.questionID, $0.prompt, "\($0.attempts)", "\($0.correctAttempts)", DayGrid.isoTime($0.lastAnsweredAt)]
                 })
         }
+        // The prompts as the team's decks have them (not another team's deck's).
+        let questions = try await repository.questionReport(teamID: team.id, deckID: nil, firstAttemptsOnly: true)
+        let prompts = Dictionary(questions.map { ($0.questionID, $0) }, uniquingKeysWith: { a, _ in a })
+        let recent = try await repository.recentAttempts(userID: user.id, limit: 50).map(\.attempt)
         if request.uri.queryParameters.get("format") == "csv" {
             return CSV.response(
                 filename: "team-\(team.id)-\(username)-recent.csv",
@@ -562,7 +563,7 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
                 recent: recent.map { a in
                     RecentRow(
                         when: DayGrid.localTime(a.answeredAt, zone: team.timeZone), prompt: prompts[a.questionID]?.prompt ?? a.questionID,
-                        chosen: a.chosen.map { $0 < letters.count ? String(letters[$0]) : "?" }.joined(separator: ", "),
+                        chosen: a.chosen.map(Self.letter).joined(separator: ", "),
                         result: a.correct ? "right" : "wrong", correct: a.correct, seconds: String(format: "%.1f s", Double(a.durationMs) / 1000))
                 }, csv: "/teams/\(team.id)/learners/\(username)?format=csv",
                 weakCSV: "/teams/\(team.id)/learners/\(username)?format=csv&table=weak"))
@@ -637,7 +638,6 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
         for id in Set(all.map(\.deckID)) { deckNames[id] = try await repository.deck(id: id)?.name ?? id }
         let report = deckID.map { id in all.filter { $0.deckID == id } } ?? all
         if let deckID, report.isEmpty { throw APIError.notFound("Deck '\(deckID)' is not published to team \(team.name).") }
-        let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
         if query.get("format") == "csv" {
             return CSV.response(
                 filename: "team-\(team.id)-questions.csv",
@@ -652,7 +652,7 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
                         r.facility.map { String($0) } ?? "", r.discrimination.map { String($0) } ?? "", r.medianDurationMs.map { String($0) } ?? "",
                         ItemAnalysis.flags(r).map(\.rawValue).joined(separator: "; "),
                         r.options.enumerated().map { i, o in
-                            "\(i < letters.count ? String(letters[i]) : "?")\(o.correct ? "*" : ""): \(o.chosen)"
+                            "\(Self.letter(i))\(o.correct ? "*" : ""): \(o.chosen)"
                         }.joined(separator: "; "),
                     ]
                 })
@@ -664,7 +664,7 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
             let chosenTotal = r.options.map(\.chosen).reduce(0, +)
             let options = r.options.enumerated().map { i, o in
                 OptionRow(
-                    letter: i < letters.count ? String(letters[i]) : "?", text: o.text, chosen: o.chosen,
+                    letter: Self.letter(i), text: o.text, chosen: o.chosen,
                     share: Self.percent(chosenTotal > 0 ? Double(o.chosen) / Double(chosenTotal) : nil), correct: o.correct,
                     unused: !o.correct && o.chosen == 0)
             }
@@ -701,7 +701,7 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
                         note: "\(row.number): facility \(row.facility), \(r.learners) learners",
                         style: row.flags.contains(ItemFlag.tooHard.rawValue)
                             ? "bad" : (row.flags.contains(ItemFlag.tooEasy.rawValue) ? "warn" : "bar"))
-                }, domain: 0...1, valueText: Self.percentText)
+                }, domain: 0...1, valueText: Chart.percent)
         let discriminationChart =
             answered.isEmpty
             ? ""
@@ -764,8 +764,10 @@ struct DashboardController<Repository: UserRepository & TeamRepository & Progres
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? "/"
     }
 
+    /// An option's letter as the quiz shows it (`AnswerInput.letter`); "?" for a position a client made up.
+    static func letter(_ index: Int) -> String { (0..<26).contains(index) ? AnswerInput.letter(index) : "?" }
+
     static func percent(_ value: Double?) -> String { value.map(Chart.percent) ?? "–" }
-    static func percentText(_ value: Double) -> String { Chart.percent(value) }
 }
 
 /// Days in a team's zone: today, the days before and after it, their first instants.

@@ -26,12 +26,7 @@ enum Dashboard {
     static let signInCookie = "studysync_signin"
 
     static func csrfToken(sessionToken: String) -> String {
-        base64url(SHA256.hash(Array("studysync-csrf\u{0}\(sessionToken)".utf8)))
-    }
-
-    static func base64url(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Tokens.base64url(SHA256.hash(Array("studysync-csrf\u{0}\(sessionToken)".utf8)))
     }
 
     /// Compares in time that does not depend on where the two differ.
@@ -180,7 +175,6 @@ struct Frame {
         let displayName: String
         let username: String
         let csrf: String
-        let isAdmin: Bool
     }
     let title: String
     let user: SignedIn?
@@ -188,7 +182,7 @@ struct Frame {
     init(title: String, signIn: WebSignIn?) {
         self.title = title
         user = signIn.map {
-            SignedIn(displayName: $0.user.displayName, username: $0.user.username, csrf: $0.csrf, isAdmin: $0.user.role == .admin)
+            SignedIn(displayName: $0.user.displayName, username: $0.user.username, csrf: $0.csrf)
         }
     }
 }
