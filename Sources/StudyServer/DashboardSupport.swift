@@ -60,16 +60,11 @@ enum Dashboard {
         } catch {
             throw APIError(.contentTooLarge, "body_too_large", "This form is at most 8 KiB.")
         }
-        var fields: [String: String] = [:]
-        for pair in String(buffer: body).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decoded(_ text: Substring) -> String? { String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
-            guard let name = parts.first.flatMap(decoded), let value = decoded(parts.count > 1 ? parts[1] : "") else {
-                throw APIError.badRequest("The form is not valid application/x-www-form-urlencoded.")
-            }
-            fields[name] = value
+        do {
+            return try URLEncodedFormDecoder().decode([String: String].self, from: String(buffer: body))
+        } catch {
+            throw APIError.badRequest("The form is not valid application/x-www-form-urlencoded.")
         }
-        return fields
     }
 
     /// Where to go after signing in: a path on this site, or home. Never another site (`//evil.example`, `/\evil`).
