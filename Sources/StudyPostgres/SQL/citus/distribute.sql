@@ -73,3 +73,9 @@ ALTER FUNCTION learner_question_parts_before(bigint, bigint, text[]) SET plan_ca
 ALTER FUNCTION apply_learner_question_parts(bigint, bigint, text[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION append_question_sum_moves(bigint, learner_question_part[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION apply_learner_question_parts_whole(bigint, bigint, text[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
+-- A deck's sums from scratch write a reference table and many shards of two distributed tables, then read shards of the
+-- same co-location group joined with reference tables. In parallel mode Citus may write those shards over several
+-- connections to one worker (more as a loaded worker answers slowly), and the read then fails ("cannot perform query
+-- with placements that were modified over multiple connections", 25001). One connection per worker for the function's
+-- statements: the documented remedy, and the function is an instructor's or an operator's, never a push.
+ALTER FUNCTION rebuild_team_question_sums(bigint, text) SET citus.multi_shard_modify_mode = sequential;
