@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "StudyAPITests", dependencies: ["StudyAPI", "StudyCore"]),
         .testTarget(name: "LibPQTests", dependencies: ["LibPQ", "PostgresTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EmbeddedPostgresTests", dependencies: ["EmbeddedPostgres", "LibPQ"]),
-        .testTarget(name: "StudyPostgresTests", dependencies: ["StudyPostgres", "LibPQ", "PostgresTestSupport", "StudyCore"]),
+        .testTarget(name: "StudyPostgresTests", dependencies: ["StudyPostgres", "LibPQ", "PostgresTestSupport", "StudyCore", "StudyStorage"]),
         .testTarget(
             name: "StudyServerTests",
             dependencies: [

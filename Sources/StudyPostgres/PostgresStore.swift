@@ -155,14 +155,24 @@ extension PostgresStore: DeviceRepository {
         -> DeviceRecord
     {
         try await pool.withTransaction { tx in
+            // A device id is the home's for one account. The look-up by id alone is what refuses another account's on
+            // Citus, where devices are keyed by (learner, id); on one PostgreSQL devices_pkey also refuses one that two
+            // accounts register at the same moment.
+            if let owner = try await tx.query("SELECT user_id FROM devices WHERE id = \(id)::uuid LIMIT 1").scalar(Int64.self), owner != userID {
+                throw RepositoryConflict.deviceOwnedByAnotherUser
+            }
             // Logging in again from the same home reuses its device id: the device keeps its history and gains a token.
-            let rows = try await tx.query(
-                """
-                INSERT INTO devices AS d (id, user_id, name, created_at) VALUES (\(id)::uuid, \(userID), \(name), \(time))
-                ON CONFLICT (id) DO UPDATE SET name = excluded.name WHERE d.user_id = excluded.user_id
-                RETURNING \(unsafeRaw: Self.deviceColumns)
-                """)
-            guard !rows.isEmpty else { throw RepositoryConflict.deviceOwnedByAnotherUser }
+            let rows: PostgresRows
+            do {
+                rows = try await tx.query(
+                    """
+                    INSERT INTO devices AS d (id, user_id, name, created_at) VALUES (\(id)::uuid, \(userID), \(name), \(time))
+                    ON CONFLICT (user_id, id) DO UPDATE SET name = excluded.name
+                    RETURNING \(unsafeRaw: Self.deviceColumns)
+                    """)
+            } catch let error as PostgresError where error.kind == .uniqueViolation {
+                throw RepositoryConflict.deviceOwnedByAnotherUser
+            }
             try await tx.query(
                 """
                 INSERT INTO auth_tokens (token_hash, user_id, device_id, created_at, expires_at)
@@ -189,25 +199,38 @@ extension PostgresStore: DeviceRepository {
         }
     }
 
-    public func authenticate(tokenHash: [UInt8], at time: Int64) async throws -> (UserRecord, DeviceRecord)? {
-        let rows = try await pool.query(
-            """
+    public func authenticate(tokenHash: [UInt8], userID: Int64?, at time: Int64) async throws -> (UserRecord, DeviceRecord)? {
+        // With the learner's id, a statement on their shard (Citus); without it (a token of the older form), on all.
+        let columns = """
             SELECT u.id, u.username, u.display_name, u.password_hash, u.role, u.created_at, u.disabled_at,
                    d.id::text, d.user_id, d.name, d.created_at, d.last_seen_at, d.clock_offset_ms, d.revoked_at
-            FROM auth_tokens t JOIN users u ON u.id = t.user_id JOIN devices d ON d.id = t.device_id
-            WHERE t.token_hash = \(tokenHash) AND t.revoked_at IS NULL AND d.revoked_at IS NULL AND u.disabled_at IS NULL
-              AND (t.expires_at IS NULL OR t.expires_at > \(time))
-            """)
+            FROM auth_tokens t JOIN users u ON u.id = t.user_id JOIN devices d ON d.user_id = t.user_id AND d.id = t.device_id
+            """
+        let live = "t.revoked_at IS NULL AND d.revoked_at IS NULL AND u.disabled_at IS NULL"
+        let rows =
+            if let userID {
+                try await pool.query(
+                    """
+                    \(unsafeRaw: columns) WHERE t.user_id = \(userID) AND t.token_hash = \(tokenHash) AND \(unsafeRaw: live)
+                      AND (t.expires_at IS NULL OR t.expires_at > \(time))
+                    """)
+            } else {
+                try await pool.query(
+                    """
+                    \(unsafeRaw: columns) WHERE t.token_hash = \(tokenHash) AND \(unsafeRaw: live) AND (t.expires_at IS NULL OR t.expires_at > \(time))
+                    """)
+            }
         guard let row = rows.first else { return nil }
         return (try Self.user(row), try Self.device(row, offset: 7))
     }
 
-    public func revokeToken(hash: [UInt8], at time: Int64) async throws {
-        try await pool.query("UPDATE auth_tokens SET revoked_at = COALESCE(revoked_at, \(time)) WHERE token_hash = \(hash)")
+    public func revokeToken(hash: [UInt8], userID: Int64, at time: Int64) async throws {
+        try await pool.query("UPDATE auth_tokens SET revoked_at = COALESCE(revoked_at, \(time)) WHERE user_id = \(userID) AND token_hash = \(hash)")
     }
 
-    public func recordSync(deviceID: String, clockOffsetMs: Int64, at time: Int64) async throws {
-        try await pool.query("UPDATE devices SET last_seen_at = \(time), clock_offset_ms = \(clockOffsetMs) WHERE id = \(deviceID)::uuid")
+    public func recordSync(deviceID: String, userID: Int64, clockOffsetMs: Int64, at time: Int64) async throws {
+        try await pool.query(
+            "UPDATE devices SET last_seen_at = \(time), clock_offset_ms = \(clockOffsetMs) WHERE user_id = \(userID) AND id = \(deviceID)::uuid")
     }
 
     static let deviceColumns = "id::text, user_id, name, created_at, last_seen_at, clock_offset_ms, revoked_at"

@@ -104,7 +104,7 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
         if existing?.revokedAt != nil {
             throw APIError(.forbidden, "device_revoked", "This device was revoked; log in from a new study home to register a new device.")
         }
-        let token = Tokens.generate()
+        let token = Tokens.bearer(for: user.id)
         let expiresAt = configuration.tokenLifetimeMs.map { now + $0 }
         do {
             _ = try await repository.registerDevice(
@@ -117,7 +117,7 @@ struct AccountController<Repository: UserRepository & DeviceRepository> {
 
     func logout(_ context: AppContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        try await repository.revokeToken(hash: identity.tokenHash, at: clock())
+        try await repository.revokeToken(hash: identity.tokenHash, userID: identity.user.id, at: clock())
         return Response(status: .noContent)
     }
 

@@ -54,7 +54,7 @@ struct AuthenticationMiddleware<Repository: DeviceRepository>: RouterMiddleware 
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { throw APIError.unauthorized }
         let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         let hash = Tokens.hash(token)
-        guard let (user, device) = try await repository.authenticate(tokenHash: hash, at: clock()) else {
+        guard let (user, device) = try await repository.authenticate(tokenHash: hash, userID: Tokens.learner(of: token), at: clock()) else {
             throw APIError(.unauthorized, "invalid_token", "This token is not valid (revoked, expired or unknown): log in again with 'study login'.")
         }
         var context = context

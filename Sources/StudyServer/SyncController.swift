@@ -69,7 +69,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             return overflow || difference.magnitude > limit.magnitude
         }
         if (device.lastSeenAt.map { differ(now, $0, by: 59_999) } ?? true) || (device.clockOffsetMs.map { differ($0, offset, by: 1_000) } ?? true) {
-            try await repository.recordSync(deviceID: device.id, clockOffsetMs: offset, at: now)
+            try await repository.recordSync(deviceID: device.id, userID: device.userID, clockOffsetMs: offset, at: now)
         }
         lap("device")
 

@@ -1,13 +1,27 @@
 import Foundation
 import StudyCore
 
-/// Bearer tokens (256 random bits, base64url) and invite codes (101 bits, letters and digits); only their SHA-256 is
+/// Bearer tokens (the learner's id and 256 random bits, base64url) and invite codes (101 bits, letters and digits); only their SHA-256 is
 /// stored.
 enum Tokens {
     static func generate(bytes count: Int = 32) -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         return base64url(bytes)
+    }
+
+    /// A device's bearer token: the learner's id, a dot, and 256 random bits in base64url (which has no dot). The id
+    /// lets a sharded store find the token on the learner's shard (SCALING.md); the hash covers the whole token, so
+    /// a token whose id was changed is no token. Clients keep it as an opaque string.
+    static func bearer(for userID: Int64) -> String { "\(userID).\(generate())" }
+
+    /// The learner a bearer token names, or nil for a token of the older form (random bits alone, no dot) or one that
+    /// names no possible learner, which then is looked up by its hash alone and not found.
+    static func learner(of token: String) -> Int64? {
+        guard let dot = token.firstIndex(of: "."), dot > token.startIndex else { return nil }
+        let digits = token[..<dot]
+        guard digits.count <= 19, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let id = Int64(digits), id > 0 else { return nil }
+        return id
     }
 
     /// Unpadded base64url (RFC 4648 §5): what a cookie, a header and a URL carry as they are.

@@ -113,12 +113,14 @@ public protocol DeviceRepository: Sendable {
     func devices(userID: Int64) async throws -> [DeviceRecord]
     /// Revokes a device of this user and all its tokens; false when the user has no such device.
     func revokeDevice(id: String, userID: Int64, at time: Int64) async throws -> Bool
-    /// The user and device a live token hash belongs to (not revoked, not expired, device not revoked).
-    func authenticate(tokenHash: [UInt8], at time: Int64) async throws -> (UserRecord, DeviceRecord)?
-    /// Revokes one token (log out).
-    func revokeToken(hash: [UInt8], at time: Int64) async throws
+    /// The user and device a live token hash belongs to (not revoked, not expired, device not revoked). `userID` is the
+    /// learner the token names (tokens carry it, so that a sharded store looks on one learner's shard; a token of it
+    /// belongs to no one else), nil for a token of the older form, which is looked up by its hash alone.
+    func authenticate(tokenHash: [UInt8], userID: Int64?, at time: Int64) async throws -> (UserRecord, DeviceRecord)?
+    /// Revokes one of the user's tokens (log out).
+    func revokeToken(hash: [UInt8], userID: Int64, at time: Int64) async throws
     /// Records a device's sync time and measured clock offset.
-    func recordSync(deviceID: String, clockOffsetMs: Int64, at time: Int64) async throws
+    func recordSync(deviceID: String, userID: Int64, clockOffsetMs: Int64, at time: Int64) async throws
 }
 
 public protocol AttemptRepository: Sendable {

@@ -3,6 +3,7 @@ import LibPQ
 import PostgresTestSupport
 import StudyCore
 import StudyPostgres
+import StudyStorage
 import Testing
 
 /// A migrated database of its own and a store over it.
@@ -42,16 +43,32 @@ func attempt(
             let laptopToken = SHA256.hash(Array("laptop-secret".utf8)), desktopToken = SHA256.hash(Array("desktop-secret".utf8))
             _ = try await store.registerDevice(id: laptop, userID: user.id, name: "laptop", tokenHash: laptopToken, expiresAt: nil, at: 10)
             _ = try await store.registerDevice(id: desktop, userID: user.id, name: "desktop", tokenHash: desktopToken, expiresAt: 1_000, at: 11)
-            #expect(try await store.authenticate(tokenHash: laptopToken, at: 20)?.1.id == laptop)
-            #expect(try await store.authenticate(tokenHash: desktopToken, at: 999)?.0 == user)
-            #expect(try await store.authenticate(tokenHash: desktopToken, at: 1_000) == nil)
-            #expect(try await store.authenticate(tokenHash: SHA256.hash(Array("guess".utf8)), at: 20) == nil)
+            // Found by the learner it names and the hash, or by the hash alone (a token of the older form).
+            #expect(try await store.authenticate(tokenHash: laptopToken, userID: user.id, at: 20)?.1.id == laptop)
+            #expect(try await store.authenticate(tokenHash: laptopToken, userID: nil, at: 20)?.1.id == laptop)
+            #expect(try await store.authenticate(tokenHash: desktopToken, userID: user.id, at: 999)?.0 == user)
+            #expect(try await store.authenticate(tokenHash: desktopToken, userID: user.id, at: 1_000) == nil)
+            #expect(try await store.authenticate(tokenHash: SHA256.hash(Array("guess".utf8)), userID: nil, at: 20) == nil)
             #expect(try await store.devices(userID: user.id).map(\.name) == ["laptop", "desktop"])
-            #expect(try await store.revokeDevice(id: laptop, userID: user.id, at: 30))
-            #expect(try await store.authenticate(tokenHash: laptopToken, at: 31) == nil)
             let other = try #require(try await store.createUser(username: "eve", displayName: "Eve", passwordHash: "h", role: .learner, at: 1))
+            // A token names its own learner: under another's id it is nobody's, and another's logout does not touch it.
+            #expect(try await store.authenticate(tokenHash: laptopToken, userID: other.id, at: 20) == nil)
+            try await store.revokeToken(hash: laptopToken, userID: other.id, at: 21)
+            #expect(try await store.authenticate(tokenHash: laptopToken, userID: user.id, at: 22) != nil)
+            // A device id is one account's.
+            await #expect(throws: RepositoryConflict.deviceOwnedByAnotherUser) {
+                try await store.registerDevice(
+                    id: laptop, userID: other.id, name: "mine", tokenHash: SHA256.hash(Array("e".utf8)), expiresAt: nil, at: 23)
+            }
+            #expect(try await store.devices(userID: other.id).isEmpty)
+            #expect(try await store.revokeDevice(id: laptop, userID: user.id, at: 30))
+            #expect(try await store.authenticate(tokenHash: laptopToken, userID: user.id, at: 31) == nil)
             #expect(try await store.revokeDevice(id: desktop, userID: other.id, at: 32) == false)
-            try await store.recordSync(deviceID: desktop, clockOffsetMs: -86_400_000, at: 40)
+            try await store.recordSync(deviceID: desktop, userID: other.id, clockOffsetMs: 5, at: 39)
+            #expect(try await store.devices(userID: user.id).last?.clockOffsetMs == nil)
+            try await store.recordSync(deviceID: desktop, userID: user.id, clockOffsetMs: -86_400_000, at: 40)
+            try await store.revokeToken(hash: desktopToken, userID: user.id, at: 41)
+            #expect(try await store.authenticate(tokenHash: desktopToken, userID: user.id, at: 42) == nil)
             #expect(try await store.devices(userID: user.id).last?.clockOffsetMs == -86_400_000)
         }
     }

@@ -76,17 +76,21 @@ actor InMemoryStore: UserRepository, DeviceRepository, AttemptRepository, Progre
         return true
     }
 
-    func authenticate(tokenHash: [UInt8], at time: Int64) async throws -> (UserRecord, DeviceRecord)? {
+    func authenticate(tokenHash: [UInt8], userID: Int64?, at time: Int64) async throws -> (UserRecord, DeviceRecord)? {
         guard let token = tokens[tokenHash], !token.revoked, token.expiresAt.map({ $0 > time }) ?? true,
-            let device = devices[token.deviceID], device.revokedAt == nil, let user = users.first(where: { $0.id == device.userID })
+            let device = devices[token.deviceID], device.revokedAt == nil, userID.map({ $0 == device.userID }) ?? true,
+            let user = users.first(where: { $0.id == device.userID })
         else { return nil }
         return (user, device)
     }
 
-    func revokeToken(hash: [UInt8], at time: Int64) async throws { tokens[hash]?.revoked = true }
+    func revokeToken(hash: [UInt8], userID: Int64, at time: Int64) async throws {
+        guard let token = tokens[hash], devices[token.deviceID]?.userID == userID else { return }
+        tokens[hash]?.revoked = true
+    }
 
-    func recordSync(deviceID: String, clockOffsetMs: Int64, at time: Int64) async throws {
-        guard let d = devices[deviceID] else { return }
+    func recordSync(deviceID: String, userID: Int64, clockOffsetMs: Int64, at time: Int64) async throws {
+        guard let d = devices[deviceID], d.userID == userID else { return }
         devices[deviceID] = DeviceRecord(
             id: d.id, userID: d.userID, name: d.name, createdAt: d.createdAt, lastSeenAt: time, clockOffsetMs: clockOffsetMs, revokedAt: d.revokedAt)
     }

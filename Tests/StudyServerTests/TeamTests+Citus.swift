@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdTesting
 import LibPQ
 import PostgresTestSupport
+import StudyCore
 import StudyPostgres
 import Testing
 
@@ -56,7 +57,10 @@ extension TeamTests {
                     ORDER BY 1
                     """
                 ).column(String.self)
-                for table in ["attempts", "learner_counters", "progress", "study_sessions", "learner_question_stats", "team_question_sum_moves"] {
+                for table in [
+                    "attempts", "learner_counters", "progress", "study_sessions", "learner_question_stats", "team_question_sum_moves", "devices",
+                    "auth_tokens",
+                ] {
                     #expect(byLearner.contains(table), "\(table) is not distributed by user_id beside attempts: \(byLearner)")
                 }
 
@@ -94,6 +98,78 @@ extension TeamTests {
                 _ = try await store.foldQuestionSums(moves: 100, learners: 10)
                 let folded = try await participants(after: folds)
                 #expect(!folded.isEmpty && folded.allSatisfy { $0.count > 1 }, "\(folded)")
+            }
+        }
+    }
+
+    /// A learner's devices and tokens go where the learner's rows go (Citus: distributed by user_id, SQL/025): a token
+    /// names its learner, so it is found on their shard; a token of the older form (random bits alone) is still found
+    /// by its hash; a token whose learner was changed is refused. On Citus, a database placed by the earlier code
+    /// (devices and tokens as reference tables) is moved by the next start's migrations, its tokens working on.
+    @Test func devicesAndTokensFollowTheirLearner() async throws {
+        let configuration = try await testConfiguration()
+        guard case .url(let url) = configuration.database else { return #expect(Bool(false)) }
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url), size: 1)
+        try await withPool(pool) { pool async throws in
+            try await app(configuration).test(.router) { client in
+                let p = try await setUp(client)
+                let amy = try #require(try await pool.query("SELECT id FROM users WHERE username = 'amy'").scalar(Int64.self))
+                let ben = try #require(try await pool.query("SELECT id FROM users WHERE username = 'ben'").scalar(Int64.self))
+                #expect(p.amy.hasPrefix("\(amy)."), "a token names its learner: \(p.amy)")
+                let device = try #require(
+                    try await pool.query("SELECT device_id::text FROM auth_tokens WHERE user_id = \(amy) LIMIT 1").scalar(String.self))
+                let older = "olderFormTokenOfRandomBitsAlone0123456789abc"
+                try await pool.query(
+                    """
+                    INSERT INTO auth_tokens (token_hash, user_id, device_id, created_at)
+                    VALUES (\(SHA256.hash(Array(older.utf8))), \(amy), \(device)::uuid, 0)
+                    """)
+                let forged = "\(ben)." + p.amy.split(separator: ".", maxSplits: 1)[1]
+                @Sendable func statuses() async throws -> [Int] {
+                    var got: [Int] = []
+                    for token in [p.amy, older, forged, "\(amy).", ".\(amy)", "0.x", "99999999999999999999.x"] {
+                        got.append(Int(try await client.json(.get, "/v1/devices", token: token).status.code))
+                    }
+                    return got
+                }
+                #expect(try await statuses() == [200, 200, 401, 401, 401, 401, 401])
+                guard TestDatabase.isCitus else { return }
+
+                // As the earlier code placed them: reference tables keyed by id and by hash.
+                for statement in [
+                    "ALTER TABLE auth_tokens DROP CONSTRAINT auth_tokens_device", "ALTER TABLE auth_tokens DROP CONSTRAINT auth_tokens_user_id_fkey",
+                    "ALTER TABLE devices DROP CONSTRAINT devices_user_id_fkey", "SELECT undistribute_table('auth_tokens')",
+                    "SELECT undistribute_table('devices')", "ALTER TABLE auth_tokens DROP CONSTRAINT auth_tokens_pkey",
+                    "ALTER TABLE auth_tokens ADD PRIMARY KEY (token_hash)", "ALTER TABLE devices ADD PRIMARY KEY (id)",
+                    "SELECT create_reference_table('devices')", "SELECT create_reference_table('auth_tokens')",
+                    "ALTER TABLE devices ADD CONSTRAINT devices_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE",
+                    "ALTER TABLE auth_tokens ADD CONSTRAINT auth_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE",
+                    """
+                    ALTER TABLE auth_tokens ADD CONSTRAINT auth_tokens_device FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, id)
+                        ON DELETE CASCADE
+                    """,
+                ] {
+                    try await pool.query(PostgresQuery(unsafeSQL: statement))
+                }
+                @Sendable func placement() async throws -> [String] {
+                    try await pool.query(
+                        """
+                        SELECT logicalrelid::text || ' ' || CASE WHEN repmodel = 't' THEN 'reference' ELSE column_to_column_name(logicalrelid, partkey) END
+                        FROM pg_dist_partition WHERE logicalrelid IN ('devices'::regclass, 'auth_tokens'::regclass) ORDER BY 1
+                        """
+                    ).column(String.self)
+                }
+                #expect(try await placement() == ["auth_tokens reference", "devices reference"])
+                let counts = "SELECT (SELECT count(*) FROM devices) || '/' || (SELECT count(*) FROM auth_tokens)"
+                let before = try await pool.query(PostgresQuery(unsafeSQL: counts)).scalar(String.self)
+                try await MigrationRunner(pool: pool).run(try Migration.bundled())
+                #expect(try await placement() == ["auth_tokens user_id", "devices user_id"])
+                #expect(try await pool.query(PostgresQuery(unsafeSQL: counts)).scalar(String.self) == before)
+                let keys = try await pool.query(
+                    "SELECT conname FROM pg_constraint WHERE conrelid IN ('devices'::regclass, 'auth_tokens'::regclass) AND contype = 'f' ORDER BY 1"
+                ).column(String.self)
+                #expect(keys == ["auth_tokens_device", "auth_tokens_user_id_fkey", "devices_user_id_fkey"])
+                #expect(try await statuses() == [200, 200, 401, 401, 401, 401, 401])
             }
         }
     }

@@ -4,9 +4,10 @@
 --
 -- By learner (user_id), co-located with `attempts`: everything a push writes (attempts, the sequence counter, progress,
 -- sessions, statistics, board aggregates, the moves of the question-report sums), so that a push is a transaction on
--- one shard. On every node (reference tables): what every push reads and few requests write (accounts, devices and
--- tokens, the dashboard's sign-ins, teams and memberships, decks and questions, invites) and the teams' question-report sums, which only the
--- background fold writes. By attempt id: attempt_owners, which exists on Citus only (who owns each id). On the
+-- one shard, and the learner's devices and tokens (a token carries its learner's id, so that it is looked up on the
+-- learner's shard; SQL/025). On every node (reference tables): what every push reads and few requests write
+-- (accounts, the dashboard's sign-ins, teams and memberships, decks and questions, invites) and the teams'
+-- question-report sums, which only the background fold writes. By attempt id: attempt_owners, which exists on Citus only (who owns each id). On the
 -- coordinator alone: schema_migrations and login_failures (unlogged).
 --
 -- A table counts as placed when it is distributed or a reference table. Citus makes a local table with a foreign key to
@@ -36,9 +37,34 @@ BEGIN
         ALTER TABLE study_sessions ADD PRIMARY KEY (user_id, id);
     END IF;
 
+    -- Devices and tokens were reference tables before SQL/025: brought back to local tables (their foreign keys
+    -- first, which undistribute_table would otherwise follow to every table that refers to users), then placed below
+    -- as a new database places them.
+    IF EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.logicalrelid = 'devices'::regclass AND p.repmodel = 't') THEN
+        ALTER TABLE auth_tokens DROP CONSTRAINT IF EXISTS auth_tokens_device;
+        ALTER TABLE auth_tokens DROP CONSTRAINT IF EXISTS auth_tokens_user_id_fkey;
+        ALTER TABLE devices DROP CONSTRAINT IF EXISTS devices_user_id_fkey;
+        PERFORM undistribute_table('auth_tokens');
+        PERFORM undistribute_table('devices');
+    END IF;
+    -- Keyed by the learner too: a device id of another learner is refused by the login's look-up
+    -- (PostgresStore.registerDevice), a token is found by (learner, hash), and a token of the older form (no learner
+    -- in it) by its hash on every shard.
+    IF NOT pg_temp.placed('devices') THEN
+        ALTER TABLE devices DROP CONSTRAINT IF EXISTS devices_pkey;
+        CREATE INDEX IF NOT EXISTS devices_by_id ON devices (id);
+    END IF;
+    IF NOT pg_temp.placed('auth_tokens') THEN
+        -- Put back once both are distributed (below): Citus distributes neither end of a key between local tables.
+        ALTER TABLE auth_tokens DROP CONSTRAINT IF EXISTS auth_tokens_device;
+        ALTER TABLE auth_tokens DROP CONSTRAINT IF EXISTS auth_tokens_pkey;
+        ALTER TABLE auth_tokens ADD PRIMARY KEY (user_id, token_hash);
+        CREATE INDEX IF NOT EXISTS auth_tokens_by_hash ON auth_tokens (token_hash);
+    END IF;
+
     -- Referenced before referencing: a reference table's foreign keys point at reference tables.
     FOREACH t IN ARRAY ARRAY['users', 'teams', 'memberships', 'decks', 'question_versions', 'deck_questions', 'team_decks', 'invites',
-                             'server_invites', 'devices', 'auth_tokens', 'team_question_sums', 'web_sessions'] LOOP
+                             'server_invites', 'team_question_sums', 'web_sessions'] LOOP
         IF NOT pg_temp.placed(t) THEN
             PERFORM create_reference_table(t);
         END IF;
@@ -56,11 +82,22 @@ BEGIN
     END IF;
     FOREACH t IN ARRAY ARRAY['learner_counters', 'progress', 'study_sessions', 'learner_question_stats', 'daily_activity',
                              'daily_question_activity', 'weekly_activity', 'monthly_activity', 'activity_totals', 'learner_deck_totals',
-                             'team_question_sum_moves', 'progress_rebuilds'] LOOP
+                             'team_question_sum_moves', 'progress_rebuilds', 'devices', 'auth_tokens'] LOOP
         IF NOT pg_temp.placed(t) THEN
             PERFORM create_distributed_table(t, 'user_id', colocate_with => 'attempts');
         END IF;
     END LOOP;
+    -- The foreign keys an earlier placement took off (above), back.
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'devices_user_id_fkey' AND conrelid = 'devices'::regclass) THEN
+        ALTER TABLE devices ADD CONSTRAINT devices_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'auth_tokens_user_id_fkey' AND conrelid = 'auth_tokens'::regclass) THEN
+        ALTER TABLE auth_tokens ADD CONSTRAINT auth_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'auth_tokens_device' AND conrelid = 'auth_tokens'::regclass) THEN
+        ALTER TABLE auth_tokens ADD CONSTRAINT auth_tokens_device FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, id)
+            ON DELETE CASCADE;
+    END IF;
 END
 $distribute$;
 
@@ -73,6 +110,7 @@ ALTER FUNCTION learner_question_parts_before(bigint, bigint, text[]) SET plan_ca
 ALTER FUNCTION apply_learner_question_parts(bigint, bigint, text[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION append_question_sum_moves(bigint, learner_question_part[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION apply_learner_question_parts_whole(bigint, bigint, text[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
+
 -- A deck's sums from scratch write a reference table and many shards of two distributed tables, then read shards of the
 -- same co-location group joined with reference tables. In parallel mode Citus may write those shards over several
 -- connections to one worker (more as a loaded worker answers slowly), and the read then fails ("cannot perform query
