@@ -54,9 +54,15 @@ struct AuthenticationMiddleware<Repository: DeviceRepository>: RouterMiddleware 
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { throw APIError.unauthorized }
         let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         let hash = Tokens.hash(token)
-        guard let (user, device) = try await repository.authenticate(tokenHash: hash, userID: Tokens.learner(of: token), at: clock()) else {
-            throw APIError(.unauthorized, "invalid_token", "This token is not valid (revoked, expired or unknown): log in again with 'study login'.")
+        let invalid = APIError(
+            .unauthorized, "invalid_token", "This token is not valid (revoked, expired or unknown): log in again with 'study login'.")
+        let userID: Int64?
+        switch Tokens.learner(of: token) {
+        case .named(let id): userID = id
+        case .unnamed: userID = nil
+        case .malformed: throw invalid
         }
+        guard let (user, device) = try await repository.authenticate(tokenHash: hash, userID: userID, at: clock()) else { throw invalid }
         var context = context
         context.identity = Identity(user: user, device: device, tokenHash: hash)
         return try await next(request, context)

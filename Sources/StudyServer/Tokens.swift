@@ -1,8 +1,8 @@
 import Foundation
 import StudyCore
 
-/// Bearer tokens (the learner's id and 256 random bits, base64url) and invite codes (101 bits, letters and digits); only their SHA-256 is
-/// stored.
+/// Bearer tokens (the learner's id and 256 random bits, base64url) and invite codes (101 bits, letters and digits);
+/// only their SHA-256 is stored.
 enum Tokens {
     static func generate(bytes count: Int = 32) -> String {
         var generator = SystemRandomNumberGenerator()
@@ -15,13 +15,21 @@ enum Tokens {
     /// a token whose id was changed is no token. Clients keep it as an opaque string.
     static func bearer(for userID: Int64) -> String { "\(userID).\(generate())" }
 
-    /// The learner a bearer token names, or nil for a token of the older form (random bits alone, no dot) or one that
-    /// names no possible learner, which then is looked up by its hash alone and not found.
-    static func learner(of token: String) -> Int64? {
-        guard let dot = token.firstIndex(of: "."), dot > token.startIndex else { return nil }
+    /// What a bearer token says of its learner, read before any look-up.
+    enum Learner: Equatable {
+        /// A token of the current form, naming this learner.
+        case named(Int64)
+        /// A token of the older form (random bits alone, no dot): looked up by its hash.
+        case unnamed
+        /// A dot but no possible learner before it: no token the server made, refused without a look-up.
+        case malformed
+    }
+
+    static func learner(of token: String) -> Learner {
+        guard let dot = token.firstIndex(of: ".") else { return .unnamed }
         let digits = token[..<dot]
-        guard digits.count <= 19, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let id = Int64(digits), id > 0 else { return nil }
-        return id
+        guard digits.count <= 19, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let id = Int64(digits), id > 0 else { return .malformed }
+        return .named(id)
     }
 
     /// Unpadded base64url (RFC 4648 §5): what a cookie, a header and a URL carry as they are.

@@ -114,8 +114,8 @@ public protocol DeviceRepository: Sendable {
     /// Revokes a device of this user and all its tokens; false when the user has no such device.
     func revokeDevice(id: String, userID: Int64, at time: Int64) async throws -> Bool
     /// The user and device a live token hash belongs to (not revoked, not expired, device not revoked). `userID` is the
-    /// learner the token names (tokens carry it, so that a sharded store looks on one learner's shard; a token of it
-    /// belongs to no one else), nil for a token of the older form, which is looked up by its hash alone.
+    /// learner the token names (tokens carry it, so that a sharded store looks on that learner's shard alone; the
+    /// token is found only if it is theirs), nil for a token of the older form, which is looked up by its hash alone.
     func authenticate(tokenHash: [UInt8], userID: Int64?, at time: Int64) async throws -> (UserRecord, DeviceRecord)?
     /// Revokes one of the user's tokens (log out).
     func revokeToken(hash: [UInt8], userID: Int64, at time: Int64) async throws

@@ -7,8 +7,8 @@
 -- one shard, and the learner's devices and tokens (a token carries its learner's id, so that it is looked up on the
 -- learner's shard; SQL/025). On every node (reference tables): what every push reads and few requests write
 -- (accounts, the dashboard's sign-ins, teams and memberships, decks and questions, invites) and the teams'
--- question-report sums, which only the background fold writes. By attempt id: attempt_owners, which exists on Citus only (who owns each id). On the
--- coordinator alone: schema_migrations and login_failures (unlogged).
+-- question-report sums, which only the background fold writes. By attempt id: attempt_owners, which exists on Citus
+-- only (who owns each id). On the coordinator alone: schema_migrations and login_failures (unlogged).
 --
 -- A table counts as placed when it is distributed or a reference table. Citus makes a local table with a foreign key to
 -- a reference table a "Citus local table" of its own accord; that is not placed yet, and is placed here.
