@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "StudyClientTests", dependencies: ["StudyClient", "StudyCore", "StudyAPI"]),
         .testTarget(name: "StudyAPITests", dependencies: ["StudyAPI", "StudyCore"]),
         .testTarget(name: "LibPQTests", dependencies: ["LibPQ", "PostgresTestSupport", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "EmbeddedPostgresTests", dependencies: ["EmbeddedPostgres", "LibPQ"]),
+        .testTarget(name: "EmbeddedPostgresTests", dependencies: ["EmbeddedPostgres", "LibPQ", "PostgresTestSupport"]),
         .testTarget(name: "StudyPostgresTests", dependencies: ["StudyPostgres", "LibPQ", "PostgresTestSupport", "StudyCore", "StudyStorage"]),
         .testTarget(
             name: "StudyServerTests",

@@ -50,13 +50,18 @@ BEGIN
     -- Keyed by the learner too: a device id of another learner is refused by the login's look-up
     -- (PostgresStore.registerDevice), a token is found by (learner, hash), and a token of the older form (no learner
     -- in it) by its hash on every shard.
-    IF NOT pg_temp.placed('devices') THEN
-        ALTER TABLE devices DROP CONSTRAINT IF EXISTS devices_pkey;
-        CREATE INDEX IF NOT EXISTS devices_by_id ON devices (id);
-    END IF;
     IF NOT pg_temp.placed('auth_tokens') THEN
         -- Put back once both are distributed (below): Citus distributes neither end of a key between local tables.
         ALTER TABLE auth_tokens DROP CONSTRAINT IF EXISTS auth_tokens_device;
+    END IF;
+    IF NOT pg_temp.placed('devices') THEN
+        -- The primary key on (learner, id), which a shard move's logical replication needs as well.
+        ALTER TABLE devices DROP CONSTRAINT IF EXISTS devices_user_id_id;
+        ALTER TABLE devices DROP CONSTRAINT IF EXISTS devices_pkey;
+        ALTER TABLE devices ADD PRIMARY KEY (user_id, id);
+        CREATE INDEX IF NOT EXISTS devices_by_id ON devices (id);
+    END IF;
+    IF NOT pg_temp.placed('auth_tokens') THEN
         ALTER TABLE auth_tokens DROP CONSTRAINT IF EXISTS auth_tokens_pkey;
         ALTER TABLE auth_tokens ADD PRIMARY KEY (user_id, token_hash);
         CREATE INDEX IF NOT EXISTS auth_tokens_by_hash ON auth_tokens (token_hash);
