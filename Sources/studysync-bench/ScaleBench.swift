@@ -101,6 +101,8 @@ enum ScaleBench {
             if (n + 1) % 100 == 0 { Swift.print("  copied \((n + 1) * attemptsPerLearner) attempts", terminator: "\r"); fflush(nil) }
         }
         try await pool.withConnection { connection in
+            // A bulk load's statements run as long as they need (on Citus, filling attempt_owners takes minutes).
+            try await connection.query("SET statement_timeout = 0")
             try await connection.query("SET maintenance_work_mem = '1GB'")
             if idIndex {
                 try await connection.query("CREATE UNIQUE INDEX attempts_id ON attempts (id)")
