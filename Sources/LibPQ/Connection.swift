@@ -78,6 +78,20 @@ final class PQConnection: @unchecked Sendable {
 
     /// Runs one statement with its bound parameters and copies the result out of libpq.
     func execute(_ query: PostgresQuery) throws(PostgresError) -> PostgresRows {
+        try send(query)
+        return try consume(try lastResult())
+    }
+
+    /// Runs one statement with its bound parameters and lets `read` read the result in place, before it is freed.
+    func execute<T>(_ query: PostgresQuery, read: (PostgresResultView) throws(PostgresError) -> T) throws(PostgresError) -> T {
+        try send(query)
+        let result = try succeeded(try lastResult())
+        defer { PQclear(result) }
+        return try read(PostgresResultView(result))
+    }
+
+    /// Sends one statement with its bound parameters, prepared on this connection the first time its text is seen.
+    private func send(_ query: PostgresQuery) throws(PostgresError) {
         try checkNotCancelled()
         let binds = query.binds
         var lengths = [Int32](repeating: 0, count: binds.count)
@@ -114,7 +128,6 @@ final class PQConnection: @unchecked Sendable {
             }
         }
         guard sent == 1 else { throw connectionError() }
-        return try consume(try lastResult())
     }
 
     /// Statements this connection has prepared, by SQL text. The server parses and plans a prepared statement once, not
@@ -264,21 +277,36 @@ final class PQConnection: @unchecked Sendable {
 
     /// Turns a result into rows or an error, and frees it.
     private func consume(_ result: OpaquePointer?) throws(PostgresError) -> PostgresRows {
-        guard let result else { throw connectionError() }
+        let result = try succeeded(result)
         defer { PQclear(result) }
+        let columnCount = PQnfields(result)
+        let names = ColumnNames((0..<columnCount).map { String(cString: PQfname(result, $0)) })
+        let rows = (0..<PQntuples(result)).map { row in
+            PostgresRow(
+                columns: names,
+                values: (0..<columnCount).map { column in
+                    PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+                })
+        }
+        let tag = String(cString: PQcmdTuples(result))
+        return PostgresRows(rows: rows, affectedRows: Int(tag) ?? rows.count)
+    }
+
+    /// The result when its statement succeeded; otherwise the error it holds, thrown after the result is freed.
+    private func succeeded(_ result: OpaquePointer?) throws(PostgresError) -> OpaquePointer {
+        guard let result else { throw connectionError() }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
-            let columnCount = PQnfields(result)
-            let names = ColumnNames((0..<columnCount).map { String(cString: PQfname(result, $0)) })
-            let rows = (0..<PQntuples(result)).map { row in
-                PostgresRow(
-                    columns: names,
-                    values: (0..<columnCount).map { column in
-                        PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
-                    })
-            }
-            let tag = String(cString: PQcmdTuples(result))
-            return PostgresRows(rows: rows, affectedRows: Int(tag) ?? rows.count)
+            return result
+        default:
+            defer { PQclear(result) }
+            throw failure(of: result)
+        }
+    }
+
+    /// The error a failed result holds.
+    private func failure(of result: OpaquePointer) -> PostgresError {
+        switch PQresultStatus(result) {
         case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR:
             func field(_ code: Int32) -> String? { PQresultErrorField(result, code).map { String(cString: $0) } }
             let state = field(Diagnostic.sqlstate)
@@ -288,9 +316,9 @@ final class PQConnection: @unchecked Sendable {
             }
             if kind == .connectionLost { broken = true }
             let message = field(Diagnostic.message) ?? String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw PostgresError(kind: kind, sqlState: state, message: message, detail: field(Diagnostic.detail), hint: field(Diagnostic.hint))
+            return PostgresError(kind: kind, sqlState: state, message: message, detail: field(Diagnostic.detail), hint: field(Diagnostic.hint))
         default:
-            throw PostgresError(kind: .protocolError, message: "Unexpected libpq result status \(PQresultStatus(result).rawValue).")
+            return PostgresError(kind: .protocolError, message: "Unexpected libpq result status \(PQresultStatus(result).rawValue).")
         }
     }
 

@@ -67,6 +67,13 @@ public final class PostgresPool: Sendable {
         try await withConnection { try await $0.query(query) }
     }
 
+    /// Runs one statement on any free connection and lets `read` read its result in place (`PostgresConnection`).
+    public func query<T: Sendable>(_ query: PostgresQuery, read: @escaping @Sendable (PostgresResultView) throws(PostgresError) -> T) async throws
+        -> T
+    {
+        try await withConnection { try await $0.query(query, read: read) }
+    }
+
     /// The number of connections open now (leased or idle).
     public var openConnections: Int { get async { await state.open } }
 

@@ -21,6 +21,14 @@ public struct PostgresConnection: Sendable {
         try await run { try $0.execute(query) }
     }
 
+    /// Runs one statement and lets `read` read its result in place (`PostgresResultView`), on the connection's thread,
+    /// before libpq frees it: for large results, which `query(_:)` would first copy value by value into strings.
+    public func query<T: Sendable>(_ query: PostgresQuery, read: @escaping @Sendable (PostgresResultView) throws(PostgresError) -> T) async throws
+        -> T
+    {
+        try await run { connection throws(PostgresError) in try connection.execute(query, read: read) }
+    }
+
     /// Runs SQL text holding several statements and no values, such as a migration file.
     public func execute(script: String) async throws {
         try await run { try $0.executeScript(script) }

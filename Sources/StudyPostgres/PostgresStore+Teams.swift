@@ -234,7 +234,7 @@ extension PostgresStore: TeamRepository {
     public func recentAttempts(userID: Int64, limit: Int) async throws -> [StoredAttempt] {
         try await pool.query(
             "SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) ORDER BY answered_at DESC, id DESC LIMIT \(limit)"
-        ).map { try Self.storedAttempt($0) }
+        ) { result throws(PostgresError) in try Self.storedAttempts(result) }
     }
 
     public func publishDeck(_ deck: Deck, teamID: Int64, by userID: Int64, at time: Int64) async throws {
@@ -299,8 +299,9 @@ extension PostgresStore: TeamRepository {
     /// so this gives what the push path keeps up to date row by row; an operator runs it after loading attempts in bulk.
     public func rebuildAggregates(userID: Int64, at time: Int64) async throws {
         try await lockingUser(userID) { tx in
-            let stored = try await tx.query("SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) ORDER BY seq")
-                .map { try Self.storedAttempt($0) }
+            let stored = try await tx.query("SELECT \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) ORDER BY seq") {
+                result throws(PostgresError) in try Self.storedAttempts(result)
+            }
             try await Self.changingQuestionParts(of: userID, on: tx) {
                 try await tx.query("DELETE FROM learner_question_stats WHERE user_id = \(userID)")
                 try await updateQuestionStats(tx, userID: userID, attempts: stored.filter { $0.flags.isEmpty }.map(\.attempt))

@@ -28,6 +28,59 @@ import Testing
         }
     }
 
+    /// A result read in place gives what the copied rows give, and refuses NULLs, non-numbers, out-of-range integers
+    /// and cells outside the result with a decoding error instead of reading past libpq's result.
+    @Test func aResultReadInPlaceDecodesAsTheCopiedRowsDo() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
+        try await withPool(pool) { pool async throws in
+            let tricky = "quote ' and 日本語 🧪"
+            let query: PostgresQuery = """
+                SELECT * FROM (VALUES (\(Int64.min)::bigint, \(tricky)::text, true, NULL::text), (\(Int64.max)::bigint, '', false, '12x'), (0, 'z', true, '-0'))
+                AS v (n, s, b, t)
+                """
+            let copied = try await pool.query(query)
+            let read = try await pool.query(query) { result throws(PostgresError) in
+                try (0..<result.count).map { row throws(PostgresError) in
+                    (
+                        try result.int64(row, 0), try result.decode(String.self, row, 1), try result.decode(Bool.self, row, 2),
+                        try result.isNull(row, 3), try result.withBytes(row, 1) { Array($0) }
+                    )
+                }
+            }
+            #expect(read.count == copied.count)
+            for (row, values) in zip(copied, read) {
+                #expect(try row.decode(Int64.self, at: 0) == values.0)
+                #expect(try row.decode(String.self, at: 1) == values.1)
+                #expect(try row.decode(Bool.self, at: 2) == values.2)
+                #expect(try row.decode(String?.self, at: 3) == nil ? values.3 : !values.3)
+                #expect(Array(try row.decode(String.self, at: 1).utf8) == values.4)
+            }
+            let refusals = try await pool.query(query) { result throws(PostgresError) in
+                func kind(_ body: () throws(PostgresError) -> Void) -> PostgresError.Kind? {
+                    do {
+                        try body()
+                        return nil
+                    } catch { return error.kind }
+                }
+                return [
+                    kind { () throws(PostgresError) in _ = try result.int64(0, 3) },  // NULL
+                    kind { () throws(PostgresError) in _ = try result.int64(1, 3) },  // 12x
+                    kind { () throws(PostgresError) in _ = try result.int64(0, 1) },  // text
+                    kind { () throws(PostgresError) in _ = try result.int64(3, 0) },  // no such row
+                    kind { () throws(PostgresError) in _ = try result.isNull(0, 4) },  // no such column
+                    kind { () throws(PostgresError) in _ = try result.decode(Int.self, -1, 0) },
+                ]
+            }
+            #expect(refusals == Array(repeating: .decoding, count: 6))
+            #expect(try await pool.query("SELECT '-0'::text") { result throws(PostgresError) in try result.int64(0, 0) } == 0)
+            let past = try await pool.query("SELECT '9223372036854775808'::text, '-9223372036854775809'::text, '-'::text") {
+                result throws(PostgresError) in
+                (0..<3).map { column in (try? result.int64(0, column)) == nil }
+            }
+            #expect(past == [true, true, true])
+        }
+    }
+
     /// A statement is prepared once per connection and then only executed, with each call's own values; one that the
     /// server refuses to prepare throws its error, is not remembered, and leaves the connection usable.
     @Test func aStatementIsPreparedOnceAndRunWithEachCallsValues() async throws {

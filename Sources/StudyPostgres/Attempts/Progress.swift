@@ -89,7 +89,7 @@ extension PostgresStore: ProgressRepository {
             SELECT \(unsafeRaw: Self.pullColumns) FROM attempts
             WHERE user_id = \(userID) AND question_id = ANY(\(PostgresArray(questionIDs.sorted()))::text[]) AND flags & \(AttemptFlags.ahead.rawValue) = 0
             """
-        ).map { try Self.storedAttempt($0).attempt }
+        ) { result throws(PostgresError) in try Self.storedAttempts(result).map(\.attempt) }
     }
 
     private static func progress(userID: Int64, questionIDs: Set<String>?, on connection: PostgresConnection) async throws -> [QuestionProgress] {

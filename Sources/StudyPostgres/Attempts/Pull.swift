@@ -23,7 +23,7 @@ extension PostgresStore {
             let upper = scanned + Int64(limit + 1 - page.count)
             if first {
                 // The user's row comes back once even when no attempt does.
-                let rows = try await pool.query(
+                let (counter, attempts) = try await pool.query(
                     """
                     SELECT c.attempt_seq, a.* FROM learner_counters c
                     LEFT JOIN LATERAL (
@@ -33,10 +33,13 @@ extension PostgresStore {
                         ORDER BY seq
                     ) a ON true
                     WHERE c.user_id = \(userID)
-                    """)
-                guard let row = rows.first else { return PullPage(attempts: [], cursor: cursor, hasMore: false) }
-                latest = try row.decode(Int64.self, at: 0)
-                page += try rows.compactMap { row in try row.decode(Int64?.self, at: 1) == nil ? nil : try Self.storedAttempt(row, offset: 1) }
+                    """
+                ) { result throws(PostgresError) in
+                    (result.count == 0 ? nil : try result.int64(0, 0), try Self.storedAttempts(result, offset: 1))
+                }
+                guard let counter else { return PullPage(attempts: [], cursor: cursor, hasMore: false) }
+                latest = counter
+                page += attempts
                 first = false
             } else {
                 page += try await pool.query(
@@ -46,7 +49,7 @@ extension PostgresStore {
                       AND (\(excludingDevice)::uuid IS NULL OR device_id <> \(excludingDevice)::uuid)
                     ORDER BY seq
                     """
-                ).map { try Self.storedAttempt($0) }
+                ) { result throws(PostgresError) in try Self.storedAttempts(result) }
             }
             scanned = min(upper, latest)
         } while page.count <= limit && scanned < latest
@@ -64,13 +67,55 @@ extension PostgresStore {
     static let pullColumns =
         "seq, id::text, device_id::text, question_id, question_version, chosen::text, correct, answered_at, duration_ms, session_id::text, flags"
 
-    static func storedAttempt(_ row: PostgresRow, offset: Int = 0) throws -> StoredAttempt {
-        let chosen = try PostgresTextArray.parse(try row.decode(String.self, at: offset + 5)).compactMap { Int($0) }
-        let attempt = Attempt(
-            id: try row.decode(at: offset + 1), deviceID: try row.decode(at: offset + 2), questionID: try row.decode(at: offset + 3),
-            questionVersion: try row.decode(at: offset + 4), chosen: chosen, correct: try row.decode(at: offset + 6),
-            answeredAt: try row.decode(at: offset + 7),
-            durationMs: try row.decode(at: offset + 8), sessionID: try row.decode(at: offset + 9))
-        return StoredAttempt(seq: try row.decode(at: offset), attempt: attempt, flags: AttemptFlags(rawValue: try row.decode(at: offset + 10)))
+    /// The attempts of a result whose columns from `offset` on are `pullColumns`, read in place: the values that repeat
+    /// through a page (the device's id, the question's, its version, the session's) are made once and shared, and an
+    /// answer of one option is the shared array. A row whose `seq` is NULL (the learner's row when the range held no
+    /// attempt) holds none.
+    static func storedAttempts(_ result: PostgresResultView, offset: Int = 0) throws(PostgresError) -> [StoredAttempt] {
+        var strings = SharedStrings()
+        var attempts: [StoredAttempt] = []
+        attempts.reserveCapacity(result.count)
+        for row in 0..<result.count where try !result.isNull(row, offset) {
+            func text(_ column: Int, shared: Bool = true) throws(PostgresError) -> String {
+                if try result.isNull(row, offset + column) {
+                    throw PostgresError(kind: .decoding, message: "A pulled attempt has no value in column \(offset + column).")
+                }
+                return try result.withBytes(row, offset + column) { bytes throws(PostgresError) in
+                    shared ? strings.string(bytes) : String(decoding: bytes, as: UTF8.self)
+                }
+            }
+            let attempt = Attempt(
+                id: try text(1, shared: false), deviceID: try text(2), questionID: try text(3), questionVersion: try text(4),
+                chosen: try result.withBytes(row, offset + 5) { bytes throws(PostgresError) in try Self.options(bytes) },
+                correct: try result.decode(Bool.self, row, offset + 6), answeredAt: try result.int64(row, offset + 7),
+                durationMs: try result.int64(row, offset + 8), sessionID: try text(9))
+            let flags = try result.int64(row, offset + 10)
+            guard let rawFlags = Int32(exactly: flags) else {
+                throw PostgresError(kind: .decoding, message: "A pulled attempt's flags \(flags) do not fit a 32-bit integer.")
+            }
+            attempts.append(StoredAttempt(seq: try result.int64(row, offset), attempt: attempt, flags: AttemptFlags(rawValue: rawFlags)))
+        }
+        return attempts
+    }
+
+    /// An integer array's text form (`{2}`, `{0,3}`), as the options chosen; a single option is the shared array.
+    static func options(_ bytes: UnsafeBufferPointer<UInt8>) throws(PostgresError) -> [Int] {
+        if bytes.count == 3, bytes[0] == UInt8(ascii: "{"), bytes[2] == UInt8(ascii: "}"),
+            let shared = Attempt.oneOption(Int(bytes[1] &- UInt8(ascii: "0")))
+        {
+            return shared
+        }
+        let elements: [String]
+        do {
+            elements = try PostgresTextArray.parse(String(decoding: bytes, as: UTF8.self))
+        } catch {
+            throw PostgresError(kind: .decoding, message: "A pulled attempt's chosen options are not an array: \(error)")
+        }
+        return try elements.map { element throws(PostgresError) in
+            guard let option = Int(element) else {
+                throw PostgresError(kind: .decoding, message: "A pulled attempt's chosen options hold '\(element.prefix(20))', not a number.")
+            }
+            return option
+        }
     }
 }

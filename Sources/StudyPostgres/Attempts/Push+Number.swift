@@ -43,10 +43,12 @@ extension PostgresStore {
             case .only(let userID):
                 "SELECT user_id, \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) AND id = ANY(\(ids)::uuid[])"
             }
-        for row in try await tx.query(query) {
-            let found = try Self.storedAttempt(row, offset: 1)
-            stored[found.attempt.id] = PushPage.Known(
-                userID: try row.decode(Int64.self, at: 0), seq: found.seq, index: nil, attempt: found.attempt, ahead: found.flags.contains(.ahead))
+        let found = try await tx.query(query) { result throws(PostgresError) in
+            try zip((0..<result.count).map { row throws(PostgresError) in try result.int64(row, 0) }, Self.storedAttempts(result, offset: 1))
+        }
+        for (userID, attempt) in found {
+            stored[attempt.attempt.id] = PushPage.Known(
+                userID: userID, seq: attempt.seq, index: nil, attempt: attempt.attempt, ahead: attempt.flags.contains(.ahead))
         }
         return stored
     }

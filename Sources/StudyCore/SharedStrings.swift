@@ -1,5 +1,4 @@
 import Foundation
-import StudyCore
 
 /// The strings most recently made from bytes, so a value that repeats through a page of attempts (the device's id, the
 /// session's, a question's) is made once and shared, instead of allocated again for every attempt.
