@@ -232,6 +232,24 @@ final class PQConnection: @unchecked Sendable {
         }
     }
 
+    /// `COPY ... FROM STDIN (FORMAT binary)` of `count` rows that `write` writes one at a time (row n into an empty
+    /// row), each sent as its chunk fills: the rows are never all in memory at once.
+    func copyBinary(_ statement: PostgresQuery, fields: Int16, count: Int, write: (Int, inout PostgresBinaryRow) -> Void) throws(PostgresError) -> Int
+    {
+        try copyIn(statement) { chunk, flush in
+            chunk.append(contentsOf: [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00])  // PGCOPY\n\377\r\n\0
+            chunk.append(contentsOf: [UInt8](repeating: 0, count: 8))  // no flags, no header extension
+            var row = PostgresBinaryRow(fields: fields)
+            for n in 0..<count {
+                row.reset()
+                write(n, &row)
+                row.withBytes { chunk.append(contentsOf: $0) }
+                if chunk.count >= 1 << 16, !flush(&chunk) { return }
+            }
+            chunk.append(contentsOf: [0xFF, 0xFF])  // field count -1: the end
+        }
+    }
+
     /// Starts `statement` (a COPY FROM STDIN), lets `produce` fill the data in chunks (sending each when it calls
     /// `flush`, which returns false once sending failed), ends the COPY and returns the rows copied.
     private func copyIn(

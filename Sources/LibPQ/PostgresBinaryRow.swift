@@ -140,11 +140,11 @@ public struct PostgresBinaryRow: Sendable {
 }
 
 /// Rows for a binary COPY, written ahead of it one after another into one buffer (no allocation per row), so the COPY
-/// only sends bytes: a pushed page is written before its transaction takes the learner's row lock, and a field whose
-/// value is known only under that lock (the sequence number) is set in place with `setInt64`.
+/// only sends bytes (bulk loads, and the benchmark's raw COPY). A push writes its rows as the COPY sends them instead
+/// (`PostgresConnection.copyBinary(into:columns:count:write:)`), so that its pages never hold them all.
 public struct PostgresBinaryRows: Sendable {
     public private(set) var encoded: [UInt8] = []
-    private var starts: [Int] = []
+    public private(set) var count = 0
     private var scratch: PostgresBinaryRow
 
     public init(fields: Int16, capacity: Int = 0) {
@@ -152,37 +152,11 @@ public struct PostgresBinaryRows: Sendable {
         encoded.reserveCapacity(capacity)
     }
 
-    public var count: Int { starts.count }
-
     /// Appends a row that `write` writes field by field, one per column of the COPY.
     public mutating func append(_ write: (inout PostgresBinaryRow) -> Void) {
         scratch.reset()
         write(&scratch)
-        starts.append(encoded.count)
+        count += 1
         scratch.withBytes { encoded.append(contentsOf: $0) }
-    }
-
-    /// Sets field `field` (counted from 0) of row `row`, which must have been written with `int64`, to `value`.
-    public mutating func setInt64(_ value: Int64, row: Int, field: Int) {
-        var offset = starts[row] + 2
-        func length(at offset: Int) -> Int32 {
-            Int32(bitPattern: encoded[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) })
-        }
-        for _ in 0..<field { offset += 4 + max(Int(length(at: offset)), 0) }  // a NULL's length is -1, with no bytes
-        precondition(length(at: offset) == 8, "field \(field) of row \(row) is not an int8")
-        withUnsafeBytes(of: UInt64(bitPattern: value).bigEndian) { value in
-            encoded.replaceSubrange(offset + 4..<offset + 12, with: value)
-        }
-    }
-
-    /// The rows at `indices`, in that order.
-    public func rows(at indices: some Sequence<Int>) -> PostgresBinaryRows {
-        var subset = PostgresBinaryRows(fields: 0)
-        subset.scratch = scratch
-        for index in indices {
-            subset.starts.append(subset.encoded.count)
-            subset.encoded.append(contentsOf: encoded[starts[index]..<(index + 1 < starts.count ? starts[index + 1] : encoded.count)])
-        }
-        return subset
     }
 }

@@ -50,6 +50,16 @@ public struct PostgresConnection: Sendable {
         return try await run { try $0.copyBinary(statement, rows: rows) }
     }
 
+    /// Sends `count` rows through `COPY <table> (<columns>) FROM STDIN (FORMAT binary)`, each written by `write` (row n,
+    /// one field per column, in their order) just before it is sent; returns the number of rows copied.
+    @discardableResult
+    public func copyBinary(
+        into table: String, columns: [String], count: Int, write: @escaping @Sendable (Int, inout PostgresBinaryRow) -> Void
+    ) async throws -> Int {
+        let statement = copyStatement(into: table, columns: columns, options: " (FORMAT binary)")
+        return try await run { try $0.copyBinary(statement, fields: Int16(columns.count), count: count, write: write) }
+    }
+
     /// Runs `body` inside BEGIN … COMMIT; throws after ROLLBACK when `body` throws.
     @discardableResult
     public func withTransaction<T: Sendable>(isolation: Isolation = .readCommitted, _ body: (PostgresConnection) async throws -> T) async throws -> T

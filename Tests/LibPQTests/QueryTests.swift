@@ -179,22 +179,19 @@ import Testing
             #expect(try second.decode(Int32.self, at: 0) == .max && !second.decode(Bool.self, at: 1) && second.decode(String.self, at: 2) == "")
             #expect(try second.decode(String.self, at: 3) == "{}" && second.decode(String.self, at: 4) == "x")
             #expect(try await pool.query("SELECT sum(i) FROM b WHERE n >= 0 AND n < \(Int64.max)").scalar(Int64.self) == 199_990_000)
-            // Rows written through one scratch row: a long row, then shorter ones, each exactly as written; an int8 after
-            // text and NULL fields set in place afterwards; some of the rows picked out in another order.
+            // Rows written one at a time through one scratch row as the COPY sends them: a long row, then shorter ones,
+            // each exactly as written; then more rows than one chunk of the COPY holds.
             try await pool.query("CREATE TABLE r (t text, maybe text, n bigint, u uuid)")
             let texts = [String(repeating: "long ", count: 200), "short", ""]
-            var later = PostgresBinaryRows(fields: 4)
-            for (i, text) in texts.enumerated() {
-                later.append { row in
-                    row.text(text)
+            let columns = ["t", "maybe", "n", "u"]
+            let written = try await pool.withConnection {
+                try await $0.copyBinary(into: "r", columns: columns, count: texts.count) { i, row in
+                    row.text(texts[i])
                     if i == 1 { row.text("x") } else { row.null() }
-                    row.int64(-1)
+                    row.int64(Int64(10 + i))
                     row.uuid("0190a3c4-1111-7000-8000-00000000000\(i)")
                 }
             }
-            for i in 0..<3 { later.setInt64(Int64(10 + i), row: i, field: 2) }
-            let picked = later.rows(at: [2, 0])
-            let written = try await pool.withConnection { try await $0.copyBinary(into: "r", columns: ["t", "maybe", "n", "u"], rows: later) }
             #expect(written == 3)
             let back = try await pool.query("SELECT t, maybe, n, u::text FROM r ORDER BY n")
             #expect(try back.map { try $0.decode(String.self, at: 0) } == texts)
@@ -202,9 +199,18 @@ import Testing
             #expect(try back.map { try $0.decode(Int64.self, at: 2) } == [10, 11, 12])
             #expect(try back.map { try $0.decode(String.self, at: 3) } == (0..<3).map { "0190a3c4-1111-7000-8000-00000000000\($0)" })
             try await pool.query("TRUNCATE r")
-            #expect(try await pool.withConnection { try await $0.copyBinary(into: "r", columns: ["t", "maybe", "n", "u"], rows: picked) } == 2)
-            // A truncated heap takes a COPY's rows in the order sent.
-            #expect(try await pool.query("SELECT n FROM r").map { try $0.decode(Int64.self, at: 0) } == [12, 10])
+            let many = try await pool.withConnection {
+                try await $0.copyBinary(into: "r", columns: columns, count: 5_000) { i, row in
+                    row.text(String(repeating: "x", count: i % 40))
+                    row.null()
+                    row.int64(Int64(i))
+                    row.uuid(String(format: "0190a3c4-1111-7000-8000-%012d", i))
+                }
+            }
+            #expect(many == 5_000)
+            #expect(try await pool.query("SELECT sum(n) FROM r").scalar(Int.self) == 12_497_500)
+            #expect(try await pool.query("SELECT count(DISTINCT u) FROM r").scalar(Int.self) == 5_000)
+            #expect(try await pool.query("SELECT sum(length(t)) FROM r").scalar(Int.self) == (0..<5_000).reduce(0) { $0 + $1 % 40 })
             var bad = PostgresBinaryRow(fields: 1)
             for text in [
                 "0190a3c4-1111-7000-8000-00000000abc", "0190a3c4-1111-7000-8000-00000000abcg", "0190a3c411117000800000000000abcd", "",

@@ -9,15 +9,13 @@ struct PushPage {
     let flags: [AttemptFlags]
     /// Why each malformed attempt is refused; nil for a well-formed one.
     let problems: [String?]
-    /// The well-formed attempts as COPY rows of `attempts`, numbered 0 until the row lock hands out their numbers.
-    var rows: PostgresBinaryRows
-    /// The row of each attempt in `rows`; -1 for a malformed one.
-    let rowOf: [Int]
+    /// How many attempts are well-formed (those are numbered and stored when new).
+    let wellFormed: Int
     /// What the well-formed attempts change besides `attempts`, for the usual case that every one is new (a look-up
     /// that sets some aside works it out again for the rest).
     let planned: PageEffects
 
-    init(_ attempts: [Attempt], flags: [AttemptFlags], userID: Int64, receivedAt: Int64) {
+    init(_ attempts: [Attempt], flags: [AttemptFlags], userID: Int64) {
         var problems: [String?] = []
         problems.reserveCapacity(attempts.count)
         var attempts = attempts
@@ -27,18 +25,12 @@ struct PushPage {
             // They nearly always are lower-case already; the page is copied only when one is not.
             if !check.lowercaseIDs { attempts[i].normaliseIDs() }
         }
-        var rows = PostgresBinaryRows(fields: Int16(PostgresStore.attemptColumns.count), capacity: attempts.count * 176)
-        var rowOf = [Int](repeating: -1, count: attempts.count)
-        for i in attempts.indices where problems[i] == nil {
-            rowOf[i] = rows.count
-            PostgresStore.appendRow(attempts[i], to: &rows, userID: userID, seq: 0, receivedAt: receivedAt, flags: flags[i])
-        }
+        let valid = attempts.indices.filter { problems[$0] == nil }
         self.attempts = attempts
         self.flags = flags
         self.problems = problems
-        self.rows = rows
-        self.rowOf = rowOf
-        planned = PageEffects(of: attempts, flags: flags, at: attempts.indices.filter { problems[$0] == nil }, userID: userID)
+        wellFormed = valid.count
+        planned = PageEffects(of: attempts, flags: flags, at: valid, userID: userID)
     }
 }
 

@@ -8,19 +8,15 @@ extension PostgresStore {
         "received_at", "flags",
     ]
 
-    /// Copies the page's attempts at `fresh` into `attempts`, `fresh[n]` numbered `base + 1 + n`. With nothing set aside
-    /// by a look-up that is every row, numbered in place (a retry numbers them again); otherwise the fresh ones are copied
-    /// out first.
-    static func copy(_ page: inout PushPage, fresh: [Int], numberedAfter base: Int64, on tx: PostgresConnection) async throws {
-        func copy(_ rows: inout PostgresBinaryRows) async throws {
-            for n in 0..<rows.count { rows.setInt64(base + 1 + Int64(n), row: n, field: 1) }
-            try await tx.copyBinary(into: "attempts", columns: attemptColumns, rows: rows)
-        }
-        if fresh.count == page.rows.count {
-            try await copy(&page.rows)
-        } else {
-            var subset = page.rows.rows(at: fresh.map { page.rowOf[$0] })
-            try await copy(&subset)
+    /// Copies the page's attempts at `fresh` into `attempts`, `fresh[n]` numbered `base + 1 + n`. Each row is written as
+    /// the COPY sends it: the pages that wait for a connection or a learner's lock hold their attempts, not their rows.
+    static func copy(_ page: PushPage, fresh: [Int], numberedAfter base: Int64, userID: Int64, receivedAt: Int64, on tx: PostgresConnection)
+        async throws
+    {
+        let attempts = page.attempts
+        let flags = page.flags
+        try await tx.copyBinary(into: "attempts", columns: attemptColumns, count: fresh.count) { n, row in
+            write(attempts[fresh[n]], into: &row, userID: userID, seq: base + 1 + Int64(n), receivedAt: receivedAt, flags: flags[fresh[n]])
         }
     }
 

@@ -28,7 +28,7 @@ extension PostgresStore: AttemptRepository {
             if let sessionsQuery { try await pool.query(sessionsQuery) }
             return []
         }
-        var page = PushPage(attempts, flags: flags, userID: userID, receivedAt: receivedAt)
+        let page = PushPage(attempts, flags: flags, userID: userID)
         // Pushed attempts are nearly always new, so the first try copies them without looking their ids up; only when
         // that runs into a stored id (a resent page, an id repeated in the page, an id of another user) is the
         // transaction rolled back and redone with a look-up that sorts each attempt into inserted, duplicate, conflict
@@ -45,25 +45,25 @@ extension PostgresStore: AttemptRepository {
         return try await retrying { tx in
             // The page's sessions first, before the learner's row lock is taken: the push commits once for both.
             if let sessionsQuery { try await tx.query(sessionsQuery) }
-            let base = try await Self.reserveNumbers(page.rows.count, userID: userID, on: tx)
+            let base = try await Self.reserveNumbers(page.wellFormed, userID: userID, on: tx)
             let stored =
                 lookUp
                 ? try await Self.storedAttempts(withIDsOf: page, of: distributed ? .only(userID) : .anyone, on: tx).merging(foreign) { own, _ in own }
                 : nil
             let numbered = page.number(from: base, stored: stored, userID: userID)
-            if numbered.next != base + Int64(page.rows.count) {
+            if numbered.next != base + Int64(page.wellFormed) {
                 try await tx.query("UPDATE learner_counters SET attempt_seq = \(numbered.next) WHERE user_id = \(userID)")
             }
             guard !numbered.fresh.isEmpty else { return numbered.outcomes }
             let effects =
-                numbered.fresh.count == page.rows.count
+                numbered.fresh.count == page.wellFormed
                 ? page.planned : PageEffects(of: page.attempts, flags: page.flags, at: numbered.fresh, userID: userID)
             // The stored progress of the page's questions is read first, and the page folded onto it while PostgreSQL
             // takes the COPY: that fold then costs the learner's row lock no time.
             let progress = base == 0 ? [:] : try await Self.storedProgress(userID: userID, questionIDs: effects.questionIDs, on: tx)
             async let extended = Self.extendFolds(effects.attempts, effects.groups, onto: progress, firstAttempts: base == 0)
             do {
-                try await Self.copy(&page, fresh: numbered.fresh, numberedAfter: base, on: tx)
+                try await Self.copy(page, fresh: numbered.fresh, numberedAfter: base, userID: userID, receivedAt: receivedAt, on: tx)
             } catch let error as PostgresError where error.kind == .uniqueViolation && !lookUp {
                 lookUp = true
                 throw error  // `retrying` runs the transaction again, with the look-up
