@@ -50,12 +50,13 @@ extension TeamTests {
                 ).column(String.self)
                 #expect(unplaced == ["login_failures", "schema_migrations"])
                 // A shard move (citus_rebalance_start) copies by logical replication: every distributed table needs a
-                // replica identity, a primary key or all its columns.
+                // replica identity: all its columns, a unique index named for it, or (the default) its primary key.
                 let unidentified = try await pool.query(
                     """
                     SELECT c.relname FROM pg_dist_partition d JOIN pg_class c ON c.oid = d.logicalrelid
-                    WHERE d.partmethod = 'h' AND NOT (c.relreplident = 'f' OR (c.relreplident = 'd'
-                          AND EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')))
+                    WHERE d.partmethod = 'h' AND NOT (c.relreplident = 'f'
+                          OR (c.relreplident = 'i' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident))
+                          OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')))
                     ORDER BY 1
                     """
                 ).column(String.self)

@@ -51,8 +51,12 @@ BEGIN
     -- (PostgresStore.registerDevice), a token is found by (learner, hash), and a token of the older form (no learner
     -- in it) by its hash on every shard.
     IF NOT pg_temp.placed('auth_tokens') THEN
-        -- Put back once both are distributed (below): Citus distributes neither end of a key between local tables.
+        -- Its key to devices first, as devices' key changes below; put back once both are distributed (at the end):
+        -- Citus distributes neither end of a key between local tables.
         ALTER TABLE auth_tokens DROP CONSTRAINT IF EXISTS auth_tokens_device;
+        ALTER TABLE auth_tokens DROP CONSTRAINT IF EXISTS auth_tokens_pkey;
+        ALTER TABLE auth_tokens ADD PRIMARY KEY (user_id, token_hash);
+        CREATE INDEX IF NOT EXISTS auth_tokens_by_hash ON auth_tokens (token_hash);
     END IF;
     IF NOT pg_temp.placed('devices') THEN
         -- The primary key on (learner, id), which a shard move's logical replication needs as well.
@@ -60,11 +64,6 @@ BEGIN
         ALTER TABLE devices DROP CONSTRAINT IF EXISTS devices_pkey;
         ALTER TABLE devices ADD PRIMARY KEY (user_id, id);
         CREATE INDEX IF NOT EXISTS devices_by_id ON devices (id);
-    END IF;
-    IF NOT pg_temp.placed('auth_tokens') THEN
-        ALTER TABLE auth_tokens DROP CONSTRAINT IF EXISTS auth_tokens_pkey;
-        ALTER TABLE auth_tokens ADD PRIMARY KEY (user_id, token_hash);
-        CREATE INDEX IF NOT EXISTS auth_tokens_by_hash ON auth_tokens (token_hash);
     END IF;
 
     -- Referenced before referencing: a reference table's foreign keys point at reference tables.
