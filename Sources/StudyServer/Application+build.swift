@@ -41,6 +41,7 @@ public func buildApplication(
     }
     let store = PostgresStore(pool: pool, readPool: readPool, maxReadLagMs: configuration.maxReadLagMs)
     var bundledDeckIDs: [String] = []
+    var bundledQuestions: [Question] = []
     let router: Router<AppContext>
     do {
         switch configuration.migrations {
@@ -61,8 +62,10 @@ public func buildApplication(
             let deck = try SeedFormat.parse(source.text, name: source.name)
             try await store.storeDeck(deck, at: clock())
             bundledDeckIDs.append(deck.id)
+            bundledQuestions += deck.questions
         }
-        router = try buildRouter(store: store, configuration: configuration, bundledDeckIDs: bundledDeckIDs, clock: clock)
+        router = try buildRouter(
+            store: store, configuration: configuration, bundledDeckIDs: bundledDeckIDs, bundledQuestions: bundledQuestions, clock: clock)
     } catch {
         await pool.close()
         await readPool?.close()
@@ -110,12 +113,14 @@ struct DatabaseService: Service {
 
 /// Every route of the API over `store`, with its middleware: what `buildApplication` serves once the database is up.
 /// Separate from it so that the routes can be built over any store that implements the storage ports (a test's
-/// in-memory one, say) without starting a database.
+/// in-memory one, say) without starting a database. `bundledQuestions`: the bundled decks' questions, known to the sync
+/// routes from the start (others are read when a push first names them).
 public func buildRouter<
     Store: UserRepository & DeviceRepository & AttemptRepository & ProgressRepository & DeckRepository & SessionRepository
         & TeamRepository & ReadinessCheck & AccountAdministration & DashboardRepository
 >(
-    store: Store, configuration: ServerConfiguration, bundledDeckIDs: [String], clock: @escaping @Sendable () -> Int64
+    store: Store, configuration: ServerConfiguration, bundledDeckIDs: [String], bundledQuestions: [Question] = [],
+    clock: @escaping @Sendable () -> Int64
 ) throws -> Router<AppContext> {
     let router = Router(context: AppContext.self)
     router.add(middleware: RequestIDMiddleware())
@@ -143,7 +148,8 @@ public func buildRouter<
 
     let authenticated = v1.group().add(middleware: AuthenticationMiddleware(repository: store, clock: clock))
     accounts.addAuthenticatedRoutes(to: authenticated)
-    SyncController(repository: store, configuration: configuration, clock: clock).addRoutes(to: authenticated)
+    SyncController(repository: store, configuration: configuration, clock: clock, questions: QuestionCache(knowing: bundledQuestions))
+        .addRoutes(to: authenticated)
     TeamController(repository: store, bundledDeckIDs: bundledDeckIDs, clock: clock).addRoutes(to: authenticated)
     InviteController(repository: store, clock: clock).addRoutes(to: authenticated)
     DeckController(repository: store, bundledDeckIDs: bundledDeckIDs, clock: clock).addRoutes(to: authenticated)

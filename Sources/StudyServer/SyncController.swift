@@ -10,7 +10,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
     let repository: Repository
     let configuration: ServerConfiguration
     let clock: @Sendable () -> Int64
-    let questions = QuestionCache()
+    var questions = QuestionCache()
 
     func addRoutes(to group: RouterGroup<AppContext>) {
         group.post("sync") { request, context in try await sync(request, context) }
@@ -130,6 +130,12 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
 /// cache is never stale. Keys the server does not know are asked again next time (a deck may be published meanwhile).
 actor QuestionCache {
     private var known: [String: Question] = [:]
+
+    /// A cache that knows `questions` already (the bundled decks', stored at start), so that the first pushes of them
+    /// wait for no look-up.
+    init(knowing questions: [Question] = []) {
+        for question in questions { known[AttemptReview.key(question.id, question.version)] = question }
+    }
 
     func lookUp(_ keys: Set<String>, in repository: some DeckRepository) async throws -> [String: Question] {
         let missing = keys.filter { known[$0] == nil }

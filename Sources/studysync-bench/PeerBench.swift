@@ -48,7 +48,13 @@ enum PeerBench {
         var seconds: [String: Double] = [:], bytes: [String: [String: Int]] = [:], attempts: [String: Int] = [:]
         func measure(_ name: String, count: Int, _ body: @Sendable () async throws -> Void) async throws {
             let before = try relay?.totals()
+            let startMark = Self.monotonicSeconds()
             let duration = try await Bench.timed(body)
+            // With BENCH_MARKS set, each measure's window on CLOCK_MONOTONIC, to profile it alone: `perf record -k
+            // CLOCK_MONOTONIC -g -- studysync-bench peer …`, then `perf report --time START,END` (docs/benchmarks.md).
+            if ProcessInfo.processInfo.environment["BENCH_MARKS"] != nil {
+                Bench.say(String(format: "  mark %@: %.6f,%.6f", name, startMark, Self.monotonicSeconds()))
+            }
             seconds[name] = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
             attempts[name] = count
             if let before, let after = try relay?.totals() {
@@ -93,6 +99,12 @@ enum PeerBench {
             result["copyRate"] = ["empty": copies.empty.rate, "asFound": copies.asFound.rate]
         }
         try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: output))
+    }
+
+    static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     /// `shaped_relay.py` in a process of its own, in front of the server.
