@@ -10,7 +10,8 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
     let repository: Repository
     let configuration: ServerConfiguration
     let clock: @Sendable () -> Int64
-    var questions = QuestionCache()
+    /// Given the bundled decks' questions at start (`buildRouter`).
+    let questions: QuestionCache
 
     func addRoutes(to group: RouterGroup<AppContext>) {
         group.post("sync") { request, context in try await sync(request, context) }
