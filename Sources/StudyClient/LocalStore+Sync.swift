@@ -95,19 +95,26 @@ extension LocalStore {
             for result in response.results where result.ahead { try db.run("UPDATE attempts SET ahead = 1 WHERE id = ?", [.text(result.id)]) }
             for session in pushedSessions { try db.run("UPDATE sessions SET pushed = 1 WHERE id = ?", [.text(session.id)]) }
             var merge = Merge()
+            let insert = try db.statement(
+                """
+                INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id, sync_state, server_seq, ahead)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT(id) DO NOTHING
+                """)
             for pulled in response.attempts {
                 let a = pulled.attempt
-                let inserted = try db.run(
-                    """
-                    INSERT INTO attempts(id, device_id, question_id, question_version, chosen, correct, answered_at, duration_ms, session_id, sync_state, server_seq, ahead)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT(id) DO NOTHING
-                    """,
-                    [
-                        .text(a.id), .text(a.deviceID), .text(a.questionID), .text(a.questionVersion), .text(JSONText.encode(a.chosen)),
-                        .init(a.correct),
-                        .integer(a.answeredAt), .integer(a.durationMs), .text(a.sessionID), .integer(pulled.seq),
-                        .init(pulled.flags & AttemptFlags.ahead.rawValue != 0),
-                    ])
+                let inserted = try insert.run { bind in
+                    try bind.text(a.id)
+                    try bind.text(a.deviceID)
+                    try bind.text(a.questionID)
+                    try bind.text(a.questionVersion)
+                    try bind.text(JSONText.encode(a.chosen))
+                    try bind.bool(a.correct)
+                    try bind.int(a.answeredAt)
+                    try bind.int(a.durationMs)
+                    try bind.text(a.sessionID)
+                    try bind.int(pulled.seq)
+                    try bind.bool(pulled.flags & AttemptFlags.ahead.rawValue != 0)
+                }
                 if inserted == 1 {
                     merge.inserted += 1
                 } else {

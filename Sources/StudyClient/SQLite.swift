@@ -41,7 +41,7 @@ public enum SQLiteValue: Sendable, Hashable {
 /// Not being Sendable is also what makes `SQLITE_OPEN_NOMUTEX` safe: a connection is used by one task at a time, so
 /// SQLite's own locking around every call (a fifth of the CPU of storing a pulled page) is left out.
 final class SQLiteDatabase {
-    private let handle: OpaquePointer
+    fileprivate let handle: OpaquePointer
 
     private static let configured: Void = { _ = studysync_sqlite_disable_memory_statistics() }()
 
@@ -181,36 +181,97 @@ final class SQLiteDatabase {
         func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
     }
 
+    /// The prepared statement for `sql`, from the cache or prepared now.
+    private func prepared(_ sql: String) throws -> OpaquePointer {
+        if let cached = statements[sql] { return cached }
+        var prepared: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &prepared, nil) == SQLITE_OK, let prepared else { throw lastError() }
+        statements[sql] = prepared
+        return prepared
+    }
+
     private func withStatement<T>(_ sql: String, _ values: [SQLiteValue], _ body: (OpaquePointer) throws -> T) throws -> T {
-        let statement: OpaquePointer
-        if let cached = statements[sql] {
-            statement = cached
-        } else {
-            var prepared: OpaquePointer?
-            guard sqlite3_prepare_v2(handle, sql, -1, &prepared, nil) == SQLITE_OK, let prepared else { throw lastError() }
-            statements[sql] = prepared
-            statement = prepared
-        }
+        let statement = try prepared(sql)
         // Reset after use so the statement holds no lock and no stale binding when it is next taken from the cache.
         defer {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
         }
-        for (i, value) in values.enumerated() {
-            let index = Int32(i + 1)
-            let rc: Int32
+        var bind = Binder(statement: statement, database: self)
+        for value in values {
             switch value {
-            case .null: rc = sqlite3_bind_null(statement, index)
-            case .integer(let v): rc = sqlite3_bind_int64(statement, index, v)
-            case .real(let v): rc = sqlite3_bind_double(statement, index, v)
-            case .text(let v): rc = sqlite3_bind_text(statement, index, v, -1, SQLiteDatabase.transient)
+            case .null: try bind.null()
+            case .integer(let v): try bind.int(v)
+            case .real(let v): try bind.double(v)
+            case .text(let v): try bind.text(v)
             }
-            guard rc == SQLITE_OK else { throw lastError() }
         }
         return try body(statement)
     }
 
-    private func step(_ statement: OpaquePointer) throws -> Bool {
+    /// A statement a loop runs many times (one per row of a pulled page): its SQL is looked up once, and each run binds
+    /// its values in place instead of through an array of them.
+    func statement(_ sql: String) throws -> Statement { Statement(handle: try prepared(sql), database: self) }
+
+    struct Statement {
+        fileprivate let handle: OpaquePointer
+        fileprivate let database: SQLiteDatabase
+
+        /// Binds the parameters in order through `bind`, runs the statement to its end and resets it; the number of rows
+        /// it changed.
+        @discardableResult
+        func run(_ bind: (inout Binder) throws -> Void) throws -> Int {
+            defer {
+                sqlite3_reset(handle)
+                sqlite3_clear_bindings(handle)
+            }
+            var binder = Binder(statement: handle, database: database)
+            try bind(&binder)
+            while try database.step(handle) {}
+            return Int(sqlite3_changes(database.handle))
+        }
+    }
+
+    /// Binds a statement's parameters one after another, from the first.
+    struct Binder {
+        fileprivate let statement: OpaquePointer
+        fileprivate let database: SQLiteDatabase
+        private var index: Int32 = 0
+
+        fileprivate init(statement: OpaquePointer, database: SQLiteDatabase) {
+            self.statement = statement
+            self.database = database
+        }
+
+        mutating func null() throws { try check(sqlite3_bind_null(statement, next())) }
+        mutating func int(_ value: Int64) throws { try check(sqlite3_bind_int64(statement, next(), value)) }
+        mutating func bool(_ value: Bool) throws { try int(value ? 1 : 0) }
+        mutating func double(_ value: Double) throws { try check(sqlite3_bind_double(statement, next(), value)) }
+        /// Bound with its length, from the string's own bytes (no C string is made, no scan for a terminating zero).
+        mutating func text(_ value: String) throws {
+            let index = next()
+            let rc =
+                value.utf8.withContiguousStorageIfAvailable { bytes -> Int32 in
+                    guard let length = Int32(exactly: bytes.count) else { return SQLITE_TOOBIG }
+                    // A null pointer would bind NULL: the empty string is bound from a literal.
+                    guard let start = bytes.baseAddress, length > 0 else {
+                        return sqlite3_bind_text(statement, index, "", 0, SQLiteDatabase.transient)
+                    }
+                    return start.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                        sqlite3_bind_text(statement, index, $0, length, SQLiteDatabase.transient)
+                    }
+                } ?? sqlite3_bind_text(statement, index, value, -1, SQLiteDatabase.transient)
+            try check(rc)
+        }
+
+        private mutating func next() -> Int32 {
+            index += 1
+            return index
+        }
+        private func check(_ rc: Int32) throws { if rc != SQLITE_OK { throw database.lastError() } }
+    }
+
+    fileprivate func step(_ statement: OpaquePointer) throws -> Bool {
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
@@ -218,12 +279,12 @@ final class SQLiteDatabase {
         }
     }
 
-    private func lastError() -> SQLiteError {
+    fileprivate func lastError() -> SQLiteError {
         SQLiteError(code: sqlite3_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
     }
 
     /// SQLite copies the bytes before `bind` returns.
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    fileprivate static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 }
 
 extension SQLiteValue {

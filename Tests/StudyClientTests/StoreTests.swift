@@ -114,6 +114,29 @@ func makeAttempt(_ question: Question, correct: Bool, at time: Int64, device: St
         #expect(try store.attempts().count == 3)
     }
 
+    /// A pulled page is stored field for field: long and short text, non-ASCII text, the empty string (not NULL), several
+    /// options, the ahead flag; the same page again changes nothing.
+    @Test func pulledAttemptsAreStoredExactly() throws {
+        let store = try LocalStore(directory: home)
+        let q = try store.requireDeck("ml-deployment").questions[0]
+        let before = try store.attempts()
+        let long = Attempt(
+            id: UUID().uuidString.lowercased(), deviceID: "appareil-é-😀-" + String(repeating: "x", count: 40), questionID: q.id,
+            questionVersion: q.version, chosen: q.correct, correct: true, answeredAt: 5_000, durationMs: 1_200, sessionID: "")
+        let short = Attempt(
+            id: "a", deviceID: "d", questionID: q.id, questionVersion: q.version, chosen: [0, 3], correct: false, answeredAt: 6_000,
+            durationMs: 0, sessionID: "s")
+        let page = SyncResponse(
+            results: [],
+            attempts: [PulledAttempt(seq: 1, attempt: long, flags: 0), PulledAttempt(seq: 2, attempt: short, flags: AttemptFlags.ahead.rawValue)],
+            cursor: 2, hasMore: false, serverTime: 1, clockOffsetMs: 0, clockWarning: nil)
+        #expect(try store.apply(page, pushedSessions: []).inserted == 2)
+        let stored = try store.attempts().filter { attempt in !before.contains { $0.id == attempt.id } }
+        #expect(stored.sorted { $0.answeredAt < $1.answeredAt } == [long, short])
+        #expect(try store.apply(page, pushedSessions: []).duplicates == 2)
+        #expect(try store.attempts().count == before.count + 2)
+    }
+
     /// Results that do not line up with the page (or come without it) still take the right attempts out of the outbox.
     @Test func resultsOutOfPlaceStillFindTheirAttempts() throws {
         let store = try LocalStore(directory: home)
