@@ -21,7 +21,17 @@ import StudyPostgres
 ///     .build/release/studysync-bench topology DATABASE_URL                       # the sync shapes on a database you give
 @main
 struct Bench {
-    static func main() async throws {
+    /// A mistake in the command line or a failed run is one sentence on standard error and status 1, not a trap.
+    static func main() async {
+        do {
+            try await run()
+        } catch {
+            FileHandle.standardError.write(Data("studysync-bench: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    static func run() async throws {
         if CommandLine.arguments.dropFirst().first == "scale" {
             let numbers = CommandLine.arguments.dropFirst(2).compactMap { Int($0) }
             return try await ScaleBench.run(learners: numbers.first ?? 1_000, attemptsPerLearner: numbers.dropFirst().first ?? 10_000)
