@@ -38,6 +38,16 @@ public struct SyncEngine {
     /// The size of a sync's first page each way: small, so that the other side starts on it sooner.
     static let firstPage = 1_000
 
+    /// How many attempts the `page`-th pull of a sync asks for (from 0; nil: as many as the server sends): the first
+    /// small, the second mid-sized, so that the server reads and sends each while the page before it is stored here.
+    static func pullLimit(page: Int) -> Int? {
+        switch page {
+        case 0: firstPage
+        case 1: 4 * firstPage
+        default: nil
+        }
+    }
+
     /// The push page for the limits a server advertises (`GET /v1/meta`): at most its page, and few enough attempts that
     /// a page stays well inside its body limit (an attempt in the row form is a few hundred bytes; 1 KiB is allowed).
     public static func pageSize(for meta: MetaResponse) -> Int {
@@ -58,8 +68,9 @@ public struct SyncEngine {
     /// Pages of pending attempts go out one after another without waiting, `pagesInFlight` at once: while the server
     /// stores page N and page N+1 waits there, page N+2 is read; it is sent when page N is answered, and that answer is
     /// applied after. Those pushes ask for no pulled attempts (`pullLimit` 0); the pulls follow, cursor after cursor,
-    /// each asked for while the page before it is stored. A sync of one page or less is one request. The first page
-    /// each way holds at most `firstPage` attempts, so work starts on both sides sooner.
+    /// each asked for while the page before it is stored (the first answer's too). A sync of one page or less is one
+    /// request. The first page each way holds at most `firstPage` attempts, so work starts on both sides sooner; the
+    /// second pull four times that (`pullLimit(page:)`), so that the server reads the third while the second is stored.
     public func run(progress: (Int, Int) -> Void = { _, _ in }) async throws -> Summary {
         var summary = Summary()
         let total = try store.pendingCount()
@@ -89,6 +100,7 @@ public struct SyncEngine {
             try record(try await oldest.answer.value, pushed: oldest.page, pushedSessions: oldest.sessions)
         }
         var last: Attempt?
+        var firstAnswer: (response: SyncResponse, page: [Attempt], sessions: [StudySession])?
         while true {
             // The first page is small, so the server starts on it while the next, full one is read and sent.
             let limit = last == nil ? min(pageSize, Self.firstPage) : pageSize
@@ -98,8 +110,12 @@ public struct SyncEngine {
             if inFlight.isEmpty && (page.count < limit || (last == nil && page.count == total)) {
                 let response = try await transport.sync(
                     SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: page, sessions: sessions, pullLimit: Self.firstPage))
-                try record(response, pushed: page, pushedSessions: sessions)
-                if !response.hasMore { return summary }
+                guard response.hasMore else {
+                    try record(response, pushed: page, pushedSessions: sessions)
+                    return summary
+                }
+                // More to pull: the next page is asked for before this answer is stored (below).
+                firstAnswer = (response, page, sessions)
                 break
             }
             if !page.isEmpty {
@@ -120,13 +136,16 @@ public struct SyncEngine {
                 break
             }
         }
-        // Pulls: the next page is asked for, with the cursor the last answer gave, while that answer is stored.
-        func pull(after cursor: Int64, limit: Int? = nil) -> Task<SyncResponse, any Error> {
-            let request = SyncRequest(clientTime: clock(), cursor: cursor, attempts: [], pullLimit: limit)
+        // Pulls: each page is asked for, with the cursor the answer before it gave, while that answer is stored.
+        var pulls = firstAnswer != nil || summary.requests > 0 ? 1 : 0
+        func pull(after cursor: Int64) -> Task<SyncResponse, any Error> {
+            let request = SyncRequest(clientTime: clock(), cursor: cursor, attempts: [], pullLimit: Self.pullLimit(page: pulls))
+            pulls += 1
             return Task { [transport] in try await transport.sync(request) }
         }
-        var next = pull(after: store.syncCursor, limit: summary.requests == 0 ? Self.firstPage : nil)
+        var next = pull(after: firstAnswer.map { LocalStore.cursor(after: $0.response, stored: store.syncCursor) } ?? store.syncCursor)
         defer { next.cancel() }
+        if let first = firstAnswer { try record(first.response, pushed: first.page, pushedSessions: first.sessions) }
         while true {
             let response = try await next.value
             if response.hasMore { next = pull(after: response.cursor) }
