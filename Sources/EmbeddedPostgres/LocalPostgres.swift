@@ -30,11 +30,12 @@ public final class LocalPostgres: Sendable {
         PostgresConfiguration(parameters: ["host": socketDirectory.path, "port": String(port), "user": "postgres", "dbname": "postgres"])
     }
 
-    /// Creates and starts a throwaway cluster. `durable: false` turns off fsync, for tests.
-    public static func startTemporary(durable: Bool = false) throws -> LocalPostgres {
+    /// Creates and starts a throwaway cluster. `durable: false` turns off fsync, for tests. `settings`: more lines of
+    /// `postgresql.conf` (a benchmark's `shared_preload_libraries`, say), our own text, never a client's.
+    public static func startTemporary(durable: Bool = false, settings: [String] = []) throws -> LocalPostgres {
         let root = try makePrivateDirectory(prefix: "studysync-pg-")
         do {
-            return try start(data: root.appendingPathComponent("data"), socket: root, temporaryRoot: root, durable: durable)
+            return try start(data: root.appendingPathComponent("data"), socket: root, temporaryRoot: root, durable: durable, settings: settings)
         } catch {
             try? FileManager.default.removeItem(at: root)
             throw error
@@ -155,8 +156,8 @@ public final class LocalPostgres: Sendable {
         self.owned = owned
     }
 
-    private static func start(data: URL, socket: URL, temporaryRoot: URL?, durable: Bool) throws -> LocalPostgres {
-        let (binaries, asPostgres) = try prepare(data: data, socket: socket, durable: durable)
+    private static func start(data: URL, socket: URL, temporaryRoot: URL?, durable: Bool, settings: [String] = []) throws -> LocalPostgres {
+        let (binaries, asPostgres) = try prepare(data: data, socket: socket, durable: durable, settings: settings)
         let log = (temporaryRoot ?? data).appendingPathComponent("postgres.log")
         try run(binaries.appendingPathComponent("pg_ctl"), ["-D", data.path, "-l", log.path, "-w", "-t", "60", "start"], asPostgres: asPostgres)
         let server = LocalPostgres(
@@ -168,7 +169,7 @@ public final class LocalPostgres: Sendable {
 
     /// Creates the cluster on first use and writes its settings (a free port, the socket directory); returns where the
     /// server programs are and whether they run as the `postgres` user.
-    private static func prepare(data: URL, socket: URL, durable: Bool) throws -> (binaries: URL, asPostgres: Bool) {
+    private static func prepare(data: URL, socket: URL, durable: Bool, settings extra: [String] = []) throws -> (binaries: URL, asPostgres: Bool) {
         let binaries = try findBinaries()
         let asPostgres = getuid() == 0
         let fm = FileManager.default
@@ -198,6 +199,7 @@ public final class LocalPostgres: Sendable {
             "shared_buffers = 128MB",
         ]
         if !durable { settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"] }
+        settings += extra
         try (settings.joined(separator: "\n") + "\n").write(to: data.appendingPathComponent("studysync.conf"), atomically: true, encoding: .utf8)
         let conf = data.appendingPathComponent("postgresql.conf")
         let existing = (try? String(contentsOf: conf, encoding: .utf8)) ?? ""

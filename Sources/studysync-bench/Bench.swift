@@ -364,21 +364,28 @@ final class Home: @unchecked Sendable {
     }
 
     /// `count` offline attempts on the bundled deck, 4 s apart, each taking 1.5–9 s, with ids as `study` makes them: the
-    /// shape of the Anki peer's reviews (../shared/peers/anki/bench.py).
-    func fill(_ count: Int, seed: UInt64) throws {
+    /// shape of the Anki peer's reviews (../shared/peers/anki/bench.py). With `after`, they are answered one millisecond
+    /// apart from just after it instead: a learner's answers since their last sync, which come after every answer synced
+    /// before (as a class's learners answer), so that the server extends their progress rather than folding it again
+    /// from all their attempts (what it does for answers that arrive out of time order, from another device). Returns the
+    /// time of the last.
+    @discardableResult
+    func fill(_ count: Int, seed: UInt64, after: Int64? = nil) throws -> Int64 {
         let deck = try store.requireDeck("ml-deployment")
         let session = try store.startSession(deckID: deck.id, at: 1_700_000_000_000)
         var rng = SeededGenerator(seed: seed)
-        let start = Int64(Date().timeIntervalSince1970 * 1000) - Int64(count) * 4_000 - 60_000
+        let spacing: Int64 = after == nil ? 4_000 : 1
+        let start = after.map { $0 + 1 } ?? Int64(Date().timeIntervalSince1970 * 1000) - Int64(count) * 4_000 - 60_000
         let attempts = (0..<count).map { i -> Attempt in
             let q = deck.questions[Int.random(in: 0..<deck.questions.count, using: &rng)]
             let chosen = Bool.random(using: &rng) ? q.correct : [(q.correct[0] + 1) % q.options.count]
             return Attempt(
-                id: UUIDv7.make(milliseconds: start + Int64(i) * 4_000, counter: i & UUIDv7.counterMask, device: store.deviceID)!,
+                id: UUIDv7.make(milliseconds: start + Int64(i) * spacing, counter: i & UUIDv7.counterMask, device: store.deviceID)!,
                 deviceID: store.deviceID, questionID: q.id, questionVersion: q.version, chosen: chosen, correct: q.grade(chosen),
-                answeredAt: start + Int64(i) * 4_000, durationMs: Int64.random(in: 1_500...9_000, using: &rng), sessionID: session)
+                answeredAt: start + Int64(i) * spacing, durationMs: Int64.random(in: 1_500...9_000, using: &rng), sessionID: session)
         }
         try store.recordAll(attempts)
+        return start + Int64(max(count - 1, 0)) * spacing
     }
 
     /// What `study sync` does: the server's limits and what it reads (`GET /v1/meta`, remembered from the last sync),

@@ -18,7 +18,11 @@ enum ClassBench {
     static func run(learners: Int, seconds: Int, rounds: Int) async throws {
         Bench.say("StudySync, a class syncing at once — \(ISO8601DateFormatter().string(from: Date())) — \(Bench.machineDescription())")
         Bench.say("\(learners) learners, each answering 20 questions and syncing, again and again for \(seconds) s; \(rounds) round(s)")
-        let postgres = try LocalPostgres.startTemporary(durable: true)
+        // With BENCH_STATEMENTS set, PostgreSQL's statistics of statements (functions' statements included) are kept,
+        // and each shape's most costly statements printed after it: where the team's extra time goes.
+        let statements = getenv("BENCH_STATEMENTS") != nil
+        let postgres = try LocalPostgres.startTemporary(
+            durable: true, settings: statements ? ["shared_preload_libraries = 'pg_stat_statements'", "pg_stat_statements.track = all"] : [])
         defer { try? postgres.stop() }
         let port = 18_000 + Int.random(in: 0..<2_000)
         let server = try Bench.startServer(port: port, database: postgres.url)
@@ -31,6 +35,7 @@ enum ClassBench {
         // its registrations (in the shared log, PostgreSQL's `login_failures`) as it goes.
         let pool = PostgresPool(configuration: postgres.configuration, size: 1)
         defer { Task { await pool.close() } }
+        if statements { try await pool.query("CREATE EXTENSION pg_stat_statements") }
 
         var results: [(team: Bool, syncsPerSecond: Double, p50: Double, p99: Double)] = []
         for round in 0..<rounds {
@@ -51,7 +56,9 @@ enum ClassBench {
                     homes.append(home)
                 }
                 let shape = inTeam ? "one team" : "no team"
+                if statements { try await pool.query("SELECT pg_stat_statements_reset()") }
                 let latencies = try await classSyncs(homes, seconds: seconds)
+                if statements { try await printStatements(pool) }
                 let sorted = latencies.sorted()
                 let result = (
                     team: inTeam, syncsPerSecond: Double(sorted.count) / Double(seconds), p50: sorted[sorted.count / 2],
@@ -71,6 +78,19 @@ enum ClassBench {
         )
     }
 
+    /// The 20 statements that took the most time since the last reset: calls, total milliseconds, the statement.
+    static func printStatements(_ pool: PostgresPool) async throws {
+        let rows = try await pool.query(
+            """
+            SELECT calls, round(total_exec_time)::bigint, left(regexp_replace(query, '\\s+', ' ', 'g'), 140)
+            FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 20
+            """)
+        for row in rows {
+            let (calls, milliseconds) = (try row.decode(Int64.self, at: 0), try row.decode(Int64.self, at: 1))
+            Bench.say("    \(calls) calls, \(milliseconds) ms: \(try row.decode(String.self, at: 2))")
+        }
+    }
+
     /// Every home answers 20 questions and syncs, over and over until `seconds` have passed; the latency of each sync.
     static func classSyncs(_ homes: [Home], seconds: Int) async throws -> [Double] {
         let deadline = ContinuousClock.now + .seconds(seconds)
@@ -79,9 +99,12 @@ enum ClassBench {
                 group.addTask {
                     var latencies: [Double] = []
                     var round: UInt64 = 0
+                    var last: Int64 = .min
                     while ContinuousClock.now < deadline {
                         round += 1
-                        try home.fill(20, seed: UInt64(i) << 32 | round)
+                        // Answered since the last sync: after what that sync sent, a minute ago at the earliest.
+                        let now = Int64(Date().timeIntervalSince1970 * 1000)
+                        last = try home.fill(20, seed: UInt64(i) << 32 | round, after: max(last, now - 60_000))
                         let duration = try await Bench.timed { _ = try await home.sync() }
                         latencies.append(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
                     }

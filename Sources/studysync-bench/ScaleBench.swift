@@ -191,16 +191,22 @@ enum ScaleBench {
             self.deck = deck
         }
 
+        /// When the last answer synced was made: the next are made after it.
+        var last: Int64 = .min
+
+        /// Syncs 20 answers made since the last sync (a minute ago at the earliest, one millisecond apart): after every
+        /// answer synced before, so that the server extends the learner's progress rather than folding it again.
         func sync() async throws {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let start = max(now - 60_000, last + 1)
             let attempts = (0..<20).map { i in
                 let question = deck.questions[Int.random(in: 0..<deck.questions.count)]
                 let right = Bool.random()
                 return Attempt(
-                    id: UUIDv7.make(milliseconds: now - 60_000 + Int64(i)), deviceID: deviceID, questionID: question.id,
+                    id: UUIDv7.make(milliseconds: start + Int64(i)), deviceID: deviceID, questionID: question.id,
                     questionVersion: question.version,
                     chosen: right ? question.correct : [(question.correct[0] + 1) % question.options.count], correct: right,
-                    answeredAt: now - 60_000 + Int64(i) * 1_000, durationMs: Int64.random(in: 2_000...30_000),
+                    answeredAt: start + Int64(i), durationMs: Int64.random(in: 2_000...30_000),
                     sessionID: UUIDv7.make(milliseconds: now))
             }
             let response = try await api.sync(SyncRequest(clientTime: now, cursor: cursor, attempts: attempts))
@@ -208,6 +214,7 @@ enum ScaleBench {
                 throw BenchError("a learner's push was not stored: \(response.results)")
             }
             cursor = response.cursor
+            last = start + 19
         }
     }
 
