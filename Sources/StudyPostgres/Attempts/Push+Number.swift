@@ -44,7 +44,13 @@ extension PostgresStore {
                 "SELECT user_id, \(unsafeRaw: Self.pullColumns) FROM attempts WHERE user_id = \(userID) AND id = ANY(\(ids)::uuid[])"
             }
         let found = try await tx.query(query) { result throws(PostgresError) in
-            try zip((0..<result.count).map { row throws(PostgresError) in try result.int64(row, 0) }, Self.storedAttempts(result, offset: 1))
+            // `storedAttempts` leaves out a row whose `seq` is NULL; a stored attempt always has one, so the rows and the
+            // owners read beside them line up, and anything else is an error rather than an owner given to another's attempt.
+            let attempts = try Self.storedAttempts(result, offset: 1)
+            guard attempts.count == result.count else {
+                throw PostgresError(kind: .decoding, message: "A stored attempt read back without its sequence number.")
+            }
+            return try zip((0..<result.count).map { row throws(PostgresError) in try result.int64(row, 0) }, attempts)
         }
         for (userID, attempt) in found {
             stored[attempt.attempt.id] = PushPage.Known(
