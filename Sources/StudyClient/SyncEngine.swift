@@ -38,15 +38,10 @@ public struct SyncEngine {
     /// The size of a sync's first page each way: small, so that the other side starts on it sooner.
     static let firstPage = 1_000
 
-    /// How many attempts the `page`-th pull of a sync asks for (from 0; nil: as many as the server sends): the first
-    /// small, the second mid-sized, so that the server reads and sends each while the page before it is stored here.
-    static func pullLimit(page: Int) -> Int? {
-        switch page {
-        case 0: firstPage
-        case 1: 4 * firstPage
-        default: nil
-        }
-    }
+    /// How many attempts a pull asks for when `pulls` pulls came before it in the sync (nil: as many as the server
+    /// sends). The sync's first request asks for `firstPage`; the pull after it for four times that, so that the server
+    /// reads and sends the next while this one is stored here; then full pages.
+    static func pullLimit(after pulls: Int) -> Int? { pulls == 0 ? 4 * firstPage : nil }
 
     /// The push page for the limits a server advertises (`GET /v1/meta`): at most its page, and few enough attempts that
     /// a page stays well inside its body limit (an attempt in the row form is a few hundred bytes; 1 KiB is allowed).
@@ -70,7 +65,7 @@ public struct SyncEngine {
     /// applied after. Those pushes ask for no pulled attempts (`pullLimit` 0); the pulls follow, cursor after cursor,
     /// each asked for while the page before it is stored (the first answer's too). A sync of one page or less is one
     /// request. The first page each way holds at most `firstPage` attempts, so work starts on both sides sooner; the
-    /// second pull four times that (`pullLimit(page:)`), so that the server reads the third while the second is stored.
+    /// second pull four times that (`pullLimit(after:)`), so that the server reads the third while the second is stored.
     public func run(progress: (Int, Int) -> Void = { _, _ in }) async throws -> Summary {
         var summary = Summary()
         let total = try store.pendingCount()
@@ -137,9 +132,10 @@ public struct SyncEngine {
             }
         }
         // Pulls: each page is asked for, with the cursor the answer before it gave, while that answer is stored.
-        var pulls = firstAnswer != nil || summary.requests > 0 ? 1 : 0
+        // The loop above always sent a request first (the only page with a pull, or pushes), so these follow one.
+        var pulls = 0
         func pull(after cursor: Int64) -> Task<SyncResponse, any Error> {
-            let request = SyncRequest(clientTime: clock(), cursor: cursor, attempts: [], pullLimit: Self.pullLimit(page: pulls))
+            let request = SyncRequest(clientTime: clock(), cursor: cursor, attempts: [], pullLimit: Self.pullLimit(after: pulls))
             pulls += 1
             return Task { [transport] in try await transport.sync(request) }
         }
