@@ -391,4 +391,72 @@ func attempt(
             #expect(try row[0].decode(Int.self, at: 3) == 2)
         }
     }
+
+    /// On one PostgreSQL a push moves the boards in one statement (SQL/026), on Citus in 022's steps: pages over three
+    /// days in two teams' zones (one a day older than the page before it, which joins two runs of days into one streak;
+    /// one across a month's end; answers repeated on a day; a flagged one) leave the rows that the steps, run once over
+    /// all the attempts, write.
+    @Test func theBoardsStatementWritesWhatItsStepsWrite() async throws {
+        let store = try await migratedStore()
+        try await withPool(store.pool) { _ async throws in
+            let user = try #require(try await store.createUser(username: "ida", displayName: "Ida", passwordHash: "h", role: .learner, at: 1))
+            for (zone, weekStart) in [("America/New_York", 7), ("Europe/Berlin", 1), ("Asia/Tokyo", 1)] {
+                let team = try await store.pool.query(
+                    "INSERT INTO teams (name, time_zone, week_start, created_by, created_at) VALUES ('t', \(zone), \(weekStart), \(user.id), 1) RETURNING id"
+                ).scalar(Int64.self)!
+                try await store.pool.query("INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES (\(team), \(user.id), 'member', 1)")
+            }
+            // 2026-01-30 12:00 UTC, a Friday.
+            let day: Int64 = 86_400_000, friday: Int64 = 1_769_774_400_000
+            let pages: [[(Attempt, AttemptFlags)]] = [
+                [(attempt(question: "a", correct: true, at: friday), []), (attempt(question: "b", correct: false, at: friday + 1), [])],
+                // Sunday, 1 February: a run of its own, in a new month.
+                [
+                    (attempt(question: "a", correct: true, at: friday + 2 * day), []),
+                    (attempt(question: "c", correct: true, at: friday + 2 * day + 1), []),
+                ],
+                // Saturday, sent later: the three days are one run now.
+                [(attempt(question: "b", correct: true, at: friday + day), []), (attempt(question: "b", correct: true, at: friday + day + 1), [])],
+                // Sunday again: "a" has its point that day already, "b" earns one, a flagged answer counts for nothing.
+                [
+                    (attempt(question: "a", correct: true, at: friday + 2 * day + 2), []),
+                    (attempt(question: "b", correct: true, at: friday + 2 * day + 3), []),
+                    (attempt(question: "d", correct: true, at: friday + 2 * day + 4), [.tooFast]),
+                ],
+                // Late on Sunday in New York, Monday already in Berlin and Tokyo.
+                [(attempt(question: "d", correct: false, at: friday + 2 * day + 13 * 3_600_000), [])],
+            ]
+            for (i, page) in pages.enumerated() { _ = try await store.insert(page, userID: user.id, receivedAt: Int64(i + 1)) }
+            let tables = ["daily_question_activity", "daily_activity", "weekly_activity", "monthly_activity", "activity_totals"]
+            func boards() async throws -> [[String]] {
+                var all: [[String]] = []
+                for table in tables {
+                    let rows = try await store.pool.query(PostgresQuery(unsafeSQL: "SELECT * FROM \(table) WHERE user_id = \(user.id)"))
+                    all.append(rows.map { row in (0..<row.count).map { row[$0] ?? "NULL" }.joined(separator: "|") }.sorted())
+                }
+                return all
+            }
+            let pushed = try await boards()
+            // In New York: Friday, Saturday and Sunday, one run of three days; 9 counted answers, 7 right, points a, b, a+c+b.
+            let totals = try await store.pool.query(
+                "SELECT attempts, correct_attempts, points, streak_last_day::text, streak_days FROM activity_totals WHERE user_id = \(user.id) AND time_zone = 'America/New_York'"
+            )
+            #expect(totals.count == 1)
+            #expect(try totals[0].decode(Int64.self, at: 0) == 9)
+            #expect(try totals[0].decode(Int64.self, at: 1) == 7)
+            #expect(try totals[0].decode(Int64.self, at: 2) == 5)
+            #expect(try totals[0].decode(String.self, at: 3) == "2026-02-01")
+            #expect(try totals[0].decode(Int32.self, at: 4) == 3)
+            #expect(pushed.map(\.count) == [21, 11, 6, 6, 3], "\(pushed)")
+            let latest = try await store.pool.query("SELECT attempt_seq FROM learner_counters WHERE user_id = \(user.id)").scalar(Int64.self)!
+            for table in tables { try await store.pool.query(PostgresQuery(unsafeSQL: "DELETE FROM \(table) WHERE user_id = \(user.id)")) }
+            try await store.pool.query(
+                "SELECT add_board_activity_in_steps(\(user.id), 0, \(latest), ARRAY['America/New_York', 'Asia/Tokyo', 'Europe/Berlin'])")
+            let stepped = try await boards()
+            for (i, table) in tables.enumerated() where pushed[i] != stepped[i] {
+                Issue.record(
+                    "\(table): pushed \(pushed[i].filter { !stepped[i].contains($0) }), in steps \(stepped[i].filter { !pushed[i].contains($0) })")
+            }
+        }
+    }
 }
