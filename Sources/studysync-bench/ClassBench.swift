@@ -57,6 +57,9 @@ enum ClassBench {
                 }
                 let shape = inTeam ? "one team" : "no team"
                 if statements { try await pool.query("SELECT pg_stat_statements_reset()") }
+                // With BENCH_MARKS set, the moment the syncs start (after the accounts' slow password hashes): a perf
+                // window begun after it profiles the syncs alone.
+                if getenv("BENCH_MARKS") != nil { Bench.say("  syncing: \(shape)") }
                 let latencies = try await classSyncs(homes, seconds: seconds)
                 if statements { try await printStatements(pool) }
                 let sorted = latencies.sorted()
