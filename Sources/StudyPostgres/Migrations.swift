@@ -59,14 +59,20 @@ public struct MigrationRunner: Sendable {
     @discardableResult
     public func run(_ migrations: [Migration]) async throws -> [String] {
         try await pool.withConnection { connection in
+            // No statement timeout while migrating: a schema change may rightly take long (an index built over a large
+            // table, tables distributed on a busy Citus cluster), and a second server waits here for the first's. The
+            // pool's timeout (30 s by default) comes back before the connection does.
+            try await connection.query("SET statement_timeout = 0")
             try await connection.query("SELECT pg_advisory_lock(\(Self.advisoryLockKey))")
             do {
                 let applied = try await apply(migrations, on: connection)
                 try await distributeOnCitus(on: connection)
                 try await connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))")
+                try await connection.query("RESET statement_timeout")
                 return applied
             } catch {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))")
+                _ = try? await connection.query("RESET statement_timeout")
                 throw error
             }
         }

@@ -122,4 +122,18 @@ import Testing
             #expect(try await pool.query("SELECT to_regclass('half')::text").scalar(String?.self) == .some(nil))
         }
     }
+
+    /// A migration may take longer than the pool's statement timeout (an index over a large table, tables distributed on
+    /// a busy Citus cluster): it runs without one, and the connection goes back to the pool with the timeout it had.
+    @Test func aMigrationOutlastsTheStatementTimeoutAndTheTimeoutComesBack() async throws {
+        var configuration = try await TestDatabase.fresh()
+        configuration.statementTimeoutMs = 200
+        let pool = PostgresPool(configuration: configuration, size: 1)
+        try await withPool(pool) { pool async throws in
+            await #expect(throws: PostgresError.self) { try await pool.query("SELECT pg_sleep(0.4)") }
+            let slow = [Migration(name: "001_slow.sql", sql: "SELECT pg_sleep(0.4); CREATE TABLE slow (x int);")]
+            #expect(try await MigrationRunner(pool: pool).run(slow) == ["001_slow.sql"])
+            #expect(try await pool.query("SELECT current_setting('statement_timeout')").scalar(String.self) == "200ms")
+        }
+    }
 }
