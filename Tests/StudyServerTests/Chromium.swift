@@ -160,6 +160,7 @@ struct BrowserPage {
 
     /// Goes to `url` and waits until the page that comes (after any redirects) has loaded.
     func go(_ url: String, arrivingAt path: String? = nil) async throws {
+        try await markLeaving()
         try await send("Page.navigate", ["url": url])
         try await waitUntilLoaded(at: path ?? URL(string: url)?.path ?? "/")
     }
@@ -167,6 +168,7 @@ struct BrowserPage {
     /// Clicks the element `selector` finds (a form's button, a link) and waits for the next page at `path`.
     func click(_ selector: String, arrivingAt path: String) async throws {
         let json = String(decoding: try JSONSerialization.data(withJSONObject: [selector]), as: UTF8.self)
+        try await markLeaving()
         _ = try await evaluate("document.querySelector(\(json)[0]).click(); true")
         try await waitUntilLoaded(at: path)
     }
@@ -176,10 +178,22 @@ struct BrowserPage {
         _ = try await evaluate("Object.entries(\(json)).forEach(([id, v]) => { document.getElementById(id).value = v }); true")
     }
 
+    /// Marks the page about to be left, so that `waitUntilLoaded` waits for the next one even when it has the same path
+    /// (a form posted back to itself, the same page with another query): the old page, still loaded, answered at once,
+    /// and the next step ran against a page being replaced.
+    private func markLeaving() async throws {
+        _ = try await evaluate("window.__studysyncLeaving = true; true")
+    }
+
     func waitUntilLoaded(at path: String) async throws {
         for _ in 0..<300 {
             // During a navigation the old page's context goes away under the call: try again.
-            if let state = try? await evaluate("document.readyState + ' ' + location.pathname") as? String, state == "complete \(path)" { return }
+            if let state = try? await evaluate("document.readyState + ' ' + location.pathname + (window.__studysyncLeaving ? ' left' : '')")
+                as? String,
+                state == "complete \(path)"
+            {
+                return
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw Chromium.Failure.timeout("the page \(path) (now at \(String(describing: try? await evaluate("location.href"))))")
