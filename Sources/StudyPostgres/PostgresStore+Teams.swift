@@ -331,18 +331,22 @@ extension PostgresStore {
     /// Folds into the teams' question-report sums what pushes left for them, and says how many moves and learners it
     /// folded. Reports are exact without it (they add what is not folded yet); it keeps them cheap.
     ///
-    /// Two ways, the same sums. In batches (SQL/018): up to `moves` of the changes pushes appended, then the moved deck
-    /// totals of up to `learners` learners, each batch in a transaction of its own. Or a learner at a time (SQL/022): up
-    /// to `learners` learners, each in a transaction that takes their lock by an equality on user_id, which is what
-    /// Citus runs on one shard (a batch picks rows across learners); then `moves` is 0. A learner whose push holds their
+    /// Two ways, the same sums. In batches (SQL/018, 027): the parts pushes left pending for up to `learners` learners,
+    /// up to `moves` of the changes appended, then the moved deck totals of up to `learners` learners, each batch in a
+    /// transaction of its own (`learners` in the result: the larger of the two batches). Or a learner at a time
+    /// (SQL/022): up to `learners` learners, each in a transaction that takes their lock by an equality on user_id,
+    /// which is what Citus runs on one shard (a batch picks rows across learners); then `moves` is 0. A learner whose push holds their
     /// lock, or every learner while another server folds, is left for the next call. `byLearner` nil: a learner at a
     /// time on Citus, in batches on one PostgreSQL.
     public func foldQuestionSums(moves: Int, learners: Int, byLearner: Bool? = nil) async throws -> (moves: Int, learners: Int) {
         var distributed = false
         if byLearner == nil { distributed = try await isDistributed() }
         guard byLearner ?? distributed else {
+            // The pending parts first (SQL/027): folding them appends moves and moves deck totals, folded next.
+            let pending = try await pool.query("SELECT fold_question_parts_pending(\(learners))").scalar(Int.self) ?? 0
             let folded = try await pool.query("SELECT fold_team_question_sum_moves(\(moves))").scalar(Int.self) ?? 0
-            return (folded, try await pool.query("SELECT fold_learner_deck_totals(\(learners))").scalar(Int.self) ?? 0)
+            let totals = try await pool.query("SELECT fold_learner_deck_totals(\(learners))").scalar(Int.self) ?? 0
+            return (folded, max(pending, totals))
         }
         var folded = 0
         for id in try await pool.query("SELECT learners_to_fold(\(learners))").column(Int64.self)

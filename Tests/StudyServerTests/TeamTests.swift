@@ -406,6 +406,76 @@ import Testing
         }
     }
 
+    /// A member's push records their question parts as the sums hold them, and the fold moves the sums (SQL/027). While
+    /// parts are pending, a report reads what the fold will leave; a deck's sums rebuilt from scratch (as a publish
+    /// does) and a member leaving (which folds their parts first) keep that exact; the fold then changes nothing a
+    /// report reads, and leaves the sums a rebuild counts.
+    @Test func pendingPartsReadFoldAndRebuildExactly() async throws {
+        var configuration = try await testConfiguration()
+        configuration.foldsQuestionSums = false
+        guard case .url(let url) = configuration.database else { return #expect(Bool(false)) }
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url), size: 1)
+        try await withPool(pool) { pool async throws in
+            @Sendable func snapshot() async throws -> [String] {
+                try await pool.query(PostgresQuery(unsafeSQL: Self.currentSums + " ORDER BY 1, 2, 3, 4")).map { row in
+                    (0..<row.count).map { row[$0] ?? "NULL" }.joined(separator: "|")
+                }
+            }
+            @Sendable func pending() async throws -> Int {
+                try await pool.query("SELECT count(*) FROM question_parts_pending").scalar(Int.self) ?? -1
+            }
+            @Sendable func expectSame(_ a: [String], _ b: [String], _ step: String) {
+                #expect(a == b, "\(step): \(zip(a, b).filter { $0.0 != $0.1 }.prefix(3))")
+            }
+            let store = PostgresStore(pool: pool)
+            try await app(configuration).test(.router) { client in
+                let root = try await client.account("root")
+                let made = try await client.json(.post, "/v1/teams", token: root, ["name": "Class"])
+                let team = try #require(made.body["id"] as? Int64 ?? (made.body["id"] as? Int).map(Int64.init), "\(made.body)")
+                let code = try await invite(client, root, team: team)
+                var rng = SeededGenerator(seed: 27)
+                var pupils: [String] = []
+                for i in 0..<4 {
+                    let token = try await client.account("pupil\(i)")
+                    try await join(client, token, code)
+                    pupils.append(token)
+                }
+                func page(_ hour: Int) -> [(Int, Bool, String, Int64)] {
+                    (0..<20).map { k in
+                        (
+                            Int.random(in: 0..<Self.deck.questions.count, using: &rng), Bool.random(using: &rng),
+                            "2026-11-25T\(String(format: "%02d", hour)):\(String(format: "%02d", k)):00Z", Int64.random(in: 1_500...90_000, using: &rng)
+                        )
+                    }
+                }
+                for (i, token) in pupils.enumerated() {
+                    try await push(client, token, page(8 + i))
+                    try await push(client, token, page(9 + i))
+                }
+                #expect(try await pending() == 4)
+                let kept = try await snapshot()
+                #expect(kept.contains { !$0.contains("|0|0|0|") })
+
+                // Rebuilt from scratch with parts pending: the pending parts of the deck become what was summed.
+                try await pool.query("SELECT rebuild_team_question_sums(team_id, deck_id) FROM team_decks")
+                expectSame(kept, try await snapshot(), "rebuilt while parts are pending")
+                #expect(try await pending() == 4)
+
+                // More answers from one, and another leaves with parts pending: theirs are folded before their part goes.
+                try await push(client, pupils[0], page(14))
+                #expect(try await client.json(.delete, "/v1/teams/\(team)/membership", token: pupils[1]).status == .noContent)
+                #expect(try await pending() == 3)
+                let left = try await snapshot()
+                #expect(left != kept)
+                while try await store.foldQuestionSums(moves: 100, learners: 2) != (0, 0) {}
+                #expect(try await Self.unsummed(pool) == 0)
+                expectSame(left, try await snapshot(), "folded")
+                try await pool.query("SELECT rebuild_team_question_sums(team_id, deck_id) FROM team_decks")
+                expectSame(left, try await snapshot(), "rebuilt after the fold")
+            }
+        }
+    }
+
     /// Every team's question-report sums as a report reads them (SQL/018: the rows kept, plus the learners' totals not
     /// folded in yet and the moves pushes appended), numbers without trailing zeros.
     static let currentSums = """
@@ -414,10 +484,13 @@ import Testing
         FROM team_decks td CROSS JOIN (VALUES (true), (false)) AS f(first_only), team_question_sums_current(td.team_id, td.deck_id, f.first_only) s
         """
 
-    /// How many moves and learners' deck totals the sums do not hold yet.
+    /// How many moves, learners' deck totals and learners' pending parts the sums do not hold yet.
     static func unsummed(_ pool: PostgresPool) async throws -> Int {
         try await pool.query(
-            "SELECT (SELECT count(*) FROM learner_deck_totals WHERE t <> t_summed) + (SELECT count(*) FROM team_question_sum_moves)"
+            """
+            SELECT (SELECT count(*) FROM learner_deck_totals WHERE t <> t_summed) + (SELECT count(*) FROM team_question_sum_moves)
+                 + (SELECT count(*) FROM question_parts_pending)
+            """
         ).scalar(Int.self) ?? 0
     }
 

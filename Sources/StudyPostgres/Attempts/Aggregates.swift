@@ -4,29 +4,21 @@ import StudyCore
 /// Step 5 of a push: what the new attempts change besides `attempts` and `progress`: the boards' day, week and month
 /// rows in each time zone of the learner's teams, and the question reports' sums (SQL/011).
 extension PostgresStore {
-    /// What a push does for the learner's teams before their statistics change, in one round trip (SQL/019): the
-    /// board aggregates in each of their teams' time zones, and the first step of the change of their question-report
-    /// parts when the page has counted attempts. Nil when the learner is in no team.
+    /// What a push does for the learner's teams before their statistics change, in one round trip (SQL/019, 027): the
+    /// board aggregates in each of their teams' time zones and, when the page has counted attempts, the record of their
+    /// question-report parts as the sums hold them, which the background fold moves to the parts as they are then.
+    /// Nothing when the learner is in no team.
     static func beginTeamAggregates(
         _ effects: PageEffects, userID: Int64, seqAbove base: Int64, upTo next: Int64, on tx: PostgresConnection
-    ) async throws -> TeamPush? {
+    ) async throws {
         let questions = effects.questionStats == nil ? nil : PostgresArray(effects.countedQuestionIDs)
-        let row = try await tx.query(
-            "SELECT zones IS NOT NULL, parts_before::text FROM begin_team_push(\(userID), \(base), \(next), \(questions)::text[])")[0]
-        guard try row.decode(Bool.self, at: 0) else { return nil }
-        return TeamPush(partsBefore: try row.decode(String?.self, at: 1))
+        try await tx.query("SELECT 1 FROM begin_team_push(\(userID), \(base), \(next), \(questions)::text[])")
     }
 
-    /// Adds the page's counted attempts to `learner_question_stats` and, when the learner is in a team, takes the second
-    /// step of the change of their part of the teams' question-report sums.
-    static func updateQuestionReports(_ effects: PageEffects, userID: Int64, teams: TeamPush?, on tx: PostgresConnection) async throws {
+    /// Adds the page's counted attempts to `learner_question_stats`.
+    static func updateQuestionReports(_ effects: PageEffects, userID: Int64, on tx: PostgresConnection) async throws {
         guard let stats = effects.questionStats else { return }
         try await tx.query(stats)
-        if let before = teams?.partsBefore {
-            let questions = PostgresArray(effects.countedQuestionIDs)
-            try await tx.query(
-                "SELECT apply_learner_question_parts(\(userID), NULL::bigint, \(questions)::text[], \(before)::learner_question_part[])")
-        }
     }
 
     /// Adds the attempts numbered (`seqAbove`, `upTo`] to the leaderboard's daily, weekly and monthly aggregates in
@@ -177,10 +169,4 @@ struct PageEffects: Sendable {
             countedQuestionIDs = Set(counted.map(\.questionID)).sorted()
         }
     }
-}
-
-/// What `beginTeamAggregates` leaves for the rest of a team member's push: the parts of the question-report sums as
-/// they were (text, handed back to the second step as it came).
-struct TeamPush {
-    let partsBefore: String?
 }

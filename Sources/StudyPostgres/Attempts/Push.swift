@@ -68,9 +68,9 @@ extension PostgresStore: AttemptRepository {
                 lookUp = true
                 throw error  // `retrying` runs the transaction again, with the look-up
             }
-            let teams = try await Self.beginTeamAggregates(effects, userID: userID, seqAbove: base, upTo: numbered.next, on: tx)
+            try await Self.beginTeamAggregates(effects, userID: userID, seqAbove: base, upTo: numbered.next, on: tx)
             try await Self.finishFold(await extended, stored: progress, userID: userID, at: receivedAt, on: tx)
-            try await Self.updateQuestionReports(effects, userID: userID, teams: teams, on: tx)
+            try await Self.updateQuestionReports(effects, userID: userID, on: tx)
             return numbered.outcomes
         }
     }
