@@ -444,7 +444,8 @@ import Testing
                     (0..<20).map { k in
                         (
                             Int.random(in: 0..<Self.deck.questions.count, using: &rng), Bool.random(using: &rng),
-                            "2026-11-25T\(String(format: "%02d", hour)):\(String(format: "%02d", k)):00Z", Int64.random(in: 1_500...90_000, using: &rng)
+                            "2026-11-25T\(String(format: "%02d", hour)):\(String(format: "%02d", k)):00Z",
+                            Int64.random(in: 1_500...90_000, using: &rng)
                         )
                     }
                 }
