@@ -71,7 +71,8 @@ extension PostgresStore: AccountAdministration {
 
     /// Every table with rows of one user (`user_id`), children first.
     static let tablesOfAUser = [
-        "attempts", "progress", "progress_rebuilds", "learner_deck_totals", "learner_question_stats", "daily_question_activity", "daily_activity",
+        "attempts", "progress", "progress_rebuilds", "learner_deck_totals", "learner_question_stats", "learner_question_stats_summed",
+        "question_parts_pending", "daily_question_activity", "daily_activity",
         "weekly_activity",
         "monthly_activity", "activity_totals", "study_sessions", "auth_tokens", "devices",
     ]

@@ -342,8 +342,15 @@ extension PostgresStore {
         var distributed = false
         if byLearner == nil { distributed = try await isDistributed() }
         guard byLearner ?? distributed else {
-            // The pending parts first (SQL/027): folding them appends moves and moves deck totals, folded next.
-            let pending = try await pool.query("SELECT fold_question_parts_pending(\(learners))").scalar(Int.self) ?? 0
+            // The pending parts first (SQL/027): folding them appends moves and moves deck totals, folded next. A few
+            // learners per transaction: each holds their locks, and their pushes wait, until it commits.
+            let batch = min(learners, 5)
+            var pending = 0
+            while pending < learners {
+                let folded = try await pool.query("SELECT fold_question_parts_pending(\(batch))").scalar(Int.self) ?? 0
+                pending += folded
+                if folded < batch { break }
+            }
             let folded = try await pool.query("SELECT fold_team_question_sum_moves(\(moves))").scalar(Int.self) ?? 0
             let totals = try await pool.query("SELECT fold_learner_deck_totals(\(learners))").scalar(Int.self) ?? 0
             return (folded, max(pending, totals))

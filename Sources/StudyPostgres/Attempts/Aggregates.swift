@@ -15,8 +15,9 @@ extension PostgresStore {
         try await tx.query("SELECT 1 FROM begin_team_push(\(userID), \(base), \(next), \(questions)::text[])")
     }
 
-    /// Adds the page's counted attempts to `learner_question_stats`.
-    static func updateQuestionReports(_ effects: PageEffects, userID: Int64, on tx: PostgresConnection) async throws {
+    /// Adds the page's counted attempts to `learner_question_stats`, which the reports read (a team member's part of the
+    /// question-report sums follows in the background fold, from what `beginTeamAggregates` recorded).
+    static func updateQuestionReports(_ effects: PageEffects, on tx: PostgresConnection) async throws {
         guard let stats = effects.questionStats else { return }
         try await tx.query(stats)
     }

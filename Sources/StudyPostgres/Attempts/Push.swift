@@ -70,7 +70,7 @@ extension PostgresStore: AttemptRepository {
             }
             try await Self.beginTeamAggregates(effects, userID: userID, seqAbove: base, upTo: numbered.next, on: tx)
             try await Self.finishFold(await extended, stored: progress, userID: userID, at: receivedAt, on: tx)
-            try await Self.updateQuestionReports(effects, userID: userID, on: tx)
+            try await Self.updateQuestionReports(effects, on: tx)
             return numbered.outcomes
         }
     }

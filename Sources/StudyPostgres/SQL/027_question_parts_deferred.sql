@@ -1,23 +1,78 @@
 -- A team member's push no longer moves their part of the question-report sums (issue 20: fifty members of one team
--- syncing at once reached 0.65-0.78 of the syncs per second of the same load with no team, the bar being 0.90; with this
--- step taken out of the push, 0.92-0.95 in the same runs). Until now each push read the learner's parts of the questions
--- it answered before and after their statistics changed (40 rows each for 20 answers) and appended the difference. Now
--- it records, once per question until the next fold, the parts as the sums hold them (`question_parts_pending`), and the
--- background fold moves the sums from those to the parts as they are then: a learner who syncs six times between two
--- folds is diffed once. A report adds what is pending as it adds the moves not folded yet, so reports stay exact.
+-- syncing at once reached 0.65-0.78 of the syncs per second of the same load with no team, the bar being 0.90). Until
+-- now each push read the learner's parts of the questions it answered before and after their statistics changed (40
+-- rows each for 20 answers) and appended the difference. Now it only marks the learner (`question_parts_pending`: the
+-- attempts numbered after seq_above are not summed yet), and the background fold moves the sums from the parts of
+-- those questions as the sums hold them to the parts as they are then: a learner who syncs five times between two
+-- folds is diffed once. What the sums hold is kept beside the statistics: `learner_question_stats_summed`, the rows of
+-- `learner_question_stats` as they were when last summed. A report adds what is pending as it adds the moves not folded
+-- yet, so reports stay exact.
 --
--- Invariant (018's, restated): for a member with a pending row, the sums hold their parts of the pending questions as
--- `parts_before` says (for each team and deck published when it was recorded, with the deck total the sums hold), and
--- their parts of every other question as their statistics say. Whatever changes the sums another way first folds the
--- learner's pending row (joins, leaves, a rebuild of their aggregates: learner_question_parts_before; the folds of deck
--- totals), or, for a deck's sums rebuilt from scratch, sets the pending parts of that deck to what it summed.
+-- Invariant (018's, restated): a member's part of the sums is their parts computed from `learner_question_stats_summed`
+-- (with the t_summed of their deck totals), and `learner_deck_totals.t` is their total over those rows; the rows differ
+-- from `learner_question_stats` only for the questions of attempts numbered after a pending row's seq_above. Whatever
+-- else changes a learner's part folds their pending row first and leaves the two tables equal (joins, leaves, a rebuild
+-- of their aggregates: learner_question_parts_before, apply_learner_question_parts_whole; the folds of deck totals); a
+-- deck's sums rebuilt from scratch sum the rows as summed.
+CREATE TABLE learner_question_stats_summed (LIKE learner_question_stats INCLUDING DEFAULTS, PRIMARY KEY (user_id, question_id));
+INSERT INTO learner_question_stats_summed SELECT * FROM learner_question_stats;
+
 CREATE TABLE question_parts_pending (
     user_id bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
-    -- The questions whose parts the sums hold as `parts_before` says.
-    question_ids text[] NOT NULL,
-    -- learner_question_part rows, as JSON: the parts the sums hold (t: the deck total they hold for the learner).
-    parts_before jsonb NOT NULL
+    -- The learner's attempts numbered after this one may have changed statistics the sums do not hold yet.
+    seq_above bigint NOT NULL
 );
+
+-- A learner's parts of p_question_ids as the sums hold them: 022's learner_question_parts_of over the rows as summed,
+-- each part with the deck total the sums hold (t_summed).
+CREATE FUNCTION learner_question_parts_summed(p_user_id bigint, p_question_ids text[])
+RETURNS learner_question_part[]
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    parts learner_question_part[];
+BEGIN
+    parts := ARRAY(
+        SELECT ROW(td.team_id, td.deck_id, f.first_only, s.question_id,
+                   CASE WHEN f.first_only THEN 1 ELSE s.attempts END::bigint,
+                   CASE WHEN f.first_only THEN s.first_correct::integer ELSE s.correct_attempts END::bigint,
+                   CASE WHEN f.first_only THEN s.first_correct::integer::numeric ELSE s.correct_attempts::numeric / s.attempts END,
+                   NULL::numeric,
+                   CASE WHEN f.first_only THEN ARRAY(SELECT (k = ANY (s.first_chosen))::integer::bigint FROM generate_series(0, 9) k)
+                        ELSE s.option_counts::bigint[] END,
+                   duration_bucket(CASE WHEN f.first_only THEN s.first_duration_ms ELSE s.duration_ms_sum::double precision / s.attempts END)
+               )::learner_question_part
+        FROM memberships m
+        JOIN team_decks td ON td.team_id = m.team_id
+        JOIN deck_questions dq ON dq.deck_id = td.deck_id AND dq.question_id = ANY (p_question_ids)
+        JOIN learner_question_stats_summed s ON s.user_id = p_user_id AND s.question_id = dq.question_id
+        CROSS JOIN (VALUES (true), (false)) AS f(first_only)
+        WHERE m.user_id = p_user_id AND m.role = 'member');
+    -- Joined with the totals in a statement of its own: on Citus a statement on the learner's shard cannot call a
+    -- function that queries shards itself.
+    RETURN ARRAY(
+        SELECT ROW(p.team_id, p.deck_id, p.first_only, p.question_id, p.attempts, p.correct, p.x, l.t_summed, p.chosen, p.bucket)::learner_question_part
+        FROM unnest(parts) p
+        LEFT JOIN learner_deck_totals l
+            ON l.user_id = p_user_id AND l.team_id = p.team_id AND l.deck_id = p.deck_id AND l.first_only = p.first_only);
+END
+$$;
+
+-- The questions of a learner's pending row: those of their attempts numbered after seq_above (NULL: nothing pending).
+CREATE FUNCTION learner_pending_questions(p_user_id bigint)
+RETURNS text[]
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_above bigint;
+BEGIN
+    SELECT p.seq_above INTO v_above FROM question_parts_pending p WHERE p.user_id = p_user_id;
+    IF v_above IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN ARRAY(SELECT DISTINCT a.question_id FROM attempts a WHERE a.user_id = p_user_id AND a.seq > v_above);
+END
+$$;
 
 -- The learner's teams' locks (shared) and their deck totals on the decks of p_question_ids (FOR UPDATE), as the first step
 -- of a change of their parts takes them (022).
@@ -37,57 +92,25 @@ BEGIN
 END
 $$;
 
--- A push's part (the caller holds the learner's lock, before their statistics change): the parts of the questions
--- answered that no pending row holds yet, recorded as the sums hold them. The teams' locks are taken whether or not
--- anything is recorded: a deck's sums rebuilt from scratch (under the team's lock, exclusive) then never falls between
--- a change of a member's statistics and its commit.
-CREATE FUNCTION defer_learner_question_parts(p_user_id bigint, p_question_ids text[])
-RETURNS void
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_held text[];
-    v_missing text[];
-    v_parts learner_question_part[];
-BEGIN
-    PERFORM lock_teams(ARRAY(SELECT m.team_id FROM memberships m WHERE m.user_id = p_user_id AND m.role = 'member'));
-    SELECT p.question_ids INTO v_held FROM question_parts_pending p WHERE p.user_id = p_user_id;
-    v_missing := ARRAY(SELECT DISTINCT q FROM unnest(p_question_ids) AS q WHERE v_held IS NULL OR q <> ALL (v_held));
-    IF cardinality(v_missing) = 0 THEN
-        RETURN;
-    END IF;
-    v_parts := learner_question_parts_before(p_user_id, NULL, v_missing);
-    INSERT INTO question_parts_pending AS p (user_id, question_ids, parts_before)
-    VALUES (p_user_id, v_missing, coalesce(to_jsonb(v_parts), '[]'))
-    ON CONFLICT (user_id) DO UPDATE
-        SET question_ids = p.question_ids || excluded.question_ids, parts_before = p.parts_before || excluded.parts_before;
-END
-$$;
-
--- Moves the sums from the learner's pending parts to their parts now (022's second step, with the parts recorded as the
--- parts before), and says whether there was anything pending. The caller holds the learner's lock. Parts recorded for
--- a deck no longer published to the team are dropped: the sums went with it.
+-- Moves the sums from the learner's parts as summed to their parts now (022's second step, with the parts as summed as
+-- the parts before), leaves the rows as summed equal to their statistics, and says whether anything was pending. The
+-- caller holds the learner's lock.
 CREATE FUNCTION fold_learner_pending_parts(p_user_id bigint)
 RETURNS boolean
 LANGUAGE plpgsql
 AS $$
 DECLARE
     v_ids text[];
-    v_recorded jsonb;
-    v_before learner_question_part[];
 BEGIN
-    SELECT p.question_ids INTO v_ids FROM question_parts_pending p WHERE p.user_id = p_user_id;
+    v_ids := learner_pending_questions(p_user_id);
     IF v_ids IS NULL THEN
         RETURN false;
     END IF;
-    -- The locks before the row: a deck's rebuild holds the team's lock, exclusive, and then updates the row.
     PERFORM lock_learner_question_parts(p_user_id, v_ids);
-    DELETE FROM question_parts_pending p WHERE p.user_id = p_user_id RETURNING p.question_ids, p.parts_before INTO v_ids, v_recorded;
-    v_before := ARRAY(
-        SELECT ROW(b.team_id, b.deck_id, b.first_only, b.question_id, b.attempts, b.correct, b.x, b.t, b.chosen, b.bucket)::learner_question_part
-        FROM jsonb_populate_recordset(NULL::learner_question_part, v_recorded) b
-        WHERE EXISTS (SELECT 1 FROM team_decks td WHERE td.team_id = b.team_id AND td.deck_id = b.deck_id));
-    PERFORM apply_learner_question_parts(p_user_id, NULL, v_ids, v_before);
+    PERFORM apply_learner_question_parts(p_user_id, NULL, v_ids, learner_question_parts_summed(p_user_id, v_ids));
+    DELETE FROM learner_question_stats_summed s WHERE s.user_id = p_user_id AND s.question_id = ANY (v_ids);
+    INSERT INTO learner_question_stats_summed SELECT * FROM learner_question_stats s WHERE s.user_id = p_user_id AND s.question_id = ANY (v_ids);
+    DELETE FROM question_parts_pending p WHERE p.user_id = p_user_id;
     RETURN true;
 END
 $$;
@@ -125,7 +148,6 @@ AS $$
 DECLARE
     v_member bigint;
     v_ids text[];
-    v_recorded jsonb;
     v_before learner_question_part[];
     v_now learner_question_part[];
     v_stored jsonb;
@@ -136,14 +158,14 @@ BEGIN
     moves := '[]';
     learners := '{}';
     totals_moved := '[]';
-    FOR v_member, v_ids, v_recorded IN
-        SELECT p.user_id, p.question_ids, p.parts_before FROM question_parts_pending p
+    FOR v_member IN
+        SELECT p.user_id FROM question_parts_pending p
         WHERE p.user_id = ANY (ARRAY(SELECT m.user_id FROM memberships m WHERE m.team_id = p_team_id AND m.role = 'member'))
     LOOP
-        v_before := ARRAY(
-            SELECT ROW(b.team_id, b.deck_id, b.first_only, b.question_id, b.attempts, b.correct, b.x, b.t, b.chosen, b.bucket)::learner_question_part
-            FROM jsonb_populate_recordset(NULL::learner_question_part, v_recorded) b
-            WHERE b.team_id = p_team_id AND b.deck_id = p_deck_id AND b.first_only = p_first_only);
+        v_ids := learner_pending_questions(v_member);
+        CONTINUE WHEN v_ids IS NULL;
+        v_before := ARRAY(SELECT b FROM unnest(learner_question_parts_summed(v_member, v_ids)) b
+                          WHERE b.team_id = p_team_id AND b.deck_id = p_deck_id AND b.first_only = p_first_only);
         v_now := ARRAY(SELECT n FROM learner_question_parts_of(v_member, v_ids) n
                        WHERE n.team_id = p_team_id AND n.deck_id = p_deck_id AND n.first_only = p_first_only);
         IF cardinality(v_before) = 0 AND cardinality(v_now) = 0 THEN
@@ -211,8 +233,8 @@ BEGIN
 END
 $$;
 
--- A push (019's function, same signature): the board aggregates as before, and the question parts recorded instead of
--- moved. parts_before is always NULL now: a server of before this migration, still running during a rollout, then
+-- A push (019's function, same signature): the board aggregates as before, and the learner marked instead of their
+-- question parts moved. parts_before is always NULL now: a server of before this migration, still running during a rollout, then
 -- skips its second step, and its pushes are folded as the new servers' are.
 CREATE OR REPLACE FUNCTION begin_team_push(p_user_id bigint, p_seq_above bigint, p_up_to bigint, p_question_ids text[],
                                            OUT zones text[], OUT parts_before learner_question_part[])
@@ -226,11 +248,50 @@ BEGIN
         RETURN;
     END IF;
     PERFORM add_board_activity(p_user_id, p_seq_above, p_up_to, zones);
+    -- The learner's attempts after this page's first are not summed (the first unsummed page's mark is kept).
     IF p_question_ids IS NOT NULL THEN
-        PERFORM defer_learner_question_parts(p_user_id, p_question_ids);
+        INSERT INTO question_parts_pending (user_id, seq_above) VALUES (p_user_id, p_seq_above) ON CONFLICT (user_id) DO NOTHING;
     END IF;
 END
 $$;
+-- 024's second step of a change of every part, which leaves the rows as summed equal to the statistics.
+CREATE OR REPLACE FUNCTION apply_learner_question_parts_whole(p_user_id bigint, p_team_id bigint, p_question_ids text[], p_before learner_question_part[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now learner_question_part[];
+    v_held jsonb;
+    v_totals jsonb;
+BEGIN
+    v_now := ARRAY(SELECT n FROM learner_question_parts(p_user_id, p_team_id, p_question_ids) n);
+    SELECT coalesce(jsonb_agg(jsonb_build_object('team_id', h.team_id, 'deck_id', h.deck_id, 'first_only', h.first_only,
+                                                 't_summed', h.t_summed)), '[]')
+    INTO v_held
+    FROM learner_decks_concerned(p_user_id, p_team_id, p_question_ids) h;
+    SELECT coalesce(jsonb_agg(jsonb_build_object('team_id', c.team_id, 'deck_id', c.deck_id, 'first_only', c.first_only, 't', c.t,
+                                                 't_summed', CASE WHEN p_question_ids IS NULL OR h.t_summed IS NULL THEN c.t ELSE h.t_summed END)),
+                    '[]')
+    INTO v_totals
+    FROM (SELECT DISTINCT n.team_id, n.deck_id, n.first_only, n.t FROM unnest(v_now) n) c
+    LEFT JOIN jsonb_to_recordset(v_held) AS h(team_id bigint, deck_id text, first_only boolean, t_summed numeric)
+        ON h.team_id = c.team_id AND h.deck_id = c.deck_id AND h.first_only = c.first_only;
+    INSERT INTO learner_deck_totals AS l (user_id, team_id, deck_id, first_only, t, t_summed)
+    SELECT p_user_id, s.team_id, s.deck_id, s.first_only, s.t, s.t_summed
+    FROM jsonb_to_recordset(v_totals) AS s(team_id bigint, deck_id text, first_only boolean, t numeric, t_summed numeric)
+    ON CONFLICT (user_id, team_id, deck_id, first_only) DO UPDATE SET t = excluded.t, t_summed = excluded.t_summed;
+    DELETE FROM learner_deck_totals l
+    USING jsonb_to_recordset(v_held) AS h(team_id bigint, deck_id text, first_only boolean, t_summed numeric)
+    WHERE l.user_id = p_user_id AND l.team_id = h.team_id AND l.deck_id = h.deck_id AND l.first_only = h.first_only
+      AND NOT EXISTS (SELECT 1 FROM jsonb_to_recordset(v_totals) AS c(team_id bigint, deck_id text, first_only boolean)
+                      WHERE c.team_id = h.team_id AND c.deck_id = h.deck_id AND c.first_only = h.first_only);
+    PERFORM append_question_sum_moves(p_user_id, parts_as_summed(v_now, v_totals), p_before);
+    -- The first step folded anything pending: the sums now hold the learner's statistics as they are.
+    DELETE FROM learner_question_stats_summed s WHERE s.user_id = p_user_id;
+    INSERT INTO learner_question_stats_summed SELECT * FROM learner_question_stats s WHERE s.user_id = p_user_id;
+END
+$$;
+
 -- 022's first step of a change of a learner's parts; a change of every part (a join, a leave) folds what is pending first.
 CREATE OR REPLACE FUNCTION learner_question_parts_before(p_user_id bigint, p_team_id bigint, p_question_ids text[])
 RETURNS learner_question_part[]
@@ -423,56 +484,32 @@ BEGIN
 END
 $$;
 
--- 022's rebuild of a deck's sums, which also sets the members' pending parts of the deck to what it summed.
-CREATE OR REPLACE FUNCTION rebuild_team_question_sums(p_team_id bigint, p_deck_id text)
-RETURNS void
-LANGUAGE plpgsql
+-- The members' parts of a deck for its sums rebuilt from scratch (022), from the rows as summed (a member's pending
+-- parts are added by the fold, as they are for the sums kept).
+CREATE OR REPLACE FUNCTION team_deck_parts(p_team_id bigint, p_deck_id text)
+RETURNS TABLE (user_id bigint, first_only boolean, question_id text, attempts bigint, correct bigint, x numeric, t numeric, chosen bigint[],
+               bucket integer)
+LANGUAGE plpgsql STABLE
 AS $$
-DECLARE
-    sums jsonb;
-    v_member bigint;
-    v_ids text[];
-    v_summed learner_question_part[];
+#variable_conflict use_column
 BEGIN
-    DELETE FROM team_question_sums WHERE team_id = p_team_id AND deck_id = p_deck_id;
-    DELETE FROM team_question_sum_moves WHERE team_id = p_team_id AND deck_id = p_deck_id;
-    DELETE FROM learner_deck_totals WHERE team_id = p_team_id AND deck_id = p_deck_id;
-    INSERT INTO learner_deck_totals (user_id, team_id, deck_id, first_only, t, t_summed)
-    SELECT p.user_id, p_team_id, p_deck_id, p.first_only, p.t, p.t FROM team_deck_parts(p_team_id, p_deck_id) p GROUP BY 1, 2, 3, 4, 5;
-    -- The members' sums first, on their own (see team_question_sums_current).
-    SELECT jsonb_agg(s) INTO sums FROM (
-        SELECT p.first_only, p.question_id, count(*) AS learners, sum(p.attempts) AS attempts, sum(p.correct) AS correct,
-               sum(p.x) AS sum_x, sum(p.x * p.x) AS sum_xx, sum(p.t) AS sum_t, sum(p.t * p.t) AS sum_tt, sum(p.x * p.t) AS sum_xt,
-               ARRAY[sum(p.chosen[1]), sum(p.chosen[2]), sum(p.chosen[3]), sum(p.chosen[4]), sum(p.chosen[5]),
-                     sum(p.chosen[6]), sum(p.chosen[7]), sum(p.chosen[8]), sum(p.chosen[9]), sum(p.chosen[10])]::bigint[] AS option_chosen,
-               duration_histogram(array_agg(p.bucket)) AS duration_histogram
-        FROM team_deck_parts(p_team_id, p_deck_id) p GROUP BY p.first_only, p.question_id
-    ) s;
-    INSERT INTO team_question_sums (team_id, deck_id, first_only, question_id, learners, attempts, correct, sum_x, sum_xx, sum_t, sum_tt, sum_xt,
-                                    option_chosen, duration_histogram)
-    SELECT p_team_id, p_deck_id, f.first_only, dq.question_id, coalesce(s.learners, 0), coalesce(s.attempts, 0), coalesce(s.correct, 0),
-           coalesce(s.sum_x, 0), coalesce(s.sum_xx, 0), coalesce(s.sum_t, 0), coalesce(s.sum_tt, 0), coalesce(s.sum_xt, 0),
-           coalesce(s.option_chosen, array_fill(0::bigint, ARRAY[10])), coalesce(s.duration_histogram, array_fill(0, ARRAY[1141]))
-    FROM deck_questions dq
-    CROSS JOIN (VALUES (true), (false)) AS f(first_only)
-    LEFT JOIN jsonb_to_recordset(sums) AS s(first_only boolean, question_id text, learners bigint, attempts bigint, correct bigint, sum_x numeric,
-                                            sum_xx numeric, sum_t numeric, sum_tt numeric, sum_xt numeric, option_chosen bigint[],
-                                            duration_histogram integer[])
-        ON s.question_id = dq.question_id AND s.first_only = f.first_only
-    WHERE dq.deck_id = p_deck_id;
-    -- The members' pending parts of this deck are now what was summed from their statistics (027). The caller holds the
-    -- team's lock, exclusive, so no member's statistics changed since.
-    FOR v_member, v_ids IN
-        SELECT p.user_id, p.question_ids FROM question_parts_pending p
-        WHERE p.user_id = ANY (ARRAY(SELECT m.user_id FROM memberships m WHERE m.team_id = p_team_id AND m.role = 'member'))
-    LOOP
-        v_summed := ARRAY(SELECT n FROM learner_question_parts(v_member, p_team_id, v_ids) n WHERE n.deck_id = p_deck_id);
-        UPDATE question_parts_pending p
-        SET parts_before = coalesce((SELECT jsonb_agg(b) FROM jsonb_array_elements(p.parts_before) AS b
-                                     WHERE NOT ((b ->> 'team_id')::bigint = p_team_id AND b ->> 'deck_id' = p_deck_id)), '[]')
-                           || coalesce(to_jsonb(v_summed), '[]')
-        WHERE p.user_id = v_member;
-    END LOOP;
+    RETURN QUERY
+    SELECT a.user_id, a.first_only, a.question_id, a.attempts, a.correct, a.x, sum(a.x) OVER (PARTITION BY a.user_id, a.first_only), a.chosen,
+           a.bucket
+    FROM (
+        SELECT s.user_id, f.first_only, s.question_id,
+               CASE WHEN f.first_only THEN 1 ELSE s.attempts END::bigint AS attempts,
+               CASE WHEN f.first_only THEN s.first_correct::integer ELSE s.correct_attempts END::bigint AS correct,
+               CASE WHEN f.first_only THEN s.first_correct::integer::numeric ELSE s.correct_attempts::numeric / s.attempts END AS x,
+               CASE WHEN f.first_only THEN ARRAY[(0 = ANY (s.first_chosen))::integer, (1 = ANY (s.first_chosen))::integer, (2 = ANY (s.first_chosen))::integer, (3 = ANY (s.first_chosen))::integer, (4 = ANY (s.first_chosen))::integer, (5 = ANY (s.first_chosen))::integer, (6 = ANY (s.first_chosen))::integer, (7 = ANY (s.first_chosen))::integer, (8 = ANY (s.first_chosen))::integer, (9 = ANY (s.first_chosen))::integer]::bigint[]
+                    ELSE s.option_counts::bigint[] END AS chosen,
+               duration_bucket(CASE WHEN f.first_only THEN s.first_duration_ms ELSE s.duration_ms_sum::double precision / s.attempts END) AS bucket
+        FROM memberships m
+        JOIN learner_question_stats_summed s ON s.user_id = m.user_id
+        JOIN deck_questions dq ON dq.question_id = s.question_id
+        CROSS JOIN (VALUES (true), (false)) AS f(first_only)
+        WHERE m.team_id = p_team_id AND m.role = 'member' AND dq.deck_id = p_deck_id
+    ) a;
 END
 $$;
 
@@ -559,6 +596,7 @@ $$;
 
 -- Planned once per session on one PostgreSQL, as the push's other functions (SQL/citus/distribute.sql plans them with
 -- the values known on Citus).
-ALTER FUNCTION defer_learner_question_parts(bigint, text[]) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION learner_question_parts_summed(bigint, text[]) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION learner_pending_questions(bigint) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION lock_learner_question_parts(bigint, text[]) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION fold_learner_pending_parts(bigint) SET plan_cache_mode = force_generic_plan;

@@ -86,7 +86,8 @@ BEGIN
     END IF;
     FOREACH t IN ARRAY ARRAY['learner_counters', 'progress', 'study_sessions', 'learner_question_stats', 'daily_activity',
                              'daily_question_activity', 'weekly_activity', 'monthly_activity', 'activity_totals', 'learner_deck_totals',
-                             'team_question_sum_moves', 'progress_rebuilds', 'devices', 'auth_tokens', 'question_parts_pending'] LOOP
+                             'team_question_sum_moves', 'progress_rebuilds', 'devices', 'auth_tokens', 'question_parts_pending',
+                             'learner_question_stats_summed'] LOOP
         IF NOT pg_temp.placed(t) THEN
             PERFORM create_distributed_table(t, 'user_id', colocate_with => 'attempts');
         END IF;
@@ -114,7 +115,8 @@ ALTER FUNCTION learner_question_parts_before(bigint, bigint, text[]) SET plan_ca
 ALTER FUNCTION apply_learner_question_parts(bigint, bigint, text[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION append_question_sum_moves(bigint, learner_question_part[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION apply_learner_question_parts_whole(bigint, bigint, text[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
-ALTER FUNCTION defer_learner_question_parts(bigint, text[]) SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION learner_question_parts_summed(bigint, text[]) SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION learner_pending_questions(bigint) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION lock_learner_question_parts(bigint, text[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION fold_learner_pending_parts(bigint) SET plan_cache_mode = force_custom_plan;
 
