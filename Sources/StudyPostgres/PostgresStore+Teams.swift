@@ -331,35 +331,51 @@ extension PostgresStore {
     /// Folds into the teams' question-report sums what pushes left for them, and says how many moves and learners it
     /// folded. Reports are exact without it (they add what is not folded yet); it keeps them cheap.
     ///
-    /// Two ways, the same sums. In batches (SQL/018, 027): the parts pushes left pending for up to `learners` learners,
-    /// up to `moves` of the changes appended, then the moved deck totals of up to `learners` learners, each batch in a
-    /// transaction of its own (`learners` in the result: the larger of the two batches). Or a learner at a time
-    /// (SQL/022): up to `learners` learners, each in a transaction that takes their lock by an equality on user_id,
-    /// which is what Citus runs on one shard (a batch picks rows across learners); then `moves` is 0. A learner whose push holds their
-    /// lock, or every learner while another server folds, is left for the next call. `byLearner` nil: a learner at a
-    /// time on Citus, in batches on one PostgreSQL.
+    /// Every learner with something to fold is folded, up to `learnerBatches` times `learners` of them: a learner who
+    /// syncs several times between two calls is folded once for all (SQL/027), so a caller that calls again at once only
+    /// when that many were folded lets them coalesce. Two ways, the same sums. In batches (SQL/018, 027): the parts
+    /// pushes left pending, five learners per transaction (each holds their locks, and their pushes wait, until it
+    /// commits), then up to `moves` of the changes appended, then the moved deck totals, `learners` per transaction. Or
+    /// a learner at a time (SQL/022): `learners` at a time, each in a transaction that takes their lock by an equality on
+    /// user_id, which is what Citus runs on one shard (a batch picks rows across learners); then `moves` is 0. A learner
+    /// whose push holds their lock, or every learner while another server folds, is left for the next call. `byLearner`
+    /// nil: a learner at a time on Citus, in batches on one PostgreSQL.
     public func foldQuestionSums(moves: Int, learners: Int, byLearner: Bool? = nil) async throws -> (moves: Int, learners: Int) {
         var distributed = false
         if byLearner == nil { distributed = try await isDistributed() }
+        let most = learners * Self.learnerBatches
+        /// Runs `batch` until it comes back with fewer than `size`, or `most` in all; says how many in all.
+        func repeated(_ size: Int, _ batch: () async throws -> Int) async throws -> Int {
+            var done = 0
+            while done < most {
+                let count = try await batch()
+                done += count
+                if count < size { break }
+            }
+            return done
+        }
         guard byLearner ?? distributed else {
-            // The pending parts first (SQL/027): folding them appends moves and moves deck totals, folded next. A few
-            // learners per transaction: each holds their locks, and their pushes wait, until it commits.
             let batch = min(learners, 5)
-            var pending = 0
-            while pending < learners {
-                let folded = try await pool.query("SELECT fold_question_parts_pending(\(batch))").scalar(Int.self) ?? 0
-                pending += folded
-                if folded < batch { break }
+            let pending = try await repeated(batch) {
+                try await pool.query("SELECT fold_question_parts_pending(\(batch))").scalar(Int.self) ?? 0
             }
             let folded = try await pool.query("SELECT fold_team_question_sum_moves(\(moves))").scalar(Int.self) ?? 0
-            let totals = try await pool.query("SELECT fold_learner_deck_totals(\(learners))").scalar(Int.self) ?? 0
-            return (folded, max(pending, totals))
+            let totals = try await repeated(learners) {
+                try await pool.query("SELECT fold_learner_deck_totals(\(learners))").scalar(Int.self) ?? 0
+            }
+            return (folded, pending + totals)
         }
         var folded = 0
-        for id in try await pool.query("SELECT learners_to_fold(\(learners))").column(Int64.self)
-        where try await pool.query("SELECT fold_learner_question_sums(\(id))").scalar(Bool.self) == true {
-            folded += 1
+        _ = try await repeated(learners) {
+            let ids = try await pool.query("SELECT learners_to_fold(\(learners))").column(Int64.self)
+            for id in ids where try await pool.query("SELECT fold_learner_question_sums(\(id))").scalar(Bool.self) == true {
+                folded += 1
+            }
+            return ids.count
         }
         return (0, folded)
     }
+
+    /// How many batches of learners `foldQuestionSums` folds at most in one call.
+    public static let learnerBatches = 20
 }

@@ -22,7 +22,9 @@ struct QuestionSumsFolder: Service {
             do {
                 // On Citus a learner at a time (SQL/022): a batch across learners' rows would lock rows of every shard.
                 let folded = try await store.foldQuestionSums(moves: moves, learners: learners)
-                full = (moves > 0 && folded.moves == moves) || folded.learners == learners
+                // Again at once only when as much as one call folds was left: a learner who syncs again meanwhile is
+                // folded once for both.
+                full = (moves > 0 && folded.moves == moves) || folded.learners >= learners * PostgresStore.learnerBatches
             } catch {
                 guard !Task.isShuttingDownGracefully else { return }
                 logger.warning("could not fold into the question reports' sums; trying again", metadata: ["error": "\(error)"])
