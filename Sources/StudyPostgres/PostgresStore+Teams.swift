@@ -344,10 +344,11 @@ extension PostgresStore {
         var distributed = false
         if byLearner == nil { distributed = try await isDistributed() }
         let most = learners * Self.learnerBatches
-        /// Runs `batch` until it comes back with fewer than `size`, or `most` in all; says how many in all.
-        func repeated(_ size: Int, _ batch: () async throws -> Int) async throws -> Int {
+        /// Runs `batch` until it comes back with fewer than `size`, or `waiting` (at most `most`) in all; says how many in
+        /// all. Learners who push meanwhile are left for the next call.
+        func repeated(_ size: Int, waiting: Int = most, _ batch: () async throws -> Int) async throws -> Int {
             var done = 0
-            while done < most {
+            while done < min(waiting, most) {
                 let count = try await batch()
                 done += count
                 if count < size { break }
@@ -356,11 +357,13 @@ extension PostgresStore {
         }
         guard byLearner ?? distributed else {
             let batch = min(learners, 5)
-            let pending = try await repeated(batch) {
+            let waiting = try await pool.query("SELECT count(*) FROM question_parts_pending").scalar(Int.self) ?? 0
+            let pending = try await repeated(batch, waiting: waiting) {
                 try await pool.query("SELECT fold_question_parts_pending(\(batch))").scalar(Int.self) ?? 0
             }
             let folded = try await pool.query("SELECT fold_team_question_sum_moves(\(moves))").scalar(Int.self) ?? 0
-            let totals = try await repeated(learners) {
+            let moved = try await pool.query("SELECT count(DISTINCT user_id) FROM learner_deck_totals WHERE t <> t_summed").scalar(Int.self) ?? 0
+            let totals = try await repeated(learners, waiting: moved) {
                 try await pool.query("SELECT fold_learner_deck_totals(\(learners))").scalar(Int.self) ?? 0
             }
             return (folded, pending + totals)
