@@ -23,8 +23,35 @@ CREATE TABLE question_parts_pending (
     seq_above bigint NOT NULL
 );
 
--- A learner's parts of p_question_ids as the sums hold them: 022's learner_question_parts_of over the rows as summed,
--- each part with the deck total the sums hold (t_summed).
+-- A learner's parts of p_question_ids from the rows as summed: 022's learner_question_parts_of over
+-- learner_question_stats_summed (t NULL).
+CREATE FUNCTION learner_question_parts_summed_of(p_user_id bigint, p_question_ids text[])
+RETURNS SETOF learner_question_part
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT td.team_id, td.deck_id, f.first_only, s.question_id,
+           CASE WHEN f.first_only THEN 1 ELSE s.attempts END::bigint,
+           CASE WHEN f.first_only THEN s.first_correct::integer ELSE s.correct_attempts END::bigint,
+           CASE WHEN f.first_only THEN s.first_correct::integer::numeric ELSE s.correct_attempts::numeric / s.attempts END,
+           NULL::numeric,
+           CASE WHEN f.first_only THEN ARRAY(SELECT (k = ANY (s.first_chosen))::integer::bigint FROM generate_series(0, 9) k)
+                ELSE s.option_counts::bigint[] END,
+           duration_bucket(CASE WHEN f.first_only THEN s.first_duration_ms ELSE s.duration_ms_sum::double precision / s.attempts END)
+    FROM memberships m
+    JOIN team_decks td ON td.team_id = m.team_id
+    JOIN deck_questions dq ON dq.deck_id = td.deck_id AND dq.question_id = ANY (p_question_ids)
+    JOIN learner_question_stats_summed s ON s.user_id = p_user_id AND s.question_id = dq.question_id
+    CROSS JOIN (VALUES (true), (false)) AS f(first_only)
+    WHERE m.user_id = p_user_id AND m.role = 'member';
+END
+$$;
+
+-- A learner's parts of p_question_ids as the sums hold them: from the rows as summed, each with the deck total the
+-- sums hold (t_summed). As 022's first step, the parts read first, then joined with the totals: on Citus a statement on
+-- the learner's shard cannot call a function that queries shards itself.
 CREATE FUNCTION learner_question_parts_summed(p_user_id bigint, p_question_ids text[])
 RETURNS learner_question_part[]
 LANGUAGE plpgsql STABLE
@@ -32,24 +59,7 @@ AS $$
 DECLARE
     parts learner_question_part[];
 BEGIN
-    parts := ARRAY(
-        SELECT ROW(td.team_id, td.deck_id, f.first_only, s.question_id,
-                   CASE WHEN f.first_only THEN 1 ELSE s.attempts END::bigint,
-                   CASE WHEN f.first_only THEN s.first_correct::integer ELSE s.correct_attempts END::bigint,
-                   CASE WHEN f.first_only THEN s.first_correct::integer::numeric ELSE s.correct_attempts::numeric / s.attempts END,
-                   NULL::numeric,
-                   CASE WHEN f.first_only THEN ARRAY(SELECT (k = ANY (s.first_chosen))::integer::bigint FROM generate_series(0, 9) k)
-                        ELSE s.option_counts::bigint[] END,
-                   duration_bucket(CASE WHEN f.first_only THEN s.first_duration_ms ELSE s.duration_ms_sum::double precision / s.attempts END)
-               )::learner_question_part
-        FROM memberships m
-        JOIN team_decks td ON td.team_id = m.team_id
-        JOIN deck_questions dq ON dq.deck_id = td.deck_id AND dq.question_id = ANY (p_question_ids)
-        JOIN learner_question_stats_summed s ON s.user_id = p_user_id AND s.question_id = dq.question_id
-        CROSS JOIN (VALUES (true), (false)) AS f(first_only)
-        WHERE m.user_id = p_user_id AND m.role = 'member');
-    -- Joined with the totals in a statement of its own: on Citus a statement on the learner's shard cannot call a
-    -- function that queries shards itself.
+    parts := ARRAY(SELECT p FROM learner_question_parts_summed_of(p_user_id, p_question_ids) p);
     RETURN ARRAY(
         SELECT ROW(p.team_id, p.deck_id, p.first_only, p.question_id, p.attempts, p.correct, p.x, l.t_summed, p.chosen, p.bucket)::learner_question_part
         FROM unnest(parts) p
@@ -107,7 +117,7 @@ BEGIN
         RETURN false;
     END IF;
     PERFORM lock_learner_question_parts(p_user_id, v_ids);
-    PERFORM apply_learner_question_parts(p_user_id, NULL, v_ids, learner_question_parts_summed(p_user_id, v_ids));
+    PERFORM apply_learner_question_parts(p_user_id, NULL::bigint, v_ids, learner_question_parts_summed(p_user_id, v_ids));
     DELETE FROM learner_question_stats_summed s WHERE s.user_id = p_user_id AND s.question_id = ANY (v_ids);
     INSERT INTO learner_question_stats_summed SELECT * FROM learner_question_stats s WHERE s.user_id = p_user_id AND s.question_id = ANY (v_ids);
     DELETE FROM question_parts_pending p WHERE p.user_id = p_user_id;
@@ -597,6 +607,7 @@ $$;
 -- Planned once per session on one PostgreSQL, as the push's other functions (SQL/citus/distribute.sql plans them with
 -- the values known on Citus).
 ALTER FUNCTION learner_question_parts_summed(bigint, text[]) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION learner_question_parts_summed_of(bigint, text[]) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION learner_pending_questions(bigint) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION lock_learner_question_parts(bigint, text[]) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION fold_learner_pending_parts(bigint) SET plan_cache_mode = force_generic_plan;

@@ -116,6 +116,7 @@ ALTER FUNCTION apply_learner_question_parts(bigint, bigint, text[], learner_ques
 ALTER FUNCTION append_question_sum_moves(bigint, learner_question_part[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION apply_learner_question_parts_whole(bigint, bigint, text[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION learner_question_parts_summed(bigint, text[]) SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION learner_question_parts_summed_of(bigint, text[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION learner_pending_questions(bigint) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION lock_learner_question_parts(bigint, text[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION fold_learner_pending_parts(bigint) SET plan_cache_mode = force_custom_plan;
