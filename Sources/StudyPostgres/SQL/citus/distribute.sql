@@ -106,10 +106,22 @@ BEGIN
 END
 $distribute$;
 
+-- A push's board aggregates in 022's steps, each of which Citus sends to the learner's shard: one PostgreSQL writes them
+-- in 019's two statements (028), whose CTEs Citus would send to every node.
+CREATE OR REPLACE FUNCTION add_board_activity(p_user_id bigint, p_seq_above bigint, p_up_to bigint, p_zones text[])
+RETURNS void
+LANGUAGE plpgsql
+SET plan_cache_mode = force_custom_plan
+AS $$
+BEGIN
+    PERFORM add_board_activity_in_steps(p_user_id, p_seq_above, p_up_to, p_zones);
+END
+$$;
+
 -- The statements of the push's functions planned with the learner's id known: Citus then sends each to the learner's
 -- shard. A generic plan (019, 021, 022: on one PostgreSQL it saves planning them on every call) leaves the id a
 -- parameter, and Citus cannot plan a statement that writes through CTEs without it.
-ALTER FUNCTION add_board_activity(bigint, bigint, bigint, text[]) SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION add_board_activity_in_steps(bigint, bigint, bigint, text[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION begin_team_push(bigint, bigint, bigint, text[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION learner_question_parts_before(bigint, bigint, text[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION apply_learner_question_parts(bigint, bigint, text[], learner_question_part[]) SET plan_cache_mode = force_custom_plan;
