@@ -48,11 +48,7 @@ extension PostgresStore: DashboardRepository {
     public func teamWeeks(team: TeamRecord, fromWeek: String) async throws -> [TeamWeek] {
         try await pool.query(
             """
-            SELECT to_char(w.week, 'YYYY-MM-DD'), count(*)::bigint, sum(w.attempts)::bigint, sum(w.correct_attempts)::bigint
-            FROM weekly_activity w JOIN memberships m ON m.user_id = w.user_id
-            WHERE m.team_id = \(team.id) AND m.role = 'member' AND w.time_zone = \(team.timeZone) AND w.week_start = \(team.weekStart)
-              AND w.week >= \(fromWeek)::date AND w.attempts > 0
-            GROUP BY w.week ORDER BY w.week
+            SELECT to_char(w.week, 'YYYY-MM-DD'), w.learners, w.attempts, w.correct FROM team_weeks(\(team.id), \(fromWeek)::date) w ORDER BY w.week
             """
         ).map { row in
             TeamWeek(

@@ -376,15 +376,33 @@ func attempt(
                     (attempt(question: "a", correct: true, at: t), []), (attempt(question: "a", correct: true, at: t + 1), []),
                     (attempt(question: "b", correct: false, at: t + 2), []),
                 ], userID: user.id, receivedAt: 1)
+            // A member's answers reach the boards in the background fold (SQL/029), here after each page.
+            while try await store.foldQuestionSums(moves: 100, learners: 10) != (0, 0) {}
             // A later page: another right answer to "a" the same day adds no point; "b" right now earns one; a flagged one counts nothing.
             _ = try await store.insert(
                 [
                     (attempt(question: "a", correct: true, at: t + 3), []), (attempt(question: "b", correct: true, at: t + 4), []),
                     (attempt(question: "c", correct: true, at: t + 5), [.tooFast]),
                 ], userID: user.id, receivedAt: 2)
+            #expect(try await store.pool.query("SELECT count(*) FROM daily_activity WHERE user_id = \(user.id) AND attempts = 5").scalar(Int.self) == 0)
+            // The board reads what the fold will add: all time, that day, and its streak, the same before the fold and after.
+            @Sendable func board() async throws -> [String] {
+                var rows: [String] = []
+                for window in ["NULL::date, NULL::date", "'2026-01-09'::date, '2026-01-10'::date", "'2026-01-01'::date, '2026-02-01'::date"] {
+                    rows += try await store.pool.query(
+                        PostgresQuery(
+                            unsafeSQL: "SELECT concat_ws('|', points, attempts, correct, streak) FROM team_leaderboard(\(team), \(window), '2026-01-10', \(user.id), true, 10)")
+                    ).column(String.self)
+                }
+                return rows
+            }
+            let pending = try await board()
+            #expect(pending == ["2|5|4|1", "2|5|4|1", "2|5|4|1"])
+            while try await store.foldQuestionSums(moves: 100, learners: 10) != (0, 0) {}
+            #expect(try await board() == pending)
             let row = try await store.pool.query(
                 "SELECT day::text, attempts, correct_attempts, points FROM daily_activity WHERE user_id = \(user.id)")
-            #expect(row.count == 1)
+            try #require(row.count == 1)
             #expect(try row[0].decode(String.self, at: 0) == "2026-01-09")
             #expect(try row[0].decode(Int.self, at: 1) == 5)
             #expect(try row[0].decode(Int.self, at: 2) == 4)

@@ -4,10 +4,9 @@ import StudyCore
 /// Step 5 of a push: what the new attempts change besides `attempts` and `progress`: the boards' day, week and month
 /// rows in each time zone of the learner's teams, and the question reports' sums (SQL/011).
 extension PostgresStore {
-    /// What a push does for the learner's teams before their statistics change, in one round trip (SQL/019, 027): the
-    /// board aggregates in each of their teams' time zones and, when the page has counted attempts, the record of their
-    /// question-report parts as the sums hold them, which the background fold moves to the parts as they are then.
-    /// Nothing when the learner is in no team.
+    /// What a push does for the learner's teams, in one round trip (SQL/027, 029): when the page has counted attempts,
+    /// the learner is marked, and the background fold adds their attempts since the mark to the boards and moves their
+    /// question-report parts (reads add what the fold will add). Nothing when the learner is in no team.
     static func beginTeamAggregates(
         _ effects: PageEffects, userID: Int64, seqAbove base: Int64, upTo next: Int64, on tx: PostgresConnection
     ) async throws {

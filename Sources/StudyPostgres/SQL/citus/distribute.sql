@@ -132,6 +132,10 @@ ALTER FUNCTION learner_question_parts_summed_of(bigint, text[]) SET plan_cache_m
 ALTER FUNCTION learner_pending_questions(bigint) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION lock_learner_question_parts(bigint, text[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION fold_learner_pending_parts(bigint) SET plan_cache_mode = force_custom_plan;
+-- The boards' pending reads (029): the members' shards queried with their ids known.
+ALTER FUNCTION pending_board_days(text, bigint[]) SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION pending_board_streaks(text, bigint[]) SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION team_weeks(bigint, date) SET plan_cache_mode = force_custom_plan;
 
 -- A deck's sums from scratch write a reference table and many shards of two distributed tables, then read shards of the
 -- same co-location group joined with reference tables. In parallel mode Citus may write those shards over several

@@ -1,0 +1,314 @@
+-- A team member's push no longer adds its attempts to the boards (issue 20: 50 members of one team syncing at once
+-- reached 0.84-0.88 of the syncs per second of the same load with no team, the bar being 0.90; the board's two
+-- statements were most of what a member's push cost beyond a learner's in no team). The push's mark of 027 now says
+-- both: the learner's attempts numbered after seq_above are neither in the question-report sums nor on the boards
+-- (day, week and month rows, totals and streaks) yet. The background fold adds them to the boards once for all the
+-- learner's syncs since the last fold, with the same function the push ran (add_board_activity), before it moves the
+-- sums. Whatever folds a learner's mark (joins, leaves, rebuilds, the deck totals' folds) therefore folds their board
+-- too, before their teams change: a join then rebuilds the new team's zone from all of their attempts, as before.
+--
+-- Reads stay exact: the leaderboard, the learner report's streaks and the dashboard's weeks add what the marked
+-- members' fold would add (pending_board_days, pending_board_streaks: read-only, so a standby answers the same), each
+-- read staged in a variable first, as 022's reads are, so that on Citus each query reads shards or values, not both.
+
+-- What folding the marks of p_members would add to their days in p_time_zone: per member and day, the attempts,
+-- the correct ones and the points (a question earns its day's point with the day's first correct attempt, so a
+-- question already correct that day on the board earns none). A learner's pending attempts are counted once whichever
+-- of their pushes stored them.
+CREATE FUNCTION pending_board_days(p_time_zone text, p_members bigint[])
+RETURNS TABLE (user_id bigint, day date, attempts bigint, correct_attempts bigint, points bigint)
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_fresh jsonb;
+    v_users bigint[];
+    v_days date[];
+    v_before jsonb;
+BEGIN
+    SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', f.user_id, 'day', f.day, 'question_id', f.question_id, 'attempts', f.attempts,
+                                                 'correct_attempts', f.correct_attempts)), '[]')
+    INTO v_fresh
+    FROM (
+        SELECT a.user_id, team_day(p_time_zone, a.answered_at) AS day, a.question_id,
+               count(*) AS attempts, count(*) FILTER (WHERE a.correct) AS correct_attempts
+        FROM question_parts_pending p JOIN attempts a ON a.user_id = p.user_id AND a.seq > p.seq_above
+        WHERE p.user_id = ANY (p_members) AND a.flags = 0
+        GROUP BY 1, 2, 3
+    ) f;
+    IF v_fresh = '[]'::jsonb THEN
+        RETURN;
+    END IF;
+    SELECT array_agg(DISTINCT f.user_id), array_agg(DISTINCT f.day) INTO v_users, v_days
+    FROM jsonb_to_recordset(v_fresh) AS f(user_id bigint, day date);
+    SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', d.user_id, 'day', d.day, 'question_id', d.question_id,
+                                                 'correct_attempts', d.correct_attempts)), '[]')
+    INTO v_before
+    FROM daily_question_activity d
+    WHERE d.user_id = ANY (v_users) AND d.time_zone = p_time_zone AND d.day = ANY (v_days) AND d.correct_attempts > 0;
+    RETURN QUERY
+    SELECT f.user_id, f.day, sum(f.attempts)::bigint, sum(f.correct_attempts)::bigint,
+           count(*) FILTER (WHERE f.correct_attempts > 0 AND b.user_id IS NULL)
+    FROM jsonb_to_recordset(v_fresh) AS f(user_id bigint, day date, question_id text, attempts bigint, correct_attempts bigint)
+    LEFT JOIN jsonb_to_recordset(v_before) AS b(user_id bigint, day date, question_id text, correct_attempts bigint)
+        ON b.user_id = f.user_id AND b.day = f.day AND b.question_id = f.question_id
+    GROUP BY f.user_id, f.day;
+END
+$$;
+
+-- The latest run of consecutive days in p_time_zone of each of p_members with pending attempts, as the fold will leave
+-- it (activity_totals' streak_last_day and streak_days, from their days on the board and their pending days).
+CREATE FUNCTION pending_board_streaks(p_time_zone text, p_members bigint[])
+RETURNS TABLE (user_id bigint, last_day date, days integer)
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_fresh jsonb;
+    v_users bigint[];
+    v_stored jsonb;
+BEGIN
+    SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', p.user_id, 'day', p.day)), '[]') INTO v_fresh
+    FROM pending_board_days(p_time_zone, p_members) p;
+    IF v_fresh = '[]'::jsonb THEN
+        RETURN;
+    END IF;
+    SELECT array_agg(DISTINCT f.user_id) INTO v_users FROM jsonb_to_recordset(v_fresh) AS f(user_id bigint);
+    SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', d.user_id, 'day', d.day)), '[]') INTO v_stored
+    FROM daily_activity d WHERE d.user_id = ANY (v_users) AND d.time_zone = p_time_zone;
+    RETURN QUERY
+    WITH days AS (
+        SELECT y.user_id, y.day, y.day - (row_number() OVER (PARTITION BY y.user_id ORDER BY y.day))::integer AS run
+        FROM (SELECT f.user_id, f.day FROM jsonb_to_recordset(v_fresh) AS f(user_id bigint, day date)
+              UNION
+              SELECT s.user_id, s.day FROM jsonb_to_recordset(v_stored) AS s(user_id bigint, day date)) y
+    )
+    SELECT DISTINCT ON (r.user_id) r.user_id, max(r.day), count(*)::integer
+    FROM days r GROUP BY r.user_id, r.run ORDER BY r.user_id, max(r.day) DESC;
+END
+$$;
+
+-- 027's fold of a learner's mark, which adds their pending attempts to the boards first (in the zones of their teams
+-- now: a join or a leave folds the mark before it changes them). The caller holds the learner's lock.
+CREATE OR REPLACE FUNCTION fold_learner_pending_parts(p_user_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_above bigint;
+    v_up_to bigint;
+    v_zones text[];
+    v_ids text[];
+BEGIN
+    SELECT p.seq_above INTO v_above FROM question_parts_pending p WHERE p.user_id = p_user_id;
+    IF v_above IS NULL THEN
+        RETURN false;
+    END IF;
+    SELECT array_agg(DISTINCT t.time_zone ORDER BY t.time_zone) INTO v_zones
+    FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = p_user_id;
+    IF v_zones IS NOT NULL THEN
+        SELECT c.attempt_seq INTO v_up_to FROM learner_counters c WHERE c.user_id = p_user_id;
+        PERFORM add_board_activity(p_user_id, v_above, v_up_to, v_zones);
+    END IF;
+    v_ids := learner_pending_questions(p_user_id);
+    PERFORM lock_learner_question_parts(p_user_id, v_ids);
+    PERFORM apply_learner_question_parts(p_user_id, NULL::bigint, v_ids, learner_question_parts_summed(p_user_id, v_ids));
+    DELETE FROM learner_question_stats_summed s WHERE s.user_id = p_user_id AND s.question_id = ANY (v_ids);
+    INSERT INTO learner_question_stats_summed SELECT * FROM learner_question_stats s WHERE s.user_id = p_user_id AND s.question_id = ANY (v_ids);
+    DELETE FROM question_parts_pending p WHERE p.user_id = p_user_id;
+    RETURN true;
+END
+$$;
+
+-- A push (027's, same signature): the learner marked; the boards and the sums follow in the fold.
+CREATE OR REPLACE FUNCTION begin_team_push(p_user_id bigint, p_seq_above bigint, p_up_to bigint, p_question_ids text[],
+                                           OUT zones text[], OUT parts_before learner_question_part[])
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+    SELECT array_agg(DISTINCT t.time_zone ORDER BY t.time_zone) INTO zones
+    FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = p_user_id;
+    IF zones IS NULL THEN
+        RETURN;
+    END IF;
+    -- The learner's attempts after this page's first are neither summed nor on the boards (the first such page's mark
+    -- is kept). A page with no unflagged attempt adds nothing to either.
+    IF p_question_ids IS NOT NULL THEN
+        INSERT INTO question_parts_pending (user_id, seq_above) VALUES (p_user_id, p_seq_above) ON CONFLICT (user_id) DO NOTHING;
+    END IF;
+END
+$$;
+
+-- 021's leaderboard, with the marked members' pending days added to the window and their streaks as the fold will
+-- leave them.
+CREATE OR REPLACE FUNCTION team_leaderboard(p_team_id bigint, p_from date, p_until date, p_today date, p_caller bigint, p_everyone boolean, p_limit integer)
+RETURNS TABLE (rank bigint, user_id bigint, display_name text, points bigint, attempts bigint, correct bigint, streak integer, mastered integer)
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    zone text;
+    first_day integer;
+    whole_week boolean;
+    whole_month boolean := p_from IS NOT NULL AND extract(day FROM p_from) = 1 AND p_until = (p_from + interval '1 month')::date;
+    v_members bigint[];
+    v_pending jsonb := '[]';
+    v_streaks jsonb := '[]';
+BEGIN
+    SELECT t.time_zone, t.week_start INTO zone, first_day FROM teams t WHERE t.id = p_team_id;
+    whole_week := p_from IS NOT NULL AND p_until = p_from + 7 AND week_of(p_from, first_day) = p_from;
+    SELECT coalesce(array_agg(m.user_id), '{}') INTO v_members FROM memberships m WHERE m.team_id = p_team_id AND m.role = 'member';
+    IF EXISTS (SELECT 1 FROM question_parts_pending p WHERE p.user_id = ANY (v_members)) THEN
+        SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', x.user_id, 'points', x.points, 'attempts', x.attempts, 'correct', x.correct)), '[]')
+        INTO v_pending
+        FROM (SELECT p.user_id, sum(p.points) AS points, sum(p.attempts) AS attempts, sum(p.correct_attempts) AS correct
+              FROM pending_board_days(zone, v_members) p
+              WHERE p_from IS NULL OR (p.day >= p_from AND p.day < p_until)
+              GROUP BY p.user_id) x;
+        SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', s.user_id, 'last_day', s.last_day, 'days', s.days)), '[]') INTO v_streaks
+        FROM pending_board_streaks(zone, v_members) s;
+    END IF;
+    RETURN QUERY
+    WITH members AS (
+        SELECT u.id, u.display_name, coalesce(c.mastered_count, 0) AS mastered_count FROM memberships m JOIN users u ON u.id = m.user_id
+        LEFT JOIN learner_counters c ON c.user_id = m.user_id
+        WHERE m.team_id = p_team_id AND m.role = 'member' AND (NOT u.leaderboard_opt_out OR u.id = p_caller OR p_everyone)
+    ), windowed AS (
+        SELECT d.user_id, sum(d.points) AS points, sum(d.attempts) AS attempts, sum(d.correct_attempts) AS correct
+        FROM daily_activity d
+        WHERE p_from IS NOT NULL AND NOT whole_week AND NOT whole_month AND d.time_zone = zone AND d.day >= p_from AND d.day < p_until
+        GROUP BY d.user_id
+        UNION ALL
+        SELECT wk.user_id, wk.points, wk.attempts, wk.correct_attempts
+        FROM weekly_activity wk
+        WHERE whole_week AND wk.time_zone = zone AND wk.week_start = first_day AND wk.week = p_from
+        UNION ALL
+        SELECT mo.user_id, mo.points, mo.attempts, mo.correct_attempts
+        FROM monthly_activity mo
+        WHERE whole_month AND mo.time_zone = zone AND mo.month = p_from
+        UNION ALL
+        SELECT tot.user_id, tot.points, tot.attempts, tot.correct_attempts
+        FROM activity_totals tot
+        WHERE p_from IS NULL AND tot.time_zone = zone
+    ), summed AS (
+        SELECT w.user_id, sum(w.points) AS points, sum(w.attempts) AS attempts, sum(w.correct) AS correct
+        FROM (SELECT * FROM windowed
+              UNION ALL
+              SELECT x.user_id, x.points, x.attempts, x.correct
+              FROM jsonb_to_recordset(v_pending) AS x(user_id bigint, points numeric, attempts numeric, correct numeric)) w
+        GROUP BY w.user_id
+    ), board AS (
+        SELECT m.id, m.display_name, coalesce(w.points, 0)::bigint AS points, coalesce(w.attempts, 0)::bigint AS attempts,
+               coalesce(w.correct, 0)::bigint AS correct,
+               coalesce(current_streak(coalesce(ps.last_day, tot.streak_last_day), coalesce(ps.days, tot.streak_days), p_today), 0) AS streak,
+               m.mastered_count
+        FROM members m
+        LEFT JOIN summed w ON w.user_id = m.id
+        LEFT JOIN activity_totals tot ON tot.user_id = m.id AND tot.time_zone = zone
+        LEFT JOIN jsonb_to_recordset(v_streaks) AS ps(user_id bigint, last_day date, days integer) ON ps.user_id = m.id
+    ), top AS (
+        -- Every member with more points than one of the first p_limit is among them, so their ranks are right here.
+        SELECT t.*, rank() OVER (ORDER BY t.points DESC) AS rank, row_number() OVER (ORDER BY t.points DESC, t.display_name, t.id) AS position
+        FROM (SELECT * FROM board b ORDER BY b.points DESC, b.display_name, b.id LIMIT p_limit) t
+    )
+    SELECT r.rank, r.id, r.display_name, r.points, r.attempts, r.correct, r.streak, r.mastered_count FROM top r
+    UNION ALL
+    SELECT 1 + (SELECT count(*) FROM board o WHERE o.points > c.points), c.id, c.display_name, c.points, c.attempts, c.correct, c.streak,
+           c.mastered_count
+    FROM board c WHERE c.id = p_caller AND NOT EXISTS (SELECT 1 FROM top WHERE top.id = p_caller)
+    ORDER BY 1, 3, 2;
+END
+$$;
+
+-- 022's learner report, with the marked members' streaks as the fold will leave them.
+CREATE OR REPLACE FUNCTION team_learner_report(p_team_id bigint, at_ms bigint, p_user_id bigint DEFAULT NULL)
+RETURNS TABLE (team_id bigint, user_id bigint, username text, display_name text, questions_attempted bigint, attempts bigint,
+               accuracy double precision, mastered integer, due bigint, streak integer, last_active_at bigint, inactive boolean)
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_members bigint[];
+    v_time_zone text;
+    v_stats jsonb;
+    v_counters jsonb;
+    v_due jsonb;
+    v_totals jsonb;
+    v_streaks jsonb;
+BEGIN
+    SELECT t.time_zone INTO v_time_zone FROM teams t WHERE t.id = p_team_id;
+    SELECT coalesce(array_agg(m.user_id), '{}') INTO v_members
+    FROM memberships m WHERE m.team_id = p_team_id AND m.role = 'member' AND (p_user_id IS NULL OR m.user_id = p_user_id);
+    -- Each row built by name: Citus names the columns of a row read whole from a worker f1, f2, … .
+    SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', x.user_id, 'questions', x.questions, 'attempts', x.attempts, 'correct', x.correct,
+                                                 'last_active_at', x.last_active_at)), '[]')
+    INTO v_stats FROM (
+        SELECT q.user_id, count(*) AS questions, sum(q.attempts) AS attempts, sum(q.correct_attempts) AS correct,
+               max(q.last_answered_at) AS last_active_at
+        FROM learner_question_stats q WHERE q.user_id = ANY (v_members) GROUP BY q.user_id) x;
+    SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', c.user_id, 'mastered_count', c.mastered_count)), '[]') INTO v_counters
+    FROM learner_counters c WHERE c.user_id = ANY (v_members);
+    SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', x.user_id, 'due', x.due)), '[]') INTO v_due FROM (
+        SELECT p.user_id, count(*) AS due FROM progress p WHERE p.user_id = ANY (v_members) AND p.due <= at_ms GROUP BY p.user_id) x;
+    SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', tot.user_id, 'streak_last_day', tot.streak_last_day, 'streak_days', tot.streak_days)),
+                    '[]')
+    INTO v_totals FROM activity_totals tot WHERE tot.user_id = ANY (v_members) AND tot.time_zone = v_time_zone;
+    SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', s.user_id, 'last_day', s.last_day, 'days', s.days)), '[]') INTO v_streaks
+    FROM pending_board_streaks(v_time_zone, v_members) s;
+    RETURN QUERY
+    SELECT m.team_id, u.id, u.username, u.display_name,
+           coalesce(s.questions, 0), coalesce(s.attempts, 0),
+           CASE WHEN coalesce(s.attempts, 0) > 0 THEN s.correct::double precision / s.attempts END,
+           coalesce(c.mastered_count, 0),
+           coalesce(d.due, 0),
+           coalesce(current_streak(coalesce(ps.last_day, tot.streak_last_day), coalesce(ps.days, tot.streak_days), team_day(v_time_zone, at_ms)), 0),
+           s.last_active_at,
+           -- Inactive: nothing answered in the last 7 days.
+           coalesce(s.last_active_at < at_ms - 7 * 86400000, true)
+    FROM memberships m
+    JOIN users u ON u.id = m.user_id
+    LEFT JOIN jsonb_to_recordset(v_stats) AS s(user_id bigint, questions bigint, attempts bigint, correct bigint, last_active_at bigint)
+        ON s.user_id = m.user_id
+    LEFT JOIN jsonb_to_recordset(v_counters) AS c(user_id bigint, mastered_count integer) ON c.user_id = m.user_id
+    LEFT JOIN jsonb_to_recordset(v_due) AS d(user_id bigint, due bigint) ON d.user_id = m.user_id
+    LEFT JOIN jsonb_to_recordset(v_totals) AS tot(user_id bigint, streak_last_day date, streak_days integer) ON tot.user_id = m.user_id
+    LEFT JOIN jsonb_to_recordset(v_streaks) AS ps(user_id bigint, last_day date, days integer) ON ps.user_id = m.user_id
+    WHERE m.team_id = p_team_id AND m.role = 'member' AND m.user_id = ANY (v_members);
+END
+$$;
+
+-- The dashboard's weeks of a team from p_from_week on: per week, the members who answered, their attempts and the
+-- correct ones, with the marked members' pending days added.
+CREATE FUNCTION team_weeks(p_team_id bigint, p_from_week date)
+RETURNS TABLE (week date, learners bigint, attempts bigint, correct bigint)
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_zone text;
+    v_start integer;
+    v_members bigint[];
+    v_pending jsonb;
+BEGIN
+    SELECT t.time_zone, t.week_start INTO v_zone, v_start FROM teams t WHERE t.id = p_team_id;
+    SELECT coalesce(array_agg(m.user_id), '{}') INTO v_members FROM memberships m WHERE m.team_id = p_team_id AND m.role = 'member';
+    SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', p.user_id, 'day', p.day, 'attempts', p.attempts, 'correct', p.correct_attempts)), '[]')
+    INTO v_pending FROM pending_board_days(v_zone, v_members) p;
+    RETURN QUERY
+    SELECT x.week, count(*), sum(x.attempts)::bigint, sum(x.correct)::bigint
+    FROM (
+        SELECT u.user_id, u.week, sum(u.attempts) AS attempts, sum(u.correct) AS correct
+        FROM (
+            SELECT w.user_id, w.week, w.attempts, w.correct_attempts AS correct FROM weekly_activity w
+            WHERE w.user_id = ANY (v_members) AND w.time_zone = v_zone AND w.week_start = v_start AND w.week >= p_from_week
+            UNION ALL
+            SELECT p.user_id, week_of(p.day, v_start), p.attempts, p.correct
+            FROM jsonb_to_recordset(v_pending) AS p(user_id bigint, day date, attempts bigint, correct bigint)
+            WHERE week_of(p.day, v_start) >= p_from_week
+        ) u
+        GROUP BY u.user_id, u.week
+    ) x
+    WHERE x.attempts > 0
+    GROUP BY x.week ORDER BY x.week;
+END
+$$;
