@@ -384,14 +384,17 @@ func attempt(
                     (attempt(question: "a", correct: true, at: t + 3), []), (attempt(question: "b", correct: true, at: t + 4), []),
                     (attempt(question: "c", correct: true, at: t + 5), [.tooFast]),
                 ], userID: user.id, receivedAt: 2)
-            #expect(try await store.pool.query("SELECT count(*) FROM daily_activity WHERE user_id = \(user.id) AND attempts = 5").scalar(Int.self) == 0)
+            #expect(
+                try await store.pool.query("SELECT count(*) FROM daily_activity WHERE user_id = \(user.id) AND attempts = 5").scalar(Int.self) == 0)
             // The board reads what the fold will add: all time, that day, and its streak, the same before the fold and after.
             @Sendable func board() async throws -> [String] {
                 var rows: [String] = []
                 for window in ["NULL::date, NULL::date", "'2026-01-09'::date, '2026-01-10'::date", "'2026-01-01'::date, '2026-02-01'::date"] {
                     rows += try await store.pool.query(
                         PostgresQuery(
-                            unsafeSQL: "SELECT concat_ws('|', points, attempts, correct, streak) FROM team_leaderboard(\(team), \(window), '2026-01-10', \(user.id), true, 10)")
+                            unsafeSQL:
+                                "SELECT concat_ws('|', points, attempts, correct, streak) FROM team_leaderboard(\(team), \(window), '2026-01-10', \(user.id), true, 10)"
+                        )
                     ).column(String.self)
                 }
                 return rows
