@@ -11,6 +11,13 @@
 -- members' fold would add (pending_board_days, pending_board_streaks: read-only, so a standby answers the same), each
 -- read staged in a variable first, as 022's reads are, so that on Citus each query reads shards or values, not both.
 
+-- Whether a push adds its attempts to the boards itself: false here, true on Citus (SQL/citus/distribute.sql), where
+-- a read that adds what is pending could not be exact: each of its statements reads the workers at its own moment, so
+-- a fold committing between two of them would be counted twice. There the boards follow each push, as before.
+CREATE FUNCTION boards_follow_pushes() RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN false;
+
 -- What folding the marks of p_members would add to their days in p_time_zone: per member and day, the attempts,
 -- the correct ones and the points (a question earns its day's point with the day's first correct attempt, so a
 -- question already correct that day on the board earns none). A learner's pending attempts are counted once whichever
@@ -26,6 +33,9 @@ DECLARE
     v_days date[];
     v_before jsonb;
 BEGIN
+    IF boards_follow_pushes() THEN
+        RETURN;
+    END IF;
     SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', f.user_id, 'day', f.day, 'question_id', f.question_id, 'attempts', f.attempts,
                                                  'correct_attempts', f.correct_attempts)), '[]')
     INTO v_fresh
@@ -106,7 +116,7 @@ BEGIN
     END IF;
     SELECT array_agg(DISTINCT t.time_zone ORDER BY t.time_zone) INTO v_zones
     FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = p_user_id;
-    IF v_zones IS NOT NULL THEN
+    IF v_zones IS NOT NULL AND NOT boards_follow_pushes() THEN
         SELECT c.attempt_seq INTO v_up_to FROM learner_counters c WHERE c.user_id = p_user_id;
         PERFORM add_board_activity(p_user_id, v_above, v_up_to, v_zones);
     END IF;
@@ -132,8 +142,11 @@ BEGIN
     IF zones IS NULL THEN
         RETURN;
     END IF;
-    -- The learner's attempts after this page's first are neither summed nor on the boards (the first such page's mark
-    -- is kept). A page with no unflagged attempt adds nothing to either.
+    IF boards_follow_pushes() THEN
+        PERFORM add_board_activity(p_user_id, p_seq_above, p_up_to, zones);
+    END IF;
+    -- The learner's attempts after this page's first are not summed and, unless the boards follow pushes, not on the
+    -- boards (the first such page's mark is kept). A page with no unflagged attempt adds nothing to either.
     IF p_question_ids IS NOT NULL THEN
         INSERT INTO question_parts_pending (user_id, seq_above) VALUES (p_user_id, p_seq_above) ON CONFLICT (user_id) DO NOTHING;
     END IF;
