@@ -376,16 +376,6 @@ func attempt(
                     (attempt(question: "a", correct: true, at: t), []), (attempt(question: "a", correct: true, at: t + 1), []),
                     (attempt(question: "b", correct: false, at: t + 2), []),
                 ], userID: user.id, receivedAt: 1)
-            // A member's answers reach the boards in the background fold (SQL/029), here after each page.
-            while try await store.foldQuestionSums(moves: 100, learners: 10) != (0, 0) {}
-            // A later page: another right answer to "a" the same day adds no point; "b" right now earns one; a flagged one counts nothing.
-            _ = try await store.insert(
-                [
-                    (attempt(question: "a", correct: true, at: t + 3), []), (attempt(question: "b", correct: true, at: t + 4), []),
-                    (attempt(question: "c", correct: true, at: t + 5), [.tooFast]),
-                ], userID: user.id, receivedAt: 2)
-            #expect(
-                try await store.pool.query("SELECT count(*) FROM daily_activity WHERE user_id = \(user.id) AND attempts = 5").scalar(Int.self) == 0)
             // The board reads what the fold will add: all time, that day, and its streak, the same before the fold and after.
             @Sendable func board() async throws -> [String] {
                 var rows: [String] = []
@@ -399,6 +389,20 @@ func attempt(
                 }
                 return rows
             }
+            // A member's answers reach the boards in the background fold (SQL/029), here after each page. Before it, a
+            // day not on the board yet (its streak counted from the pending days).
+            let first = try await board()
+            #expect(first == ["1|3|2|1", "1|3|2|1", "1|3|2|1"])
+            while try await store.foldQuestionSums(moves: 100, learners: 10) != (0, 0) {}
+            #expect(try await board() == first)
+            // A later page: another right answer to "a" the same day adds no point; "b" right now earns one; a flagged one counts nothing.
+            _ = try await store.insert(
+                [
+                    (attempt(question: "a", correct: true, at: t + 3), []), (attempt(question: "b", correct: true, at: t + 4), []),
+                    (attempt(question: "c", correct: true, at: t + 5), [.tooFast]),
+                ], userID: user.id, receivedAt: 2)
+            #expect(
+                try await store.pool.query("SELECT count(*) FROM daily_activity WHERE user_id = \(user.id) AND attempts = 5").scalar(Int.self) == 0)
             let pending = try await board()
             #expect(pending == ["2|5|4|1", "2|5|4|1", "2|5|4|1"])
             while try await store.foldQuestionSums(moves: 100, learners: 10) != (0, 0) {}
@@ -410,6 +414,12 @@ func attempt(
             #expect(try row[0].decode(Int.self, at: 1) == 5)
             #expect(try row[0].decode(Int.self, at: 2) == 4)
             #expect(try row[0].decode(Int.self, at: 3) == 2)
+            // The next day, pending: the streak grows to two days before the fold, as after it.
+            _ = try await store.insert([(attempt(question: "a", correct: true, at: t + 86_400_000), [])], userID: user.id, receivedAt: 3)
+            let next = try await board()
+            #expect(next == ["3|6|5|2", "2|5|4|2", "3|6|5|2"])
+            while try await store.foldQuestionSums(moves: 100, learners: 10) != (0, 0) {}
+            #expect(try await board() == next)
         }
     }
 }

@@ -132,9 +132,7 @@ ALTER FUNCTION learner_question_parts_summed_of(bigint, text[]) SET plan_cache_m
 ALTER FUNCTION learner_pending_questions(bigint) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION lock_learner_question_parts(bigint, text[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION fold_learner_pending_parts(bigint) SET plan_cache_mode = force_custom_plan;
--- The boards' pending reads (029): the members' shards queried with their ids known.
-ALTER FUNCTION pending_board_days(text, bigint[]) SET plan_cache_mode = force_custom_plan;
-ALTER FUNCTION pending_board_streaks(text, bigint[]) SET plan_cache_mode = force_custom_plan;
+-- The dashboard's weeks (029): the members' shards queried with their ids known.
 ALTER FUNCTION team_weeks(bigint, date) SET plan_cache_mode = force_custom_plan;
 
 -- A push adds its attempts to the boards itself (029): a read adding what a fold has not added yet would read the
