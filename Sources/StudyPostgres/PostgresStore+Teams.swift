@@ -328,8 +328,9 @@ extension PostgresStore: TeamRepository {
 }
 
 extension PostgresStore {
-    /// Folds into the teams' question-report sums what pushes left for them, and says how many moves and learners it
-    /// folded. Reports are exact without it (they add what is not folded yet); it keeps them cheap.
+    /// Folds into the teams' question-report sums and boards what pushes left for them, and says how many moves and
+    /// learners it folded. Reports and boards are exact without it (they add what is not folded yet); it keeps them
+    /// cheap.
     ///
     /// Every learner with something to fold is folded, up to `learnerBatches` times `learners` of them: a learner who
     /// syncs several times between two calls is folded once for all (SQL/027), so a caller that calls again at once only

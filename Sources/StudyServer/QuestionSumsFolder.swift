@@ -5,8 +5,10 @@ import StudyPostgres
 /// Folds what learners' pushes appended to their teams' question-report sums, and the deck totals they moved, into
 /// the sums, in the background (SQL/018). A push appends the changes of the sums of the questions it answered instead
 /// of updating the rows every member updates; until the fold, a report adds what the sums still lack, so reports are
-/// exact either way and this only keeps them cheap. Every server of a deployment may run one: a fold skips the moves
-/// and learners another transaction holds.
+/// exact either way and this only keeps them cheap. A team member's push only marks the learner (SQL/027, 029): the
+/// fold adds their attempts since the mark to the boards and moves their part of the sums, once for all their syncs
+/// since the last fold, and boards and reports add what is still marked. Every server of a deployment may run one: a
+/// fold skips the moves and learners another transaction holds.
 struct QuestionSumsFolder: Service {
     let store: PostgresStore
     let logger: Logger

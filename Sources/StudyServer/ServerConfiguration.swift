@@ -45,8 +45,9 @@ public struct ServerConfiguration: Sendable {
     public var registration = RegistrationMode.open
     /// Whether starting applies pending migrations or refuses to start while there are any (`--no-migrate`).
     public var migrations = MigrationPolicy.apply
-    /// Whether this server folds the pushes' changes into the question reports' sums in the background
-    /// (`QuestionSumsFolder`). Reports are exact either way; tests that fold by hand, at chosen moments, turn it off.
+    /// Whether this server folds the pushes' changes into the question reports' sums and the boards in the background
+    /// (`QuestionSumsFolder`). Reports and boards are exact either way; tests that fold by hand, at chosen moments, turn
+    /// it off.
     public var foldsQuestionSums = true
 
     public init(database: Database) { self.database = database }

@@ -91,7 +91,9 @@ BEGIN
           FROM fresh f GROUP BY f.user_id) w
     LEFT JOIN latest l ON l.user_id = w.user_id;
 END
-$$;-- 027's fold of a learner's mark, which adds their pending attempts to the boards first (in the zones of their teams
+$$;
+
+-- 027's fold of a learner's mark, which adds their pending attempts to the boards first (in the zones of their teams
 -- now: a join or a leave folds the mark before it changes them). The caller holds the learner's lock.
 CREATE OR REPLACE FUNCTION fold_learner_pending_parts(p_user_id bigint)
 RETURNS boolean
