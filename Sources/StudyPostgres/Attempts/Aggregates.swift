@@ -22,8 +22,8 @@ extension PostgresStore {
     }
 
     /// Adds the attempts numbered (`seqAbove`, `upTo`] to the leaderboard's daily, weekly and monthly aggregates in
-    /// `zones` (those of the learner's teams), and rebuilds the learner's totals and streaks there, inside the pushing
-    /// transaction.
+    /// `zones`, and rebuilds the learner's totals and streaks there (a rebuild of a zone; a push's attempts are added by
+    /// the background fold, SQL/029).
     func updateDailyActivity(_ tx: PostgresConnection, userID: Int64, seqAbove base: Int64, upTo next: Int64, zones: [String]) async throws {
         // A learner in no team (most pushes on a server without teams) has no board to keep.
         guard !zones.isEmpty else { return }
