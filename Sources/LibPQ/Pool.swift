@@ -74,6 +74,21 @@ public final class PostgresPool: Sendable {
         try await withConnection { try await $0.query(query, read: read) }
     }
 
+    /// Opens every connection of the pool now instead of at first use, and runs `script` (one or more statements, no
+    /// parameters) on each. A new PostgreSQL backend builds its catalog caches and compiles its functions on its first
+    /// statements; a server that does this at start spares its first requests the cost. Each connection is held while
+    /// the next one opens, so every one of them is new or idle; the first to fail ends it (the rest then open on use).
+    public func warm(running script: String) async throws {
+        func warm(_ remaining: Int) async throws {
+            guard remaining > 0 else { return }
+            try await withConnection { connection in
+                try await connection.execute(script: script)
+                try await warm(remaining - 1)
+            }
+        }
+        try await warm(size)
+    }
+
     /// The number of connections open now (leased or idle).
     public var openConnections: Int { get async { await state.open } }
 

@@ -64,6 +64,24 @@ public func buildApplication(
             bundledDeckIDs.append(deck.id)
             bundledQuestions += deck.questions
         }
+        // The pool's connections opened and readied now, not by the first requests. When that fails or takes over
+        // 10 s (PostgreSQL takes no more connections; a pooler in between makes the later ones wait for the earlier),
+        // the server starts anyway, and connections open as requests need them.
+        if configuration.opensConnectionsAtStart {
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await store.warmConnections() }
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(10))
+                        throw OperationError("the connections did not open within 10 s")
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+            } catch {
+                logger.warning("could not open the database connections ahead of use", metadata: ["error": "\(error)"])
+            }
+        }
         router = try buildRouter(
             store: store, configuration: configuration, bundledDeckIDs: bundledDeckIDs, bundledQuestions: bundledQuestions, clock: clock)
     } catch {

@@ -49,6 +49,10 @@ public struct ServerConfiguration: Sendable {
     /// (`QuestionSumsFolder`). Reports and boards are exact either way; tests that fold by hand, at chosen moments, turn
     /// it off.
     public var foldsQuestionSums = true
+    /// Whether starting opens every connection of the pool and readies it for a sync (`PostgresStore.warmConnections`),
+    /// so that the first requests after a start do not pay for new PostgreSQL backends. The tests, which start many
+    /// servers at once on one PostgreSQL, turn it off where they do not test it.
+    public var opensConnectionsAtStart = true
 
     public init(database: Database) { self.database = database }
 

@@ -203,6 +203,29 @@ import Testing
         }
     }
 
+    @Test func warmingOpensEveryConnectionAndRunsTheScriptOnEach() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 4)
+        try await withPool(pool) { pool async throws in
+            try await pool.query("CREATE TABLE warmed (pid int)")
+            #expect(await pool.openConnections == 1)
+            try await pool.warm(running: "INSERT INTO warmed VALUES (pg_backend_pid()); SELECT 1")
+            #expect(await pool.openConnections == 4)
+            // Four backends, each once: the connections are the pool's four, and each ran the whole script.
+            #expect(try await pool.query("SELECT count(DISTINCT pid) FROM warmed").scalar(Int.self) == 4)
+            #expect(try await pool.query("SELECT count(*) FROM warmed").scalar(Int.self) == 4)
+            // Warming again opens nothing more: the idle connections are warmed again.
+            try await pool.warm(running: "INSERT INTO warmed VALUES (pg_backend_pid())")
+            #expect(await pool.openConnections == 4)
+            #expect(try await pool.query("SELECT count(DISTINCT pid) FROM warmed").scalar(Int.self) == 4)
+
+            // A script that fails throws, and the pool serves as before.
+            await #expect { try await pool.warm(running: "SELECT * FROM no_such_table") } throws: {
+                ($0 as? PostgresError)?.sqlState == "42P01"
+            }
+            #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
+        }
+    }
+
     @Test func cancellingTheTaskCancelsTheRunningQuery() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
         try await withPool(pool) { pool async throws in

@@ -235,6 +235,32 @@ import Testing
         #expect(try await registrations.admit(username: nil, address: "c", now: 10) == nil)
     }
 
+    /// A server opens its pool's connections as it starts, not as its first requests come (`opensConnectionsAtStart`).
+    @Test func theServerOpensItsPoolAtStart() async throws {
+        var configuration = try await testConfiguration()
+        configuration.opensConnectionsAtStart = true
+        configuration.poolSize = 3
+        guard case .url(let url) = configuration.database, let name = URLComponents(string: url)?.path.dropFirst() else {
+            Issue.record("the test database has no name")
+            return
+        }
+        let app = try await buildApplication(configuration)
+        let admin = PostgresPool(configuration: try TestDatabase.serverConfiguration(), size: 1)
+        let backends = try await admin.query(
+            """
+            SELECT count(*) FROM pg_stat_activity
+            WHERE datname = \(String(name)) AND backend_type = 'client backend' AND application_name = 'studysync'
+            """
+        ).scalar(Int.self)
+        // Starting used one (the migrations, the bundled decks); opening the pool, all three.
+        #expect(backends == 3)
+        try await app.test(.router) { client in
+            let ready = try await client.json(.get, "/readyz")
+            #expect(ready.status == .ok)
+        }
+        await admin.close()
+    }
+
     /// While PostgreSQL refuses connections, every `/v1` call is a 503 with `Retry-After`, `/readyz` says so without
     /// saying where the database is, and the server serves again once it is back.
     @Test func aDatabaseOutageIsA503WithRetryAfterAndPassesByItself() async throws {

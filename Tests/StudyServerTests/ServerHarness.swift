@@ -15,6 +15,9 @@ func testConfiguration() async throws -> ServerConfiguration {
     configuration.bcryptCost = 4
     configuration.port = 0
     configuration.logLevel = .warning
+    // Many servers start at once on the tests' PostgreSQL: each opens connections as it needs them
+    // (`HardeningTests.theServerOpensItsPoolAtStart` tests the opening).
+    configuration.opensConnectionsAtStart = false
     return configuration
 }
 

@@ -1,0 +1,27 @@
+import LibPQ
+import PostgresTestSupport
+import Testing
+
+@testable import StudyPostgres
+
+@Suite struct WarmingTests {
+    @Test func warmingOpensThePoolOnTheCurrentSchemaAndWritesNothing() async throws {
+        let store = try await migratedStore(poolSize: 3)
+        // Every statement runs against the migrated schema (a table or function renamed by a migration fails here).
+        try await store.warmConnections()
+        #expect(await store.pool.openConnections == 3)
+        // The script in a transaction of its own: a statement that wrote a row or locked one would have given the
+        // transaction an id.
+        let wrote = try await store.pool.withTransaction { connection in
+            try await connection.execute(script: PostgresStore.warmingScript)
+            return try await connection.query("SELECT pg_current_xact_id_if_assigned() IS NOT NULL").scalar(Bool.self)
+        }
+        #expect(wrote == false)
+        // And the check can tell: a write in the same place gives the transaction an id.
+        let control = try await store.pool.withTransaction { connection in
+            try await connection.execute(script: PostgresStore.warmingScript + "\nCREATE TEMP TABLE warming_control (x int) ON COMMIT DROP;")
+            return try await connection.query("SELECT pg_current_xact_id_if_assigned() IS NOT NULL").scalar(Bool.self)
+        }
+        #expect(control == true)
+    }
+}
