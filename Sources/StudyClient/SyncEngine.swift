@@ -35,7 +35,8 @@ public struct SyncEngine {
     /// progress be folded again from all its attempts.)
     static let pagesInFlight = 2
 
-    /// The size of a sync's first page each way: small, so that the other side starts on it sooner.
+    /// The size of a sync's first page each way: small, so that the other side starts on it sooner (a push of fewer
+    /// than twice this many is one page, `run`).
     static let firstPage = 1_000
 
     /// How many attempts a pull asks for when `pulls` pulls came before it in the sync (nil: as many as the server
@@ -64,8 +65,9 @@ public struct SyncEngine {
     /// stores page N and page N+1 waits there, page N+2 is read; it is sent when page N is answered, and that answer is
     /// applied after. Those pushes ask for no pulled attempts (`pullLimit` 0); the pulls follow, cursor after cursor,
     /// each asked for while the page before it is stored (the first answer's too). A sync of one page or less is one
-    /// request. The first page each way holds at most `firstPage` attempts, so work starts on both sides sooner; the
-    /// second pull four times that (`pullLimit(after:)`), so that the server reads the third while the second is stored.
+    /// request. The first page each way holds at most `firstPage` attempts (a push of under twice that, all of them), so
+    /// work starts on both sides sooner; the second pull four times that (`pullLimit(after:)`), so that the server reads
+    /// the third while the second is stored.
     public func run(progress: (Int, Int) -> Void = { _, _ in }) async throws -> Summary {
         var summary = Summary()
         let total = try store.pendingCount()
@@ -96,9 +98,13 @@ public struct SyncEngine {
         }
         var last: Attempt?
         var firstAnswer: (response: SyncResponse, page: [Attempt], sessions: [StudySession])?
+        // The first page is small, so the server starts on it while the next, full one is read and sent; but fewer than
+        // two first pages go as one: a second page smaller than the first can reach the learner's row lock before it,
+        // and the first's answers, older than the progress then stored, are folded again from all their questions'
+        // attempts (docs/benchmarks.md).
+        let firstLimit = total < 2 * Self.firstPage ? max(total, Self.firstPage) : Self.firstPage
         while true {
-            // The first page is small, so the server starts on it while the next, full one is read and sent.
-            let limit = last == nil ? min(pageSize, Self.firstPage) : pageSize
+            let limit = last == nil ? min(pageSize, firstLimit) : pageSize
             let page = try store.pendingAttempts(after: last, limit: limit)
             let sessions = try store.pendingSessions(for: page)
             // The only page (or none; or the first, when it holds every pending attempt): push and pull in one request.

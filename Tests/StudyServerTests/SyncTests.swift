@@ -94,26 +94,33 @@ let hour: Int64 = 3_600_000
         }
     }
 
-    @Test func aSyncWhoseAttemptsFillTheFirstPageExactlyIsOneRequest() async throws {
+    @Test func aSyncOfUnderTwoFirstPagesIsOneRequest() async throws {
         let app = try await buildApplication(try await testConfiguration())
         try await app.test(.router) { client in
             let laptop = try await Device.login(client, as: "quin")
             let desktop = try await Device.login(client, as: "quin")
             var rng = SeededGenerator(seed: 7)
-            // 20 s apart: 1,000 attempts take five and a half hours, all in the past.
-            try desktop.study(3, from: Clock.nowMs() - 20 * hour, using: &rng)
+            // 20 s apart: 1,000 attempts take five and a half hours; each batch starts after the one before ends, all in
+            // the past.
+            try desktop.study(3, from: Clock.nowMs() - 40 * hour, using: &rng)
             _ = try await desktop.sync(client)
             // The first page holds 1,000 attempts: these are all the laptop has, so it pushes them and pulls the
             // desktop's in one round trip.
-            try laptop.study(1_000, from: Clock.nowMs() - 16 * hour, using: &rng)
+            try laptop.study(1_000, from: Clock.nowMs() - 36 * hour, using: &rng)
             let summary = try await laptop.sync(client)
             #expect(summary.requests == 1 && summary.pushed == 1_000 && summary.pulled == 3)
             _ = try await desktop.sync(client)
             try await expectConverged([laptop, desktop], client)
-            // One more than the first page: two pushes, then the pull.
-            try laptop.study(1_001, from: Clock.nowMs() - 7 * hour, using: &rng)
+            // One more than the first page: still one page (a second page of one attempt could overtake the first).
+            try laptop.study(1_001, from: Clock.nowMs() - 30 * hour, using: &rng)
             let more = try await laptop.sync(client)
-            #expect(more.requests == 3 && more.pushed == 1_001)
+            #expect(more.requests == 1 && more.pushed == 1_001)
+            // Twice the first page: two pushes of 1,000, then the pull.
+            try laptop.study(2_000, from: Clock.nowMs() - 24 * hour, using: &rng)
+            let twice = try await laptop.sync(client)
+            #expect(twice.requests == 3 && twice.pushed == 2_000)
+            _ = try await desktop.sync(client)
+            try await expectConverged([laptop, desktop], client)
         }
     }
 
