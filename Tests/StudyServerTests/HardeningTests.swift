@@ -240,16 +240,13 @@ import Testing
         var configuration = try await testConfiguration()
         configuration.opensConnectionsAtStart = true
         configuration.poolSize = 3
-        guard case .url(let url) = configuration.database, let name = URLComponents(string: url)?.path.dropFirst() else {
-            Issue.record("the test database has no name")
-            return
-        }
+        let name = try testDatabaseName(configuration)
         let app = try await buildApplication(configuration)
         let admin = PostgresPool(configuration: try TestDatabase.serverConfiguration(), size: 1)
         let backends = try await admin.query(
             """
             SELECT count(*) FROM pg_stat_activity
-            WHERE datname = \(String(name)) AND backend_type = 'client backend' AND application_name = 'studysync'
+            WHERE datname = \(name) AND backend_type = 'client backend' AND application_name = 'studysync'
             """
         ).scalar(Int.self)
         // Starting used one (the migrations, the bundled decks); opening the pool, all three.
@@ -266,16 +263,13 @@ import Testing
     @Test func aDatabaseOutageIsA503WithRetryAfterAndPassesByItself() async throws {
         var configuration = try await testConfiguration()
         configuration.poolSize = 2
-        guard case .url(let url) = configuration.database, let name = URLComponents(string: url)?.path.dropFirst() else {
-            Issue.record("the test database has no name")
-            return
-        }
+        let name = try testDatabaseName(configuration)
         let app = try await buildApplication(configuration)
         let admin = PostgresPool(configuration: try TestDatabase.serverConfiguration(), size: 1)
         try await app.test(.router) { client in
             let token = try await client.account("outage")
-            try await admin.query("ALTER DATABASE \(identifier: String(name)) ALLOW_CONNECTIONS false")
-            try await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(String(name))")
+            try await admin.query("ALTER DATABASE \(identifier: name) ALLOW_CONNECTIONS false")
+            try await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(name)")
             let down = try await client.json(.get, "/v1/devices", token: token)
             #expect(down.status == .serviceUnavailable)
             #expect(down.body["error"] as? String == "database_unavailable")
@@ -283,7 +277,7 @@ import Testing
             let ready = try await client.json(.get, "/readyz")
             #expect(ready.status == .serviceUnavailable && ready.headers[.retryAfter] != nil)
             #expect((ready.body["message"] as? String)?.contains("/") == false)
-            try await admin.query("ALTER DATABASE \(identifier: String(name)) ALLOW_CONNECTIONS true")
+            try await admin.query("ALTER DATABASE \(identifier: name) ALLOW_CONNECTIONS true")
             var status = HTTPResponse.Status.serviceUnavailable
             for _ in 0..<50 where status != .ok {
                 status = try await client.json(.get, "/v1/devices", token: token).status

@@ -21,6 +21,12 @@ func testConfiguration() async throws -> ServerConfiguration {
     return configuration
 }
 
+/// The name of the database a test configuration serves (`testConfiguration`), for statements about it from outside.
+func testDatabaseName(_ configuration: ServerConfiguration) throws -> String {
+    let url: String? = if case .url(let url) = configuration.database { url } else { nil }
+    return String(try #require(url.flatMap { URLComponents(string: $0)?.path.dropFirst() }, "the test database has no name"))
+}
+
 extension TestClientProtocol {
     /// Sends JSON and returns the status and the decoded JSON body.
     @discardableResult
