@@ -25,3 +25,19 @@ import Testing
         #expect(control == true)
     }
 }
+
+@Suite struct PlanCacheTests {
+    /// The leaderboard's statement is planned once per connection on one PostgreSQL (SQL/031: planning it for each
+    /// call's arguments took a fifth to a third of a read) and for each call's arguments on Citus, whose planner needs
+    /// them (SQL/citus/distribute.sql); the rows are the same either way (TeamTests).
+    @Test func theLeaderboardKeepsOnePlanOnOnePostgreSQLAndPlansEachCallOnCitus() async throws {
+        let store = try await migratedStore(poolSize: 1)
+        let settings = try await store.pool.query(
+            """
+            SELECT coalesce(array_to_string(proconfig, ','), '') FROM pg_proc
+            WHERE oid = 'team_leaderboard(bigint, date, date, date, bigint, boolean, integer)'::regprocedure
+            """
+        ).column(String.self)
+        #expect(settings == [TestDatabase.isCitus ? "plan_cache_mode=force_custom_plan" : "plan_cache_mode=force_generic_plan"])
+    }
+}
