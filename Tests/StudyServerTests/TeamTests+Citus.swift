@@ -12,11 +12,7 @@ extension TeamTests {
     /// statistics, boards and the moves of the question-report sums) a transaction on the learner's node alone. A fold,
     /// which writes the sums on every node, is the check's counterpart: its commits have several participants.
     @Test func aPushIsATransactionOnTheLearnersShard() async throws {
-        var configuration = try await testConfiguration()
-        configuration.foldsQuestionSums = false
-        guard case .url(let url) = configuration.database else { return #expect(Bool(false)) }
-        let pool = PostgresPool(configuration: PostgresConfiguration(url: url), size: 1)
-        try await withPool(pool) { pool async throws in
+        try await withFoldingOff { configuration, pool async throws in
             try await app(configuration).test(.router) { client in
                 let ready = try await client.json(.get, "/readyz")
                 #expect(ready.body["database"] as? String == (TestDatabase.isCitus ? "citus" : "postgresql"), "\(ready.body)")

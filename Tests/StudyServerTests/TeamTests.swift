@@ -64,6 +64,15 @@ import Testing
         #expect(joined.status == .ok, "\(joined.body)")
     }
 
+    /// A test server's configuration with the background fold off, so that the test folds at the moments it chooses, and
+    /// a pool of one connection on the server's database, to read and fold with.
+    func withFoldingOff(_ body: (ServerConfiguration, PostgresPool) async throws -> Void) async throws {
+        var configuration = try await testConfiguration()
+        configuration.foldsQuestionSums = false
+        guard case .url(let url) = configuration.database else { return #expect(Bool(false)) }
+        try await withPool(PostgresPool(configuration: PostgresConfiguration(url: url), size: 1)) { pool in try await body(configuration, pool) }
+    }
+
     /// The fixture above, through the API.
     func setUp(_ client: any TestClientProtocol) async throws -> People {
         var p = People()
@@ -124,11 +133,7 @@ import Testing
     /// SQL/029), then with one of the two folded, then after the fold has added them all to the board's rows (the
     /// other statement of `team_leaderboard`).
     @Test func leaderboardRanksTiesWindowsZonesOptOutAndFlags() async throws {
-        var configuration = try await testConfiguration()
-        configuration.foldsQuestionSums = false
-        guard case .url(let url) = configuration.database else { return #expect(Bool(false)) }
-        let pool = PostgresPool(configuration: PostgresConfiguration(url: url), size: 1)
-        try await withPool(pool) { pool async throws in
+        try await withFoldingOff { configuration, pool async throws in
             try await app(configuration).test(.router) { client in
                 let p = try await setUp(client)
                 let marked = try await pool.query("SELECT count(*) FROM question_parts_pending").scalar(Int.self) ?? 0
@@ -306,12 +311,7 @@ import Testing
 
     /// The caches the push path keeps row by row equal what a rebuild from the attempts gives.
     @Test func rebuildingTheAggregatesFromTheAttemptsChangesNothing() async throws {
-        // Folded here, at chosen moments, not by the server in the background.
-        var configuration = try await testConfiguration()
-        configuration.foldsQuestionSums = false
-        guard case .url(let url) = configuration.database else { return #expect(Bool(false)) }
-        let pool = PostgresPool(configuration: PostgresConfiguration(url: url), size: 1)
-        try await withPool(pool) { pool async throws in
+        try await withFoldingOff { configuration, pool async throws in
             let tables = [
                 "SELECT user_id, question_id, state, step, stability, difficulty, due, last_review, attempts, correct_attempts, last_correct, mastered FROM progress",
                 "SELECT user_id, mastered_count FROM learner_counters", "SELECT * FROM learner_question_stats",
@@ -385,12 +385,7 @@ import Testing
     /// Folded both ways (in batches, and a learner at a time as on Citus, where only the second runs).
     @Test(arguments: TestDatabase.isCitus ? [true] : [false, true])
     func aClassPushingAtOnceKeepsTheReportSumsExact(foldingByLearner: Bool) async throws {
-        // Folded here, at chosen moments, not by the server in the background.
-        var configuration = try await testConfiguration()
-        configuration.foldsQuestionSums = false
-        guard case .url(let url) = configuration.database else { return #expect(Bool(false)) }
-        let pool = PostgresPool(configuration: PostgresConfiguration(url: url), size: 1)
-        try await withPool(pool) { pool async throws in
+        try await withFoldingOff { configuration, pool async throws in
             let raw = """
                 SELECT team_id, deck_id, first_only, question_id, learners, attempts, correct, trim_scale(sum_x), trim_scale(sum_xx),
                        trim_scale(sum_t), trim_scale(sum_tt), trim_scale(sum_xt), option_chosen, duration_histogram
@@ -455,11 +450,7 @@ import Testing
     /// does) and a member leaving (which folds their parts first) keep that exact; the fold then changes nothing a
     /// report reads, and leaves the sums a rebuild counts.
     @Test func pendingPartsReadFoldAndRebuildExactly() async throws {
-        var configuration = try await testConfiguration()
-        configuration.foldsQuestionSums = false
-        guard case .url(let url) = configuration.database else { return #expect(Bool(false)) }
-        let pool = PostgresPool(configuration: PostgresConfiguration(url: url), size: 1)
-        try await withPool(pool) { pool async throws in
+        try await withFoldingOff { configuration, pool async throws in
             @Sendable func snapshot() async throws -> [String] {
                 try await pool.query(PostgresQuery(unsafeSQL: Self.currentSums + " ORDER BY 1, 2, 3, 4")).map { row in
                     (0..<row.count).map { row[$0] ?? "NULL" }.joined(separator: "|")
