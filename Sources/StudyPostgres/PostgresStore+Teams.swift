@@ -133,20 +133,13 @@ extension PostgresStore: TeamRepository {
     public func leaderboard(
         teamID: Int64, window: LeaderboardWindow, offset: Int, callerID: Int64, showEveryone: Bool, limit: Int, at time: Int64
     ) async throws -> Leaderboard {
-        // The window's days in the team's zone, [from, until) (NULL for `all`, which reads the all-time totals), and the
-        // board, in one statement; the bounds come with every row.
+        // The window's days in the team's zone, [from, until) (NULL for `all`, which reads the all-time totals), come with
+        // every row of the board (SQL/031).
         let rows = try await reading { pool in
             try await pool.query(
                 """
-                WITH b AS (
-                    SELECT today, CASE \(window.rawValue)::text WHEN 'week' THEN w WHEN 'month' THEN m END AS from_day,
-                           CASE \(window.rawValue)::text WHEN 'week' THEN w + 7 WHEN 'month' THEN (m + interval '1 month')::date END AS until_day
-                    FROM (SELECT today, week_of(today, week_start) - 7 * \(offset) AS w,
-                                 (date_trunc('month', today) - make_interval(months => \(offset)))::date AS m
-                          FROM (SELECT team_day(time_zone, \(time)) AS today, week_start FROM teams WHERE id = \(teamID)) t) d
-                )
-                SELECT f.rank, f.user_id, f.display_name, f.points, f.attempts, f.correct, f.streak, f.mastered, b.from_day::text, b.until_day::text
-                FROM b, team_leaderboard(\(teamID), b.from_day, b.until_day, b.today, \(callerID), \(showEveryone), \(limit)) f
+                SELECT rank, user_id, display_name, points, attempts, correct, streak, mastered, from_day, until_day
+                FROM team_board(\(teamID), \(window.rawValue), \(offset), \(time), \(callerID), \(showEveryone), \(limit))
                 """)
         }
         let from = try rows.first?.decode(String?.self, at: 8)

@@ -27,7 +27,7 @@ import Testing
 }
 
 @Suite struct PlanCacheTests {
-    /// The leaderboard's statement is planned once per connection on one PostgreSQL (SQL/031: planning it for each
+    /// The leaderboard's statements are planned once per connection on one PostgreSQL (SQL/031: planning them for each
     /// call's arguments took a fifth to a third of a read) and for each call's arguments on Citus, whose planner needs
     /// them (SQL/citus/distribute.sql); the rows are the same either way (TeamTests).
     @Test func theLeaderboardKeepsOnePlanOnOnePostgreSQLAndPlansEachCallOnCitus() async throws {
@@ -35,9 +35,11 @@ import Testing
         let settings = try await store.pool.query(
             """
             SELECT coalesce(array_to_string(proconfig, ','), '') FROM pg_proc
-            WHERE oid = 'team_leaderboard(bigint, date, date, date, bigint, boolean, integer)'::regprocedure
+            WHERE oid IN ('team_leaderboard(bigint, date, date, date, bigint, boolean, integer)'::regprocedure,
+                          'team_board(bigint, text, integer, bigint, bigint, boolean, integer)'::regprocedure)
             """
         ).column(String.self)
-        #expect(settings == [TestDatabase.isCitus ? "plan_cache_mode=force_custom_plan" : "plan_cache_mode=force_generic_plan"])
+        let expected = TestDatabase.isCitus ? "plan_cache_mode=force_custom_plan" : "plan_cache_mode=force_generic_plan"
+        #expect(settings == [expected, expected])
     }
 }

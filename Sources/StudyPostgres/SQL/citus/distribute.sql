@@ -134,8 +134,9 @@ ALTER FUNCTION lock_learner_question_parts(bigint, text[]) SET plan_cache_mode =
 ALTER FUNCTION fold_learner_pending_parts(bigint) SET plan_cache_mode = force_custom_plan;
 -- The dashboard's weeks (029): the members' shards queried with their ids known.
 ALTER FUNCTION team_weeks(bigint, date) SET plan_cache_mode = force_custom_plan;
--- The leaderboard (031 keeps one plan for it on one PostgreSQL): Citus plans its statement only with the arguments known.
+-- The leaderboard (031 keeps one plan for each on one PostgreSQL): Citus plans their statements only with the arguments known.
 ALTER FUNCTION team_leaderboard(bigint, date, date, date, bigint, boolean, integer) SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION team_board(bigint, text, integer, bigint, bigint, boolean, integer) SET plan_cache_mode = force_custom_plan;
 
 -- A push adds its attempts to the boards itself (029): a read adding what a fold has not added yet would read the
 -- workers at more than one moment. A database restored from one PostgreSQL may hold marks whose attempts are not on
