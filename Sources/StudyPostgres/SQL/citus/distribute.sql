@@ -132,8 +132,10 @@ ALTER FUNCTION learner_question_parts_summed_of(bigint, text[]) SET plan_cache_m
 ALTER FUNCTION learner_pending_questions(bigint) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION lock_learner_question_parts(bigint, text[]) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION fold_learner_pending_parts(bigint) SET plan_cache_mode = force_custom_plan;
--- The dashboard's weeks (029): the members' shards queried with their ids known.
+-- The dashboard's weeks (029) and the learner report (032 keeps one plan for each on one PostgreSQL): the members'
+-- shards queried with their ids known.
 ALTER FUNCTION team_weeks(bigint, date) SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION team_learner_report(bigint, bigint, bigint) SET plan_cache_mode = force_custom_plan;
 -- The leaderboard (031 keeps one plan for each on one PostgreSQL): Citus plans their statements only with the arguments known.
 ALTER FUNCTION team_leaderboard(bigint, date, date, date, bigint, boolean, integer) SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION team_board(bigint, text, integer, bigint, bigint, boolean, integer) SET plan_cache_mode = force_custom_plan;
