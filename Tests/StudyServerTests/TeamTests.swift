@@ -130,8 +130,8 @@ import Testing
     }
 
     /// The board's figures, first while the members' pushes are still marked (their attempts read from the marks,
-    /// SQL/029), then with one of the two folded, then after the fold has added them all to the board's rows (the
-    /// other statement of `team_leaderboard`).
+    /// SQL/029), then with one of the two folded, then after the fold has added them all to the board's rows (no member
+    /// marked: `team_leaderboard` reads no pending attempts).
     @Test func leaderboardRanksTiesWindowsZonesOptOutAndFlags() async throws {
         try await withFoldingOff { configuration, pool async throws in
             try await app(configuration).test(.router) { client in
