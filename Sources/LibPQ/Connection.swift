@@ -9,7 +9,7 @@ import Logging
 /// One libpq connection, used through blocking calls.
 ///
 /// `@unchecked Sendable` is safe because the pool leases a connection to one caller at a time, and that caller makes its
-/// calls one after another (each awaited on the thread pool), so no two threads touch `handle` at once. The one call that
+/// calls one after another (each awaited, on the thread pool or in place), so no two threads touch `handle` at once. The one call that
 /// may come from another thread, `cancel()`, uses libpq's `PGcancel` object, which libpq documents as thread-safe.
 final class PQConnection: @unchecked Sendable {
     private let handle: OpaquePointer
@@ -79,19 +79,65 @@ final class PQConnection: @unchecked Sendable {
     /// Runs one statement with its bound parameters and copies the result out of libpq.
     func execute(_ query: PostgresQuery) throws(PostgresError) -> PostgresRows {
         try send(query)
-        return try consume(try lastResult())
+        return try rows()
     }
 
     /// Runs one statement with its bound parameters and lets `read` read the result in place, before it is freed.
     func execute<T>(_ query: PostgresQuery, read: (PostgresResultView) throws(PostgresError) -> T) throws(PostgresError) -> T {
         try send(query)
+        return try result(read: read)
+    }
+
+    /// The rows of the statement sent last, copied out of libpq (waiting for them if need be).
+    func rows() throws(PostgresError) -> PostgresRows { try consume(try lastResult()) }
+
+    /// Lets `read` read the result of the statement sent last in place, before it is freed (waiting for it if need be).
+    func result<T>(read: (PostgresResultView) throws(PostgresError) -> T) throws(PostgresError) -> T {
         let result = try succeeded(try lastResult())
         defer { PQclear(result) }
         return try read(PostgresResultView(result))
     }
 
+    /// The most bytes of values a statement may carry to be sent by `sendAtOnce`: far less than a socket's send buffer
+    /// (200 KiB and more on Linux), so that libpq hands them to the kernel without waiting for the server to read.
+    static let atOnceBindBytes = 16_384
+
+    /// Sends `query` when that cannot block: it is prepared on this connection already (a first use prepares it, a round
+    /// trip of its own) and its values are small (`atOnceBindBytes`). False: nothing was sent.
+    func sendAtOnce(_ query: PostgresQuery) throws(PostgresError) -> Bool {
+        guard prepared[query.sql] != nil else { return false }
+        var bytes = 0
+        for bind in query.binds {
+            switch bind {
+            case .null: break
+            case .text(let text): bytes += text.utf8.count
+            case .binary(let value): bytes += value.count
+            }
+        }
+        guard bytes <= Self.atOnceBindBytes else { return false }
+        try send(query)
+        return true
+    }
+
+    /// Waits on the calling thread, for at most `limit`, for the answer to the statement sent last; true when all of it
+    /// has arrived (reading it then blocks no more). Cancelling meanwhile (`cancel()`, from another thread) makes the
+    /// server answer at once, with the error.
+    func awaitAnswer(within limit: Duration) throws(PostgresError) -> Bool {
+        let deadline = ContinuousClock.now + limit
+        var socket = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        while PQisBusy(handle) == 1 {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return false }
+            // poll counts whole milliseconds: the wait may end up to one later than the limit.
+            let milliseconds = left.components.seconds * 1_000 + left.components.attoseconds / 1_000_000_000_000_000 + 1
+            _ = poll(&socket, 1, Int32(clamping: milliseconds))
+            if PQconsumeInput(handle) != 1 { throw connectionError() }
+        }
+        return true
+    }
+
     /// Sends one statement with its bound parameters, prepared on this connection the first time its text is seen.
-    private func send(_ query: PostgresQuery) throws(PostgresError) {
+    func send(_ query: PostgresQuery) throws(PostgresError) {
         try checkNotCancelled()
         let binds = query.binds
         var lengths = [Int32](repeating: 0, count: binds.count)

@@ -5,7 +5,8 @@ import NIOPosix
 
 /// A bounded pool of libpq connections.
 ///
-/// Blocking libpq calls run on the pool's own `NIOThreadPool`, never on Swift's cooperative threads. One connection serves
+/// Blocking libpq calls run on the pool's own `NIOThreadPool`; only a short statement is sent, and its answer waited for
+/// for at most `answerInPlace`, on the caller's own (cooperative) thread (`AnswerInPlace`). One connection serves
 /// one caller at a time. A connection that broke is closed and replaced; one handed back inside a transaction (say, after
 /// the closure threw mid-transaction) is rolled back before anyone else gets it.
 public final class PostgresPool: Sendable {
@@ -13,19 +14,25 @@ public final class PostgresPool: Sendable {
     public let size: Int
     /// How long a caller waits for a free connection before `PostgresError.Kind.poolTimeout`.
     public let waitTimeout: Duration
+    /// How long a caller waits on its own thread for a short statement's answer before the pool's threads wait for the
+    /// rest (`AnswerInPlace`); zero: the pool's threads run every statement.
+    public let answerInPlace: Duration
     let logger: Logger
     let threads: NIOThreadPool
     private let state: PoolState
+    /// How many connections are leased now, read without waiting for `state` (`AnswerInPlace.quietPool`).
+    let leased = LeaseCount()
 
     /// `name` tells this pool's metrics from another's (`pool="primary"`, `pool="read"`).
     public init(
         configuration: PostgresConfiguration, size: Int = 4, waitTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "studysync.libpq"),
-        name: String = "primary"
+        name: String = "primary", answerInPlace: Duration = AnswerInPlace.defaultLimit
     ) {
         precondition(size > 0, "a pool needs at least one connection")
         self.configuration = configuration
         self.size = size
         self.waitTimeout = waitTimeout
+        self.answerInPlace = answerInPlace
         self.logger = logger
         self.threads = NIOThreadPool(numberOfThreads: size)
         self.threads.start()
@@ -43,8 +50,10 @@ public final class PostgresPool: Sendable {
     @discardableResult
     public func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         let connection = try await lease()
+        leased.count.add(1, ordering: .relaxed)
+        defer { leased.count.subtract(1, ordering: .relaxed) }
         do {
-            let result = try await body(PostgresConnection(raw: connection, threads: threads))
+            let result = try await body(PostgresConnection(raw: connection, threads: threads, answerInPlace: answerInPlace, leased: leased))
             await giveBack(connection)
             return result
         } catch {

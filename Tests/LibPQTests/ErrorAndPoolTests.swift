@@ -242,6 +242,68 @@ import Testing
     }
 }
 
+/// A short statement is sent and waited for on its caller's thread (`AnswerInPlace`); a slower one is handed to the
+/// pool's threads, which read its answer. Each path gives the same rows and errors and leaves the connection usable.
+@Suite struct AnswerInPlaceTests {
+    @Test func statementsAnsweredInPlaceAndPastTheWaitGiveTheirRowsAndErrors() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1, answerInPlace: .milliseconds(1))
+        try await withPool(pool) { pool async throws in
+            // The first use of a statement prepares it, on the pool's threads; the later ones may be answered in place.
+            for round in 0..<3 {
+                #expect(try await pool.query("SELECT \(round)::int + 1").scalar(Int.self) == round + 1)
+                // 30 ms: past the wait, so its answer is read on the pool's threads.
+                #expect(try await pool.query("SELECT \(round)::int + 2 FROM pg_sleep(0.03)").scalar(Int.self) == round + 2)
+                await #expect {
+                    try await pool.query("SELECT 1 / \(0)::int")
+                } throws: { ($0 as? PostgresError)?.sqlState == "22012" }
+                await #expect {
+                    try await pool.query("SELECT 1 / \(0)::int FROM pg_sleep(0.03)")
+                } throws: { ($0 as? PostgresError)?.sqlState == "22012" }
+                let rows = try await pool.query("SELECT g, repeat('x', g) FROM generate_series(1, \(200 + round)) g")
+                #expect(rows.count == 200 + round)
+                #expect(try rows.last?.decode(String.self, at: 1) == String(repeating: "x", count: 200 + round))
+            }
+            // Values too large to be sent at once go to the pool's threads.
+            let large = String(repeating: "y", count: 100_000)
+            for _ in 0..<2 { #expect(try await pool.query("SELECT length(\(large))").scalar(Int.self) == 100_000) }
+        }
+    }
+
+    @Test func cancellingATaskThatWaitsInPlaceCancelsItsStatement() async throws {
+        // A wait longer than the statement: the caller waits in place until the cancellation ends it.
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1, answerInPlace: .seconds(60))
+        try await withPool(pool) { pool async throws in
+            // Prepared first, so that the next call can be sent at once.
+            try await pool.query("SELECT pg_sleep(\(0.0))")
+            let started = ContinuousClock.now
+            let task = Task { try await pool.query("SELECT pg_sleep(\(20.0))") }
+            try await Task.sleep(for: .milliseconds(300))
+            task.cancel()
+            let result = await task.result
+            #expect(throws: CancellationError.self) { try result.get() }
+            #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
+            #expect(ContinuousClock.now - started < .seconds(15))
+        }
+    }
+
+    @Test func manyTasksAtOnceEachGetTheirOwnAnswer() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 4, answerInPlace: .milliseconds(1))
+        try await withPool(pool) { pool async throws in
+            let answers = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+                for i in 0..<200 {
+                    group.addTask {
+                        let sleep = i % 7 == 0 ? 0.005 : 0.0
+                        return (i, try await pool.query("SELECT \(i)::int * 3 FROM pg_sleep(\(sleep))").scalar(Int.self) ?? -1)
+                    }
+                }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+            #expect(answers.count == 200)
+            #expect(answers.allSatisfy { $0.value == $0.key * 3 })
+        }
+    }
+}
+
 /// A one-shot signal between tasks.
 actor AsyncGate {
     private var isOpen = false
