@@ -63,8 +63,9 @@ public struct SyncEngine {
     ///
     /// Pages of pending attempts go out one after another without waiting, `pagesInFlight` at once: while the server
     /// stores page N and page N+1 waits there, page N+2 is read; it is sent when page N is answered, and that answer is
-    /// applied after. Those pushes ask for no pulled attempts (`pullLimit` 0); the pulls follow, cursor after cursor,
-    /// each asked for while the page before it is stored (the first answer's too). A sync of one page or less is one
+    /// applied after. The first of them also asks for the first page of the pull (what other devices sent before the
+    /// sync), the others for none (`pullLimit` 0); when more is left to pull, the pulls follow the pushes, cursor after
+    /// cursor, each asked for while the page before it is stored (the first answer's too). A sync of one page or less is one
     /// request. The first page each way holds at most `firstPage` attempts (a push of under twice that, all of them), so
     /// work starts on both sides sooner; the second pull four times that (`pullLimit(after:)`), so that the server reads
     /// the third while the second is stored.
@@ -88,13 +89,20 @@ public struct SyncEngine {
             progress(summary.pushed + summary.duplicates + summary.conflicts + summary.rejected, total)
         }
 
-        // The pages with the server, oldest first.
-        var inFlight: [(answer: Task<SyncResponse, any Error>, page: [Attempt], sessions: [StudySession])] = []
+        // The pages with the server, oldest first; `pulls`: the page that also asks for the first page of the pull.
+        typealias PageWithServer = (answer: Task<SyncResponse, any Error>, page: [Attempt], sessions: [StudySession], pulls: Bool)
+        var inFlight: [PageWithServer] = []
         defer { for page in inFlight { page.answer.cancel() } }
+        // Whether the first push's pull left nothing to pull.
+        var pulledAll = false
+        func settle(_ page: PageWithServer, _ response: SyncResponse) throws {
+            try record(response, pushed: page.page, pushedSessions: page.sessions)
+            if page.pulls { pulledAll = !response.hasMore }
+        }
         /// Waits for the oldest page with the server and applies its answer.
         func settleOldest() async throws {
             let oldest = inFlight.removeFirst()
-            try record(try await oldest.answer.value, pushed: oldest.page, pushedSessions: oldest.sessions)
+            try settle(oldest, try await oldest.answer.value)
         }
         var last: Attempt?
         var firstAnswer: (response: SyncResponse, page: [Attempt], sessions: [StudySession])?
@@ -120,20 +128,25 @@ public struct SyncEngine {
                 break
             }
             if !page.isEmpty {
+                // The first page also asks for the first page of the pull: what other devices sent before this sync,
+                // which then costs no request of its own when it is all there is.
+                let pulls = last == nil
                 last = page.last
                 // With `pagesInFlight` pages at the server already, this one, read meanwhile, goes out the moment the
                 // oldest is answered, and that answer is applied after: the server never waits for the CLI's SQLite.
-                var answered: (response: SyncResponse, page: [Attempt], sessions: [StudySession])?
+                var answered: (page: PageWithServer, response: SyncResponse)?
                 if inFlight.count >= Self.pagesInFlight {
                     let oldest = inFlight.removeFirst()
-                    answered = (try await oldest.answer.value, oldest.page, oldest.sessions)
+                    answered = (oldest, try await oldest.answer.value)
                 }
-                let request = SyncRequest(clientTime: clock(), cursor: store.syncCursor, attempts: page, sessions: sessions, pullLimit: 0)
-                inFlight.append((Task { [transport] in try await transport.sync(request) }, page, sessions))
-                if let answered { try record(answered.response, pushed: answered.page, pushedSessions: answered.sessions) }
+                let request = SyncRequest(
+                    clientTime: clock(), cursor: store.syncCursor, attempts: page, sessions: sessions, pullLimit: pulls ? Self.firstPage : 0)
+                inFlight.append((Task { [transport] in try await transport.sync(request) }, page, sessions, pulls))
+                if let answered { try settle(answered.page, answered.response) }
             }
             if page.count < limit {
                 while !inFlight.isEmpty { try await settleOldest() }
+                if pulledAll { return summary }
                 break
             }
         }

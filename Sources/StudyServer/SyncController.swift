@@ -76,7 +76,8 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
 
         // pullLimit 0: a push only (a client sending pages back to back pulls afterwards).
         let limit = min(body.pullLimit ?? SyncProtocol.maxPullPage, SyncProtocol.maxPullPage)
-        let page = try await repository.pull(userID: identity.user.id, after: body.cursor, limit: limit, excludingDevice: identity.device.id)
+        let page = try await repository.pull(
+            userID: identity.user.id, after: Self.cursor(after: body.cursor, outcomes: outcomes), limit: limit, excludingDevice: identity.device.id)
         // The answer that ends the sync lists them: the client needs no request of its own for them.
         let decks = page.hasMore ? nil : try await listed
         lap("pull")
@@ -93,6 +94,29 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
             cursor: page.cursor, hasMore: page.hasMore, serverTime: now, clockOffsetMs: offset,
             clockWarning: AttemptReview.clockWarning(offsetMs: offset), publishedDecks: decks)
         return jsonResponse(response.wireJSON(resultRuns: body.resultRuns, columns: body.pullColumns), for: request)
+    }
+
+    /// Where the pull of a request starts: after `cursor`, and after the sequence numbers of the page's own attempts
+    /// (stored now or before) when they follow it directly. The device holds those, and the numbers are gap-free, so
+    /// nothing of anyone else's lies among them: the pull need not read them only to leave them out (a range read of
+    /// each 1,000 of them, for a push and pull in one request), and the cursor answered is the one the client stores
+    /// after this answer (PROTOCOL.md, "Sync algorithm", step 3).
+    static func cursor(after cursor: Int64, outcomes: [PushOutcome]) -> Int64 {
+        var numbers: [Int64] = []
+        numbers.reserveCapacity(outcomes.count)
+        for outcome in outcomes {
+            switch outcome {
+            case .inserted(let seq), .duplicate(let seq, _): numbers.append(seq)
+            case .conflict, .rejected: break
+            }
+        }
+        numbers.sort()
+        var cursor = cursor
+        for number in numbers where number > cursor {
+            guard number == cursor + 1 else { break }
+            cursor = number
+        }
+        return cursor
     }
 
     func progress(_ context: AppContext) async throws -> ProgressList {

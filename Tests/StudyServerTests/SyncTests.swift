@@ -115,12 +115,46 @@ let hour: Int64 = 3_600_000
             try laptop.study(1_001, from: Clock.nowMs() - 30 * hour, using: &rng)
             let more = try await laptop.sync(client)
             #expect(more.requests == 1 && more.pushed == 1_001)
-            // Twice the first page: two pushes of 1,000, then the pull.
+            // Twice the first page: two pushes of 1,000, the first of which also pulls; nothing is left to pull after.
             try laptop.study(2_000, from: Clock.nowMs() - 24 * hour, using: &rng)
             let twice = try await laptop.sync(client)
-            #expect(twice.requests == 3 && twice.pushed == 2_000)
+            #expect(twice.requests == 2 && twice.pushed == 2_000)
             _ = try await desktop.sync(client)
             try await expectConverged([laptop, desktop], client)
+            // More to pull than the first push's pull takes: the pull goes on after the pushes, past the laptop's own.
+            try desktop.study(1_500, from: Clock.nowMs() - 18 * hour, using: &rng)
+            _ = try await desktop.sync(client)
+            try laptop.study(2_000, from: Clock.nowMs() - 12 * hour, using: &rng)
+            let both = try await laptop.sync(client)
+            #expect(both.requests == 3 && both.pushed == 2_000 && both.pulled == 1_500)
+            _ = try await desktop.sync(client)
+            try await expectConverged([laptop, desktop], client)
+        }
+    }
+
+    @Test func aPullStartsPastTheRequestsOwnAttemptsOnlyWhenTheyFollowTheCursor() async throws {
+        let app = try await buildApplication(try await testConfiguration())
+        try await app.test(.router) { client in
+            let laptop = try await Device.login(client, as: "uma")
+            let desktop = try await Device.login(client, as: "uma")
+            var rng = SeededGenerator(seed: 11)
+            func push(_ device: Device, _ count: Int, from time: Int64, cursor: Int64, pullLimit: Int) async throws -> SyncResponse {
+                let before = try device.store().pendingCount()
+                try device.study(count, from: time, using: &rng)
+                let page = try device.store().pendingAttempts(limit: 1_000).suffix(try device.store().pendingCount() - before)
+                let request = SyncRequest(clientTime: Clock.nowMs(), cursor: cursor, attempts: Array(page), pullLimit: pullLimit)
+                return try await client.decoded(SyncResponse.self, .post, "/v1/sync", token: device.token, request)
+            }
+            // Numbers 1-5, right after the cursor: a push-only answer's cursor passes them.
+            let first = try await push(laptop, 5, from: Clock.nowMs() - 10 * hour, cursor: 0, pullLimit: 0)
+            #expect(first.results.map(\.seq) == [1, 2, 3, 4, 5] && first.cursor == 5)
+            // The desktop's 6-7, then the laptop's 8-10: not right after the laptop's cursor, which stays.
+            _ = try await push(desktop, 2, from: Clock.nowMs() - 8 * hour, cursor: 0, pullLimit: 0)
+            let second = try await push(laptop, 3, from: Clock.nowMs() - 6 * hour, cursor: 5, pullLimit: 0)
+            #expect(second.results.map(\.seq) == [8, 9, 10] && second.cursor == 5)
+            // Pulling from there brings the desktop's two, and the cursor passes the laptop's own.
+            let third = try await push(laptop, 1, from: Clock.nowMs() - 4 * hour, cursor: 5, pullLimit: 100)
+            #expect(third.results.map(\.seq) == [11] && third.attempts.map(\.seq) == [6, 7] && third.cursor == 11 && !third.hasMore)
         }
     }
 
