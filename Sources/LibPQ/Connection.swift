@@ -9,8 +9,9 @@ import Logging
 /// One libpq connection, used through blocking calls.
 ///
 /// `@unchecked Sendable` is safe because the pool leases a connection to one caller at a time, and that caller makes its
-/// calls one after another (each awaited, on the thread pool or in place), so no two threads touch `handle` at once. The one call that
-/// may come from another thread, `cancel()`, uses libpq's `PGcancel` object, which libpq documents as thread-safe.
+/// calls one after another (each awaited, on the thread pool or in place), so no two threads touch `handle` at once.
+/// The one call that may come from another thread, `cancel()`, uses libpq's `PGcancel` object, which libpq documents
+/// as thread-safe.
 final class PQConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private let cancelHandle: OpaquePointer?

@@ -14,6 +14,19 @@ public enum SyncProtocol {
     public static let maxCursor: Int64 = 9_007_199_254_740_991
     /// The most sessions one request may send (a page's attempts belong to at most this many).
     public static let maxSessions = maxPushPage
+
+    /// `cursor` moved over `ownNumbers`, the sequence numbers of a device's own attempts in one answer (inserted or
+    /// duplicate), as far as they follow it directly. The device holds those attempts, and the numbers are gap-free, so
+    /// nothing of anyone else's lies among them: a pull from the cursor returned need not read them only to leave them
+    /// out. The server starts a request's pull there; the CLI stores it (PROTOCOL.md, "Sync algorithm", step 3).
+    public static func cursor(after cursor: Int64, passing ownNumbers: [Int64]) -> Int64 {
+        var cursor = cursor
+        for number in ownNumbers.sorted() where number > cursor {
+            guard number == cursor + 1 else { break }
+            cursor = number
+        }
+        return cursor
+    }
 }
 
 extension SyncRequest {

@@ -160,15 +160,10 @@ extension LocalStore {
     /// attempts are here, and the numbers are gap-free, so when they follow the cursor directly nothing before them is
     /// missing: the pulls after a push of 100,000 attempts then start past them instead of having the server skip them.
     static func cursor(after response: SyncResponse, stored: Int64) -> Int64 {
-        var cursor = max(response.cursor, stored)
-        let numbers = response.results.compactMap { result -> Int64? in
+        let own = response.results.compactMap { result -> Int64? in
             result.status == .inserted || result.status == .duplicate ? result.seq : nil
-        }.sorted()
-        for number in numbers where number > cursor {
-            guard number == cursor + 1 else { break }
-            cursor = number
         }
-        return cursor
+        return SyncProtocol.cursor(after: max(response.cursor, stored), passing: own)
     }
 
     public var syncCursor: Int64 { (try? meta("sync_cursor")).flatMap { $0.flatMap { Int64($0) } } ?? 0 }

@@ -65,10 +65,10 @@ public struct SyncEngine {
     /// stores page N and page N+1 waits there, page N+2 is read; it is sent when page N is answered, and that answer is
     /// applied after. The first of them also asks for the first page of the pull (what other devices sent before the
     /// sync), the others for none (`pullLimit` 0); when more is left to pull, the pulls follow the pushes, cursor after
-    /// cursor, each asked for while the page before it is stored (the first answer's too). A sync of one page or less is one
-    /// request. The first page each way holds at most `firstPage` attempts (a push of under twice that, all of them), so
-    /// work starts on both sides sooner; the second pull four times that (`pullLimit(after:)`), so that the server reads
-    /// the third while the second is stored.
+    /// cursor, each asked for while the page before it is stored (the first answer's too). A sync of one page or less is
+    /// one request. The first page each way holds at most `firstPage` attempts (a push of under twice that, all of
+    /// them), so work starts on both sides sooner; the second pull four times that (`pullLimit(after:)`), so that the
+    /// server reads the third while the second is stored.
     public func run(progress: (Int, Int) -> Void = { _, _ in }) async throws -> Summary {
         var summary = Summary()
         let total = try store.pendingCount()

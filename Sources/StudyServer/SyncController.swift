@@ -74,7 +74,7 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         }
         lap("device")
 
-        // pullLimit 0: a push only (a client sending pages back to back pulls afterwards).
+        // pullLimit 0: a push only (of a client's pages sent back to back, only the first pulls).
         let limit = min(body.pullLimit ?? SyncProtocol.maxPullPage, SyncProtocol.maxPullPage)
         let page = try await repository.pull(
             userID: identity.user.id, after: Self.cursor(after: body.cursor, outcomes: outcomes), limit: limit, excludingDevice: identity.device.id)
@@ -96,27 +96,17 @@ struct SyncController<Repository: AttemptRepository & ProgressRepository & Devic
         return jsonResponse(response.wireJSON(resultRuns: body.resultRuns, columns: body.pullColumns), for: request)
     }
 
-    /// Where the pull of a request starts: after `cursor`, and after the sequence numbers of the page's own attempts
-    /// (stored now or before) when they follow it directly. The device holds those, and the numbers are gap-free, so
-    /// nothing of anyone else's lies among them: the pull need not read them only to leave them out (a range read of
-    /// each 1,000 of them, for a push and pull in one request), and the cursor answered is the one the client stores
-    /// after this answer (PROTOCOL.md, "Sync algorithm", step 3).
+    /// Where the pull of a request starts: after `cursor`, moved over the sequence numbers of the page's own attempts
+    /// (stored now or before) when they follow it (`SyncProtocol.cursor(after:passing:)`): a push and pull in one request
+    /// would otherwise read its own attempts again, in ranges of 1,000, only to leave them out.
     static func cursor(after cursor: Int64, outcomes: [PushOutcome]) -> Int64 {
-        var numbers: [Int64] = []
-        numbers.reserveCapacity(outcomes.count)
-        for outcome in outcomes {
+        let own = outcomes.compactMap { outcome -> Int64? in
             switch outcome {
-            case .inserted(let seq), .duplicate(let seq, _): numbers.append(seq)
-            case .conflict, .rejected: break
+            case .inserted(let seq), .duplicate(let seq, _): seq
+            case .conflict, .rejected: nil
             }
         }
-        numbers.sort()
-        var cursor = cursor
-        for number in numbers where number > cursor {
-            guard number == cursor + 1 else { break }
-            cursor = number
-        }
-        return cursor
+        return SyncProtocol.cursor(after: cursor, passing: own)
     }
 
     func progress(_ context: AppContext) async throws -> ProgressList {
