@@ -228,18 +228,21 @@ import Testing
 
     @Test func cancellingTheTaskCancelsTheRunningQuery() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.fresh(), size: 1)
-        try await withPool(pool) { pool async throws in
-            let started = ContinuousClock.now
-            let task = Task { try await pool.query("SELECT pg_sleep(20)") }
-            try await Task.sleep(for: .milliseconds(300))
-            task.cancel()
-            let result = await task.result
-            #expect(throws: CancellationError.self) { try result.get() }
-            // Without PQcancel the query would hold the only connection for 20 s; the pool answers again at once.
-            #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
-            #expect(ContinuousClock.now - started < .seconds(15))
-        }
+        try await withPool(pool) { pool async throws in try await expectCancellingEndsAtOnce("SELECT pg_sleep(\(20.0))", on: pool) }
     }
+}
+
+/// Runs `sleep` (a statement of 20 s) in a task, cancels the task after 300 ms, and expects `CancellationError` and the
+/// pool's only connection free again at once: without PQcancel the statement would hold it for 20 s.
+func expectCancellingEndsAtOnce(_ sleep: PostgresQuery, on pool: PostgresPool) async throws {
+    let started = ContinuousClock.now
+    let task = Task { try await pool.query(sleep) }
+    try await Task.sleep(for: .milliseconds(300))
+    task.cancel()
+    let result = await task.result
+    #expect(throws: CancellationError.self) { try result.get() }
+    #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
+    #expect(ContinuousClock.now - started < .seconds(15))
 }
 
 /// A short statement is sent and waited for on its caller's thread (`AnswerInPlace`); a slower one is handed to the
@@ -275,14 +278,7 @@ import Testing
         try await withPool(pool) { pool async throws in
             // Prepared first, so that the next call can be sent at once.
             try await pool.query("SELECT pg_sleep(\(0.0))")
-            let started = ContinuousClock.now
-            let task = Task { try await pool.query("SELECT pg_sleep(\(20.0))") }
-            try await Task.sleep(for: .milliseconds(300))
-            task.cancel()
-            let result = await task.result
-            #expect(throws: CancellationError.self) { try result.get() }
-            #expect(try await pool.query("SELECT 1").scalar(Int.self) == 1)
-            #expect(ContinuousClock.now - started < .seconds(15))
+            try await expectCancellingEndsAtOnce("SELECT pg_sleep(\(20.0))", on: pool)
         }
     }
 
